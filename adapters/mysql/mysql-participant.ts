@@ -1,0 +1,272 @@
+import knexFactory, { type Knex } from 'knex'
+import type { Connection as Mysql2Connection } from 'mysql2'
+import type { BranchId } from '../../src/ids/branch-id.js'
+import { parseBranchXid } from '../../src/ids/branch-id.js'
+import type {
+  BranchOptions,
+  ConflictInfo,
+  Decision,
+  DecisionRecord,
+  DriverConnection,
+  FinishResult,
+  Participant,
+  PreparedBranch,
+} from '../../src/participant.js'
+import { type LogRow, readLogRecords, toDecisionRecord } from '../log-row.js'
+import { knexLogOf } from '../knex-log.js'
+import type { ParticipantSettings } from '../participant-settings.js'
+import {
+  classifyMysqlConflict,
+  ER_DUP_ENTRY,
+  ER_LOCK_WAIT_TIMEOUT,
+  ER_XAER_NOTA,
+  errno,
+  isMysqlConnectionError,
+} from './mysql-errors.js'
+import { splitRecoveredXid, xidLiteral } from './mysql-xid.js'
+
+type Connection = Mysql2Connection & {
+  __knex__disposed?: unknown
+  /** The innodb_lock_wait_timeout this session runs with, when shardtx changed it. */
+  shardtxLockWaitSeconds?: number
+}
+
+/** Runs SQL on a mysql2 callback connection; `values` are substituted client-side. */
+function run<T = unknown>(conn: DriverConnection, sql: string, values?: unknown[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    ;(conn as Connection).query(sql, values ?? [], (error, rows) => (error ? reject(error) : resolve(rows as T)))
+  })
+}
+
+/**
+ * A MySQL-protocol shard (MySQL 8, MariaDB 10.5+): branches are XA branches.
+ * Connections run with `multipleStatements` so that `XA END` + `XA PREPARE`, and
+ * the decision insert + `XA COMMIT … ONE PHASE`, each take one round trip.
+ */
+export class MysqlParticipant implements Participant {
+  readonly dialect = 'mysql' as const
+  readonly shardId: string
+  readonly knex: Knex
+  readonly #prefix: string
+  readonly #table: string
+  readonly #tableName: string
+
+  constructor(settings: ParticipantSettings) {
+    this.shardId = settings.shardId
+    this.#prefix = settings.prefix
+    this.#tableName = settings.logTable
+    this.#table = '`' + settings.logTable.replace(/`/g, '``') + '`'
+    this.knex = knexFactory({
+      client: 'mysql2',
+      connection: { ...settings.connection, multipleStatements: true },
+      pool: { min: 0, ...settings.pool },
+      acquireConnectionTimeout: settings.acquireTimeoutMs,
+      log: knexLogOf(settings.logger, settings.shardId),
+    })
+  }
+
+  async verify(): Promise<void> {
+    // XA needs nothing configured on MariaDB 10.5+ / MySQL 8; reaching the server is the check.
+  }
+
+  async begin(branch: BranchId, options: BranchOptions): Promise<DriverConnection> {
+    const conn = (await this.knex.client.acquireConnection()) as Connection
+    try {
+      let sql = ''
+      const lockWaitSeconds =
+        options.lockTimeoutMs === undefined ? undefined : Math.max(1, Math.ceil(options.lockTimeoutMs / 1000))
+      if (lockWaitSeconds !== conn.shardtxLockWaitSeconds) {
+        // A session variable outlives the branch on a pooled connection: set it back when not asked for.
+        sql += `SET SESSION innodb_lock_wait_timeout = ${lockWaitSeconds ?? 'DEFAULT'}; `
+        conn.shardtxLockWaitSeconds = lockWaitSeconds
+      }
+      // Sent just before XA START it applies to the branch; inside one it fails with 1568.
+      if (options.isolationLevel !== undefined) sql += `SET TRANSACTION ISOLATION LEVEL ${options.isolationLevel.toUpperCase()}; `
+      await run(conn, `${sql}XA START ${xidLiteral(branch)}`)
+      return conn
+    } catch (error) {
+      this.discard(conn)
+      throw error
+    }
+  }
+
+  async prepare(conn: DriverConnection, branch: BranchId): Promise<void> {
+    const xid = xidLiteral(branch)
+    await run(conn, `XA END ${xid}; XA PREPARE ${xid}`)
+  }
+
+  async commitPrepared(conn: DriverConnection, branch: BranchId): Promise<void> {
+    await run(conn, `XA COMMIT ${xidLiteral(branch)}`)
+  }
+
+  async commitOnePhase(conn: DriverConnection, branch: BranchId): Promise<void> {
+    const xid = xidLiteral(branch)
+    await run(conn, `XA END ${xid}; XA COMMIT ${xid} ONE PHASE`)
+  }
+
+  async commitWithDecision(
+    conn: DriverConnection,
+    branch: BranchId,
+    record: DecisionRecord,
+  ): Promise<'committed' | 'conflict'> {
+    const xid = xidLiteral(branch)
+    try {
+      // A failing statement stops the batch, so the branch never commits without its record.
+      await run(
+        conn,
+        `INSERT INTO ${this.#table} (tx_id, decision, participants, created_at) VALUES (?, ?, ?, ?); ` +
+          `XA END ${xid}; XA COMMIT ${xid} ONE PHASE`,
+        [record.txId, record.decision, record.participants.join(','), record.createdAt],
+      )
+      return 'committed'
+    } catch (error) {
+      if (errno(error) !== ER_DUP_ENTRY) throw error
+      // A recoverer's abort record holds the key: the transaction is fenced.
+      await run(conn, `XA END ${xid}; XA ROLLBACK ${xid}`)
+      return 'conflict'
+    }
+  }
+
+  async finishReadOnly(conn: DriverConnection, branch: BranchId): Promise<void> {
+    await this.commitOnePhase(conn, branch)
+  }
+
+  async rollback(conn: DriverConnection, branch: BranchId, prepared: boolean): Promise<void> {
+    const xid = xidLiteral(branch)
+    if (prepared) {
+      await run(conn, `XA ROLLBACK ${xid}`)
+      return
+    }
+    try {
+      await run(conn, `XA END ${xid}; XA ROLLBACK ${xid}`)
+    } catch {
+      // XA END fails when the server already rolled the branch back (1614 after a deadlock);
+      // the branch still waits for its XA ROLLBACK.
+      await run(conn, `XA ROLLBACK ${xid}`)
+    }
+  }
+
+  release(conn: DriverConnection): void {
+    void this.knex.client.releaseConnection(conn)
+  }
+
+  discard(conn: DriverConnection): void {
+    const connection = conn as Connection
+    connection.__knex__disposed = 'discarded by shardtx'
+    // Closing the socket ends the session now, so the server rolls back an unprepared
+    // branch and lets other sessions finish a prepared one (1397 while it stays open).
+    connection.destroy()
+    void this.knex.client.releaseConnection(conn)
+  }
+
+  async cancel(conn: DriverConnection): Promise<void> {
+    await this.knex.client.cancelQuery(conn)
+  }
+
+  async listPrepared(): Promise<PreparedBranch[]> {
+    const [rows] = await this.knex.raw('XA RECOVER')
+    return this.#ours(rows as RecoveredRow[])
+  }
+
+  async finishPrepared(branch: BranchId, outcome: Decision): Promise<FinishResult> {
+    const verb = outcome === 'commit' ? 'COMMIT' : 'ROLLBACK'
+    try {
+      await this.knex.raw(`XA ${verb} ${xidLiteral(branch)}`)
+      return 'done'
+    } catch (error) {
+      if (errno(error) !== ER_XAER_NOTA) throw error
+      // 1397 means gone, or still owned by the connection that prepared it: look.
+      const still = (await this.listPrepared()).some((b) => b.txId === branch.txId)
+      return still ? 'busy' : 'not-found'
+    }
+  }
+
+  async insertDecision(record: DecisionRecord): Promise<'inserted' | 'conflict'> {
+    try {
+      await this.knex.raw(`INSERT INTO ${this.#table} (tx_id, decision, participants, created_at) VALUES (?, ?, ?, ?)`, [
+        record.txId,
+        record.decision,
+        record.participants.join(','),
+        record.createdAt,
+      ])
+      return 'inserted'
+    } catch (error) {
+      if (errno(error) === ER_DUP_ENTRY) return 'conflict'
+      throw error
+    }
+  }
+
+  async fenceAbort(txId: string, participants: string[], createdAt: number): Promise<Decision> {
+    for (;;) {
+      let results: unknown[]
+      try {
+        // ON DUPLICATE KEY (not INSERT IGNORE, which would also swallow other errors) waits on a
+        // coordinator's uncommitted commit record; the SELECT then reads what it committed.
+        results = await this.knex
+          .raw(
+            `INSERT INTO ${this.#table} (tx_id, decision, participants, created_at) VALUES (?, 'abort', ?, ?)
+             ON DUPLICATE KEY UPDATE tx_id = tx_id; SELECT * FROM ${this.#table} WHERE tx_id = ?`,
+            [txId, participants.join(','), createdAt, txId],
+          )
+          .then((r: unknown[]) => r[0] as unknown[])
+      } catch (error) {
+        // 1205: the coordinator's branch still holds the key past innodb_lock_wait_timeout.
+        // That means "ask again", never "decide".
+        if (errno(error) === ER_LOCK_WAIT_TIMEOUT) continue
+        throw error
+      }
+      const rows = results[1] as LogRow[]
+      if (rows[0] !== undefined) return toDecisionRecord(rows[0]).decision
+    }
+  }
+
+  readDecisions(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]> {
+    return readLogRecords(this.knex, this.#tableName, txIds, decision)
+  }
+
+  async deleteDecisions(txIds: string[], decision: Decision): Promise<number> {
+    if (txIds.length === 0) return 0
+    const [result] = await this.knex.raw(`DELETE FROM ${this.#table} WHERE tx_id IN (?) AND decision = ?`, [
+      txIds,
+      decision,
+    ])
+    return (result as { affectedRows: number }).affectedRows
+  }
+
+  async deleteAbortsBefore(before: number): Promise<number> {
+    const [result] = await this.knex.raw(`DELETE FROM ${this.#table} WHERE decision = 'abort' AND created_at < ?`, [
+      before,
+    ])
+    return (result as { affectedRows: number }).affectedRows
+  }
+
+  classifyConflict(error: unknown): ConflictInfo | undefined {
+    return classifyMysqlConflict(error)
+  }
+
+  isConnectionError(error: unknown): boolean {
+    return isMysqlConnectionError(error)
+  }
+
+  async close(): Promise<void> {
+    await this.knex.destroy()
+  }
+
+  /** `XA RECOVER` lists every database on the server: keep our prefix and this shard only. */
+  #ours(rows: RecoveredRow[]): PreparedBranch[] {
+    const found: PreparedBranch[] = []
+    for (const row of rows) {
+      const xid = splitRecoveredXid(row)
+      const parsed = parseBranchXid(this.#prefix, xid.formatId, xid.gtrid, xid.bqual)
+      if (parsed !== undefined && parsed.shardId === this.shardId) found.push(parsed)
+    }
+    return found
+  }
+}
+
+interface RecoveredRow {
+  formatID: number
+  gtrid_length: number
+  bqual_length: number
+  data: Buffer | string
+}

@@ -1,0 +1,17 @@
+import type { Logger } from '../src/logger.js'
+
+/** What an adapter needs to serve one shard; built from the validated cluster config. */
+export interface ParticipantSettings {
+  shardId: string
+  /** Marks our branches in `pg_prepared_xacts` / `XA RECOVER`. */
+  prefix: string
+  /** Name of the transaction log table (only used on the log shard). */
+  logTable: string
+  /** Driver connection settings, already normalised (a URL is parsed before it gets here). */
+  connection: Record<string, unknown>
+  pool: { min?: number; max?: number }
+  /** How long a transaction waits for a pooled connection before failing. */
+  acquireTimeoutMs: number
+  /** Where knex's own warnings go. */
+  logger: Logger
+}

@@ -1,0 +1,243 @@
+import knexFactory, { type Knex } from 'knex'
+import type pg from 'pg'
+import { ConfigError, ShardTxError } from '../../src/errors.js'
+import type { BranchId } from '../../src/ids/branch-id.js'
+import { parseBranchGid } from '../../src/ids/branch-id.js'
+import type {
+  BranchOptions,
+  ConflictInfo,
+  Decision,
+  DecisionRecord,
+  DriverConnection,
+  FinishResult,
+  Participant,
+  PreparedBranch,
+} from '../../src/participant.js'
+import { type LogRow, readLogRecords, toDecisionRecord } from '../log-row.js'
+import { knexLogOf } from '../knex-log.js'
+import type { ParticipantSettings } from '../participant-settings.js'
+import {
+  classifyPostgresConflict,
+  isPostgresConnectionError,
+  OBJECT_NOT_IN_PREREQUISITE_STATE,
+  sqlState,
+  UNDEFINED_OBJECT,
+  UNIQUE_VIOLATION,
+} from './postgres-errors.js'
+import { beginStatement, identifier, insertDecisionAndCommit, literal } from './postgres-sql.js'
+
+type Connection = pg.Client & { __knex__disposed?: unknown; processID?: number }
+
+/**
+ * A PostgreSQL shard: branches are plain transactions made durable with
+ * `PREPARE TRANSACTION` and finished with `COMMIT PREPARED` from any session.
+ */
+export class PostgresParticipant implements Participant {
+  readonly dialect = 'postgres' as const
+  readonly shardId: string
+  readonly knex: Knex
+  readonly #prefix: string
+  readonly #table: string
+  readonly #quotedTable: string
+  #verified: Promise<void> | undefined
+
+  constructor(settings: ParticipantSettings) {
+    this.shardId = settings.shardId
+    this.#prefix = settings.prefix
+    this.#table = settings.logTable
+    this.#quotedTable = identifier(settings.logTable)
+    this.knex = knexFactory({
+      client: 'pg',
+      connection: settings.connection,
+      pool: { min: 0, ...settings.pool },
+      acquireConnectionTimeout: settings.acquireTimeoutMs,
+      log: knexLogOf(settings.logger, settings.shardId),
+    })
+  }
+
+  verify(): Promise<void> {
+    this.#verified ??= this.#checkPreparedTransactions().catch((error) => {
+      this.#verified = undefined
+      throw error
+    })
+    return this.#verified
+  }
+
+  async #checkPreparedTransactions(): Promise<void> {
+    const result = await this.knex.raw<{ rows: { max_prepared_transactions: string }[] }>('SHOW max_prepared_transactions')
+    // PREPARE fails with 55000 when this is 0, which is PostgreSQL's default.
+    if (Number(result.rows[0]?.max_prepared_transactions ?? 0) <= 0) {
+      throw new ConfigError(
+        `shards[${this.shardId}]`,
+        'PostgreSQL has max_prepared_transactions = 0, so it cannot prepare transactions; set it above 0 (e.g. 100) in postgresql.conf and restart the server',
+      )
+    }
+  }
+
+  async begin(_branch: BranchId, options: BranchOptions): Promise<DriverConnection> {
+    const conn = (await this.knex.client.acquireConnection()) as Connection
+    try {
+      await conn.query(beginStatement(options.isolationLevel, options.lockTimeoutMs))
+      return conn
+    } catch (error) {
+      this.discard(conn)
+      throw error
+    }
+  }
+
+  async prepare(conn: DriverConnection, branch: BranchId): Promise<void> {
+    const result = await (conn as Connection).query(`PREPARE TRANSACTION ${literal(branch.gid)}`)
+    // In a failed transaction PREPARE raises nothing: the server rolls back and the tag says ROLLBACK.
+    if (result.command !== 'PREPARE') throw this.#rolledBack('PREPARE TRANSACTION', result.command)
+  }
+
+  async commitPrepared(conn: DriverConnection, branch: BranchId): Promise<void> {
+    await (conn as Connection).query(`COMMIT PREPARED ${literal(branch.gid)}`)
+  }
+
+  async commitOnePhase(conn: DriverConnection): Promise<void> {
+    const result = await (conn as Connection).query('COMMIT')
+    // COMMIT of a failed transaction also answers with the tag ROLLBACK rather than an error.
+    if (result.command !== 'COMMIT') throw this.#rolledBack('COMMIT', result.command)
+  }
+
+  async commitWithDecision(
+    conn: DriverConnection,
+    _branch: BranchId,
+    record: DecisionRecord,
+  ): Promise<'committed' | 'conflict'> {
+    let results: pg.QueryResult[]
+    try {
+      results = (await (conn as Connection).query(insertDecisionAndCommit(this.#table, record))) as unknown as pg.QueryResult[]
+    } catch (error) {
+      if (sqlState(error) !== UNIQUE_VIOLATION) throw error
+      // A recoverer's abort record holds the key: the transaction is fenced.
+      await (conn as Connection).query('ROLLBACK')
+      return 'conflict'
+    }
+    const last = results[results.length - 1]
+    if (last?.command !== 'COMMIT') throw this.#rolledBack('COMMIT', last?.command)
+    return 'committed'
+  }
+
+  async finishReadOnly(conn: DriverConnection): Promise<void> {
+    await (conn as Connection).query('COMMIT')
+  }
+
+  async rollback(conn: DriverConnection, branch: BranchId, prepared: boolean): Promise<void> {
+    await (conn as Connection).query(prepared ? `ROLLBACK PREPARED ${literal(branch.gid)}` : 'ROLLBACK')
+  }
+
+  release(conn: DriverConnection): void {
+    void this.knex.client.releaseConnection(conn)
+  }
+
+  discard(conn: DriverConnection): void {
+    const connection = conn as Connection
+    // Marked disposed, knex's pool drops it on the next validation instead of reusing it.
+    connection.__knex__disposed = 'discarded by shardtx'
+    connection.end().catch(() => {})
+    void this.knex.client.releaseConnection(conn)
+  }
+
+  async cancel(conn: DriverConnection): Promise<void> {
+    await this.knex.client.cancelQuery(conn)
+  }
+
+  async listPrepared(): Promise<PreparedBranch[]> {
+    const result = await this.knex.raw<{ rows: { gid: string; prepared: Date }[] }>(
+      `SELECT gid, prepared FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, ?)`,
+      [this.#prefix],
+    )
+    const found: PreparedBranch[] = []
+    for (const row of result.rows) {
+      const parsed = parseBranchGid(this.#prefix, row.gid)
+      // Shards may share a cluster and a database: only our own shard's branches are ours to finish.
+      if (parsed === undefined || parsed.shardId !== this.shardId) continue
+      found.push({ txId: parsed.txId, shardId: parsed.shardId, preparedAt: row.prepared.getTime() })
+    }
+    return found
+  }
+
+  async finishPrepared(branch: BranchId, outcome: Decision): Promise<FinishResult> {
+    const verb = outcome === 'commit' ? 'COMMIT' : 'ROLLBACK'
+    try {
+      await this.knex.raw(`${verb} PREPARED ${literal(branch.gid)}`)
+      return 'done'
+    } catch (error) {
+      const code = sqlState(error)
+      if (code === UNDEFINED_OBJECT) return 'not-found'
+      if (code === OBJECT_NOT_IN_PREREQUISITE_STATE) return 'busy'
+      throw error
+    }
+  }
+
+  async insertDecision(record: DecisionRecord): Promise<'inserted' | 'conflict'> {
+    try {
+      await this.knex.raw(
+        `INSERT INTO ${this.#quotedTable} (tx_id, decision, participants, created_at) VALUES (?, ?, ?, ?)`,
+        [record.txId, record.decision, record.participants.join(','), record.createdAt],
+      )
+      return 'inserted'
+    } catch (error) {
+      if (sqlState(error) === UNIQUE_VIOLATION) return 'conflict'
+      throw error
+    }
+  }
+
+  async fenceAbort(txId: string, participants: string[], createdAt: number): Promise<Decision> {
+    // The insert waits on a coordinator's uncommitted commit record with the same key,
+    // then does nothing if that commits; the SELECT, a new statement, then sees it.
+    for (;;) {
+      const inserted = await this.knex.raw<{ rows: unknown[] }>(
+        `INSERT INTO ${this.#quotedTable} (tx_id, decision, participants, created_at) VALUES (?, 'abort', ?, ?)
+         ON CONFLICT (tx_id) DO NOTHING RETURNING tx_id`,
+        [txId, participants.join(','), createdAt],
+      )
+      if (inserted.rows.length > 0) return 'abort'
+      const existing = await this.readDecisions([txId])
+      if (existing[0] !== undefined) return existing[0].decision
+      // The record vanished between the two statements (forgotten or expired): fence again.
+    }
+  }
+
+  readDecisions(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]> {
+    return readLogRecords(this.knex, this.#table, txIds, decision)
+  }
+
+  async deleteDecisions(txIds: string[], decision: Decision): Promise<number> {
+    if (txIds.length === 0) return 0
+    const result = await this.knex.raw<{ rowCount: number }>(
+      `DELETE FROM ${this.#quotedTable} WHERE tx_id = ANY(?) AND decision = ?`,
+      [txIds, decision],
+    )
+    return result.rowCount
+  }
+
+  async deleteAbortsBefore(before: number): Promise<number> {
+    const result = await this.knex.raw<{ rowCount: number }>(
+      `DELETE FROM ${this.#quotedTable} WHERE decision = 'abort' AND created_at < ?`,
+      [before],
+    )
+    return result.rowCount
+  }
+
+  classifyConflict(error: unknown): ConflictInfo | undefined {
+    return classifyPostgresConflict(error)
+  }
+
+  isConnectionError(error: unknown): boolean {
+    return isPostgresConnectionError(error)
+  }
+
+  async close(): Promise<void> {
+    await this.knex.destroy()
+  }
+
+  #rolledBack(statement: string, tag: string | undefined): ShardTxError {
+    return new ShardTxError(
+      `shard ${this.shardId}: ${statement} answered ${tag ?? 'nothing'}: the branch had failed and the server rolled it back`,
+      { code: 'BRANCH_ROLLED_BACK' },
+    )
+  }
+}

@@ -1,0 +1,28 @@
+import type { DecisionRecord, IsolationLevel } from '../../src/participant.js'
+
+/**
+ * `PREPARE TRANSACTION` takes no bind parameter (42601), so the gid goes in as a
+ * literal. Ids are validated to a safe charset before they get here; escape anyway.
+ */
+export function literal(text: string): string {
+  if (text.includes('\0')) throw new Error('NUL byte in SQL literal')
+  return `'${text.replace(/'/g, "''")}'`
+}
+
+export function identifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`
+}
+
+export function beginStatement(isolationLevel: IsolationLevel | undefined, lockTimeoutMs: number | undefined): string {
+  let sql = isolationLevel === undefined ? 'BEGIN' : `BEGIN ISOLATION LEVEL ${isolationLevel.toUpperCase()}`
+  if (lockTimeoutMs !== undefined) sql += `; SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`
+  return sql
+}
+
+/** The commit record and the COMMIT that makes it the decision, in one round trip. */
+export function insertDecisionAndCommit(table: string, record: DecisionRecord): string {
+  return (
+    `INSERT INTO ${identifier(table)} (tx_id, decision, participants, created_at) VALUES (` +
+    `${literal(record.txId)}, ${literal(record.decision)}, ${literal(record.participants.join(','))}, ${Math.trunc(record.createdAt)}); COMMIT`
+  )
+}

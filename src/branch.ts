@@ -1,0 +1,111 @@
+import type { Knex } from 'knex'
+import { createBranchKnex, type BranchBinding } from './branch-knex.js'
+import { ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError } from './errors.js'
+import type { BranchId } from './ids/branch-id.js'
+import type { BranchOptions, DriverConnection, Participant } from './participant.js'
+import { findTransactionControl } from './statement-guard.js'
+
+/** Statements knex marks as reads; anything else, raw SQL included, counts as a write. */
+const READ_METHODS = new Set(['select', 'first', 'pluck', 'columnInfo'])
+
+/**
+ * `new` → `active` (BEGIN / XA START sent) → `prepared` → `finished`;
+ * `finished` also after a one-phase commit or a rollback.
+ */
+export type BranchState = 'new' | 'active' | 'prepared' | 'finished'
+
+/** What a branch asks of its transaction. */
+export interface BranchOwner {
+  /** Throws when the transaction no longer takes statements. */
+  assertAcceptsStatements(): void
+}
+
+/**
+ * One shard's part of a transaction: its connection, whether it wrote, and the
+ * knex instance the caller builds queries with. It opens lazily, on first use.
+ */
+export class Branch implements BranchBinding {
+  readonly id: BranchId
+  readonly participant: Participant
+  readonly knex: Knex
+  state: BranchState = 'new'
+  wrote = false
+  conn: DriverConnection | undefined
+  readonly #owner: BranchOwner
+  readonly #options: BranchOptions
+  #opening: Promise<DriverConnection> | undefined
+  #inflight = 0
+  #idle: (() => void) | undefined
+
+  constructor(owner: BranchOwner, participant: Participant, id: BranchId, options: BranchOptions) {
+    this.#owner = owner
+    this.participant = participant
+    this.id = id
+    this.#options = options
+    this.knex = createBranchKnex(participant.knex, this)
+  }
+
+  get shardId(): string {
+    return this.id.shardId
+  }
+
+  acquire(): Promise<DriverConnection> {
+    if (this.conn !== undefined) return Promise.resolve(this.conn)
+    this.#opening ??= this.#open()
+    return this.#opening
+  }
+
+  async #open(): Promise<DriverConnection> {
+    this.#owner.assertAcceptsStatements()
+    try {
+      await this.participant.verify()
+      this.conn = await this.participant.begin(this.id, this.#options)
+    } catch (error) {
+      this.#opening = undefined
+      throw this.#unavailable('could not open a branch', error)
+    }
+    this.state = 'active'
+    return this.conn
+  }
+
+  beforeStatement(sql: string, method: string | undefined): void {
+    this.#owner.assertAcceptsStatements()
+    const control = findTransactionControl(sql, this.participant.dialect)
+    if (control !== undefined) throw new ForbiddenStatementError(this.shardId, control)
+    if (method === undefined || !READ_METHODS.has(method)) this.wrote = true
+    this.#inflight++
+  }
+
+  afterStatement(error: unknown): unknown {
+    if (--this.#inflight === 0 && this.#idle !== undefined) {
+      this.#idle()
+      this.#idle = undefined
+    }
+    if (error === undefined) return undefined
+    const conflict = this.participant.classifyConflict(error)
+    return conflict === undefined ? error : new ConflictError(this.shardId, conflict.serverCode, conflict.kind, error)
+  }
+
+  get busy(): boolean {
+    return this.#inflight > 0
+  }
+
+  /** Resolves once no statement is running and the branch is not half-open. */
+  async settled(): Promise<void> {
+    if (this.#opening !== undefined) await this.#opening.catch(() => {})
+    if (this.#inflight === 0) return
+    await new Promise<void>((resolve) => {
+      const previous = this.#idle
+      this.#idle = () => {
+        previous?.()
+        resolve()
+      }
+    })
+  }
+
+  #unavailable(what: string, error: unknown): unknown {
+    if (error instanceof ShardTxError) return error
+    const message = error instanceof Error ? error.message : String(error)
+    return new ShardUnavailableError(this.shardId, `${what}: ${message}`, error)
+  }
+}

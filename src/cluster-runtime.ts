@@ -1,0 +1,21 @@
+import type { ResolvedClusterConfig } from './config/cluster-options.js'
+import type { DecisionForgetter } from './decision-forgetter.js'
+import type { Logger } from './logger.js'
+import type { Participant } from './participant.js'
+import type { StepEvent } from './protocol-steps.js'
+import type { ClusterStats } from './stats.js'
+import type { TransactionLog } from './transaction-log.js'
+
+/** What the coordinator, transactions and recovery share inside one cluster. */
+export interface ClusterRuntime {
+  readonly config: ResolvedClusterConfig
+  readonly participants: ReadonlyMap<string, Participant>
+  readonly log: TransactionLog
+  readonly logger: Logger
+  readonly forgetter: DecisionForgetter
+  readonly stats: ClusterStats
+  /** Routes a key to a shard id. */
+  shardFor(key: unknown): string
+  /** Reports a protocol step to the `onStep` hook; undefined when there is none to wait for. */
+  step(event: StepEvent): Promise<void> | undefined
+}

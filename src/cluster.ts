@@ -1,0 +1,234 @@
+import type { Knex } from 'knex'
+import { createParticipant } from '../adapters/index.js'
+import { BackgroundRecovery } from './background-recovery.js'
+import type { ClusterRuntime } from './cluster-runtime.js'
+import { type ClusterOptions, type ResolvedClusterConfig, resolveClusterOptions } from './config/cluster-options.js'
+import { commitTransaction, rollbackTransaction } from './coordinator.js'
+import { DecisionForgetter } from './decision-forgetter.js'
+import { ClosedError, ConfigError, TransactionAbortedError, TransactionTimeoutError } from './errors.js'
+import { type InDoubtBranch, listInDoubtBranches, resolveByHand } from './in-doubt.js'
+import { logTableMigrationSource, migrationsTableOf } from './log-table-migrations.js'
+import { type Logger, silentLogger } from './logger.js'
+import type { Participant } from './participant.js'
+import type { StepEvent } from './protocol-steps.js'
+import { recover, type RecoveryReport } from './recovery.js'
+import { ShardRing } from './sharding/index.js'
+import { type ClusterStats, emptyStats } from './stats.js'
+import { timeoutReason, Transaction } from './transaction.js'
+import { resolveTransactionOptions, type TransactionOptions } from './transaction-options.js'
+import { TransactionLog } from './transaction-log.js'
+
+/**
+ * A set of shards that commit together. Make one per process with
+ * {@link createCluster}; it owns a connection pool per shard.
+ *
+ * ```ts
+ * const cluster = createCluster({ shards, log: 'pg-0' })
+ * await cluster.migrate()
+ * await cluster.transaction(async (tx) => {
+ *   await tx.forKey('user:1')('accounts').where({ id: 1 }).decrement('balance', 5)
+ *   await tx.forKey('user:2')('accounts').where({ id: 2 }).increment('balance', 5)
+ * })
+ * await cluster.close()
+ * ```
+ */
+export class Cluster {
+  readonly #config: ResolvedClusterConfig
+  readonly #runtime: ClusterRuntime
+  readonly #ring: ShardRing
+  readonly #recovery: BackgroundRecovery
+  #closed: Promise<void> | undefined
+
+  /** @internal Use {@link createCluster}. */
+  constructor(options: ClusterOptions) {
+    const config = resolveClusterOptions(options)
+    const logger = (options.logger ?? silentLogger).child({ component: 'shardtx' })
+    this.#config = config
+    this.#ring = ShardRing.build(config.shards.map((s) => ({ id: s.id, weight: s.weight })))
+    const participants = new Map<string, Participant>()
+    for (const shard of config.shards) {
+      participants.set(
+        shard.id,
+        createParticipant(shard.dialect, {
+          shardId: shard.id,
+          prefix: config.prefix,
+          logTable: config.logTable,
+          connection: shard.connection,
+          pool: shard.pool,
+          acquireTimeoutMs: config.maxWaitMs,
+          logger,
+        }),
+      )
+    }
+    const log = new TransactionLog(participants.get(config.logShardId)!)
+    const step = stepReporter(config.onStep, logger)
+    const ring = this.#ring
+    this.#runtime = {
+      config,
+      participants,
+      log,
+      logger,
+      forgetter: new DecisionForgetter(log, logger, step),
+      stats: emptyStats(),
+      shardFor: (key) => ring.shardFor(key as string),
+      step,
+    }
+    this.#recovery = new BackgroundRecovery(this.#runtime)
+    if (config.recovery.enabled) this.#recovery.start()
+  }
+
+  /** Ids of the shards, in configuration order. */
+  get shardIds(): string[] {
+    return this.#config.shards.map((s) => s.id)
+  }
+
+  /** The shard that owns `key`, by the consistent-hash ring. */
+  shardFor(key: string | number | bigint | Uint8Array): string {
+    this.#assertOpen()
+    return this.#ring.shardFor(key)
+  }
+
+  /**
+   * The shard's own knex instance, outside any transaction (autocommit).
+   *
+   * ```ts
+   * const rows = await cluster.forShard('pg-0')('accounts').select()
+   * ```
+   */
+  forShard(shardId: string): Knex {
+    this.#assertOpen()
+    return this.#participant(shardId).knex
+  }
+
+  /**
+   * Runs `work` in a transaction across every shard it touches and commits it
+   * atomically. Resolves with `work`'s value once committed; rejects with `work`'s
+   * own error (unchanged) after rolling back, or with a typed error when the commit
+   * fails: {@link TransactionAbortedError} (nothing committed) or
+   * {@link TransactionInDoubtError} (recovery will settle it, atomically).
+   */
+  async transaction<T>(work: (tx: Transaction) => Promise<T> | T, options: TransactionOptions = {}): Promise<T> {
+    this.#assertOpen()
+    const resolved = resolveTransactionOptions(options, this.#config)
+    const tx = new Transaction(this.#runtime, resolved.timeoutMs, resolved.branch)
+    if (resolved.signal?.aborted) {
+      throw new TransactionAbortedError(tx.id, 'the signal was aborted before it started', signalReason(resolved.signal))
+    }
+    const timer = setTimeout(() => tx.abort(timeoutReason(resolved.timeoutMs)), resolved.timeoutMs)
+    const onSignal = (): void => tx.abort(signalReason(resolved.signal!))
+    resolved.signal?.addEventListener('abort', onSignal, { once: true })
+    try {
+      let value: T
+      try {
+        value = await tx.runCallback(work)
+        await tx.settled()
+        if (tx.abortReason !== undefined) throw tx.abortReason
+      } catch (error) {
+        await tx.settled()
+        await rollbackTransaction(this.#runtime, tx)
+        if (tx.abortReason !== undefined) throw new TransactionAbortedError(tx.id, tx.abortReason.message, tx.abortReason)
+        throw error
+      }
+      await commitTransaction(this.#runtime, tx)
+      return value
+    } finally {
+      clearTimeout(timer)
+      resolved.signal?.removeEventListener('abort', onSignal)
+      tx.setState('finished')
+    }
+  }
+
+  /**
+   * Creates the transaction log table on the log shard (a knex migration from
+   * `migrations/`, tracked in `<logTable>_migrations`). Idempotent.
+   */
+  async migrate(): Promise<void> {
+    this.#assertOpen()
+    await this.#runtime.log.participant.knex.migrate.latest({
+      migrationSource: logTableMigrationSource(this.#config.logTable),
+      tableName: migrationsTableOf(this.#config.logTable),
+    })
+  }
+
+  /** Runs one recovery round now: settles every in-doubt branch old enough to judge. */
+  recover(): Promise<RecoveryReport> {
+    this.#assertOpen()
+    return this.#recovery.runNow()
+  }
+
+  /** Lists our prepared branches on every shard, with their age and logged decision. */
+  inDoubt(): Promise<InDoubtBranch[]> {
+    this.#assertOpen()
+    return listInDoubtBranches(this.#runtime)
+  }
+
+  /**
+   * Settles one in-doubt transaction by hand, through the same fence as recovery.
+   * Refuses to contradict a logged decision, and refuses `commit` without a commit
+   * record (under presumed abort such a transaction never committed).
+   */
+  resolve(txId: string, decision: 'commit' | 'abort'): Promise<RecoveryReport> {
+    this.#assertOpen()
+    return resolveByHand(this.#runtime, txId, decision)
+  }
+
+  /** Counters since the cluster was created. */
+  stats(): ClusterStats {
+    return structuredClone(this.#runtime.stats)
+  }
+
+  /** Stops background recovery, forgets pending commit records, and closes every pool. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await this.#recovery.stop()
+      await this.#runtime.forgetter.flush()
+      await Promise.all([...this.#runtime.participants.values()].map((p) => p.close()))
+    })()
+    return this.#closed
+  }
+
+  #participant(shardId: string): Participant {
+    const participant = this.#runtime.participants.get(shardId)
+    if (participant === undefined) throw new ConfigError('shardId', `unknown shard "${String(shardId)}"`)
+    return participant
+  }
+
+  #assertOpen(): void {
+    if (this.#closed !== undefined) throw new ClosedError('cluster')
+  }
+}
+
+/**
+ * Creates a cluster from its options; validates them all before connecting to anything.
+ *
+ * ```ts
+ * const cluster = createCluster({
+ *   shards: [
+ *     { id: 'pg-0', dialect: 'postgres', connection: 'postgres://app@db0:5432/app' },
+ *     { id: 'my-0', dialect: 'mysql', connection: { host: 'db1', user: 'app', database: 'app' } },
+ *   ],
+ * })
+ * ```
+ */
+export function createCluster(options: ClusterOptions): Cluster {
+  return new Cluster(options)
+}
+
+function stepReporter(hook: ResolvedClusterConfig['onStep'], logger: Logger): ClusterRuntime['step'] {
+  if (hook === undefined) return () => undefined
+  return (event: StepEvent) => {
+    try {
+      const result = hook(event)
+      return result instanceof Promise ? result.catch((error) => logger.warn({ err: error }, 'onStep hook failed')) : undefined
+    } catch (error) {
+      logger.warn({ err: error }, 'onStep hook failed')
+      return undefined
+    }
+  }
+}
+
+function signalReason(signal: AbortSignal): TransactionTimeoutError {
+  const reason = new TransactionTimeoutError('aborted by its signal')
+  ;(reason as { cause?: unknown }).cause = signal.reason
+  return reason
+}

@@ -1,0 +1,226 @@
+import { ConfigError } from '../errors.js'
+import { MAX_TIMEOUT_MS } from '../ids/transaction-id.js'
+import type { IsolationLevel } from '../participant.js'
+import type { Logger } from '../logger.js'
+import type { StepHook } from '../protocol-steps.js'
+import { normalizeConnection } from './connection.js'
+import type { Dialect, ShardConfig } from './shard-config.js'
+
+/**
+ * Options of {@link createCluster}.
+ *
+ * ```ts
+ * createCluster({ shards, log: 'pg-0', recovery: { intervalMs: 10_000 } })
+ * ```
+ */
+export interface ClusterOptions {
+  shards: ShardConfig[]
+  /** Shard that holds the transaction log table (default: the first shard). */
+  log?: string
+  /** A pino-compatible logger; silent by default. */
+  logger?: Logger
+  /** Marks our prepared branches on the servers (default `stx_`): `[A-Za-z0-9_]{1,24}`. */
+  prefix?: string
+  /** Name of the transaction log table (default `shardtx_log`). */
+  logTable?: string
+  /** Default transaction timeout in ms (default 30 000). */
+  timeout?: number
+  /** Default isolation level of every branch (default: the server's). */
+  isolationLevel?: IsolationLevel
+  /** Default lock wait limit of every branch in ms (default: the server's). */
+  lockTimeout?: number
+  /** How long a transaction waits for a pooled connection, in ms (default 10 000). */
+  maxWait?: number
+  /** Background recovery; `false` turns it off. */
+  recovery?: false | RecoveryOptions
+  /** Observes each protocol step; see {@link StepHook}. */
+  onStep?: StepHook
+}
+
+export interface RecoveryOptions {
+  /** Run recovery in the background (default true). */
+  enabled?: boolean
+  /** Pause between background rounds, in ms (default 30 000). */
+  intervalMs?: number
+  /** Extra wait past a transaction's deadline before recovery judges it abandoned, in ms (default 5 000). */
+  graceMs?: number
+  /** How long abort records are kept, in ms (default one day). */
+  abortRetentionMs?: number
+}
+
+/** The options after validation, with every default filled in. */
+export interface ResolvedClusterConfig {
+  shards: ResolvedShard[]
+  logShardId: string
+  prefix: string
+  logTable: string
+  timeoutMs: number
+  isolationLevel: IsolationLevel | undefined
+  lockTimeoutMs: number | undefined
+  maxWaitMs: number
+  recovery: Required<RecoveryOptions>
+  onStep: StepHook | undefined
+}
+
+export interface ResolvedShard {
+  id: string
+  dialect: Dialect
+  weight: number
+  connection: Record<string, unknown>
+  pool: { min?: number; max?: number }
+}
+
+const CLUSTER_KEYS = [
+  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'recovery', 'onStep',
+]
+const SHARD_KEYS = ['id', 'dialect', 'connection', 'weight', 'pool']
+const RECOVERY_KEYS = ['enabled', 'intervalMs', 'graceMs', 'abortRetentionMs']
+export const ISOLATION_LEVELS: IsolationLevel[] = ['read uncommitted', 'read committed', 'repeatable read', 'serializable']
+
+/** Shard ids and the prefix are spliced into PREPARE TRANSACTION / XA literals: keep them to a safe charset. */
+const SHARD_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/
+const PREFIX_PATTERN = /^[A-Za-z0-9_]{1,24}$/
+const TABLE_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/
+
+export const DEFAULT_TIMEOUT_MS = 30_000
+
+/** Validates cluster options; every problem is a {@link ConfigError} naming its field. */
+export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
+  const options = plainObject('options', input) as Partial<ClusterOptions>
+  rejectUnknownKeys('options', options, CLUSTER_KEYS)
+  const shards = resolveShards(options.shards)
+  const logShardId = options.log ?? shards[0]!.id
+  if (typeof logShardId !== 'string' || !shards.some((s) => s.id === logShardId)) {
+    throw new ConfigError('log', `must be the id of one of the shards (${shards.map((s) => s.id).join(', ')})`)
+  }
+  const prefix = options.prefix ?? 'stx_'
+  if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
+    throw new ConfigError('prefix', 'must be 1 to 24 characters of A-Z, a-z, 0-9 and _')
+  }
+  const logTable = options.logTable ?? 'shardtx_log'
+  if (typeof logTable !== 'string' || !TABLE_PATTERN.test(logTable)) {
+    throw new ConfigError('logTable', 'must be a plain SQL identifier of at most 48 characters (its migrations table adds a suffix)')
+  }
+  if (options.onStep !== undefined && typeof options.onStep !== 'function') {
+    throw new ConfigError('onStep', 'must be a function')
+  }
+  return {
+    shards,
+    logShardId,
+    prefix,
+    logTable,
+    timeoutMs: timeoutOption('timeout', options.timeout) ?? DEFAULT_TIMEOUT_MS,
+    isolationLevel: isolationLevelOption('isolationLevel', options.isolationLevel),
+    lockTimeoutMs: positiveMs('lockTimeout', options.lockTimeout),
+    maxWaitMs: positiveMs('maxWait', options.maxWait) ?? 10_000,
+    recovery: resolveRecovery(options.recovery),
+    onStep: options.onStep,
+  }
+}
+
+function resolveShards(input: unknown): ResolvedShard[] {
+  if (!Array.isArray(input) || input.length === 0) throw new ConfigError('shards', 'must list at least one shard')
+  const seen = new Set<string>()
+  return input.map((raw, i) => {
+    const field = `shards[${i}]`
+    const shard = plainObject(field, raw) as Partial<ShardConfig>
+    rejectUnknownKeys(field, shard, SHARD_KEYS)
+    if (typeof shard.id !== 'string' || !SHARD_ID_PATTERN.test(shard.id)) {
+      throw new ConfigError(`${field}.id`, 'must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -')
+    }
+    if (seen.has(shard.id)) throw new ConfigError(`${field}.id`, `duplicate shard id "${shard.id}"`)
+    seen.add(shard.id)
+    if (shard.dialect !== 'postgres' && shard.dialect !== 'mysql') {
+      throw new ConfigError(`${field}.dialect`, `must be 'postgres' or 'mysql', not ${JSON.stringify(shard.dialect)}`)
+    }
+    const weight = shard.weight ?? 1
+    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
+      throw new ConfigError(`${field}.weight`, 'must be a finite number above 0')
+    }
+    return {
+      id: shard.id,
+      dialect: shard.dialect,
+      weight,
+      connection: normalizeConnection(`${field}.connection`, shard.dialect, shard.connection),
+      pool: resolvePool(`${field}.pool`, shard.pool),
+    }
+  })
+}
+
+function resolvePool(field: string, input: unknown): { min?: number; max?: number } {
+  if (input === undefined) return {}
+  const pool = plainObject(field, input) as { min?: unknown; max?: unknown }
+  rejectUnknownKeys(field, pool, ['min', 'max'])
+  const { min, max } = pool
+  if (min !== undefined && !(Number.isInteger(min) && (min as number) >= 0)) {
+    throw new ConfigError(`${field}.min`, 'must be an integer ≥ 0')
+  }
+  if (max !== undefined && !(Number.isInteger(max) && (max as number) >= 1)) {
+    throw new ConfigError(`${field}.max`, 'must be an integer ≥ 1')
+  }
+  if (min !== undefined && max !== undefined && (min as number) > (max as number)) {
+    throw new ConfigError(`${field}.min`, 'must not exceed max')
+  }
+  return { ...(min === undefined ? {} : { min: min as number }), ...(max === undefined ? {} : { max: max as number }) }
+}
+
+function resolveRecovery(input: unknown): Required<RecoveryOptions> {
+  const defaults = { enabled: true, intervalMs: 30_000, graceMs: 5_000, abortRetentionMs: 86_400_000 }
+  if (input === undefined) return defaults
+  if (input === false) return { ...defaults, enabled: false }
+  const recovery = plainObject('recovery', input) as RecoveryOptions
+  rejectUnknownKeys('recovery', recovery, RECOVERY_KEYS)
+  if (recovery.enabled !== undefined && typeof recovery.enabled !== 'boolean') {
+    throw new ConfigError('recovery.enabled', 'must be true or false')
+  }
+  return {
+    enabled: recovery.enabled ?? true,
+    intervalMs: positiveMs('recovery.intervalMs', recovery.intervalMs) ?? defaults.intervalMs,
+    graceMs: nonNegativeMs('recovery.graceMs', recovery.graceMs) ?? defaults.graceMs,
+    abortRetentionMs: positiveMs('recovery.abortRetentionMs', recovery.abortRetentionMs) ?? defaults.abortRetentionMs,
+  }
+}
+
+/** Validates a per-transaction or cluster timeout. */
+export function timeoutOption(field: string, value: unknown): number | undefined {
+  const ms = positiveMs(field, value)
+  if (ms !== undefined && ms > MAX_TIMEOUT_MS) throw new ConfigError(field, `must be at most ${MAX_TIMEOUT_MS} ms`)
+  return ms
+}
+
+export function isolationLevelOption(field: string, value: unknown): IsolationLevel | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || !ISOLATION_LEVELS.includes(value as IsolationLevel)) {
+    throw new ConfigError(field, `must be one of ${ISOLATION_LEVELS.map((l) => `'${l}'`).join(', ')}`)
+  }
+  return value as IsolationLevel
+}
+
+export function positiveMs(field: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(field, 'must be a finite number of milliseconds above 0')
+  }
+  return value
+}
+
+function nonNegativeMs(field: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new ConfigError(field, 'must be a finite number of milliseconds, 0 or more')
+  }
+  return value
+}
+
+export function plainObject(field: string, value: unknown): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(field, 'must be an object')
+  return value as Record<string, unknown>
+}
+
+export function rejectUnknownKeys(field: string, object: object, known: string[]): void {
+  for (const key of Object.keys(object)) {
+    if (!known.includes(key)) {
+      throw new ConfigError(field === 'options' ? key : `${field}.${key}`, `unknown option (known: ${known.join(', ')})`)
+    }
+  }
+}

@@ -1,0 +1,226 @@
+import type { Branch } from './branch.js'
+import type { ClusterRuntime } from './cluster-runtime.js'
+import {
+  ConflictError,
+  isRetryable,
+  ShardTxError,
+  TransactionAbortedError,
+  TransactionInDoubtError,
+  TransactionTimeoutError,
+} from './errors.js'
+import type { DecisionRecord } from './participant.js'
+import type { Transaction } from './transaction.js'
+
+/**
+ * Commits a transaction whose callback succeeded: the commit protocol of
+ * DESIGN.md, step by step. Resolves when the transaction is committed; throws
+ * {@link TransactionAbortedError} when it is rolled back everywhere and
+ * {@link TransactionInDoubtError} when this process cannot learn the outcome.
+ */
+export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Promise<void> {
+  tx.setState('committing')
+  const branches = tx.openedBranches()
+  const written = branches.filter((b) => b.wrote)
+  // Read-only branches are never prepared (a prepared read-only XA branch is not even
+  // persisted: 1402 later); ending them does not wait for the written ones.
+  const readersDone = Promise.all(branches.filter((b) => !b.wrote).map((b) => finishReadOnly(tx, b)))
+  try {
+    if (written.length === 0) rt.stats.commits.readOnly++
+    else if (written.length === 1) await commitOnePhase(rt, tx, written[0]!)
+    else await commitTwoPhase(rt, tx, written)
+  } finally {
+    await readersDone
+  }
+}
+
+/** Rolls back every opened branch; never throws (a branch it cannot reach is left to presumed abort). */
+export async function rollbackTransaction(rt: ClusterRuntime, tx: Transaction): Promise<void> {
+  tx.setState('rolling back')
+  const branches = tx.openedBranches()
+  if (branches.length > 0) await rt.step({ step: 'abort', txId: tx.id })
+  await Promise.all(branches.map((b) => rollbackBranch(tx, b)))
+  rt.stats.aborts++
+}
+
+// Step 2: at most one branch wrote.
+async function commitOnePhase(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
+  await rt.step({ step: 'one-phase', txId: tx.id, shardId: branch.shardId })
+  const conn = branch.conn!
+  try {
+    await branch.participant.commitOnePhase(conn, branch.id)
+  } catch (error) {
+    branch.state = 'finished'
+    branch.participant.discard(conn)
+    if (branch.participant.isConnectionError(error)) {
+      rt.stats.inDoubt++
+      throw new TransactionInDoubtError(
+        tx.id,
+        `shard ${branch.shardId} lost its connection during a one-phase COMMIT; the server committed or rolled back on its own`,
+        error,
+      )
+    }
+    rt.stats.aborts++
+    throw aborted(tx, `COMMIT failed on shard ${branch.shardId}`, translate(branch, error))
+  }
+  branch.state = 'finished'
+  branch.participant.release(conn)
+  rt.stats.commits.onePhase++
+}
+
+// Step 3: two or more branches wrote.
+async function commitTwoPhase(rt: ClusterRuntime, tx: Transaction, written: Branch[]): Promise<void> {
+  // The log shard's branch is not prepared: the decision is written inside it and its
+  // one-phase commit is the commit point, one round trip and one sync fewer.
+  const logBranch = written.find((b) => b.shardId === rt.log.shardId)
+  const toPrepare = logBranch === undefined ? written : written.filter((b) => b !== logBranch)
+
+  // 3.1 Prepare every written branch in parallel. Any failure aborts.
+  const prepares = await Promise.allSettled(toPrepare.map((b) => prepareBranch(rt, tx, b)))
+  const failed = prepares.findIndex((p) => p.status === 'rejected')
+  if (failed !== -1) {
+    const error = (prepares[failed] as PromiseRejectedResult).reason
+    await abortAll(rt, tx, written)
+    throw aborted(tx, `PREPARE failed on shard ${toPrepare[failed]!.shardId}`, translate(toPrepare[failed]!, error))
+  }
+  // A coordinator past its deadline may already have been judged abandoned by a recoverer.
+  const late = tx.abortReason ?? (Date.now() >= tx.deadline ? new TransactionTimeoutError('deadline passed before the decision') : undefined)
+  if (late !== undefined) {
+    await abortAll(rt, tx, written)
+    throw aborted(tx, late.message, late)
+  }
+
+  // 3.2 Decide: the commit record is the commit point; its primary key is the fence.
+  const record: DecisionRecord = {
+    txId: tx.id,
+    decision: 'commit',
+    participants: written.map((b) => b.shardId),
+    createdAt: Date.now(),
+  }
+  await rt.step({ step: 'decide', txId: tx.id })
+  const decision = await decide(rt, tx, record, logBranch, toPrepare)
+  if (decision === 'fenced') {
+    await abortAll(rt, tx, written)
+    throw aborted(tx, 'a recoverer decided abort first (the commit record was fenced)', undefined)
+  }
+  rt.stats.commits.twoPhase++
+  await rt.step({ step: 'decided', txId: tx.id, decision: 'commit' })
+
+  // 3.3 Commit the prepared branches in parallel. Failures no longer change the outcome.
+  const commits = await Promise.allSettled(toPrepare.map((b) => commitPreparedBranch(rt, tx, b)))
+  if (commits.some((c) => c.status === 'rejected')) {
+    rt.stats.commitPhaseIncomplete++
+    return
+  }
+  // 3.4 Forget, off the caller's path.
+  rt.forgetter.add(tx.id)
+}
+
+async function prepareBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
+  await rt.step({ step: 'prepare', txId: tx.id, shardId: branch.shardId })
+  await branch.participant.prepare(branch.conn!, branch.id)
+  branch.state = 'prepared'
+  await rt.step({ step: 'prepared', txId: tx.id, shardId: branch.shardId })
+}
+
+/**
+ * Writes the commit record. When the write's outcome is unknown (the connection
+ * broke), fence the transaction from a fresh connection: whatever that reads is final.
+ */
+async function decide(
+  rt: ClusterRuntime,
+  tx: Transaction,
+  record: DecisionRecord,
+  logBranch: Branch | undefined,
+  prepared: Branch[],
+): Promise<'committed' | 'fenced'> {
+  try {
+    if (logBranch === undefined) return await rt.log.decideCommit(record)
+    const outcome = await rt.log.decideCommitInBranch(logBranch.conn!, logBranch.id, record)
+    logBranch.state = 'finished'
+    logBranch.participant.release(logBranch.conn!)
+    return outcome
+  } catch (error) {
+    if (logBranch !== undefined) {
+      logBranch.state = 'finished'
+      logBranch.participant.discard(logBranch.conn!)
+    }
+    // The server answered (a failed branch, a missing table): nothing was committed.
+    if (!rt.log.participant.isConnectionError(error)) {
+      await abortAll(rt, tx, prepared)
+      const cause = logBranch === undefined ? error : translate(logBranch, error)
+      throw aborted(tx, `the decision could not be written on log shard ${rt.log.shardId}`, cause)
+    }
+    try {
+      return (await rt.log.fence(tx.id, record.participants)) === 'commit' ? 'committed' : 'fenced'
+    } catch (fenceError) {
+      rt.stats.inDoubt++
+      // Prepared branches stay prepared for recovery; MySQL only lets others finish them once
+      // the preparing connection is gone, so close those connections rather than pool them.
+      for (const branch of prepared) if (branch.state === 'prepared') branch.participant.discard(branch.conn!)
+      throw new TransactionInDoubtError(
+        tx.id,
+        `the decision could not be written or read on log shard ${rt.log.shardId}`,
+        new AggregateError([error, fenceError], 'decision write and fence both failed'),
+      )
+    }
+  }
+}
+
+async function commitPreparedBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
+  await rt.step({ step: 'commit', txId: tx.id, shardId: branch.shardId })
+  const conn = branch.conn!
+  try {
+    await branch.participant.commitPrepared(conn, branch.id)
+  } catch (error) {
+    // Committed by decision all the same: the branch waits for recovery, and its
+    // connection must not go back to the pool while the branch is prepared.
+    branch.participant.discard(conn)
+    tx.logger.warn({ err: error, shardId: branch.shardId }, 'COMMIT PREPARED failed; recovery will commit this branch')
+    throw error
+  }
+  branch.state = 'finished'
+  branch.participant.release(conn)
+  await rt.step({ step: 'committed', txId: tx.id, shardId: branch.shardId })
+}
+
+async function finishReadOnly(tx: Transaction, branch: Branch): Promise<void> {
+  const conn = branch.conn!
+  try {
+    await branch.participant.finishReadOnly(conn, branch.id)
+    branch.participant.release(conn)
+  } catch (error) {
+    branch.participant.discard(conn)
+    tx.logger.warn({ err: error, shardId: branch.shardId }, 'could not end a read-only branch; its connection was closed')
+  }
+  branch.state = 'finished'
+}
+
+async function abortAll(rt: ClusterRuntime, tx: Transaction, branches: Branch[]): Promise<void> {
+  await rt.step({ step: 'abort', txId: tx.id })
+  await Promise.all(branches.map((b) => rollbackBranch(tx, b)))
+  rt.stats.aborts++
+}
+
+async function rollbackBranch(tx: Transaction, branch: Branch): Promise<void> {
+  if (branch.state === 'finished' || branch.conn === undefined) return
+  const conn = branch.conn
+  try {
+    await branch.participant.rollback(conn, branch.id, branch.state === 'prepared')
+    branch.participant.release(conn)
+  } catch (error) {
+    // An unreachable prepared branch has no commit record: recovery rolls it back.
+    branch.participant.discard(conn)
+    tx.logger.warn({ err: error, shardId: branch.shardId }, 'rollback failed; the server or recovery will roll back')
+  }
+  branch.state = 'finished'
+}
+
+function translate(branch: Branch, error: unknown): unknown {
+  if (error instanceof ShardTxError) return error
+  const conflict = branch.participant.classifyConflict(error)
+  return conflict === undefined ? error : new ConflictError(branch.shardId, conflict.serverCode, conflict.kind, error)
+}
+
+function aborted(tx: Transaction, reason: string, cause: unknown): TransactionAbortedError {
+  return new TransactionAbortedError(tx.id, reason, cause, isRetryable(cause))
+}

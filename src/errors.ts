@@ -1,0 +1,176 @@
+/**
+ * The error hierarchy of shardtx. Every error the library throws is a
+ * {@link ShardTxError}; server errors are kept as `cause` with their codes.
+ *
+ * ```ts
+ * import { TransactionAbortedError, isRetryable } from 'shardtx'
+ * try { await cluster.transaction(work) }
+ * catch (err) { if (isRetryable(err)) retryLater() else throw err }
+ * ```
+ */
+export class ShardTxError extends Error {
+  /** A stable machine-readable name of the failure, e.g. `'CONFIG'`. */
+  readonly code: string
+  /** True when running the same work again may succeed. */
+  readonly retryable: boolean
+
+  constructor(message: string, options: { code: string; cause?: unknown; retryable?: boolean }) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = new.target.name
+    this.code = options.code
+    this.retryable = options.retryable ?? false
+  }
+}
+
+/**
+ * A configuration value is wrong. `field` names it as a path, e.g. `shards[1].weight`.
+ *
+ * ```ts
+ * createCluster({ shards: [] }) // throws ConfigError: shards: must list at least one shard
+ * ```
+ */
+export class ConfigError extends ShardTxError {
+  readonly field: string
+  constructor(field: string, problem: string) {
+    super(`${field}: ${problem}`, { code: 'CONFIG' })
+    this.field = field
+  }
+}
+
+/**
+ * A shard key is not a string, safe integer, bigint or byte array.
+ *
+ * ```ts
+ * cluster.shardFor(undefined as never) // throws InvalidKeyError
+ * ```
+ */
+export class InvalidKeyError extends ShardTxError {
+  constructor(problem: string) {
+    super(`invalid shard key: ${problem}`, { code: 'INVALID_KEY' })
+  }
+}
+
+/**
+ * The transaction did not commit on any shard: every branch was rolled back
+ * (or will be by recovery, under presumed abort). `cause` says why.
+ *
+ * ```ts
+ * catch (err) { if (err instanceof TransactionAbortedError) console.log(err.txId, err.cause) }
+ * ```
+ */
+export class TransactionAbortedError extends ShardTxError {
+  readonly txId: string
+  constructor(txId: string, reason: string, cause?: unknown, retryable = false) {
+    super(`transaction ${txId} aborted: ${reason}`, { code: 'ABORTED', cause, retryable })
+    this.txId = txId
+  }
+}
+
+/**
+ * The outcome is not known to this process: every written branch was prepared
+ * but the decision could not be recorded or read. Recovery settles it (commit
+ * if a commit record exists, abort otherwise); the outcome is atomic either way.
+ *
+ * ```ts
+ * catch (err) { if (err instanceof TransactionInDoubtError) await cluster.recover() }
+ * ```
+ */
+export class TransactionInDoubtError extends ShardTxError {
+  readonly txId: string
+  constructor(txId: string, reason: string, cause?: unknown) {
+    super(`transaction ${txId} is in doubt: ${reason}; recovery will settle it atomically`, {
+      code: 'IN_DOUBT',
+      cause,
+    })
+    this.txId = txId
+  }
+}
+
+/**
+ * A transaction or cluster was used after it finished or was closed.
+ *
+ * ```ts
+ * await cluster.close(); cluster.shardFor('k') // throws ClosedError
+ * ```
+ */
+export class ClosedError extends ShardTxError {
+  constructor(what: string) {
+    super(`${what} is closed`, { code: 'CLOSED' })
+  }
+}
+
+/**
+ * A statement was refused before it reached the server because it would break
+ * the commit protocol (BEGIN, COMMIT, XA …, SET autocommit …).
+ *
+ * ```ts
+ * await tx.forShard('pg-0').raw('commit') // throws ForbiddenStatementError
+ * ```
+ */
+export class ForbiddenStatementError extends ShardTxError {
+  readonly shardId: string
+  constructor(shardId: string, statement: string) {
+    super(
+      `shard ${shardId}: "${statement}" controls the transaction; shardtx owns BEGIN/COMMIT/ROLLBACK/PREPARE/XA on its branches`,
+      { code: 'FORBIDDEN_STATEMENT' },
+    )
+    this.shardId = shardId
+  }
+}
+
+/**
+ * A conflict the server resolved by failing this statement: serialization
+ * failure, deadlock or lock timeout (40001, 40P01, 55P03, 1205, 1213).
+ * Running the whole transaction again may succeed.
+ *
+ * ```ts
+ * catch (err) { if (err instanceof ConflictError) console.log(err.serverCode, err.shardId) }
+ * ```
+ */
+export class ConflictError extends ShardTxError {
+  readonly shardId: string
+  /** The server's own code: SQLSTATE on PostgreSQL, errno on MySQL. */
+  readonly serverCode: string
+  constructor(shardId: string, serverCode: string, kind: string, cause: unknown) {
+    const detail = cause instanceof Error ? `: ${cause.message}` : ''
+    super(`shard ${shardId}: ${kind} (${serverCode})${detail}`, { code: 'CONFLICT', cause, retryable: true })
+    this.shardId = shardId
+    this.serverCode = serverCode
+  }
+}
+
+/**
+ * A shard could not be reached or failed in a way that is not a conflict.
+ *
+ * ```ts
+ * catch (err) { if (err instanceof ShardUnavailableError) console.log(err.shardId) }
+ * ```
+ */
+export class ShardUnavailableError extends ShardTxError {
+  readonly shardId: string
+  constructor(shardId: string, reason: string, cause?: unknown) {
+    super(`shard ${shardId}: ${reason}`, { code: 'SHARD_UNAVAILABLE', cause, retryable: true })
+    this.shardId = shardId
+  }
+}
+
+/**
+ * The transaction ran past its `timeout` or its `signal` aborted it.
+ * Always found as the `cause` of a {@link TransactionAbortedError}.
+ */
+export class TransactionTimeoutError extends ShardTxError {
+  constructor(reason: string) {
+    super(reason, { code: 'TIMEOUT' })
+  }
+}
+
+/**
+ * True when `error` says the same work may succeed if run again.
+ *
+ * ```ts
+ * if (isRetryable(err)) await sleep(10)
+ * ```
+ */
+export function isRetryable(error: unknown): boolean {
+  return error instanceof ShardTxError && error.retryable
+}

@@ -1,0 +1,79 @@
+import type { ClusterRuntime } from './cluster-runtime.js'
+import { ShardTxError } from './errors.js'
+import { parseTransactionId } from './ids/transaction-id.js'
+import type { Decision } from './participant.js'
+import { listInDoubt, type RecoveryReport, resolveBranch } from './recovery.js'
+
+/**
+ * A prepared branch of ours, as `cluster.inDoubt()` lists it.
+ *
+ * ```ts
+ * for (const b of await cluster.inDoubt()) console.log(b.txId, b.shardId, b.ageMs, b.decision)
+ * ```
+ */
+export interface InDoubtBranch {
+  txId: string
+  shardId: string
+  /** ms since the coordinator started the transaction (by the id), or since PREPARE (PostgreSQL). */
+  ageMs: number | undefined
+  /** The logged decision, or undefined when there is none yet (presumed abort once abandoned). */
+  decision: Decision | undefined
+}
+
+export async function listInDoubtBranches(rt: ClusterRuntime): Promise<InDoubtBranch[]> {
+  const failed: RecoveryReport['failed'] = []
+  const { inDoubt } = await listInDoubt(rt, { failed })
+  if (failed.length > 0) {
+    throw new ShardTxError(`could not list in-doubt branches on ${failed.map((f) => `${f.shardId} (${f.error})`).join(', ')}`, {
+      code: 'SHARD_UNAVAILABLE',
+      retryable: true,
+    })
+  }
+  const records = await rt.log.read([...inDoubt.keys()])
+  const decisions = new Map(records.map((r) => [r.txId, r.decision]))
+  const now = Date.now()
+  const list: InDoubtBranch[] = []
+  for (const [txId, branches] of inDoubt) {
+    const startedAt = parseTransactionId(txId)?.startedAt
+    for (const b of branches) {
+      const since = b.preparedAt ?? startedAt
+      list.push({ txId, shardId: b.shardId, ageMs: since === undefined ? undefined : now - since, decision: decisions.get(txId) })
+    }
+  }
+  return list.sort((a, b) => (b.ageMs ?? 0) - (a.ageMs ?? 0))
+}
+
+/** An operator's decision for one transaction, taken through the log's fence. */
+export async function resolveByHand(rt: ClusterRuntime, txId: string, wanted: Decision): Promise<RecoveryReport> {
+  if (parseTransactionId(txId) === undefined) {
+    throw new ShardTxError(`"${String(txId)}" is not a shardtx transaction id`, { code: 'INVALID_ARGUMENT' })
+  }
+  if (wanted !== 'commit' && wanted !== 'abort') {
+    throw new ShardTxError(`decision must be 'commit' or 'abort', not ${JSON.stringify(wanted)}`, { code: 'INVALID_ARGUMENT' })
+  }
+  const report: RecoveryReport = { committed: [], rolledBack: [], skipped: [], failed: [], forgotten: 0, expired: 0 }
+  const { inDoubt } = await listInDoubt(rt, report)
+  const branches = inDoubt.get(txId) ?? []
+  const logged = (await rt.log.read([txId]))[0]?.decision
+  let decision: Decision
+  if (wanted === 'commit') {
+    // Without a commit record nobody knows that every branch was prepared: committing the
+    // ones in sight could commit half a transaction. Presumed abort says it never committed.
+    if (logged !== 'commit') {
+      throw new ShardTxError(
+        `transaction ${txId} has ${logged === 'abort' ? 'an abort record' : 'no commit record'}; it did not commit and cannot be committed by hand`,
+        { code: 'CONTRADICTS_DECISION' },
+      )
+    }
+    decision = 'commit'
+  } else {
+    decision = logged ?? (await rt.log.fence(txId, branches.map((b) => b.shardId)))
+    if (decision === 'commit') {
+      throw new ShardTxError(`transaction ${txId} has a commit record; it committed and cannot be aborted`, {
+        code: 'CONTRADICTS_DECISION',
+      })
+    }
+  }
+  await Promise.all(branches.map((branch) => resolveBranch(rt, report, branch, decision, new Set())))
+  return report
+}

@@ -1,0 +1,202 @@
+import type { ClusterRuntime } from './cluster-runtime.js'
+import { branchIdOf } from './ids/branch-id.js'
+import { parseTransactionId } from './ids/transaction-id.js'
+import type { Decision, DecisionRecord, PreparedBranch } from './participant.js'
+
+/** One branch of one transaction on one shard. */
+export interface BranchRef {
+  txId: string
+  shardId: string
+}
+
+/**
+ * What one recovery round did.
+ *
+ * ```ts
+ * const report = await cluster.recover()
+ * console.log(report.committed.length, report.rolledBack.length, report.failed)
+ * ```
+ */
+export interface RecoveryReport {
+  /** Prepared branches committed because their transaction's decision is commit. */
+  committed: BranchRef[]
+  /** Prepared branches rolled back because their transaction's decision is abort (or none: presumed abort). */
+  rolledBack: BranchRef[]
+  /**
+   * Branches left for a later round: `young` (the coordinator may still decide),
+   * `busy` (its owner still holds it), `foreign` (not a shardtx transaction id).
+   */
+  skipped: (BranchRef & { reason: 'young' | 'busy' | 'foreign' })[]
+  /** Shards (or single branches) that could not be reached; nothing was guessed for them. */
+  failed: { shardId: string; txId?: string; error: string }[]
+  /** Commit records deleted because every listed participant holds no prepared branch any more. */
+  forgotten: number
+  /** Abort records deleted after their retention. */
+  expired: number
+}
+
+/** How many transactions one round settles at once (each takes a pooled connection per shard). */
+const CONCURRENCY = 8
+
+/**
+ * One recovery round (DESIGN.md "Recovery"). Safe to run in any process, any
+ * number at once: every decision goes through the log's primary-key fence.
+ */
+export async function recover(rt: ClusterRuntime): Promise<RecoveryReport> {
+  const report: RecoveryReport = { committed: [], rolledBack: [], skipped: [], failed: [], forgotten: 0, expired: 0 }
+  const now = Date.now()
+
+  // Commit records are read before the listings: a record committed before this read had
+  // all its branches prepared before it, so the listings see whichever are still prepared.
+  let commitRecords: DecisionRecord[]
+  try {
+    commitRecords = await rt.log.read(undefined, 'commit')
+  } catch (error) {
+    report.failed.push({ shardId: rt.log.shardId, error: describe(error) })
+    return report
+  }
+  const decided = new Map<string, Decision>(commitRecords.map((r) => [r.txId, r.decision]))
+
+  const { inDoubt, reached } = await listInDoubt(rt, report)
+  const stillPrepared = new Set<string>()
+  await forEachLimited([...inDoubt], CONCURRENCY, async ([txId, branches]) => {
+    const decision = decided.get(txId) ?? (await decideAbandoned(rt, report, now, txId, branches))
+    if (decision === undefined) {
+      for (const b of branches) stillPrepared.add(key(b))
+      return
+    }
+    await Promise.all(branches.map((b) => resolveBranch(rt, report, b, decision, stillPrepared)))
+  })
+
+  report.forgotten = await forgetCommitted(rt, report, commitRecords, reached, stillPrepared)
+  try {
+    report.expired = await rt.log.expireAborts(now - rt.config.recovery.abortRetentionMs)
+  } catch (error) {
+    report.failed.push({ shardId: rt.log.shardId, error: describe(error) })
+  }
+  rt.stats.recovered.committed += report.committed.length
+  rt.stats.recovered.rolledBack += report.rolledBack.length
+  return report
+}
+
+/** Lists our prepared branches on every shard, grouped by transaction. */
+export async function listInDoubt(
+  rt: ClusterRuntime,
+  report: Pick<RecoveryReport, 'failed'>,
+): Promise<{ inDoubt: Map<string, PreparedBranch[]>; reached: Set<string> }> {
+  const inDoubt = new Map<string, PreparedBranch[]>()
+  const reached = new Set<string>()
+  await Promise.all(
+    [...rt.participants.values()].map(async (participant) => {
+      try {
+        for (const branch of await participant.listPrepared()) {
+          const list = inDoubt.get(branch.txId)
+          if (list === undefined) inDoubt.set(branch.txId, [branch])
+          else list.push(branch)
+        }
+        reached.add(participant.shardId)
+      } catch (error) {
+        report.failed.push({ shardId: participant.shardId, error: describe(error) })
+      }
+    }),
+  )
+  return { inDoubt, reached }
+}
+
+/**
+ * A transaction with prepared branches and no commit record: once its coordinator's
+ * deadline (carried in its id) and the grace period have passed, fence it. The fence,
+ * not the clock, is what makes this safe: a live coordinator's commit insert then fails.
+ */
+async function decideAbandoned(
+  rt: ClusterRuntime,
+  report: RecoveryReport,
+  now: number,
+  txId: string,
+  branches: PreparedBranch[],
+): Promise<Decision | undefined> {
+  const info = parseTransactionId(txId)
+  if (info === undefined || now < info.deadline + rt.config.recovery.graceMs) {
+    for (const b of branches) report.skipped.push({ txId, shardId: b.shardId, reason: info === undefined ? 'foreign' : 'young' })
+    return undefined
+  }
+  try {
+    const decision = await rt.log.fence(txId, branches.map((b) => b.shardId))
+    await rt.step({ step: 'recover-fenced', txId, decision })
+    return decision
+  } catch (error) {
+    report.failed.push({ shardId: rt.log.shardId, txId, error: describe(error) })
+    return undefined
+  }
+}
+
+/** Finishes one prepared branch by the decision, recording what happened in the report. */
+export async function resolveBranch(
+  rt: ClusterRuntime,
+  report: RecoveryReport,
+  branch: PreparedBranch,
+  decision: Decision,
+  stillPrepared: Set<string>,
+): Promise<void> {
+  const participant = rt.participants.get(branch.shardId)!
+  try {
+    const result = await participant.finishPrepared(branchIdOf(rt.config.prefix, branch.txId, branch.shardId), decision)
+    if (result === 'busy') {
+      stillPrepared.add(key(branch))
+      report.skipped.push({ ...ref(branch), reason: 'busy' })
+      return
+    }
+    if (result === 'done') {
+      ;(decision === 'commit' ? report.committed : report.rolledBack).push(ref(branch))
+      rt.logger.info({ txId: branch.txId, shardId: branch.shardId, decision }, 'recovery finished an in-doubt branch')
+    }
+    await rt.step({ step: 'recover-resolved', txId: branch.txId, shardId: branch.shardId, decision })
+  } catch (error) {
+    stillPrepared.add(key(branch))
+    report.failed.push({ shardId: branch.shardId, txId: branch.txId, error: describe(error) })
+  }
+}
+
+/**
+ * Deletes a commit record only when every participant it lists was reached and holds
+ * no prepared branch of it: a shard that is down may come back with the branch still
+ * prepared, and without the record presumed abort would roll back a committed branch.
+ */
+async function forgetCommitted(
+  rt: ClusterRuntime,
+  report: RecoveryReport,
+  records: DecisionRecord[],
+  reached: Set<string>,
+  stillPrepared: Set<string>,
+): Promise<number> {
+  const done = records
+    .filter((r) => r.participants.every((shardId) => reached.has(shardId) && !stillPrepared.has(`${r.txId}/${shardId}`)))
+    .map((r) => r.txId)
+  if (done.length === 0) return 0
+  try {
+    return await rt.log.forget(done)
+  } catch (error) {
+    report.failed.push({ shardId: rt.log.shardId, error: describe(error) })
+    return 0
+  }
+}
+
+function key(branch: BranchRef): string {
+  return `${branch.txId}/${branch.shardId}`
+}
+
+function ref(branch: BranchRef): BranchRef {
+  return { txId: branch.txId, shardId: branch.shardId }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await work(items[next++]!)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}

@@ -1,0 +1,47 @@
+import type { Decision, DecisionRecord, DriverConnection, Participant } from './participant.js'
+import type { BranchId } from './ids/branch-id.js'
+
+/**
+ * The decision log on the log shard. Its primary key on `tx_id` is the fence:
+ * whoever inserts a transaction's record first decides it, commit or abort.
+ */
+export class TransactionLog {
+  readonly participant: Participant
+
+  constructor(participant: Participant) {
+    this.participant = participant
+  }
+
+  get shardId(): string {
+    return this.participant.shardId
+  }
+
+  /** The commit point when the log shard did not write: `fenced` if a recoverer decided abort first. */
+  async decideCommit(record: DecisionRecord): Promise<'committed' | 'fenced'> {
+    return (await this.participant.insertDecision(record)) === 'inserted' ? 'committed' : 'fenced'
+  }
+
+  /** The commit point when the log shard wrote: the record commits with its branch, one phase. */
+  async decideCommitInBranch(conn: DriverConnection, branch: BranchId, record: DecisionRecord): Promise<'committed' | 'fenced'> {
+    return (await this.participant.commitWithDecision(conn, branch, record)) === 'committed' ? 'committed' : 'fenced'
+  }
+
+  /** Decides abort unless a decision exists, and returns the decision that stands. */
+  fence(txId: string, participants: string[]): Promise<Decision> {
+    return this.participant.fenceAbort(txId, participants, Date.now())
+  }
+
+  read(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]> {
+    return this.participant.readDecisions(txIds, decision)
+  }
+
+  /** Deletes commit records whose branches are all committed. */
+  forget(txIds: string[]): Promise<number> {
+    return this.participant.deleteDecisions(txIds, 'commit')
+  }
+
+  /** Deletes abort records older than the retention. */
+  expireAborts(before: number): Promise<number> {
+    return this.participant.deleteAbortsBefore(before)
+  }
+}

@@ -1,0 +1,51 @@
+import {
+  isolationLevelOption,
+  plainObject,
+  positiveMs,
+  rejectUnknownKeys,
+  type ResolvedClusterConfig,
+  timeoutOption,
+} from './config/cluster-options.js'
+import { ConfigError } from './errors.js'
+import type { BranchOptions, IsolationLevel } from './participant.js'
+
+/**
+ * Options of one `cluster.transaction()`; each falls back to the cluster's.
+ *
+ * ```ts
+ * await cluster.transaction(work, { timeout: 5_000, isolationLevel: 'serializable', signal })
+ * ```
+ */
+export interface TransactionOptions {
+  /** ms for the callback and the prepare phase together; past it the transaction aborts. */
+  timeout?: number
+  isolationLevel?: IsolationLevel
+  /** Lock wait limit of each branch, in ms. */
+  lockTimeout?: number
+  /** Aborting it aborts the transaction, as long as no decision was made. */
+  signal?: AbortSignal
+}
+
+export interface ResolvedTransactionOptions {
+  timeoutMs: number
+  branch: BranchOptions
+  signal: AbortSignal | undefined
+}
+
+const KEYS = ['timeout', 'isolationLevel', 'lockTimeout', 'signal']
+
+export function resolveTransactionOptions(input: unknown, cluster: ResolvedClusterConfig): ResolvedTransactionOptions {
+  const options = plainObject('transaction options', input) as TransactionOptions
+  rejectUnknownKeys('transaction options', options, KEYS)
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new ConfigError('transaction options.signal', 'must be an AbortSignal')
+  }
+  return {
+    timeoutMs: timeoutOption('transaction options.timeout', options.timeout) ?? cluster.timeoutMs,
+    branch: {
+      isolationLevel: isolationLevelOption('transaction options.isolationLevel', options.isolationLevel) ?? cluster.isolationLevel,
+      lockTimeoutMs: positiveMs('transaction options.lockTimeout', options.lockTimeout) ?? cluster.lockTimeoutMs,
+    },
+    signal: options.signal,
+  }
+}

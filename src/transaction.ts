@@ -1,0 +1,143 @@
+import type { Knex } from 'knex'
+import { Branch, type BranchOwner } from './branch.js'
+import type { ClusterRuntime } from './cluster-runtime.js'
+import { ClosedError, ConfigError, TransactionTimeoutError } from './errors.js'
+import { branchIdOf } from './ids/branch-id.js'
+import { newTransactionId } from './ids/transaction-id.js'
+import type { Logger } from './logger.js'
+import type { BranchOptions } from './participant.js'
+
+/** Where a transaction is in its life. */
+export type TransactionState = 'active' | 'committing' | 'rolling back' | 'finished'
+
+/**
+ * One unit of work across shards, handed to the callback of
+ * `cluster.transaction()`. Branches open on first use of a shard.
+ *
+ * ```ts
+ * await cluster.transaction(async (tx) => {
+ *   await tx.forKey('user:42')('accounts').where({ id: 42 }).decrement('balance', 10)
+ *   await tx.forShard('pg-0')('ledger').insert({ id: tx.id, amount: 10 })
+ * })
+ * ```
+ */
+export class Transaction implements BranchOwner {
+  /** Unique across processes and time; it names the branches on the servers. */
+  readonly id: string
+  /** After this instant (ms since epoch) the transaction never decides commit. */
+  readonly deadline: number
+  readonly #runtime: ClusterRuntime
+  readonly #branchOptions: BranchOptions
+  readonly #branches = new Map<string, Branch>()
+  #state: TransactionState = 'active'
+  #abortReason: TransactionTimeoutError | undefined
+  #onAbort: ((reason: TransactionTimeoutError) => void) | undefined
+  #logger: Logger | undefined
+
+  /** @internal Made by the cluster. */
+  constructor(runtime: ClusterRuntime, timeoutMs: number, branchOptions: BranchOptions) {
+    const startedAt = Date.now()
+    this.id = newTransactionId(startedAt, timeoutMs)
+    this.deadline = startedAt + timeoutMs
+    this.#runtime = runtime
+    this.#branchOptions = branchOptions
+  }
+
+  /** A knex instance bound to this transaction's branch on shard `shardId`. */
+  forShard(shardId: string): Knex {
+    return this.branch(shardId).knex
+  }
+
+  /** A knex instance bound to the branch on the shard that owns `key`. */
+  forKey(key: string | number | bigint | Uint8Array): Knex {
+    this.assertAcceptsStatements()
+    return this.branch(this.#runtime.shardFor(key)).knex
+  }
+
+  /** Shard ids this transaction has touched so far. */
+  get shards(): string[] {
+    return [...this.#branches.keys()]
+  }
+
+  get state(): TransactionState {
+    return this.#state
+  }
+
+  /** @internal */
+  branch(shardId: string): Branch {
+    this.assertAcceptsStatements()
+    let branch = this.#branches.get(shardId)
+    if (branch === undefined) {
+      const participant = this.#runtime.participants.get(shardId)
+      if (participant === undefined) {
+        throw new ConfigError('shardId', `unknown shard "${String(shardId)}" (known: ${[...this.#runtime.participants.keys()].join(', ')})`)
+      }
+      branch = new Branch(this, participant, branchIdOf(this.#runtime.config.prefix, this.id, shardId), this.#branchOptions)
+      this.#branches.set(shardId, branch)
+    }
+    return branch
+  }
+
+  /** @internal Branches that sent BEGIN / XA START. */
+  openedBranches(): Branch[] {
+    const opened: Branch[] = []
+    for (const branch of this.#branches.values()) if (branch.state !== 'new') opened.push(branch)
+    return opened
+  }
+
+  assertAcceptsStatements(): void {
+    if (this.#abortReason !== undefined) throw new ClosedError(`transaction ${this.id} (${this.#abortReason.message})`)
+    if (this.#state !== 'active') throw new ClosedError(`transaction ${this.id} (${this.#state})`)
+  }
+
+  /** @internal Why the transaction was stopped from outside (timeout or signal), if it was. */
+  get abortReason(): TransactionTimeoutError | undefined {
+    return this.#abortReason
+  }
+
+  /** @internal */
+  get logger(): Logger {
+    this.#logger ??= this.#runtime.logger.child({ txId: this.id })
+    return this.#logger
+  }
+
+  /** @internal */
+  setState(state: TransactionState): void {
+    this.#state = state
+  }
+
+  /**
+   * @internal Stops the transaction from outside: later statements are refused,
+   * running ones are cancelled, and the callback's promise loses the race.
+   */
+  abort(reason: TransactionTimeoutError): void {
+    if (this.#abortReason !== undefined || this.#state === 'finished') return
+    this.#abortReason = reason
+    for (const branch of this.#branches.values()) {
+      if (branch.busy && branch.conn !== undefined) {
+        branch.participant.cancel(branch.conn).catch((error: unknown) => {
+          this.logger.warn({ err: error, shardId: branch.shardId }, 'could not cancel a running statement')
+        })
+      }
+    }
+    this.#onAbort?.(reason)
+  }
+
+  /** @internal Runs the callback until it settles or the transaction is aborted. */
+  runCallback<T>(work: (tx: Transaction) => Promise<T> | T): Promise<T> {
+    const aborted = new Promise<never>((_, reject) => {
+      this.#onAbort = reject
+    })
+    return Promise.race([Promise.resolve().then(() => work(this)), aborted])
+  }
+
+  /** @internal Resolves once no branch has a statement running. */
+  async settled(): Promise<void> {
+    for (const branch of this.#branches.values()) await branch.settled()
+  }
+}
+
+/** The reason given when the transaction's time is up. */
+export function timeoutReason(timeoutMs: number): TransactionTimeoutError {
+  return new TransactionTimeoutError(`timed out after ${timeoutMs} ms`)
+}

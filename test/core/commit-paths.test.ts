@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
+import { sharedShards } from '../support/shared-cluster.js'
+
+describe.each(['pg-1', 'my-1'])('commit paths with %s written', (writer) => {
+  let t: TestCluster
+  let accounts: string
+  const reader = writer === 'pg-1' ? 'my-0' : 'pg-1'
+
+  beforeAll(async () => {
+    t = await startTestCluster(sharedShards(), { log: 'pg-0' })
+    accounts = t.table('accounts')
+    await t.createAccounts(accounts, ['pg-0', 'pg-1', 'my-0', 'my-1'], [{ id: 1, balance: 100 }])
+  })
+  afterAll(() => t.close())
+
+  it('commits one written branch in one phase, with no log record', async () => {
+    const before = t.cluster.stats().commits
+    const txId = await t.cluster.transaction(async (tx) => {
+      await tx.forShard(writer)(accounts).where({ id: 1 }).increment('balance', 1)
+      await tx.forShard(reader)(accounts).select()
+      return tx.id
+    })
+    const steps = t.steps.filter((s) => s.txId === txId).map((s) => s.step)
+    expect(steps).toEqual(['one-phase'])
+    expect(t.cluster.stats().commits.onePhase).toBe(before.onePhase + 1)
+    expect(t.cluster.stats().commits.twoPhase).toBe(before.twoPhase)
+    expect((await t.logRecords()).filter((r) => r.tx_id === txId)).toEqual([])
+    expect((await t.balances(accounts, writer)).get(1)).toBe(101)
+  })
+
+  it('never prepares a read-only branch of a two-phase transaction', async () => {
+    const other = writer === 'pg-1' ? 'my-1' : 'pg-1'
+    const txId = await t.cluster.transaction(async (tx) => {
+      await tx.forShard(writer)(accounts).where({ id: 1 }).increment('balance', 1)
+      await tx.forShard(other)(accounts).where({ id: 1 }).decrement('balance', 1)
+      await tx.forShard(reader)(accounts).where({ id: 1 }).first()
+      return tx.id
+    })
+    const prepared = t.steps.filter((s) => s.txId === txId && s.step === 'prepared').map((s) => s.shardId)
+    expect(prepared.sort()).toEqual([writer, other].sort())
+    expect(t.steps.some((s) => s.txId === txId && s.step === 'decided')).toBe(true)
+  })
+
+  it('commits nothing for a read-only transaction', async () => {
+    const before = t.cluster.stats().commits.readOnly
+    const txId = await t.cluster.transaction(async (tx) => {
+      await tx.forShard(writer)(accounts).select()
+      await tx.forShard(reader)(accounts).select()
+      return tx.id
+    })
+    expect(t.steps.filter((s) => s.txId === txId)).toEqual([])
+    expect(t.cluster.stats().commits.readOnly).toBe(before + 1)
+  })
+
+  it('treats raw SQL as a write', async () => {
+    const txId = await t.cluster.transaction(async (tx) => {
+      await tx.forShard(writer).raw('select 1')
+      await tx.forShard(reader).raw('select 1')
+      return tx.id
+    })
+    expect(t.steps.filter((s) => s.txId === txId && s.step === 'decided')).toHaveLength(1)
+  })
+})

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError } from '../../src/errors.js'
+import { resolveClusterOptions } from '../../src/config/cluster-options.js'
+
+const pg = { id: 'pg-0', dialect: 'postgres', connection: 'postgres://u:secret@localhost:5432/db' }
+const my = { id: 'my-0', dialect: 'mysql', connection: { host: 'localhost', port: 3306, user: 'root', database: 'db' } }
+
+function problem(options: unknown): ConfigError {
+  try {
+    resolveClusterOptions(options)
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError)
+    return error as ConfigError
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('cluster options', () => {
+  it('fills in defaults', () => {
+    const config = resolveClusterOptions({ shards: [pg, my] })
+    expect(config.logShardId).toBe('pg-0')
+    expect(config.prefix).toBe('stx_')
+    expect(config.logTable).toBe('shardtx_log')
+    expect(config.recovery.enabled).toBe(true)
+    expect(config.shards[1]!.connection).toMatchObject({ host: 'localhost', port: 3306 })
+  })
+
+  it.each([
+    [undefined, 'options'],
+    [{}, 'shards'],
+    [{ shards: [] }, 'shards'],
+    [{ shards: [pg], lgo: 'pg-0' }, 'lgo'],
+    [{ shards: [pg, { ...pg }] }, 'shards[1].id'],
+    [{ shards: [{ ...pg, id: "pg'0" }] }, 'shards[0].id'],
+    [{ shards: [{ ...pg, id: 'a.b' }] }, 'shards[0].id'],
+    [{ shards: [{ ...pg, id: 'x'.repeat(65) }] }, 'shards[0].id'],
+    [{ shards: [{ ...pg, id: 'pg\0' }] }, 'shards[0].id'],
+    [{ shards: [{ ...pg, dialect: 'oracle' }] }, 'shards[0].dialect'],
+    [{ shards: [{ ...pg, weight: 0 }] }, 'shards[0].weight'],
+    [{ shards: [{ ...pg, weight: -1 }] }, 'shards[0].weight'],
+    [{ shards: [{ ...pg, weight: Number.POSITIVE_INFINITY }] }, 'shards[0].weight'],
+    [{ shards: [{ ...pg, weight: '2' }] }, 'shards[0].weight'],
+    [{ shards: [{ ...pg, connection: 'not a url' }] }, 'shards[0].connection'],
+    [{ shards: [{ ...pg, connection: 'mysql://localhost/db' }] }, 'shards[0].connection'],
+    [{ shards: [{ ...my, connection: { ...my.connection, hots: 'x' } }] }, 'shards[0].connection.hots'],
+    [{ shards: [{ ...my, connection: { ...my.connection, port: 70000 } }] }, 'shards[0].connection.port'],
+    [{ shards: [{ ...my, connection: 42 }] }, 'shards[0].connection'],
+    [{ shards: [{ ...pg, pool: { max: 0 } }] }, 'shards[0].pool.max'],
+    [{ shards: [{ ...pg, pool: { min: 5, max: 2 } }] }, 'shards[0].pool.min'],
+    [{ shards: [{ ...pg, pool: { maximum: 2 } }] }, 'shards[0].pool.maximum'],
+    [{ shards: [{ ...pg, extra: 1 }] }, 'shards[0].extra'],
+    [{ shards: [pg], log: 'pg-9' }, 'log'],
+    [{ shards: [pg], prefix: "x'" }, 'prefix'],
+    [{ shards: [pg], prefix: 'p\\' }, 'prefix'],
+    [{ shards: [pg], prefix: 'x'.repeat(25) }, 'prefix'],
+    [{ shards: [pg], prefix: '' }, 'prefix'],
+    [{ shards: [pg], logTable: 'log; drop' }, 'logTable'],
+    [{ shards: [pg], timeout: 0 }, 'timeout'],
+    [{ shards: [pg], timeout: Number.NaN }, 'timeout'],
+    [{ shards: [pg], timeout: 1e12 }, 'timeout'],
+    [{ shards: [pg], isolationLevel: 'snapshot' }, 'isolationLevel'],
+    [{ shards: [pg], recovery: { intervalMs: -1 } }, 'recovery.intervalMs'],
+    [{ shards: [pg], recovery: { interval: 5 } }, 'recovery.interval'],
+    [{ shards: [pg], onStep: 'x' }, 'onStep'],
+  ])('refuses %j naming %s', (options, field) => {
+    expect(problem(options).field).toBe(field)
+  })
+
+  it('never puts a password in a message', () => {
+    const error = problem({ shards: [{ ...pg, connection: 'postgres://u:secret@:bad' }] })
+    expect(error.message).not.toContain('secret')
+  })
+})
