@@ -3,7 +3,7 @@ import type { DecisionForgetter } from './decision-forgetter.js'
 import type { Logger } from './logger.js'
 import type { Participant } from './participant.js'
 import type { StepEvent } from './protocol-steps.js'
-import type { ClusterStats } from './stats.js'
+import type { StatsRecorder } from './stats.js'
 import type { TransactionLog } from './transaction-log.js'
 
 /** What the coordinator, transactions and recovery share inside one cluster. */
@@ -13,7 +13,7 @@ export interface ClusterRuntime {
   readonly log: TransactionLog
   readonly logger: Logger
   readonly forgetter: DecisionForgetter
-  readonly stats: ClusterStats
+  readonly stats: StatsRecorder
   /** Routes a key to a shard id. */
   shardFor(key: unknown): string
   /** Reports a protocol step to the `onStep` hook; undefined when there is none to wait for. */

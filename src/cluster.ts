@@ -1,20 +1,22 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Knex } from 'knex'
 import { createParticipant } from '../adapters/index.js'
 import { BackgroundRecovery } from './background-recovery.js'
 import type { ClusterRuntime } from './cluster-runtime.js'
 import { type ClusterOptions, type ResolvedClusterConfig, resolveClusterOptions } from './config/cluster-options.js'
-import { commitTransaction, rollbackTransaction } from './coordinator.js'
 import { DecisionForgetter } from './decision-forgetter.js'
-import { ClosedError, ConfigError, TransactionAbortedError, TransactionTimeoutError } from './errors.js'
+import { ClosedError, ConfigError } from './errors.js'
 import { type InDoubtBranch, listInDoubtBranches, resolveByHand } from './in-doubt.js'
 import { logTableMigrationSource, migrationsTableOf } from './log-table-migrations.js'
-import { type Logger, silentLogger } from './logger.js'
+import { silentLogger } from './logger.js'
 import type { Participant } from './participant.js'
-import type { StepEvent } from './protocol-steps.js'
-import { recover, type RecoveryReport } from './recovery.js'
+import type { RecoveryReport } from './recovery.js'
+import { withRetry } from './retry.js'
+import { runTransaction } from './run-transaction.js'
 import { ShardRing } from './sharding/index.js'
-import { type ClusterStats, emptyStats } from './stats.js'
-import { timeoutReason, Transaction } from './transaction.js'
+import { type ClusterStats, StatsRecorder } from './stats.js'
+import { stepReporter } from './step-reporter.js'
+import type { Transaction } from './transaction.js'
 import { resolveTransactionOptions, type TransactionOptions } from './transaction-options.js'
 import { TransactionLog } from './transaction-log.js'
 
@@ -37,6 +39,7 @@ export class Cluster {
   readonly #runtime: ClusterRuntime
   readonly #ring: ShardRing
   readonly #recovery: BackgroundRecovery
+  readonly #context = new AsyncLocalStorage<Transaction>()
   #closed: Promise<void> | undefined
 
   /** @internal Use {@link createCluster}. */
@@ -61,7 +64,7 @@ export class Cluster {
       )
     }
     const log = new TransactionLog(participants.get(config.logShardId)!)
-    const step = stepReporter(config.onStep, logger)
+    const step = stepReporter(config.onStep, options.logger === undefined ? undefined : logger)
     const ring = this.#ring
     this.#runtime = {
       config,
@@ -69,7 +72,7 @@ export class Cluster {
       log,
       logger,
       forgetter: new DecisionForgetter(log, logger, step),
-      stats: emptyStats(),
+      stats: new StatsRecorder(),
       shardFor: (key) => ring.shardFor(key as string),
       step,
     }
@@ -110,32 +113,26 @@ export class Cluster {
   async transaction<T>(work: (tx: Transaction) => Promise<T> | T, options: TransactionOptions = {}): Promise<T> {
     this.#assertOpen()
     const resolved = resolveTransactionOptions(options, this.#config)
-    const tx = new Transaction(this.#runtime, resolved.timeoutMs, resolved.branch)
-    if (resolved.signal?.aborted) {
-      throw new TransactionAbortedError(tx.id, 'the signal was aborted before it started', signalReason(resolved.signal))
-    }
-    const timer = setTimeout(() => tx.abort(timeoutReason(resolved.timeoutMs)), resolved.timeoutMs)
-    const onSignal = (): void => tx.abort(signalReason(resolved.signal!))
-    resolved.signal?.addEventListener('abort', onSignal, { once: true })
-    try {
-      let value: T
-      try {
-        value = await tx.runCallback(work)
-        await tx.settled()
-        if (tx.abortReason !== undefined) throw tx.abortReason
-      } catch (error) {
-        await tx.settled()
-        await rollbackTransaction(this.#runtime, tx)
-        if (tx.abortReason !== undefined) throw new TransactionAbortedError(tx.id, tx.abortReason.message, tx.abortReason)
-        throw error
-      }
-      await commitTransaction(this.#runtime, tx)
-      return value
-    } finally {
-      clearTimeout(timer)
-      resolved.signal?.removeEventListener('abort', onSignal)
-      tx.setState('finished')
-    }
+    // Inside a running transaction a nested call joins it: its work is part of the
+    // outer unit, its errors reach the outer callback, which decides.
+    const outer = resolved.independent ? undefined : this.currentTransaction()
+    if (outer !== undefined) return await work(outer)
+    const enter = (tx: Transaction, run: () => Promise<T>): Promise<T> => this.#context.run(tx, run)
+    return withRetry(resolved.retry, () => runTransaction(this.#runtime, work, resolved, enter))
+  }
+
+  /**
+   * The transaction running in the current async context, if any.
+   *
+   * ```ts
+   * async function audit(cluster: Cluster, what: string) {
+   *   await cluster.currentTransaction()?.forShard('pg-0')('audit').insert({ what })
+   * }
+   * ```
+   */
+  currentTransaction(): Transaction | undefined {
+    const tx = this.#context.getStore()
+    return tx?.state === 'active' ? tx : undefined
   }
 
   /**
@@ -174,7 +171,7 @@ export class Cluster {
 
   /** Counters since the cluster was created. */
   stats(): ClusterStats {
-    return structuredClone(this.#runtime.stats)
+    return this.#runtime.stats.snapshot()
   }
 
   /** Stops background recovery, forgets pending commit records, and closes every pool. Idempotent. */
@@ -212,23 +209,4 @@ export class Cluster {
  */
 export function createCluster(options: ClusterOptions): Cluster {
   return new Cluster(options)
-}
-
-function stepReporter(hook: ResolvedClusterConfig['onStep'], logger: Logger): ClusterRuntime['step'] {
-  if (hook === undefined) return () => undefined
-  return (event: StepEvent) => {
-    try {
-      const result = hook(event)
-      return result instanceof Promise ? result.catch((error) => logger.warn({ err: error }, 'onStep hook failed')) : undefined
-    } catch (error) {
-      logger.warn({ err: error }, 'onStep hook failed')
-      return undefined
-    }
-  }
-}
-
-function signalReason(signal: AbortSignal): TransactionTimeoutError {
-  const reason = new TransactionTimeoutError('aborted by its signal')
-  ;(reason as { cause?: unknown }).cause = signal.reason
-  return reason
 }

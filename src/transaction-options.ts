@@ -8,6 +8,7 @@ import {
 } from './config/cluster-options.js'
 import { ConfigError } from './errors.js'
 import type { BranchOptions, IsolationLevel } from './participant.js'
+import { resolveRetry, type RetryOptions } from './retry.js'
 
 /**
  * Options of one `cluster.transaction()`; each falls back to the cluster's.
@@ -24,19 +25,31 @@ export interface TransactionOptions {
   lockTimeout?: number
   /** Aborting it aborts the transaction, as long as no decision was made. */
   signal?: AbortSignal
+  /** Re-run the whole callback after a serialization failure, deadlock or lock timeout. */
+  retry?: RetryOptions
+  /**
+   * Start a transaction of its own even when called inside a running one. By
+   * default a `cluster.transaction()` inside another joins it (AsyncLocalStorage).
+   */
+  independent?: boolean
 }
 
 export interface ResolvedTransactionOptions {
   timeoutMs: number
   branch: BranchOptions
   signal: AbortSignal | undefined
+  retry: RetryOptions | undefined
+  independent: boolean
 }
 
-const KEYS = ['timeout', 'isolationLevel', 'lockTimeout', 'signal']
+const KEYS = ['timeout', 'isolationLevel', 'lockTimeout', 'signal', 'retry', 'independent']
 
 export function resolveTransactionOptions(input: unknown, cluster: ResolvedClusterConfig): ResolvedTransactionOptions {
   const options = plainObject('transaction options', input) as TransactionOptions
   rejectUnknownKeys('transaction options', options, KEYS)
+  if (options.independent !== undefined && typeof options.independent !== 'boolean') {
+    throw new ConfigError('transaction options.independent', 'must be true or false')
+  }
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new ConfigError('transaction options.signal', 'must be an AbortSignal')
   }
@@ -47,5 +60,7 @@ export function resolveTransactionOptions(input: unknown, cluster: ResolvedClust
       lockTimeoutMs: positiveMs('transaction options.lockTimeout', options.lockTimeout) ?? cluster.lockTimeoutMs,
     },
     signal: options.signal,
+    retry: resolveRetry('transaction options.retry', options.retry),
+    independent: options.independent ?? false,
   }
 }

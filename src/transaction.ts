@@ -33,6 +33,8 @@ export class Transaction implements BranchOwner {
   #abortReason: TransactionTimeoutError | undefined
   #onAbort: ((reason: TransactionTimeoutError) => void) | undefined
   #logger: Logger | undefined
+  #afterCommit: (() => unknown)[] | undefined
+  #afterRollback: (() => unknown)[] | undefined
 
   /** @internal Made by the cluster. */
   constructor(runtime: ClusterRuntime, timeoutMs: number, branchOptions: BranchOptions) {
@@ -52,6 +54,39 @@ export class Transaction implements BranchOwner {
   forKey(key: string | number | bigint | Uint8Array): Knex {
     this.assertAcceptsStatements()
     return this.branch(this.#runtime.shardFor(key)).knex
+  }
+
+  /**
+   * Runs `hook` once the transaction has committed (after the decision; recovery
+   * may still be finishing a branch). Hooks run in order and are awaited; an error
+   * in one is logged, never thrown. Nothing runs when the outcome is in doubt.
+   *
+   * ```ts
+   * tx.afterCommit(() => cache.delete(`user:${id}`))
+   * ```
+   */
+  afterCommit(hook: () => unknown): void {
+    this.assertAcceptsStatements()
+    ;(this.#afterCommit ??= []).push(hook)
+  }
+
+  /** Runs `hook` once the transaction has rolled back everywhere; see {@link afterCommit}. */
+  afterRollback(hook: () => unknown): void {
+    this.assertAcceptsStatements()
+    ;(this.#afterRollback ??= []).push(hook)
+  }
+
+  /** @internal */
+  async runOutcomeHooks(outcome: 'committed' | 'rolled back' | 'unknown'): Promise<void> {
+    const hooks = outcome === 'committed' ? this.#afterCommit : outcome === 'rolled back' ? this.#afterRollback : undefined
+    if (hooks === undefined) return
+    for (const hook of hooks) {
+      try {
+        await hook()
+      } catch (error) {
+        this.logger.warn({ err: error, outcome }, 'a transaction outcome hook failed')
+      }
+    }
   }
 
   /** Shard ids this transaction has touched so far. */
