@@ -8,6 +8,9 @@ import { type Cluster, type ClusterOptions, createCluster, type ShardConfig, typ
  */
 export interface TestCluster {
   cluster: Cluster
+  /** The cluster's branch prefix and log table, for a second cluster over the same log. */
+  prefix: string
+  logTable: string
   /** Unique names for this test's tables. */
   table(name: string): string
   /** Rows of the log table, read directly. */
@@ -30,11 +33,13 @@ export async function startTestCluster(
   const suffix = randomBytes(4).toString('hex')
   const steps: StepEvent[] = []
   const userHook = options.onStep
+  const prefix = options.prefix ?? `t${suffix}_`
+  const logTable = options.logTable ?? `log_${suffix}`
   const cluster = createCluster({
     recovery: false,
-    prefix: `t${suffix}_`,
-    logTable: `log_${suffix}`,
     ...options,
+    prefix,
+    logTable,
     shards,
     onStep: (event) => {
       steps.push(event)
@@ -45,11 +50,13 @@ export async function startTestCluster(
   const created: { table: string; shardId: string }[] = []
   const test: TestCluster = {
     cluster,
+    prefix,
+    logTable,
     steps,
     table: (name) => `${name}_${suffix}`,
     async logRecords() {
       const logShard = options.log ?? shards[0]!.id
-      return (await cluster.forShard(logShard)(`log_${suffix}`).select()) as { tx_id: string; decision: string }[]
+      return (await cluster.forShard(logShard)(logTable).select()) as { tx_id: string; decision: string }[]
     },
     async createAccounts(table, shardIds, rows) {
       await Promise.all(
