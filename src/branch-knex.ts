@@ -1,12 +1,16 @@
 import type { Knex } from 'knex'
 import queryMethods from 'knex/lib/query/method-constants.js'
 import { ShardTxError } from './errors.js'
-import type { DriverConnection } from './participant.js'
+import type { DriverConnection, KnexQuery, RunQuery } from './participant.js'
 
 /** What a branch-bound knex needs from its branch. */
 export interface BranchBinding {
   /** The branch's connection; the first call opens the branch. */
   acquire(): Promise<DriverConnection>
+  /** Sends a statement through knex's own `run`, beginning the branch with the first one. */
+  runStatement(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown>
+  /** Begins the branch alone, before a statement that cannot carry the BEGIN. */
+  beginAlone(conn: DriverConnection): Promise<void>
   /** Called before each statement is sent: refuses, and records writes. */
   beforeStatement(sql: string, method: string | undefined): void
   /** Called when a statement settles; maps a server error to a typed one. */
@@ -41,10 +45,13 @@ function branchClient(base: KnexClient, binding: BranchBinding): KnexClient {
       },
     )
   }
+  client._query = function (this: KnexClient, conn: DriverConnection, obj: KnexQuery) {
+    return binding.runStatement(conn, obj, (query) => (base._query as Function).call(this, conn, query))
+  }
   client.stream = function (this: KnexClient, conn: DriverConnection, obj: QueryObject, ...rest: unknown[]) {
     binding.beforeStatement(typeof obj === 'string' ? obj : obj.sql, 'select')
-    const done = (base.stream as Function).call(this, conn, obj, ...rest)
-    return Promise.resolve(done).then(
+    const done = binding.beginAlone(conn).then(() => (base.stream as Function).call(this, conn, obj, ...rest))
+    return done.then(
       (result: unknown) => {
         binding.afterStatement(undefined)
         return result

@@ -2,14 +2,15 @@ import type { Knex } from 'knex'
 import { createBranchKnex, type BranchBinding } from './branch-knex.js'
 import { ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError } from './errors.js'
 import type { BranchId } from './ids/branch-id.js'
-import type { BranchOptions, DriverConnection, Participant } from './participant.js'
+import type { BranchOptions, DriverConnection, KnexQuery, Participant, RunQuery } from './participant.js'
 import { findTransactionControl } from './statement-guard.js'
 
 /** Statements knex marks as reads; anything else, raw SQL included, counts as a write. */
 const READ_METHODS = new Set(['select', 'first', 'pluck', 'columnInfo'])
 
 /**
- * `new` → `active` (BEGIN / XA START sent) → `prepared` → `finished`;
+ * `new` → `active` (it holds a connection; BEGIN / XA START goes with its first
+ * statement) → `prepared` → `finished`;
  * `finished` also after a one-phase commit or a rollback.
  */
 export type BranchState = 'new' | 'active' | 'prepared' | 'finished'
@@ -29,6 +30,8 @@ export class Branch implements BranchBinding {
   readonly participant: Participant
   readonly knex: Knex
   state: BranchState = 'new'
+  /** BEGIN / XA START was sent (with the first statement). */
+  begun = false
   wrote = false
   conn: DriverConnection | undefined
   readonly #owner: BranchOwner
@@ -59,13 +62,30 @@ export class Branch implements BranchBinding {
     this.#owner.assertAcceptsStatements()
     try {
       await this.participant.verify()
-      this.conn = await this.participant.begin(this.id, this.#options)
+      this.conn = await this.participant.acquire()
     } catch (error) {
       this.#opening = undefined
-      throw this.#unavailable('could not open a branch', error)
+      throw this.#unavailable('could not get a connection', error)
     }
     this.state = 'active'
     return this.conn
+  }
+
+  /**
+   * Sends a statement. The first one carries the branch's BEGIN / XA START in the
+   * same round trip; the branch counts as begun from the moment it is sent.
+   */
+  runStatement(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {
+    if (this.begun) return run(query)
+    this.begun = true
+    return this.participant.beginWith(conn, this.id, this.#options, query, run)
+  }
+
+  /** Begins the branch on its own, for a statement that cannot carry it (a stream). */
+  async beginAlone(conn: DriverConnection): Promise<void> {
+    if (this.begun) return
+    this.begun = true
+    await this.participant.begin(conn, this.id, this.#options)
   }
 
   beforeStatement(sql: string, method: string | undefined): void {

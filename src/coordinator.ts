@@ -19,7 +19,7 @@ import type { Transaction } from './transaction.js'
  */
 export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Promise<void> {
   tx.setState('committing')
-  const branches = tx.openedBranches()
+  const branches = tx.openedBranches().filter((b) => releaseIfNeverBegun(b))
   const written = branches.filter((b) => b.wrote)
   // Read-only branches are never prepared (a prepared read-only XA branch is not even
   // persisted: 1402 later); ending them does not wait for the written ones.
@@ -202,7 +202,7 @@ async function abortAll(rt: ClusterRuntime, tx: Transaction, branches: Branch[])
 }
 
 async function rollbackBranch(tx: Transaction, branch: Branch): Promise<void> {
-  if (branch.state === 'finished' || branch.conn === undefined) return
+  if (branch.state === 'finished' || branch.conn === undefined || !releaseIfNeverBegun(branch)) return
   const conn = branch.conn
   try {
     await branch.participant.rollback(conn, branch.id, branch.state === 'prepared')
@@ -213,6 +213,14 @@ async function rollbackBranch(tx: Transaction, branch: Branch): Promise<void> {
     tx.logger.warn({ err: error, shardId: branch.shardId }, 'rollback failed; the server or recovery will roll back')
   }
   branch.state = 'finished'
+}
+
+/** A branch that got a connection but never sent a statement has nothing to end: pool it. */
+function releaseIfNeverBegun(branch: Branch): boolean {
+  if (branch.begun) return true
+  branch.state = 'finished'
+  if (branch.conn !== undefined) branch.participant.release(branch.conn)
+  return false
 }
 
 function translate(branch: Branch, error: unknown): unknown {

@@ -20,6 +20,16 @@ export interface BranchOptions {
   lockTimeoutMs?: number | undefined
 }
 
+/** The part of knex's query object a participant touches. */
+export interface KnexQuery {
+  sql: string
+  bindings?: unknown[]
+  options?: Record<string, unknown>
+  response?: unknown
+}
+
+export type RunQuery = (query: KnexQuery) => Promise<unknown>
+
 export type Decision = 'commit' | 'abort'
 
 /** One row of the transaction log table. */
@@ -63,8 +73,17 @@ export interface Participant {
   /** Checks once per shard that the server can take part in two-phase commit. */
   verify(): Promise<void>
 
-  /** Takes a pooled connection and starts a branch on it. */
-  begin(branch: BranchId, options: BranchOptions): Promise<DriverConnection>
+  /** Takes a pooled connection; nothing is sent yet. */
+  acquire(): Promise<DriverConnection>
+  /** Starts the branch on its own (one round trip); used when no statement can carry it. */
+  begin(conn: DriverConnection, branch: BranchId, options: BranchOptions): Promise<void>
+  /**
+   * Starts the branch and runs the caller's first statement in the same round trip.
+   * `query` is knex's query object (`sql`, `bindings`, `options`); `run` is the knex
+   * client's own `_query`, which sets `query.response`. Afterwards `query.response`
+   * holds what `run` would have set for the statement alone.
+   */
+  beginWith(conn: DriverConnection, branch: BranchId, options: BranchOptions, query: KnexQuery, run: RunQuery): Promise<unknown>
   /** Prepares a branch that wrote; afterwards it survives crashes and holds its locks. */
   prepare(conn: DriverConnection, branch: BranchId): Promise<void>
   /** Commits a branch this connection prepared. */

@@ -9,8 +9,10 @@ import type {
   DecisionRecord,
   DriverConnection,
   FinishResult,
+  KnexQuery,
   Participant,
   PreparedBranch,
+  RunQuery,
 } from '../../src/participant.js'
 import { type LogRow, readLogRecords, toDecisionRecord } from '../log-row.js'
 import { knexLogOf } from '../knex-log.js'
@@ -69,25 +71,54 @@ export class MysqlParticipant implements Participant {
     // XA needs nothing configured on MariaDB 10.5+ / MySQL 8; reaching the server is the check.
   }
 
-  async begin(branch: BranchId, options: BranchOptions): Promise<DriverConnection> {
-    const conn = (await this.knex.client.acquireConnection()) as Connection
+  async acquire(): Promise<DriverConnection> {
+    return (await this.knex.client.acquireConnection()) as Connection
+  }
+
+  async begin(conn: DriverConnection, branch: BranchId, options: BranchOptions): Promise<void> {
+    await run(conn, this.#beginStatements(conn as Connection, branch, options).join('; '))
+  }
+
+  /** The branch's settings and XA START go ahead of the first statement in one multi-statement query. */
+  async beginWith(
+    conn: DriverConnection,
+    branch: BranchId,
+    options: BranchOptions,
+    query: KnexQuery,
+    runQuery: RunQuery,
+  ): Promise<unknown> {
+    const control = this.#beginStatements(conn as Connection, branch, options)
+    const sql = query.sql
+    query.sql = `${control.join('; ')}; ${sql}`
     try {
-      let sql = ''
-      const lockWaitSeconds =
-        options.lockTimeoutMs === undefined ? undefined : Math.max(1, Math.ceil(options.lockTimeoutMs / 1000))
-      if (lockWaitSeconds !== conn.shardtxLockWaitSeconds) {
-        // A session variable outlives the branch on a pooled connection: set it back when not asked for.
-        sql += `SET SESSION innodb_lock_wait_timeout = ${lockWaitSeconds ?? 'DEFAULT'}; `
-        conn.shardtxLockWaitSeconds = lockWaitSeconds
-      }
-      // Sent just before XA START it applies to the branch; inside one it fails with 1568.
-      if (options.isolationLevel !== undefined) sql += `SET TRANSACTION ISOLATION LEVEL ${options.isolationLevel.toUpperCase()}; `
-      await run(conn, `${sql}XA START ${xidLiteral(branch)}`)
-      return conn
-    } catch (error) {
-      this.discard(conn)
-      throw error
+      await runQuery(query)
+    } finally {
+      // knex puts the SQL into the error message: show the caller's statement, not ours.
+      query.sql = sql
     }
+    // One result per statement: keep the caller's.
+    const [rows, fields] = query.response as [unknown[], unknown[]]
+    const skip = control.length
+    query.response =
+      rows.length === skip + 1 ? [rows[skip], fields[skip]] : [rows.slice(skip), fields.slice(skip)]
+    return query
+  }
+
+  #beginStatements(conn: Connection, branch: BranchId, options: BranchOptions): string[] {
+    const statements: string[] = []
+    const lockWaitSeconds =
+      options.lockTimeoutMs === undefined ? undefined : Math.max(1, Math.ceil(options.lockTimeoutMs / 1000))
+    if (lockWaitSeconds !== conn.shardtxLockWaitSeconds) {
+      // A session variable outlives the branch on a pooled connection: set it back when not asked for.
+      statements.push(`SET SESSION innodb_lock_wait_timeout = ${lockWaitSeconds ?? 'DEFAULT'}`)
+      conn.shardtxLockWaitSeconds = lockWaitSeconds
+    }
+    // Sent just before XA START it applies to the branch; inside one it fails with 1568.
+    if (options.isolationLevel !== undefined) {
+      statements.push(`SET TRANSACTION ISOLATION LEVEL ${options.isolationLevel.toUpperCase()}`)
+    }
+    statements.push(`XA START ${xidLiteral(branch)}`)
+    return statements
   }
 
   async prepare(conn: DriverConnection, branch: BranchId): Promise<void> {

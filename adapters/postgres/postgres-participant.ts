@@ -10,6 +10,7 @@ import type {
   DecisionRecord,
   DriverConnection,
   FinishResult,
+  KnexQuery,
   Participant,
   PreparedBranch,
 } from '../../src/participant.js'
@@ -24,7 +25,8 @@ import {
   UNDEFINED_OBJECT,
   UNIQUE_VIOLATION,
 } from './postgres-errors.js'
-import { beginStatement, identifier, insertDecisionAndCommit, literal } from './postgres-sql.js'
+import { runWithBegin } from './pipelined-begin.js'
+import { beginStatements, identifier, insertDecisionAndCommit, literal } from './postgres-sql.js'
 
 type Connection = pg.Client & { __knex__disposed?: unknown; processID?: number }
 
@@ -74,15 +76,16 @@ export class PostgresParticipant implements Participant {
     }
   }
 
-  async begin(_branch: BranchId, options: BranchOptions): Promise<DriverConnection> {
-    const conn = (await this.knex.client.acquireConnection()) as Connection
-    try {
-      await conn.query(beginStatement(options.isolationLevel, options.lockTimeoutMs))
-      return conn
-    } catch (error) {
-      this.discard(conn)
-      throw error
-    }
+  async acquire(): Promise<DriverConnection> {
+    return (await this.knex.client.acquireConnection()) as Connection
+  }
+
+  async begin(conn: DriverConnection, _branch: BranchId, options: BranchOptions): Promise<void> {
+    await (conn as Connection).query(beginStatements(options.isolationLevel, options.lockTimeoutMs).join('; '))
+  }
+
+  beginWith(conn: DriverConnection, _branch: BranchId, options: BranchOptions, query: KnexQuery): Promise<unknown> {
+    return runWithBegin(conn as Connection, beginStatements(options.isolationLevel, options.lockTimeoutMs), query)
   }
 
   async prepare(conn: DriverConnection, branch: BranchId): Promise<void> {

@@ -13,10 +13,11 @@ export function identifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`
 }
 
-export function beginStatement(isolationLevel: IsolationLevel | undefined, lockTimeoutMs: number | undefined): string {
-  let sql = isolationLevel === undefined ? 'BEGIN' : `BEGIN ISOLATION LEVEL ${isolationLevel.toUpperCase()}`
-  if (lockTimeoutMs !== undefined) sql += `; SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`
-  return sql
+/** BEGIN and the branch's settings, one statement each (the extended protocol takes one at a time). */
+export function beginStatements(isolationLevel: IsolationLevel | undefined, lockTimeoutMs: number | undefined): string[] {
+  const statements = [isolationLevel === undefined ? 'BEGIN' : `BEGIN ISOLATION LEVEL ${isolationLevel.toUpperCase()}`]
+  if (lockTimeoutMs !== undefined) statements.push(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`)
+  return statements
 }
 
 /** The commit record and the COMMIT that makes it the decision, in one round trip. */

@@ -52,7 +52,8 @@ export class BranchFactory {
   ): Promise<() => void> {
     const participant = this.#participants.get(shardId)!
     const branch = branchIdOf(this.#prefix, txId, shardId)
-    const conn: DriverConnection = await participant.begin(branch, {})
+    const conn: DriverConnection = await participant.acquire()
+    await participant.begin(conn, branch, {})
     if (insert !== undefined) {
       await participant.knex(insert.table).insert(insert.row).connection(conn)
     }

@@ -155,6 +155,9 @@ describe('two recoverers racing live coordinators', () => {
         }),
       ),
     )
+    // Recoverers report each transaction they fence; a coordinator may wait for that.
+    const fenced = new Set<string>()
+    const fenceWaiters = new Map<string, () => void>()
     const recoverers = [0, 1].map(() =>
       createCluster({
         shards: sharedShards(),
@@ -162,6 +165,11 @@ describe('two recoverers racing live coordinators', () => {
         prefix: t.prefix,
         logTable: t.logTable,
         recovery: { enabled: false, graceMs: 0 },
+        onStep: (e) => {
+          if (e.step !== 'recover-fenced') return
+          fenced.add(e.txId)
+          fenceWaiters.get(e.txId)?.()
+        },
       }),
     )
     const pairs = [
@@ -170,8 +178,10 @@ describe('two recoverers racing live coordinators', () => {
       ['my-0', 'my-1'],
       ['pg-0', 'my-1'],
     ] as const
-    // Each coordinator stops at `decide` until past its deadline, as a frozen process would;
-    // then it writes its decision while the recoverers fence it.
+    // Each coordinator stops at `decide` until past its deadline, as a frozen process
+    // would; then half of them write their decision at once, racing the recoverers'
+    // fence, and half wait until a recoverer has fenced them first.
+    let decideCount = 0
     const coordinator = createCluster({
       shards: sharedShards(),
       log: 'my-0',
@@ -179,7 +189,10 @@ describe('two recoverers racing live coordinators', () => {
       logTable: t.logTable,
       recovery: false,
       onStep: async (e) => {
-        if (e.step === 'decide') await new Promise((resolve) => setTimeout(resolve, Math.random() * 1_600))
+        if (e.step !== 'decide') return
+        const waitForFence = decideCount++ % 2 === 0
+        await new Promise((resolve) => setTimeout(resolve, 2_600))
+        if (waitForFence && !fenced.has(e.txId)) await new Promise<void>((resolve) => fenceWaiters.set(e.txId, resolve))
       },
     })
     let racing = true
@@ -195,7 +208,7 @@ describe('two recoverers racing live coordinators', () => {
               await tx.forShard(a)(transfers).insert({ id })
               await tx.forShard(b)(transfers).insert({ id })
             },
-            { timeout: 800 },
+            { timeout: 2_500 },
           )
           return { id, a, b, caller: 'committed' }
         } catch (error) {
@@ -206,7 +219,7 @@ describe('two recoverers racing live coordinators', () => {
     racing = false
     await Promise.all(racers)
     // The race must have happened: some coordinators lost to a recoverer's fence.
-    expect(outcomes.some((o) => 'why' in o && /fenced/.test(o.why))).toBe(true)
+    expect(outcomes.some((o) => 'why' in o && /fenced/.test(o.why ?? ''))).toBe(true)
     await coordinator.close()
     for (let i = 0; i < 20 && (await recoverers[0]!.inDoubt()).length > 0; i++) await recoverers[0]!.recover()
     expect(await recoverers[0]!.inDoubt()).toEqual([])
