@@ -14,6 +14,10 @@ import type { RecoveryReport } from './recovery.js'
 import { withRetry } from './retry.js'
 import { runTransaction } from './run-transaction.js'
 import { ShardRing } from './sharding/index.js'
+import { ShardedQuery } from './sharded-tables/sharded-query.js'
+import { clusterAccess } from './sharded-tables/shard-access.js'
+import { tableRouter } from './sharded-tables/table-router.js'
+import { type MigrateShardsOptions, migrateShards, probeShards, type ShardMigrationStatus, type ShardStatus } from './shard-migrations/index.js'
 import { type ClusterStats, StatsRecorder } from './stats.js'
 import { stepReporter } from './step-reporter.js'
 import type { Transaction } from './transaction.js'
@@ -104,6 +108,23 @@ export class Cluster {
   }
 
   /**
+   * A query builder on a table declared in `tables` that routes each statement
+   * by the shard key, outside a transaction: reads run in autocommit (each shard
+   * its own snapshot), a write to several shards runs in a transaction of its own.
+   * Inside a `cluster.transaction` callback it joins that transaction.
+   * See {@link ShardedQuery} and docs/sharded-tables.md.
+   *
+   * ```ts
+   * const top = await cluster.table('accounts').orderBy('balance', 'desc').limit(10)
+   * await cluster.table('accounts').insert([{ id: 1, balance: 0 }, { id: 2, balance: 0 }])
+   * ```
+   */
+  table<TRow extends object = Record<string, any>>(name: string): ShardedQuery<TRow> {
+    this.#assertOpen()
+    return new ShardedQuery<TRow>(tableRouter(this.#runtime, name), clusterAccess(this))
+  }
+
+  /**
    * Runs `work` in a transaction across every shard it touches and commits it
    * atomically. Resolves with `work`'s value once committed; rejects with `work`'s
    * own error (unchanged) after rolling back, or with a typed error when the commit
@@ -145,6 +166,33 @@ export class Cluster {
       migrationSource: logTableMigrationSource(this.#config.logTable),
       tableName: migrationsTableOf(this.#config.logTable),
     })
+  }
+
+  /**
+   * Runs your knex migrations from `options.directory` on every shard, each with its
+   * own migrations table, in lockstep (see {@link migrateShards}); resolves with each
+   * shard's status, or throws {@link ShardMigrationError} saying where each shard stopped.
+   *
+   * ```ts
+   * const statuses = await cluster.migrateShards({ directory: './migrations' })
+   * ```
+   */
+  migrateShards(options: MigrateShardsOptions): Promise<ShardMigrationStatus[]> {
+    this.#assertOpen()
+    return migrateShards([...this.#runtime.participants.values()], options)
+  }
+
+  /**
+   * Checks every shard without changing anything: reachable, server version, ready for
+   * two-phase commit, in-doubt branches, and the log table on the log shard.
+   *
+   * ```ts
+   * const unhealthy = (await cluster.status()).filter((s) => s.problems.length > 0)
+   * ```
+   */
+  status(): Promise<ShardStatus[]> {
+    this.#assertOpen()
+    return probeShards([...this.#runtime.participants.values()], this.#config.logShardId, this.#config.logTable)
   }
 
   /** Runs one recovery round now: settles every in-doubt branch old enough to judge. */

@@ -19,7 +19,33 @@ export type { Logger } from './logger.js'
 export type { Decision, IsolationLevel } from './participant.js'
 export type { ProtocolStep, StepEvent, StepHook } from './protocol-steps.js'
 export type { BranchRef, RecoveryReport } from './recovery.js'
+export {
+  MigrationLoadError,
+  ShardMigrationError,
+  type MigrateShardsOptions,
+  type MigrationProgress,
+  type ShardMigrationFailure,
+  type ShardMigrationState,
+  type ShardMigrationStatus,
+  type ShardStatus,
+} from './shard-migrations/index.js'
 export type { ClusterStats } from './stats.js'
+export {
+  type ComparisonOperator,
+  type Filter,
+  type FilterValue,
+  type ReferenceTableDeclaration,
+  type Route,
+  RoutedStatement,
+  type RouteOperation,
+  type RoutePlan,
+  RoutingError,
+  type RoutingErrorCode,
+  ShardedQuery,
+  type ShardedTableDeclaration,
+  type TableDeclaration,
+  type WriteOptions,
+} from './sharded-tables/index.js'
 export { Transaction } from './transaction.js'
 export type { TransactionOptions } from './transaction-options.js'
 export type { RetryOptions } from './retry.js'

@@ -6,6 +6,9 @@ import { branchIdOf } from './ids/branch-id.js'
 import { newTransactionId } from './ids/transaction-id.js'
 import type { Logger } from './logger.js'
 import type { BranchOptions } from './participant.js'
+import { ShardedQuery } from './sharded-tables/sharded-query.js'
+import { transactionAccess } from './sharded-tables/shard-access.js'
+import { tableRouter } from './sharded-tables/table-router.js'
 
 /** Where a transaction is in its life. */
 export type TransactionState = 'active' | 'committing' | 'rolling back' | 'finished'
@@ -87,6 +90,21 @@ export class Transaction implements BranchOwner {
         this.logger.warn({ err: error, outcome }, 'a transaction outcome hook failed')
       }
     }
+  }
+
+  /**
+   * A query builder on a table declared in the cluster's `tables` that routes
+   * each statement to the shards owning its rows, inside this transaction;
+   * see {@link ShardedQuery} and docs/sharded-tables.md.
+   *
+   * ```ts
+   * await tx.table('accounts').where({ id: 1 }).decrement('balance', 10)
+   * await tx.table('accounts').insert([{ id: 7, balance: 0 }, { id: 8, balance: 0 }])
+   * ```
+   */
+  table<TRow extends object = Record<string, any>>(name: string): ShardedQuery<TRow> {
+    this.assertAcceptsStatements()
+    return new ShardedQuery<TRow>(tableRouter(this.#runtime, name), transactionAccess(this))
   }
 
   /** Shard ids this transaction has touched so far. */

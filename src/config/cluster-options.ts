@@ -3,6 +3,7 @@ import { MAX_TIMEOUT_MS } from '../ids/transaction-id.js'
 import type { IsolationLevel } from '../participant.js'
 import type { Logger } from '../logger.js'
 import type { StepHook } from '../protocol-steps.js'
+import { type ResolvedTables, resolveTables, type TableDeclaration } from '../sharded-tables/table-declaration.js'
 import { normalizeConnection } from './connection.js'
 import type { Dialect, ShardConfig } from './shard-config.js'
 
@@ -35,6 +36,8 @@ export interface ClusterOptions {
   recovery?: false | RecoveryOptions
   /** Observes each protocol step; see {@link StepHook}. */
   onStep?: StepHook
+  /** Sharded and reference tables that `tx.table(name)` routes; see docs/sharded-tables.md. */
+  tables?: Record<string, TableDeclaration>
 }
 
 export interface RecoveryOptions {
@@ -60,6 +63,7 @@ export interface ResolvedClusterConfig {
   maxWaitMs: number
   recovery: Required<RecoveryOptions>
   onStep: StepHook | undefined
+  tables: ResolvedTables
 }
 
 export interface ResolvedShard {
@@ -71,7 +75,7 @@ export interface ResolvedShard {
 }
 
 const CLUSTER_KEYS = [
-  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'recovery', 'onStep',
+  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'recovery', 'onStep', 'tables',
 ]
 const SHARD_KEYS = ['id', 'dialect', 'connection', 'weight', 'pool']
 const RECOVERY_KEYS = ['enabled', 'intervalMs', 'graceMs', 'abortRetentionMs']
@@ -104,6 +108,9 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
   if (options.onStep !== undefined && typeof options.onStep !== 'function') {
     throw new ConfigError('onStep', 'must be a function')
   }
+  if (options.logger !== undefined && !isLogger(options.logger)) {
+    throw new ConfigError('logger', 'must be a pino-compatible logger with debug, info, warn, error and child methods, e.g. pino()')
+  }
   return {
     shards,
     logShardId,
@@ -115,6 +122,7 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
     maxWaitMs: positiveMs('maxWait', options.maxWait) ?? 10_000,
     recovery: resolveRecovery(options.recovery),
     onStep: options.onStep,
+    tables: resolveTables(options.tables),
   }
 }
 
@@ -210,6 +218,12 @@ function nonNegativeMs(field: string, value: unknown): number | undefined {
     throw new ConfigError(field, 'must be a finite number of milliseconds, 0 or more')
   }
   return value
+}
+
+function isLogger(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false
+  const logger = value as Record<string, unknown>
+  return ['debug', 'info', 'warn', 'error', 'child'].every((method) => typeof logger[method] === 'function')
 }
 
 export function plainObject(field: string, value: unknown): Record<string, unknown> {

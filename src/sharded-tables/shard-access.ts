@@ -1,0 +1,67 @@
+import type { Knex } from 'knex'
+import type { Cluster } from '../cluster.js'
+import type { Transaction } from '../transaction.js'
+import { writeAtomically } from './atomic-write.js'
+
+/**
+ * How a builder reaches the shards: inside a transaction, its branches; outside,
+ * the shards' pools for reads and a transaction of its own for writes.
+ *
+ * ```ts
+ * const counts = await access.writeEach(['pg-0', 'my-1'], (knex) => knex('t').where({ id: 1 }).del())
+ * ```
+ */
+export interface ShardAccess {
+  /** The knex to read `shardId` with. */
+  reader(shardId: string): Knex
+  /**
+   * Runs one write statement on each of `shardIds` (in parallel, all-or-nothing)
+   * and resolves with the results in the same order.
+   */
+  writeEach<T>(shardIds: readonly string[], statement: (knex: Knex, shardId: string) => PromiseLike<T>): Promise<T[]>
+}
+
+/**
+ * Access through a running transaction: every statement runs on its branches,
+ * and a statement spanning shards is made atomic by savepoints, so that an error
+ * the caller catches never leaves it half applied.
+ *
+ * ```ts
+ * transactionAccess(tx).reader('pg-0') === tx.forShard('pg-0') // true
+ * ```
+ */
+export function transactionAccess(tx: Transaction): ShardAccess {
+  return {
+    reader: (shardId) => tx.forShard(shardId),
+    async writeEach(shardIds, statement) {
+      if (shardIds.length === 1) return [await statement(tx.forShard(shardIds[0]!), shardIds[0]!)]
+      return writeAtomically(shardIds.map((id) => ({ shardId: id, knex: tx.forShard(id) })), statement)
+    },
+  }
+}
+
+/**
+ * Access outside a transaction. Inside a `cluster.transaction` callback (the
+ * cluster's current transaction) it is that transaction's access. Otherwise
+ * reads run in autocommit, each shard with its own snapshot; a write to one
+ * shard runs in autocommit (one statement is atomic on its server), a write to
+ * several runs in a `cluster.transaction` of its own, committed by two-phase commit.
+ *
+ * ```ts
+ * await clusterAccess(cluster).writeEach(['pg-0', 'my-0'], (knex) => knex('t').insert({ id: 1 }))
+ * ```
+ */
+export function clusterAccess(cluster: Pick<Cluster, 'forShard' | 'transaction' | 'currentTransaction'>): ShardAccess {
+  return {
+    reader(shardId) {
+      return cluster.currentTransaction()?.forShard(shardId) ?? cluster.forShard(shardId)
+    },
+    async writeEach(shardIds, statement) {
+      const current = cluster.currentTransaction()
+      if (current !== undefined) return transactionAccess(current).writeEach(shardIds, statement)
+      if (shardIds.length === 1) return [await statement(cluster.forShard(shardIds[0]!), shardIds[0]!)]
+      // A failure rolls the whole transaction back, so no savepoints are needed here.
+      return cluster.transaction((tx) => Promise.all(shardIds.map((id) => statement(tx.forShard(id), id))))
+    },
+  }
+}
