@@ -1,0 +1,33 @@
+import type { Cluster } from '../cluster.js'
+import type { CliArgs } from './cli-args.js'
+import type { CliOutput } from './cli-output.js'
+import type { ExitCode } from './exit-codes.js'
+
+/**
+ * What every command gets: the cluster opened from the config (background
+ * recovery off), the parsed arguments, and the output.
+ *
+ * ```ts
+ * const statusCommand: Command = async ({ cluster, out }) => { … return ExitCode.Ok }
+ * ```
+ */
+export interface CommandContext {
+  cluster: Cluster
+  args: CliArgs
+  out: CliOutput
+  /** The log shard and log table the config names (or createCluster's defaults). */
+  logShardId: string
+  logTable: string
+  /** The working directory relative paths on the command line are read from. */
+  cwd: string
+}
+
+/**
+ * One command: prints its result through `out` and resolves with its exit code;
+ * throws for what `exitCodeOf` maps (usage mistakes, unreachable shards).
+ *
+ * ```ts
+ * const hello: Command = async ({ out }) => { out.result({}, () => 'hello'); return ExitCode.Ok }
+ * ```
+ */
+export type Command = (context: CommandContext) => Promise<ExitCode>

@@ -1,0 +1,45 @@
+/**
+ * What `shardtx --help` prints. docs/cli.md says the same at length.
+ *
+ * ```ts
+ * console.log(HELP_TEXT)
+ * ```
+ */
+export const HELP_TEXT = `shardtx: operate a shardtx cluster from the shell
+
+Usage: shardtx <command> [arguments] [options]
+
+Commands
+  status                          check every shard: reachable, server version, ready for
+                                  two-phase commit, in-doubt branches, log table
+  in-doubt                        list prepared branches of ours, with age and logged decision
+  recover                         run one recovery round now
+  resolve <txId> commit|abort     settle one in-doubt transaction by hand (through the log's fence)
+  route <key>...                  print the shard of each key (no connection needed)
+  migrate                         create the transaction log table on the log shard
+  migrate --shards                run your knex migrations on every shard, in lockstep
+
+Options
+  -c, --config <file>   config file (default: shardtx.config.js, .mjs, .cjs or .json in the
+                        working directory); it holds the createCluster options
+      --json            print one JSON document on stdout
+  -q, --quiet           no progress lines on stderr
+  -v, --verbose         library log lines on stderr, stacks of unexpected errors
+  -h, --help            this text
+
+route
+      --int             read the keys as integers (042 routes like 42)
+      --bigint          read the keys as bigints; keys are strings otherwise.
+                        The ring routes 42, 42n and '42' alike. Negative: route --int -- -5
+
+migrate --shards
+  -d, --directory <dir> folder of migration files (default ./migrations)
+      --table <name>    migrations table on each shard (default knex_migrations)
+      --only <ids>      only these shards, comma-separated
+
+Exit codes
+  0  done, nothing left in doubt
+  1  the operation failed, or in-doubt branches / other problems remain
+  2  usage or config mistake (nothing was sent to any shard)
+  3  a shard could not be reached or refused the login
+`

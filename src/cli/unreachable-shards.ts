@@ -1,0 +1,25 @@
+import type { Cluster } from '../cluster.js'
+import { describeShardError } from '../shard-migrations/shard-status.js'
+
+/**
+ * The shards among `shardIds` that do not answer `select 1` (valid SQL on both
+ * dialects), with the driver's reason. The CLI asks only after something failed,
+ * to tell "a shard is down" (exit 3) from "the operation failed" (exit 1).
+ *
+ * ```ts
+ * const down = await unreachableShards(cluster, cluster.shardIds)
+ * ```
+ */
+export async function unreachableShards(cluster: Cluster, shardIds: readonly string[]): Promise<{ shardId: string; error: string }[]> {
+  const results = await Promise.all(
+    [...new Set(shardIds)].map(async (shardId) => {
+      try {
+        await cluster.forShard(shardId).raw('select 1')
+        return undefined
+      } catch (error) {
+        return { shardId, error: describeShardError(error) }
+      }
+    }),
+  )
+  return results.filter((r) => r !== undefined)
+}

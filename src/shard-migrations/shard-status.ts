@@ -1,0 +1,108 @@
+import type { Dialect } from '../config/shard-config.js'
+import type { Participant } from '../participant.js'
+
+/**
+ * One shard's health, as `cluster.status()` reports it. Nothing is changed on
+ * the shard to find out.
+ *
+ * ```ts
+ * for (const s of await cluster.status()) {
+ *   console.log(s.shardId, s.reachable, s.serverVersion, s.twoPhaseReady, s.inDoubt, s.problems)
+ * }
+ * ```
+ */
+export interface ShardStatus {
+  shardId: string
+  dialect: Dialect
+  /** The server answered a query. */
+  reachable: boolean
+  /** The server's own `version()` text, e.g. `PostgreSQL 15.18 on …` or `10.11.6-MariaDB-…`. */
+  serverVersion: string | undefined
+  /**
+   * The server can take part in two-phase commit: the adapter's own check passed
+   * (PostgreSQL: `max_prepared_transactions` above 0) and our prepared branches
+   * could be listed (`pg_prepared_xacts`, `XA RECOVER`). Undefined when unreachable.
+   */
+  twoPhaseReady: boolean | undefined
+  /** How many prepared branches of ours the shard holds; undefined when they could not be listed. */
+  inDoubt: number | undefined
+  /** This shard holds the transaction log table. */
+  logShard: boolean
+  /** Log shard only: the log table exists (`cluster.migrate()` made it); undefined elsewhere or unknown. */
+  logTable: boolean | undefined
+  /** What is wrong, in words (never a connection string). Empty when healthy. */
+  problems: string[]
+}
+
+type Probed = Pick<Participant, 'shardId' | 'dialect' | 'knex' | 'verify' | 'listPrepared'>
+
+/**
+ * Checks every shard in parallel; a shard that fails a check is reported, not thrown.
+ *
+ * ```ts
+ * const statuses = await probeShards(participants, 'pg-0', 'shardtx_log')
+ * ```
+ */
+export function probeShards(participants: readonly Probed[], logShardId: string, logTable: string): Promise<ShardStatus[]> {
+  return Promise.all(participants.map((p) => probeShard(p, p.shardId === logShardId ? logTable : undefined)))
+}
+
+async function probeShard(participant: Probed, logTable: string | undefined): Promise<ShardStatus> {
+  const { shardId, dialect, knex } = participant
+  const status: ShardStatus = {
+    shardId,
+    dialect,
+    reachable: false,
+    serverVersion: undefined,
+    twoPhaseReady: undefined,
+    inDoubt: undefined,
+    logShard: logTable !== undefined,
+    logTable: undefined,
+    problems: [],
+  }
+  try {
+    // `version()` answers on both PostgreSQL and MySQL/MariaDB: no dialect SQL needed here.
+    const row = (await knex.select(knex.raw('version() as server_version')).first()) as { server_version: unknown }
+    status.serverVersion = String(row.server_version)
+    status.reachable = true
+  } catch (error) {
+    status.problems.push(`unreachable: ${describeShardError(error)}`)
+    return status
+  }
+  const [verified, prepared, table] = await Promise.allSettled([
+    participant.verify(),
+    participant.listPrepared(),
+    logTable === undefined ? Promise.resolve(undefined) : knex.schema.hasTable(logTable),
+  ])
+  status.twoPhaseReady = verified.status === 'fulfilled' && prepared.status === 'fulfilled'
+  if (verified.status === 'rejected') status.problems.push(`not ready for two-phase commit: ${describeShardError(verified.reason)}`)
+  if (prepared.status === 'fulfilled') {
+    status.inDoubt = prepared.value.length
+    if (prepared.value.length > 0) status.problems.push(`${prepared.value.length} in-doubt branch(es)`)
+  } else {
+    status.problems.push(`cannot list prepared branches: ${describeShardError(prepared.reason)}`)
+  }
+  if (table.status === 'fulfilled') {
+    status.logTable = table.value
+    if (table.value === false) status.problems.push(`log table ${logTable} is missing (run migrate)`)
+  } else if (logTable !== undefined) {
+    status.problems.push(`cannot check log table ${logTable}: ${describeShardError(table.reason)}`)
+  }
+  return status
+}
+
+/**
+ * An error from reaching a shard, in words. knex reports a server that never
+ * answers as "Timeout acquiring a connection. The pool is probably full…",
+ * which sends people looking for a leak; say what it usually means instead.
+ *
+ * ```ts
+ * describeShardError(new Error('connect ECONNREFUSED 127.0.0.1:5432')) // 'connect ECONNREFUSED 127.0.0.1:5432'
+ * ```
+ */
+export function describeShardError(error: unknown): string {
+  if (error instanceof Error && error.name === 'KnexTimeoutError') {
+    return 'no connection within the wait limit (maxWait): is the server up and reachable from here?'
+  }
+  return error instanceof Error ? error.message : String(error)
+}
