@@ -1,0 +1,68 @@
+/**
+ * The model check from the command line: per scenario, the states explored,
+ * transitions, time and the verdict, with a counterexample trace on failure.
+ *
+ * ```sh
+ * npx tsx test/model/run.ts --scope large
+ * npx tsx test/model/run.ts --scope quick --bug recovererAbortsWithoutFence   # watch it fail
+ * ```
+ * `--scope` defaults to `SHARDTX_MODEL_SCOPE`, then `quick`. `--only <text>`
+ * keeps the scenarios whose name contains the text. `--decide-error
+ * in-doubt|fence|fence-and-check` overrides what every scenario's coordinator
+ * does after a connection error on the decision write (see `ModelScope`).
+ * Exit code 1 on a violation.
+ */
+import { parseArgs } from 'node:util'
+import { check, formatViolation } from './explorer.js'
+import { scopesNamed, type SeededBugs } from './model-scope.js'
+
+const seededBugs: ReadonlyArray<keyof SeededBugs> = [
+  'recovererAbortsWithoutFence',
+  'forgetBeforeAllCommitted',
+  'coordinatorIgnoresInsertResult',
+  'forgetWithoutReachingAll',
+  'commitRecordsReadAfterListing',
+  'prepareReadOnlyBranches',
+  'rollbackOnDecideError',
+  'expireAbortsEarly',
+]
+
+const { values } = parseArgs({
+  options: {
+    scope: { type: 'string', default: process.env.SHARDTX_MODEL_SCOPE ?? 'quick' },
+    bug: { type: 'string', multiple: true, default: [] },
+    only: { type: 'string' },
+    'decide-error': { type: 'string' },
+  },
+})
+const decideErrors = ['in-doubt', 'fence', 'fence-and-check'] as const
+type DecideError = (typeof decideErrors)[number]
+const decideError = values['decide-error'] as DecideError | undefined
+if (decideError !== undefined && !decideErrors.includes(decideError)) throw new Error(`--decide-error: one of ${decideErrors.join(', ')}`)
+
+const bugs: SeededBugs = {}
+for (const name of values.bug) {
+  if (!seededBugs.includes(name as keyof SeededBugs)) throw new Error(`unknown bug ${name}; one of: ${seededBugs.join(', ')}`)
+  bugs[name as keyof SeededBugs] = true
+}
+
+let failed = false
+let states = 0
+let ms = 0
+const scopes = scopesNamed(values.scope).filter((s) => values.only === undefined || s.name.includes(values.only))
+for (const scope of scopes) {
+  const result = check({ ...scope, bugs, ...(decideError ? { decideError } : {}) })
+  states += result.states
+  ms += result.ms
+  const verdict = result.violation ? 'VIOLATION' : 'ok'
+  console.log(
+    `${scope.name}: ${result.states.toLocaleString('en')} states, ${result.transitions.toLocaleString('en')} transitions, ` +
+      `${result.quiescentStates.toLocaleString('en')} recovery completions, ${(result.ms / 1000).toFixed(1)} s: ${verdict}`,
+  )
+  if (result.violation) {
+    failed = true
+    console.log(formatViolation(result.violation).replace(/^/gm, '  '))
+  }
+}
+console.log(`${values.scope} scope: ${states.toLocaleString('en')} states in ${(ms / 1000).toFixed(1)} s: ${failed ? 'VIOLATION' : 'all invariants hold'}`)
+process.exitCode = failed ? 1 : 0
