@@ -8,7 +8,7 @@ import {
   TransactionInDoubtError,
   TransactionTimeoutError,
 } from './errors.js'
-import type { DecisionRecord } from './participant.js'
+import type { Decision, DecisionRecord } from './participant.js'
 import type { Transaction } from './transaction.js'
 
 /**
@@ -150,20 +150,58 @@ async function decide(
       const cause = logBranch === undefined ? error : translate(logBranch, error)
       throw aborted(tx, `the decision could not be written on log shard ${rt.log.shardId}`, cause)
     }
+    let decision: Decision
     try {
-      return (await rt.log.fence(tx.id, record.participants)) === 'commit' ? 'committed' : 'fenced'
+      decision = await rt.log.fence(tx.id, record.participants)
     } catch (fenceError) {
-      rt.stats.inDoubt++
-      // Prepared branches stay prepared for recovery; MySQL only lets others finish them once
-      // the preparing connection is gone, so close those connections rather than pool them.
-      for (const branch of prepared) if (branch.state === 'prepared') branch.participant.discard(branch.conn!)
-      throw new TransactionInDoubtError(
-        tx.id,
-        `the decision could not be written or read on log shard ${rt.log.shardId}`,
-        new AggregateError([error, fenceError], 'decision write and fence both failed'),
-      )
+      throw inDoubt(rt, tx, prepared, 'the decision could not be written or read', [error, fenceError])
     }
+    if (decision === 'commit') return 'committed'
+    // An abort record stands now, yet the lost write may have committed, been seen by a
+    // recoverer that committed every branch, and been forgotten before the fence ran (found
+    // by the model check). A branch still prepared proves that did not happen: a commit
+    // record is only forgotten once no branch is prepared. Without one, nobody can tell.
+    if (await rollbackAnyPrepared(tx, prepared)) return 'fenced'
+    throw inDoubt(rt, tx, prepared, 'the decision write was lost and no prepared branch was left to prove an abort', [error])
   }
+}
+
+/** Rolls back the branches still prepared; true when at least one was (so none had committed). */
+async function rollbackAnyPrepared(tx: Transaction, branches: Branch[]): Promise<boolean> {
+  const results = await Promise.all(
+    branches.map(async (branch) => {
+      if (branch.state !== 'prepared') return false
+      try {
+        await branch.participant.rollback(branch.conn!, branch.id, true)
+        branch.state = 'finished'
+        branch.participant.release(branch.conn!)
+        return true
+      } catch (error) {
+        tx.logger.warn({ err: error, shardId: branch.shardId }, 'ROLLBACK PREPARED after a fenced decision failed')
+        return false
+      }
+    }),
+  )
+  return results.includes(true)
+}
+
+/**
+ * The outcome is unknown to this process; recovery settles it. Prepared branches stay
+ * prepared, and MySQL only lets others finish them once the preparing connection is gone,
+ * so those connections are closed rather than pooled.
+ */
+function inDoubt(rt: ClusterRuntime, tx: Transaction, prepared: Branch[], reason: string, errors: unknown[]): TransactionInDoubtError {
+  rt.stats.inDoubt++
+  for (const branch of prepared) {
+    if (branch.state !== 'prepared') continue
+    branch.state = 'finished'
+    branch.participant.discard(branch.conn!)
+  }
+  return new TransactionInDoubtError(
+    tx.id,
+    `${reason} on log shard ${rt.log.shardId}`,
+    errors.length === 1 ? errors[0] : new AggregateError(errors, reason),
+  )
 }
 
 async function commitPreparedBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
