@@ -33,3 +33,14 @@ export async function readLogRecords(
   if (decision !== undefined) query.where('decision', decision)
   return ((await query) as LogRow[]).map(toDecisionRecord)
 }
+
+/** Deletes the named records that hold `decision`; the statement is the same in every dialect. */
+export async function deleteLogRecords(knex: Knex, table: string, txIds: string[], decision: Decision): Promise<number> {
+  if (txIds.length === 0) return 0
+  return knex(table).whereIn('tx_id', txIds).where('decision', decision).del()
+}
+
+/** Deletes abort records written before `before` (ms since epoch). */
+export async function deleteAbortsBefore(knex: Knex, table: string, before: number): Promise<number> {
+  return knex(table).where('decision', 'abort').where('created_at', '<', before).del()
+}

@@ -13,7 +13,8 @@ import type { Participant } from './participant.js'
 import type { RecoveryReport } from './recovery.js'
 import { withRetry } from './retry.js'
 import { runTransaction } from './run-transaction.js'
-import { ShardRing } from './sharding/index.js'
+import { ringFor } from './ring-cache.js'
+import type { ShardRing } from './sharding/index.js'
 import { ShardedQuery } from './sharded-tables/sharded-query.js'
 import { clusterAccess } from './sharded-tables/shard-access.js'
 import { tableRouter } from './sharded-tables/table-router.js'
@@ -51,7 +52,7 @@ export class Cluster {
     const config = resolveClusterOptions(options)
     const logger = (options.logger ?? silentLogger).child({ component: 'shardtx' })
     this.#config = config
-    this.#ring = ShardRing.build(config.shards.map((s) => ({ id: s.id, weight: s.weight })))
+    this.#ring = ringFor(config.shards)
     const participants = new Map<string, Participant>()
     for (const shard of config.shards) {
       participants.set(

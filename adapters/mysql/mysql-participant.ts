@@ -14,7 +14,7 @@ import type {
   PreparedBranch,
   RunQuery,
 } from '../../src/participant.js'
-import { type LogRow, readLogRecords, toDecisionRecord } from '../log-row.js'
+import { deleteAbortsBefore, deleteLogRecords, type LogRow, readLogRecords, toDecisionRecord } from '../log-row.js'
 import { knexLogOf } from '../knex-log.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {
@@ -255,20 +255,12 @@ export class MysqlParticipant implements Participant {
     return readLogRecords(this.knex, this.#tableName, txIds, decision)
   }
 
-  async deleteDecisions(txIds: string[], decision: Decision): Promise<number> {
-    if (txIds.length === 0) return 0
-    const [result] = await this.knex.raw(`DELETE FROM ${this.#table} WHERE tx_id IN (?) AND decision = ?`, [
-      txIds,
-      decision,
-    ])
-    return (result as { affectedRows: number }).affectedRows
+  deleteDecisions(txIds: string[], decision: Decision): Promise<number> {
+    return deleteLogRecords(this.knex, this.#tableName, txIds, decision)
   }
 
-  async deleteAbortsBefore(before: number): Promise<number> {
-    const [result] = await this.knex.raw(`DELETE FROM ${this.#table} WHERE decision = 'abort' AND created_at < ?`, [
-      before,
-    ])
-    return (result as { affectedRows: number }).affectedRows
+  deleteAbortsBefore(before: number): Promise<number> {
+    return deleteAbortsBefore(this.knex, this.#tableName, before)
   }
 
   classifyConflict(error: unknown): ConflictInfo | undefined {

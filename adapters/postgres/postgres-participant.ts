@@ -14,7 +14,7 @@ import type {
   Participant,
   PreparedBranch,
 } from '../../src/participant.js'
-import { type LogRow, readLogRecords, toDecisionRecord } from '../log-row.js'
+import { deleteAbortsBefore, deleteLogRecords, type LogRow, readLogRecords, toDecisionRecord } from '../log-row.js'
 import { knexLogOf } from '../knex-log.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {
@@ -208,21 +208,12 @@ export class PostgresParticipant implements Participant {
     return readLogRecords(this.knex, this.#table, txIds, decision)
   }
 
-  async deleteDecisions(txIds: string[], decision: Decision): Promise<number> {
-    if (txIds.length === 0) return 0
-    const result = await this.knex.raw<{ rowCount: number }>(
-      `DELETE FROM ${this.#quotedTable} WHERE tx_id = ANY(?) AND decision = ?`,
-      [txIds, decision],
-    )
-    return result.rowCount
+  deleteDecisions(txIds: string[], decision: Decision): Promise<number> {
+    return deleteLogRecords(this.knex, this.#table, txIds, decision)
   }
 
-  async deleteAbortsBefore(before: number): Promise<number> {
-    const result = await this.knex.raw<{ rowCount: number }>(
-      `DELETE FROM ${this.#quotedTable} WHERE decision = 'abort' AND created_at < ?`,
-      [before],
-    )
-    return result.rowCount
+  deleteAbortsBefore(before: number): Promise<number> {
+    return deleteAbortsBefore(this.knex, this.#table, before)
   }
 
   classifyConflict(error: unknown): ConflictInfo | undefined {
