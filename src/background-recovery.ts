@@ -1,5 +1,5 @@
 import type { ClusterRuntime } from './cluster-runtime.js'
-import { recover, type RecoveryReport } from './recovery.js'
+import { BACKGROUND_CONCURRENCY, recover, type RecoveryReport } from './recovery.js'
 
 /**
  * Runs recovery rounds: once at start-up, then every `recovery.intervalMs`.
@@ -21,8 +21,8 @@ export class BackgroundRecovery {
   }
 
   /** Runs a round now, or joins the one already running. */
-  runNow(): Promise<RecoveryReport> {
-    this.#running ??= recover(this.#runtime).finally(() => {
+  runNow(concurrency?: number): Promise<RecoveryReport> {
+    this.#running ??= recover(this.#runtime, concurrency).finally(() => {
       this.#running = undefined
     })
     return this.#running
@@ -43,7 +43,7 @@ export class BackgroundRecovery {
   async #round(): Promise<void> {
     const { logger, config } = this.#runtime
     try {
-      const report = await this.runNow()
+      const report = await this.runNow(BACKGROUND_CONCURRENCY)
       if (report.failed.length > 0) logger.warn({ failed: report.failed }, 'recovery could not reach some shards; next round retries')
       if (report.committed.length + report.rolledBack.length > 0) {
         logger.info(

@@ -35,14 +35,19 @@ export interface RecoveryReport {
   expired: number
 }
 
-/** How many transactions one round settles at once (each takes a pooled connection per shard). */
-const CONCURRENCY = 8
+/**
+ * How many transactions a round settles at once (each holds a pooled connection per
+ * shard it touches): many when asked for, few in the background, so that background
+ * recovery leaves the servers to the application's own transactions.
+ */
+export const ON_DEMAND_CONCURRENCY = 32
+export const BACKGROUND_CONCURRENCY = 2
 
 /**
  * One recovery round (DESIGN.md "Recovery"). Safe to run in any process, any
  * number at once: every decision goes through the log's primary-key fence.
  */
-export async function recover(rt: ClusterRuntime): Promise<RecoveryReport> {
+export async function recover(rt: ClusterRuntime, concurrency = ON_DEMAND_CONCURRENCY): Promise<RecoveryReport> {
   const report: RecoveryReport = { committed: [], rolledBack: [], skipped: [], failed: [], forgotten: 0, expired: 0 }
   const now = Date.now()
 
@@ -59,7 +64,7 @@ export async function recover(rt: ClusterRuntime): Promise<RecoveryReport> {
 
   const { inDoubt, reached } = await listInDoubt(rt, report)
   const stillPrepared = new Set<string>()
-  await forEachLimited([...inDoubt], CONCURRENCY, async ([txId, branches]) => {
+  await forEachLimited([...inDoubt], concurrency, async ([txId, branches]) => {
     const decision = decided.get(txId) ?? (await decideAbandoned(rt, report, now, txId, branches))
     if (decision === undefined) {
       for (const b of branches) stillPrepared.add(key(b))

@@ -59,7 +59,8 @@ export class BranchFactory {
     }
     await participant.prepare(conn, branch)
     const close = (): void => participant.discard(conn)
-    if (!keepOpen) close()
+    // A PostgreSQL session is free once it prepared; a MySQL one owns its branch until it closes.
+    if (!keepOpen) participant.dialect === 'postgres' ? participant.release(conn) : close()
     return close
   }
 

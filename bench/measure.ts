@@ -1,0 +1,74 @@
+/** What one measured run gives. */
+export interface RunResult {
+  txPerSec: number
+  p50Ms: number
+  p99Ms: number
+  count: number
+  errors: number
+  /** The first error, when there were any. */
+  firstError?: string
+}
+
+export interface RunSettings {
+  concurrency: number
+  warmupMs: number
+  durationMs: number
+}
+
+/**
+ * Runs `once` from `concurrency` clients in a closed loop: a warm-up that is not
+ * counted, then a measured window. Each client runs `once(client, n)` again as
+ * soon as the previous one settles; errors are counted, not thrown.
+ */
+export async function measure(settings: RunSettings, once: (client: number) => Promise<void>): Promise<RunResult> {
+  const latencies: number[] = []
+  let errors = 0
+  let firstError: string | undefined
+  let measuring = false
+  let stop = false
+  const client = async (id: number): Promise<void> => {
+    while (!stop) {
+      const started = performance.now()
+      try {
+        await once(id)
+        if (measuring) latencies.push(performance.now() - started)
+      } catch (error) {
+        if (measuring) errors++
+        firstError ??= error instanceof Error ? `${error.name}: ${error.message}` : String(error)
+        // A failure that needs no I/O must not spin the loop and starve the timers.
+        await new Promise((resolve) => setImmediate(resolve))
+      }
+    }
+  }
+  const clients = Array.from({ length: settings.concurrency }, (_, id) => client(id))
+  await sleep(settings.warmupMs)
+  measuring = true
+  const begin = performance.now()
+  await sleep(settings.durationMs)
+  measuring = false
+  const elapsed = performance.now() - begin
+  stop = true
+  await Promise.all(clients)
+  latencies.sort((a, b) => a - b)
+  const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN
+  return {
+    txPerSec: (latencies.length / elapsed) * 1000,
+    p50Ms: at(0.5),
+    p99Ms: at(0.99),
+    count: latencies.length,
+    errors,
+    ...(firstError === undefined ? {} : { firstError }),
+  }
+}
+
+/** The median of several runs, by throughput; its latencies come from the same run. */
+export async function medianOf(repeats: number, run: () => Promise<RunResult>): Promise<RunResult> {
+  const results: RunResult[] = []
+  for (let i = 0; i < repeats; i++) results.push(await run())
+  results.sort((a, b) => a.txPerSec - b.txPerSec)
+  return results[Math.floor(results.length / 2)]!
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
