@@ -14,7 +14,7 @@ import type {
   Participant,
   PreparedBranch,
 } from '../../src/participant.js'
-import { deleteAbortsBefore, deleteLogRecords, type LogRow, readLogRecords, toDecisionRecord } from '../log-row.js'
+import { deleteAbortsBefore, deleteLogRecords, readLogRecords } from '../log-row.js'
 import { knexLogOf } from '../knex-log.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {

@@ -14,7 +14,12 @@ const CHILD = fileURLToPath(new URL('./crash-coordinator.ts', import.meta.url))
 const prefixFor = (log: string): string => `crash_${log.replace('-', '')}_`
 const LOG_TABLE = 'crash_log'
 const TABLE = 'transfers'
-const TIMEOUT_MS = 1_500
+/**
+ * Transaction timeouts: long enough that a loaded CI machine still reaches each crash
+ * point before the deadline, short enough that recovery may judge the abandoned ones soon.
+ */
+const COORDINATOR_TIMEOUT_MS = 6_000
+const SHARD_KILL_TIMEOUT_MS = 3_000
 
 const COMBINATIONS = [
   { name: 'PG+PG', a: 'pg-0', b: 'pg-1' },
@@ -126,7 +131,7 @@ function crashCoordinator(c: Case): Promise<{ txId: string; killed: boolean; lin
     b: c.b,
     transferId: c.transferId,
     point: c.point,
-    timeoutMs: TIMEOUT_MS,
+    timeoutMs: COORDINATOR_TIMEOUT_MS,
   }
   const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
     env: { ...process.env, SHARDTX_CRASH_PLAN: JSON.stringify(plan) },
@@ -170,7 +175,7 @@ describe('crash matrix: the coordinator is SIGKILLed at each protocol step', () 
       })
     }
     // Nothing may be decided by a clock: wait out the deadlines, then recover.
-    await new Promise((resolve) => setTimeout(resolve, TIMEOUT_MS + 500))
+    await new Promise((resolve) => setTimeout(resolve, COORDINATOR_TIMEOUT_MS + 500))
     await recoverAll([...new Set(all.map((c) => c.log))])
 
     const inspectors = ['pg-0', 'pg-1', 'my-0', 'my-1'].map(recoverer)
@@ -223,7 +228,7 @@ describe('crash matrix: a shard server is SIGKILLed at each protocol step and re
               await tx.forShard(c.a)(TABLE).insert({ id: transferId, amount: -1 })
               await tx.forShard(c.b)(TABLE).insert({ id: transferId, amount: 1 })
             },
-            { timeout: TIMEOUT_MS },
+            { timeout: SHARD_KILL_TIMEOUT_MS },
           )
           await cluster.close()
           callerSaw = 'committed'
