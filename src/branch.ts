@@ -103,7 +103,12 @@ export class Branch implements BranchBinding {
     }
     if (error === undefined) return undefined
     const conflict = this.participant.classifyConflict(error)
-    return conflict === undefined ? error : new ConflictError(this.shardId, conflict.serverCode, conflict.kind, error)
+    if (conflict !== undefined) return new ConflictError(this.shardId, conflict.serverCode, conflict.kind, error)
+    // A statement cut off by a lost connection or a vanished server gets a typed error naming the shard.
+    if (!(error instanceof ShardTxError) && this.participant.isConnectionError(error)) {
+      return this.#unavailable('lost the connection during a statement', error)
+    }
+    return error
   }
 
   get busy(): boolean {

@@ -32,6 +32,9 @@ export function normalizeConnection(
   checkOptionalString(`${field}.password`, object.password)
   checkOptionalString(`${field}.database`, object.database)
   checkOptionalString(`${field}.socketPath`, object.socketPath)
+  if (object.ssl !== undefined && typeof object.ssl !== 'boolean' && !isPlainObject(object.ssl)) {
+    throw new ConfigError(`${field}.ssl`, 'must be true, false or an object of TLS options')
+  }
   if (object.port !== undefined && !(Number.isInteger(object.port) && object.port > 0 && object.port < 65536)) {
     throw new ConfigError(`${field}.port`, 'must be an integer from 1 to 65535')
   }
@@ -63,6 +66,10 @@ function fromUrl(field: string, dialect: Dialect, text: string): Record<string, 
   if (dialect === 'postgres') return { connectionString: text }
   // mysql2 reads `uri` itself; `mariadb:` is an alias it does not know.
   return { uri: url.protocol === 'mariadb:' ? 'mysql:' + text.slice('mariadb:'.length) : text }
+}
+
+function isPlainObject(value: unknown): boolean {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
 }
 
 function checkOptionalString(field: string, value: unknown): void {

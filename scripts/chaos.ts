@@ -1,0 +1,36 @@
+/**
+ * The chaos bank test: transfers between accounts on 2 PostgreSQL + 2 MariaDB
+ * shards while worker processes and shard servers are SIGKILLed at random, then
+ * a full audit. Prints its figures and exits 1 on any violation.
+ *
+ * ```sh
+ * npx tsx scripts/chaos.ts --duration 8m --seed 42
+ * ```
+ */
+import { CHAOS_HELP, chaosCommand, parseChaosFlags } from './chaos/chaos-options.js'
+import { formatChaosReport, runChaos } from './chaos/run-chaos.js'
+
+const argv = process.argv.slice(2)
+if (argv.includes('--help') || argv.includes('-h')) {
+  process.stdout.write(CHAOS_HELP)
+  process.exit(0)
+}
+
+let options
+try {
+  options = parseChaosFlags(argv)
+} catch (error) {
+  process.stderr.write(`chaos: ${(error as Error).message}\n`)
+  process.exit(2)
+}
+
+const command = chaosCommand(options)
+console.log(`chaos: seed ${options.seed}\n  ${command}`)
+try {
+  const report = await runChaos(options, (line) => console.log(line))
+  console.log(formatChaosReport(report, command))
+  process.exitCode = report.passed ? 0 : 1
+} catch (error) {
+  console.error(`chaos: the run itself failed (seed ${options.seed}):`, error)
+  process.exitCode = 2
+}

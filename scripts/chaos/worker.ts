@@ -1,0 +1,116 @@
+/**
+ * A chaos worker: a coordinator process running random transfers through
+ * shardtx, `concurrency` at a time, until its parent says stop or SIGKILLs it.
+ * It reports every outcome to the parent over IPC and never exits on a
+ * database error: under chaos every shard may vanish at any moment.
+ *
+ * Run by the parent as `node --import tsx scripts/chaos/worker.ts` with the
+ * plan in `SHARDTX_CHAOS_WORKER` (see {@link WorkerPlan}).
+ */
+import { createCluster, ShardTxError, TransactionInDoubtError } from '../../src/index.js'
+import { BANK, runTransfer, type Transfer, type WorkerMessage, type WorkerPlan } from './bank.js'
+import { deriveSeed, Prng } from './prng.js'
+
+const plan = JSON.parse(process.env.SHARDTX_CHAOS_WORKER ?? 'null') as WorkerPlan
+if (plan === null || process.send === undefined) {
+  process.stderr.write('scripts/chaos/worker.ts is started by scripts/chaos.ts, with an IPC channel and SHARDTX_CHAOS_WORKER\n')
+  process.exit(2)
+}
+
+const send = (message: WorkerMessage): void => {
+  if (process.connected) process.send!(message)
+}
+// The parent gone (it never is, unless it crashed): nobody would count our work.
+process.on('disconnect', () => process.exit(0))
+// A stray error must not end the worker silently: say it, and let the parent count the exit.
+process.on('unhandledRejection', (error) => {
+  process.stderr.write(`unhandled rejection: ${error instanceof Error ? error.stack : String(error)}\n`)
+  process.exit(3)
+})
+
+const cluster = createCluster({
+  shards: plan.shards.map((s) => ({ ...s, pool: { max: plan.concurrency + 4 } })),
+  log: plan.log,
+  prefix: BANK.prefix,
+  logTable: BANK.logTable,
+  timeout: plan.timeoutMs,
+  lockTimeout: plan.lockTimeoutMs,
+  maxWait: plan.timeoutMs,
+  recovery: plan.recovery,
+})
+
+const random = new Prng(deriveSeed(plan.seed, plan.slot, plan.incarnation))
+let sequence = 0
+let stopping = false
+
+function nextTransfer(): Transfer {
+  const from = random.int(plan.accounts)
+  let to = random.int(plan.accounts - 1)
+  if (to >= from) to++
+  // Slot and incarnation make ids unique across every worker process of the run.
+  return { id: `${plan.slot}.${plan.incarnation}.${sequence++}`, from, to, amount: random.between(1, 50) }
+}
+
+/** A short label for the figures: the typed error's name, or a driver error's name with its code or message. */
+function describeFailure(error: unknown): string {
+  if (error instanceof ShardTxError) return error.name
+  if (!(error instanceof Error)) return typeof error
+  const code = (error as { code?: unknown }).code
+  return `untyped ${error.name}[${typeof code === 'string' ? code : error.message.slice(0, 48)}]`
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+const inFlight = new Map<string, number>()
+let started = 0
+
+async function lane(): Promise<void> {
+  while (!stopping) {
+    const transfer = nextTransfer()
+    started++
+    inFlight.set(transfer.id, Date.now())
+    try {
+      await cluster.transaction((tx) => runTransfer(tx, transfer))
+      send({ t: 'ack', id: transfer.id })
+    } catch (error) {
+      if (error instanceof TransactionInDoubtError) send({ t: 'doubt', id: transfer.id })
+      else send({ t: 'failed', id: transfer.id, error: describeFailure(error) })
+      // A shard may be down: back off a little instead of spinning on refused connections.
+      await sleep(random.between(50, 250))
+    } finally {
+      inFlight.delete(transfer.id)
+    }
+  }
+}
+
+function sendStats(): void {
+  const s = cluster.stats()
+  send({
+    t: 'stats',
+    stats: {
+      started,
+      oldestInFlightMs: inFlight.size === 0 ? 0 : Date.now() - Math.min(...inFlight.values()),
+      onePhase: s.commits.onePhase,
+      twoPhase: s.commits.twoPhase,
+      aborts: s.aborts,
+      inDoubt: s.inDoubt,
+      commitPhaseIncomplete: s.commitPhaseIncomplete,
+      recoveredCommitted: s.recovered.committed,
+      recoveredRolledBack: s.recovered.rolledBack,
+    },
+  })
+}
+
+const statsTimer = setInterval(sendStats, 1_000)
+const lanes = Array.from({ length: plan.concurrency }, lane)
+process.on('message', (message: { t?: string }) => {
+  if (message?.t === 'stop') stopping = true
+})
+send({ t: 'ready' })
+
+await Promise.all(lanes)
+clearInterval(statsTimer)
+sendStats()
+await cluster.close().catch(() => {})
+// Exit only once the last message is on its way: a disconnect may drop queued ones.
+process.send!({ t: 'stopped' } satisfies WorkerMessage, () => process.exit(0))

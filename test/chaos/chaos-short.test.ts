@@ -1,0 +1,90 @@
+import { expect, it } from 'vitest'
+import type { Cluster } from '../../src/index.js'
+import { accountKey, BANK } from '../../scripts/chaos/bank.js'
+import { chaosCommand, DEFAULT_CHAOS_OPTIONS, type ChaosOptions, randomSeed } from '../../scripts/chaos/chaos-options.js'
+import { formatChaosReport, runChaos } from '../../scripts/chaos/run-chaos.js'
+import type { TransferOutcomes } from '../../scripts/chaos/worker-pool.js'
+
+const CLEAN = {
+  balanceSumDrift: 0,
+  misplacedAccounts: 0,
+  splitTransfers: 0,
+  misplacedLedgerRows: 0,
+  balancesDisagreeingWithLedger: 0,
+  acknowledgedMissing: 0,
+  failedButCommitted: 0,
+  preparedBranchesLeft: 0,
+  commitRecordsLeft: 0,
+}
+
+/**
+ * Damages the bank after the clean audit, one violation of each kind the audit
+ * counts, so the test fails if the audit stops seeing one of them.
+ */
+async function tamper(cluster: Cluster, outcomes: TransferOutcomes): Promise<void> {
+  // An acknowledged transfer loses its credit row: split, missing, and a balance off its ledger.
+  const acked = [...outcomes.acknowledged][0]!
+  for (const shardId of cluster.shardIds) await cluster.forShard(shardId)(BANK.ledger).where({ transfer_id: acked, side: 'credit' }).delete()
+  // Money appears from nowhere in one account.
+  const rich = cluster.forShard(cluster.shardFor(accountKey(0)))
+  await rich(BANK.accounts).where({ id: 0 }).increment('balance', 7)
+  // A transfer whose caller saw it fail shows up committed (with amounts of 0, so balances still agree).
+  const failed = 'tampered'
+  outcomes.failed.set(failed, 'TransactionAbortedError')
+  await rich(BANK.ledger).insert([
+    { transfer_id: failed, side: 'debit', account: 0, amount: 0 },
+    { transfer_id: failed, side: 'credit', account: 0, amount: 0 },
+  ])
+  // A commit record stays behind in the log, and a prepared branch on a shard.
+  await cluster.forShard('pg-0')(BANK.logTable).insert({ tx_id: 'tampered', decision: 'commit', participants: 'pg-1', created_at: 0 })
+  const pg1 = cluster.forShard('pg-1')
+  const conn = (await pg1.client.acquireConnection()) as { query(sql: string): Promise<unknown> }
+  await conn.query('BEGIN')
+  await conn.query(`PREPARE TRANSACTION '${BANK.prefix}tampered'`)
+  await pg1.client.releaseConnection(conn)
+}
+
+/**
+ * The short CI version of `npx tsx scripts/chaos.ts`: a 25 s run with 2 workers,
+ * coordinator and shard-server SIGKILLs, then the full audit. The seed comes from
+ * SHARDTX_CHAOS_SEED when set, so a CI failure can be replayed exactly.
+ */
+it('loses nothing and splits nothing while workers and shard servers are SIGKILLed', async () => {
+  const seed = process.env.SHARDTX_CHAOS_SEED === undefined ? randomSeed() : Number(process.env.SHARDTX_CHAOS_SEED) >>> 0
+  const options: ChaosOptions = {
+    ...DEFAULT_CHAOS_OPTIONS,
+    seed,
+    durationMs: 25_000,
+    workers: 2,
+    concurrency: 4,
+    accounts: 200,
+    // A worker takes seconds to start on a busy machine: kill each one every ~10 s, not faster.
+    coordinatorKillEveryMs: 5_000,
+    shardKillEveryMs: 3_000,
+    shardDownMs: { min: 200, max: 1_000 },
+    timeoutMs: 2_000,
+    recovery: { intervalMs: 500, graceMs: 500 },
+  }
+  const report = await runChaos(options, () => {}, { tamper })
+  const text = formatChaosReport(report, chaosCommand(options))
+  console.log(text)
+  // Printed in full on failure: the seed and the replay command come first.
+  expect(report.audit.violations, text).toEqual(CLEAN)
+  expect(report.passed, text).toBe(true)
+  expect(report.unexpectedWorkerExits, text).toEqual([])
+  // The run did what it claims: work got done and crashes of both kinds were injected.
+  expect(report.acknowledged, text).toBeGreaterThan(20)
+  expect(report.coordinatorKills, text).toBeGreaterThanOrEqual(1)
+  expect(report.shardKillTotal, text).toBeGreaterThanOrEqual(1)
+  // And the audit would have seen each kind of damage.
+  expect(report.tamperedAudit?.violations, text).toEqual({
+    ...CLEAN,
+    balanceSumDrift: 7,
+    splitTransfers: 1,
+    balancesDisagreeingWithLedger: 2,
+    acknowledgedMissing: 1,
+    failedButCommitted: 1,
+    preparedBranchesLeft: 1,
+    commitRecordsLeft: 1,
+  })
+}, 90_000)

@@ -1,0 +1,39 @@
+import { expect } from 'vitest'
+import type { Cluster } from '../../src/index.js'
+
+interface PoolCounts {
+  numUsed(): number
+  numPendingAcquires(): number
+  numPendingCreates(): number
+}
+
+/** Connections of one shard's pool that are checked out or waited for. */
+export function poolUsage(cluster: Cluster, shardId: string): { used: number; pending: number } {
+  const pool = (cluster.forShard(shardId).client as unknown as { pool: PoolCounts }).pool
+  return { used: pool.numUsed(), pending: pool.numPendingAcquires() }
+}
+
+/**
+ * After a transaction settled: every connection is back in its pool (or closed),
+ * nobody waits for one, and no branch of this cluster is left prepared anywhere.
+ *
+ * Polled briefly: after a two-phase commit the log shard's connection is taken
+ * once more, off the caller's path, to delete the commit record (step 4, forget).
+ */
+export async function expectNothingLeaked(cluster: Cluster, shardIds: string[] = cluster.shardIds): Promise<void> {
+  for (const shardId of shardIds) {
+    await expect.poll(() => poolUsage(cluster, shardId), { message: `pool of ${shardId}`, timeout: 1_000 }).toEqual({ used: 0, pending: 0 })
+  }
+  expect(await cluster.inDoubt()).toEqual([])
+}
+
+/** Runs `work` and returns what it threw (failing the test when it does not throw), with the time it took. */
+export async function failureOf(work: () => unknown): Promise<{ error: Error; ms: number }> {
+  const started = performance.now()
+  try {
+    await work()
+  } catch (error) {
+    return { error: error as Error, ms: performance.now() - started }
+  }
+  throw new Error('expected a failure, but it succeeded')
+}

@@ -1,0 +1,191 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConflictError, isRetryable, ShardUnavailableError } from '../../src/index.js'
+import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
+import { sharedShards } from '../support/shared-cluster.js'
+import { expectNothingLeaked, poolUsage } from './leak-checks.js'
+
+const MAX_WAIT_MS = 500
+const HOLD_MS = 300
+
+describe('more transactions than pooled connections', () => {
+  let t: TestCluster
+  let accounts: string
+  beforeAll(async () => {
+    const shards = sharedShards().map((s) => ({ ...s, pool: { max: 2 } }))
+    t = await startTestCluster(shards, { log: 'pg-0', maxWait: MAX_WAIT_MS })
+    accounts = t.table('accounts')
+    const rows = Array.from({ length: 20 }, (_, id) => ({ id, balance: 100 }))
+    await t.createAccounts(accounts, ['pg-0', 'pg-1', 'my-0', 'my-1'], rows)
+  })
+  afterAll(() => t.close())
+
+  it('queue for maxWait, then fail with a typed, retryable ShardUnavailableError; the rest commit', async () => {
+    const started = performance.now()
+    const results = await Promise.allSettled(
+      Array.from({ length: 12 }, (_, id) =>
+        t.cluster.transaction(async (tx) => {
+          await tx.forShard('pg-1')(accounts).where({ id }).increment('balance', 1)
+          await tx.forShard('my-1')(accounts).where({ id }).increment('balance', 1)
+          // Holding both connections keeps the queue behind them waiting.
+          await new Promise((resolve) => setTimeout(resolve, HOLD_MS))
+        }),
+      ),
+    )
+    const elapsed = performance.now() - started
+    const committed = results.filter((r) => r.status === 'fulfilled').length
+    const errors = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error)
+    expect(committed).toBeGreaterThanOrEqual(2)
+    expect(errors.length).toBeGreaterThan(0)
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(ShardUnavailableError)
+      expect(isRetryable(error)).toBe(true)
+      expect(error.message).toMatch(/^shard (pg-1|my-1): could not get a connection: .*Timeout acquiring a connection/)
+    }
+    // Nobody waited much past maxWait plus the work of the ones ahead of it.
+    expect(elapsed).toBeLessThan(12 * HOLD_MS + MAX_WAIT_MS + 3_000)
+    // Each committed transaction moved both of its rows; each failed one moved none.
+    const pg = await t.balances(accounts, 'pg-1')
+    const my = await t.balances(accounts, 'my-1')
+    results.forEach((r, id) => {
+      const expected = r.status === 'fulfilled' ? 101 : 100
+      expect([pg.get(id), my.get(id)]).toEqual([expected, expected])
+    })
+    await expectNothingLeaked(t.cluster)
+  })
+
+  it('do not deadlock in the pools when they take two shards in opposite orders', async () => {
+    // Half take pg-0 then my-0, half my-0 then pg-0: with 2 connections per pool each
+    // side can end up holding one pool while waiting for the other. maxWait breaks it.
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, id) =>
+        t.cluster.transaction(async (tx) => {
+          const [first, second] = id % 2 === 0 ? ['pg-0', 'my-0'] : ['my-0', 'pg-0']
+          await tx.forShard(first!)(accounts).where({ id }).increment('balance', 1)
+          await new Promise((resolve) => setTimeout(resolve, 100))
+          await tx.forShard(second!)(accounts).where({ id }).increment('balance', 1)
+        }),
+      ),
+    )
+    for (const r of results) {
+      if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ShardUnavailableError)
+    }
+    expect(results.some((r) => r.status === 'fulfilled')).toBe(true)
+    const pg = await t.balances(accounts, 'pg-0')
+    const my = await t.balances(accounts, 'my-0')
+    results.forEach((r, id) => {
+      const expected = r.status === 'fulfilled' ? 101 : 100
+      expect([pg.get(id), my.get(id)]).toEqual([expected, expected])
+    })
+    await expectNothingLeaked(t.cluster)
+  })
+
+  it('serve the queue once the load is gone', async () => {
+    for (let i = 0; i < 3; i++) {
+      await t.cluster.transaction(async (tx) => {
+        await tx.forShard('pg-1')(accounts).where({ id: 19 }).increment('balance', 1)
+        await tx.forShard('my-1')(accounts).where({ id: 19 }).decrement('balance', 1)
+      })
+    }
+    for (const shardId of t.cluster.shardIds) expect(poolUsage(t.cluster, shardId).pending).toBe(0)
+    await expectNothingLeaked(t.cluster)
+  })
+})
+
+describe('two transactions locking the same rows on two shards in opposite orders', () => {
+  let t: TestCluster
+  let accounts: string
+  beforeAll(async () => {
+    t = await startTestCluster(sharedShards(), { log: 'pg-0' })
+    accounts = t.table('accounts')
+    await t.createAccounts(accounts, ['pg-0', 'pg-1', 'my-0', 'my-1'], [{ id: 1, balance: 100 }])
+  })
+  afterAll(() => t.close())
+
+  // The servers cannot see a deadlock that spans two of them; the lock timeout ends it.
+  // The impatient one (short lockTimeout) gives up; the patient one then gets the lock.
+  it.each([
+    ['pg-0', 'pg-1'],
+    ['my-0', 'my-1'],
+    ['pg-1', 'my-1'],
+    ['my-0', 'pg-1'],
+  ])('%s / %s: one fails with a retryable lock-timeout conflict within its lockTimeout, the other commits', async (x, y) => {
+    const SHORT_MS = 500
+    const LONG_MS = 10_000
+    let bothLocked!: () => void
+    let lockedCount = 0
+    const locked = new Promise<void>((resolve) => (bothLocked = resolve))
+    const lockedOne = async (): Promise<void> => {
+      if (++lockedCount === 2) bothLocked()
+      await locked
+    }
+    let waitStarted = 0
+    const patient = t.cluster.transaction(
+      async (tx) => {
+        await tx.forShard(x)(accounts).where({ id: 1 }).increment('balance', 1)
+        await lockedOne()
+        await tx.forShard(y)(accounts).where({ id: 1 }).increment('balance', 1)
+      },
+      { lockTimeout: LONG_MS },
+    )
+    const impatient = t.cluster
+      .transaction(
+        async (tx) => {
+          await tx.forShard(y)(accounts).where({ id: 1 }).decrement('balance', 1)
+          await lockedOne()
+          waitStarted = performance.now()
+          await tx.forShard(x)(accounts).where({ id: 1 }).decrement('balance', 1)
+        },
+        { lockTimeout: SHORT_MS },
+      )
+      .catch((e: unknown) => e)
+    const error = await impatient
+    const waited = performance.now() - waitStarted
+    await patient
+    expect(error).toBeInstanceOf(ConflictError)
+    expect((error as ConflictError).message).toMatch(/lock timeout|deadlock/)
+    expect(isRetryable(error)).toBe(true)
+    expect((error as ConflictError).shardId).toBe(x)
+    // PostgreSQL's lock_timeout is in ms; MariaDB's innodb_lock_wait_timeout in whole seconds, rounded up.
+    const limit = x.startsWith('pg') ? SHORT_MS : Math.ceil(SHORT_MS / 1000) * 1000
+    expect(waited).toBeGreaterThanOrEqual(limit - 50)
+    expect(waited).toBeLessThan(limit + 1_500)
+    expect((await t.balances(accounts, x)).get(1)).toBe(101)
+    expect((await t.balances(accounts, y)).get(1)).toBe(101)
+    await t.cluster.transaction(async (tx) => {
+      await tx.forShard(x)(accounts).where({ id: 1 }).update({ balance: 100 })
+      await tx.forShard(y)(accounts).where({ id: 1 }).update({ balance: 100 })
+    })
+    await expectNothingLeaked(t.cluster)
+  })
+
+  it('a retry option turns that conflict into a commit for both', async () => {
+    let bothLocked!: () => void
+    let lockedCount = 0
+    const locked = new Promise<void>((resolve) => (bothLocked = resolve))
+    const lockedOnce = async (): Promise<void> => {
+      if (++lockedCount === 2) bothLocked()
+      await locked
+    }
+    await Promise.all([
+      t.cluster.transaction(
+        async (tx) => {
+          await tx.forShard('pg-0')(accounts).where({ id: 1 }).increment('balance', 1)
+          await lockedOnce()
+          await tx.forShard('my-0')(accounts).where({ id: 1 }).increment('balance', 1)
+        },
+        { lockTimeout: 10_000 },
+      ),
+      t.cluster.transaction(
+        async (tx) => {
+          await tx.forShard('my-0')(accounts).where({ id: 1 }).decrement('balance', 1)
+          await lockedOnce()
+          await tx.forShard('pg-0')(accounts).where({ id: 1 }).decrement('balance', 1)
+        },
+        { lockTimeout: 500, retry: { attempts: 5, backoff: 50 } },
+      ),
+    ])
+    expect((await t.balances(accounts, 'pg-0')).get(1)).toBe(100)
+    expect((await t.balances(accounts, 'my-0')).get(1)).toBe(100)
+    await expectNothingLeaked(t.cluster)
+  })
+})
