@@ -8,6 +8,7 @@ import {
   TransactionInDoubtError,
   TransactionTimeoutError,
 } from './errors.js'
+import { neverSent } from './never-sent.js'
 import type { Decision, DecisionRecord } from './participant.js'
 import type { Transaction } from './transaction.js'
 
@@ -144,8 +145,9 @@ async function decide(
       logBranch.state = 'finished'
       logBranch.participant.discard(logBranch.conn!)
     }
-    // The server answered (a failed branch, a missing table): nothing was committed.
-    if (!rt.log.participant.isConnectionError(error)) {
+    // The server answered (a failed branch, a missing table), or the autocommit insert never
+    // left this process (log shard refusing connections, pool exhausted): nothing was committed.
+    if (!rt.log.participant.isConnectionError(error) || (logBranch === undefined && neverSent(error))) {
       await abortAll(rt, tx, prepared)
       const cause = logBranch === undefined ? error : translate(logBranch, error)
       throw aborted(tx, `the decision could not be written on log shard ${rt.log.shardId}`, cause)

@@ -1,5 +1,5 @@
 import type { ClusterRuntime } from './cluster-runtime.js'
-import { ShardTxError } from './errors.js'
+import { ShardTxError, ShardUnavailableError } from './errors.js'
 import { parseTransactionId } from './ids/transaction-id.js'
 import type { Decision } from './participant.js'
 import { listInDoubt, type RecoveryReport, resolveBranch } from './recovery.js'
@@ -24,10 +24,10 @@ export async function listInDoubtBranches(rt: ClusterRuntime): Promise<InDoubtBr
   const failed: RecoveryReport['failed'] = []
   const { inDoubt } = await listInDoubt(rt, { failed })
   if (failed.length > 0) {
-    throw new ShardTxError(`could not list in-doubt branches on ${failed.map((f) => `${f.shardId} (${f.error})`).join(', ')}`, {
-      code: 'SHARD_UNAVAILABLE',
-      retryable: true,
-    })
+    throw new ShardUnavailableError(
+      failed[0]!.shardId,
+      `could not list in-doubt branches on ${failed.map((f) => `${f.shardId} (${f.error})`).join(', ')}`,
+    )
   }
   const records = await rt.log.read([...inDoubt.keys()])
   const decisions = new Map(records.map((r) => [r.txId, r.decision]))

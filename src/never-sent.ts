@@ -1,0 +1,17 @@
+/** Socket errors raised before a connection exists: no statement can have reached the server. */
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'])
+
+/**
+ * True when `error` proves the statement was never sent: the connection was
+ * refused or never resolved, or no pooled connection came within `maxWait`
+ * (knex's KnexTimeoutError). Any other connection error leaves it unknown.
+ *
+ * ```ts
+ * if (neverSent(error)) rollBackEverything() // nothing of it can have committed
+ * ```
+ */
+export function neverSent(error: unknown): boolean {
+  if (!(error instanceof Error)) return false
+  const code = (error as { code?: unknown }).code
+  return (typeof code === 'string' && NOT_CONNECTED.has(code)) || error.name === 'KnexTimeoutError'
+}
