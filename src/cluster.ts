@@ -139,7 +139,9 @@ export class Cluster {
     // outer unit, its errors reach the outer callback, which decides.
     const outer = resolved.independent ? undefined : this.currentTransaction()
     if (outer !== undefined) return await work(outer)
-    const enter = (tx: Transaction, run: () => Promise<T>): Promise<T> => this.#context.run(tx, run)
+    const enter = this.#config.propagation
+      ? (tx: Transaction, run: () => Promise<T>): Promise<T> => this.#context.run(tx, run)
+      : (_tx: Transaction, run: () => Promise<T>): Promise<T> => run()
     return withRetry(resolved.retry, () => runTransaction(this.#runtime, work, resolved, enter))
   }
 

@@ -36,6 +36,13 @@ export interface ClusterOptions {
   recovery?: false | RecoveryOptions
   /** Observes each protocol step; see {@link StepHook}. */
   onStep?: StepHook
+  /**
+   * Let a `cluster.transaction()` called inside a running one join it, through
+   * AsyncLocalStorage (default true). On Node 20 AsyncLocalStorage turns on promise
+   * hooks for the whole process, which costs throughput; `false` turns it off
+   * (nested calls then start transactions of their own).
+   */
+  propagation?: boolean
   /** Sharded and reference tables that `tx.table(name)` routes; see docs/sharded-tables.md. */
   tables?: Record<string, TableDeclaration>
 }
@@ -63,6 +70,7 @@ export interface ResolvedClusterConfig {
   maxWaitMs: number
   recovery: Required<RecoveryOptions>
   onStep: StepHook | undefined
+  propagation: boolean
   tables: ResolvedTables
 }
 
@@ -75,7 +83,7 @@ export interface ResolvedShard {
 }
 
 const CLUSTER_KEYS = [
-  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'recovery', 'onStep', 'tables',
+  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'recovery', 'onStep', 'tables', 'propagation',
 ]
 const SHARD_KEYS = ['id', 'dialect', 'connection', 'weight', 'pool']
 const RECOVERY_KEYS = ['enabled', 'intervalMs', 'graceMs', 'abortRetentionMs']
@@ -122,6 +130,7 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
     maxWaitMs: positiveMs('maxWait', options.maxWait) ?? 10_000,
     recovery: resolveRecovery(options.recovery),
     onStep: options.onStep,
+    propagation: booleanOption('propagation', options.propagation) ?? true,
     tables: resolveTables(options.tables),
   }
 }
@@ -202,6 +211,11 @@ export function isolationLevelOption(field: string, value: unknown): IsolationLe
     throw new ConfigError(field, `must be one of ${ISOLATION_LEVELS.map((l) => `'${l}'`).join(', ')}`)
   }
   return value as IsolationLevel
+}
+
+function booleanOption(field: string, value: unknown): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') throw new ConfigError(field, 'must be true or false')
+  return value as boolean | undefined
 }
 
 export function positiveMs(field: string, value: unknown): number | undefined {

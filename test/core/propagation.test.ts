@@ -92,3 +92,20 @@ describe('outcome hooks', () => {
     expect(latency.p50Ms).toBeGreaterThan(0)
   })
 })
+
+describe('propagation turned off', () => {
+  let t: TestCluster
+  beforeAll(async () => {
+    t = await startTestCluster(sharedShards(), { propagation: false })
+  })
+  afterAll(() => t.close())
+
+  it('starts a transaction of its own for a nested call', async () => {
+    await t.cluster.transaction(async (outer) => {
+      expect(t.cluster.currentTransaction()).toBeUndefined()
+      await t.cluster.transaction(async (inner) => {
+        expect(inner).not.toBe(outer)
+      })
+    })
+  })
+})

@@ -62,6 +62,7 @@ describe('cluster options', () => {
     [{ shards: [pg], recovery: { intervalMs: -1 } }, 'recovery.intervalMs'],
     [{ shards: [pg], recovery: { interval: 5 } }, 'recovery.interval'],
     [{ shards: [pg], onStep: 'x' }, 'onStep'],
+    [{ shards: [pg], propagation: 'yes' }, 'propagation'],
   ])('refuses %j naming %s', (options, field) => {
     expect(problem(options).field).toBe(field)
   })
