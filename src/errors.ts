@@ -157,6 +157,10 @@ export class ShardUnavailableError extends ShardTxError {
 /**
  * The transaction ran past its `timeout` or its `signal` aborted it.
  * Always found as the `cause` of a {@link TransactionAbortedError}.
+ *
+ * ```ts
+ * catch (err) { if (err instanceof TransactionAbortedError && err.cause instanceof TransactionTimeoutError) slowDown() }
+ * ```
  */
 export class TransactionTimeoutError extends ShardTxError {
   constructor(reason: string) {

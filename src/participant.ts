@@ -12,6 +12,13 @@ import type { BranchId } from './ids/branch-id.js'
  */
 export type DriverConnection = object
 
+/**
+ * Isolation level of every branch of a transaction (each shard applies it to its own branch).
+ *
+ * ```ts
+ * await cluster.transaction(work, { isolationLevel: 'serializable' satisfies IsolationLevel })
+ * ```
+ */
 export type IsolationLevel = 'read uncommitted' | 'read committed' | 'repeatable read' | 'serializable'
 
 export interface BranchOptions {
@@ -30,6 +37,13 @@ export interface KnexQuery {
 
 export type RunQuery = (query: KnexQuery) => Promise<unknown>
 
+/**
+ * A transaction's outcome as the log records it.
+ *
+ * ```ts
+ * await cluster.resolve(txId, 'abort' satisfies Decision)
+ * ```
+ */
 export type Decision = 'commit' | 'abort'
 
 /** One row of the transaction log table. */

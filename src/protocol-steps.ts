@@ -12,6 +12,10 @@
  * - `abort`: the transaction is about to roll back every branch.
  * - `recover-fenced`: a recoverer read (or wrote) the decision of an in-doubt transaction.
  * - `recover-resolved`: a recoverer finished one in-doubt branch.
+ *
+ * ```ts
+ * const crashAt: ProtocolStep = 'decided'
+ * ```
  */
 export type ProtocolStep =
   | 'prepare'
@@ -26,6 +30,13 @@ export type ProtocolStep =
   | 'recover-fenced'
   | 'recover-resolved'
 
+/**
+ * One protocol step as the `onStep` hook sees it.
+ *
+ * ```ts
+ * const onStep = (e: StepEvent) => console.log(e.step, e.txId, e.shardId ?? '', e.decision ?? '')
+ * ```
+ */
 export interface StepEvent {
   step: ProtocolStep
   txId: string

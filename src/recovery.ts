@@ -3,7 +3,13 @@ import { branchIdOf } from './ids/branch-id.js'
 import { parseTransactionId } from './ids/transaction-id.js'
 import type { Decision, DecisionRecord, PreparedBranch } from './participant.js'
 
-/** One branch of one transaction on one shard. */
+/**
+ * One branch of one transaction on one shard.
+ *
+ * ```ts
+ * for (const { txId, shardId } of (await cluster.recover()).committed) console.log(txId, shardId)
+ * ```
+ */
 export interface BranchRef {
   txId: string
   shardId: string

@@ -47,6 +47,13 @@ export interface ClusterOptions {
   tables?: Record<string, TableDeclaration>
 }
 
+/**
+ * Background recovery settings of {@link ClusterOptions}.
+ *
+ * ```ts
+ * createCluster({ shards, recovery: { intervalMs: 10_000, graceMs: 2_000, abortRetentionMs: 3 * 86_400_000 } })
+ * ```
+ */
 export interface RecoveryOptions {
   /** Run recovery in the background (default true). */
   enabled?: boolean

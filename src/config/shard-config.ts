@@ -1,7 +1,19 @@
-/** The SQL dialects a shard can speak. `mysql` covers MySQL 8 and MariaDB 10.5+. */
+/**
+ * The SQL dialects a shard can speak. `mysql` covers MySQL 8 and MariaDB 10.5+.
+ *
+ * ```ts
+ * const dialect: Dialect = 'postgres'
+ * ```
+ */
 export type Dialect = 'postgres' | 'mysql'
 
-/** A knex-style connection object; a URL string is accepted too. */
+/**
+ * A knex-style connection object; a URL string is accepted too.
+ *
+ * ```ts
+ * const connection: ConnectionObject = { host: 'db1', port: 3306, user: 'app', password: 'secret', database: 'app' }
+ * ```
+ */
 export interface ConnectionObject {
   host?: string
   port?: number
