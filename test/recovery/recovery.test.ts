@@ -191,7 +191,7 @@ describe('two recoverers racing live coordinators', () => {
       onStep: async (e) => {
         if (e.step !== 'decide') return
         const waitForFence = decideCount++ % 2 === 0
-        await new Promise((resolve) => setTimeout(resolve, 2_600))
+        await new Promise((resolve) => setTimeout(resolve, 5_100))
         if (waitForFence && !fenced.has(e.txId)) await new Promise<void>((resolve) => fenceWaiters.set(e.txId, resolve))
       },
     })
@@ -208,7 +208,7 @@ describe('two recoverers racing live coordinators', () => {
               await tx.forShard(a)(transfers).insert({ id })
               await tx.forShard(b)(transfers).insert({ id })
             },
-            { timeout: 2_500 },
+            { timeout: 5_000 },
           )
           return { id, a, b, caller: 'committed' }
         } catch (error) {
