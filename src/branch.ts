@@ -102,13 +102,20 @@ export class Branch implements BranchBinding {
       this.#idle = undefined
     }
     if (error === undefined) return undefined
-    const conflict = this.participant.classifyConflict(error)
-    if (conflict !== undefined) return new ConflictError(this.shardId, conflict.serverCode, conflict.kind, error)
+    const conflict = this.asConflict(error)
+    if (conflict !== error) return conflict
     // A statement cut off by a lost connection or a vanished server gets a typed error naming the shard.
     if (!(error instanceof ShardTxError) && this.participant.isConnectionError(error)) {
       return this.#unavailable('lost the connection during a statement', error)
     }
     return error
+  }
+
+  /** `error` as a retryable ConflictError when the server resolved a conflict with it; else unchanged. */
+  asConflict(error: unknown): unknown {
+    if (error instanceof ShardTxError) return error
+    const conflict = this.participant.classifyConflict(error)
+    return conflict === undefined ? error : new ConflictError(this.shardId, conflict.serverCode, conflict.kind, error)
   }
 
   get busy(): boolean {

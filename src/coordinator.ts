@@ -1,9 +1,7 @@
 import type { Branch } from './branch.js'
 import type { ClusterRuntime } from './cluster-runtime.js'
 import {
-  ConflictError,
   isRetryable,
-  ShardTxError,
   TransactionAbortedError,
   TransactionInDoubtError,
   TransactionTimeoutError,
@@ -61,7 +59,7 @@ async function commitOnePhase(rt: ClusterRuntime, tx: Transaction, branch: Branc
       )
     }
     rt.stats.aborts++
-    throw aborted(tx, `COMMIT failed on shard ${branch.shardId}`, translate(branch, error))
+    throw aborted(tx, `COMMIT failed on shard ${branch.shardId}`, branch.asConflict(error))
   }
   branch.state = 'finished'
   branch.participant.release(conn)
@@ -81,7 +79,7 @@ async function commitTwoPhase(rt: ClusterRuntime, tx: Transaction, written: Bran
   if (failed !== -1) {
     const error = (prepares[failed] as PromiseRejectedResult).reason
     await abortAll(rt, tx, written)
-    throw aborted(tx, `PREPARE failed on shard ${toPrepare[failed]!.shardId}`, translate(toPrepare[failed]!, error))
+    throw aborted(tx, `PREPARE failed on shard ${toPrepare[failed]!.shardId}`, toPrepare[failed]!.asConflict(error))
   }
   // A coordinator past its deadline may already have been judged abandoned by a recoverer.
   const late = tx.abortReason ?? (Date.now() >= tx.deadline ? new TransactionTimeoutError('deadline passed before the decision') : undefined)
@@ -149,7 +147,7 @@ async function decide(
     // left this process (log shard refusing connections, pool exhausted): nothing was committed.
     if (!rt.log.participant.isConnectionError(error) || (logBranch === undefined && neverSent(error))) {
       await abortAll(rt, tx, prepared)
-      const cause = logBranch === undefined ? error : translate(logBranch, error)
+      const cause = logBranch === undefined ? error : logBranch.asConflict(error)
       throw aborted(tx, `the decision could not be written on log shard ${rt.log.shardId}`, cause)
     }
     let decision: Decision
@@ -170,21 +168,8 @@ async function decide(
 
 /** Rolls back the branches still prepared; true when at least one was (so none had committed). */
 async function rollbackAnyPrepared(tx: Transaction, branches: Branch[]): Promise<boolean> {
-  const results = await Promise.all(
-    branches.map(async (branch) => {
-      if (branch.state !== 'prepared') return false
-      try {
-        await branch.participant.rollback(branch.conn!, branch.id, true)
-        branch.state = 'finished'
-        branch.participant.release(branch.conn!)
-        return true
-      } catch (error) {
-        tx.logger.warn({ err: error, shardId: branch.shardId }, 'ROLLBACK PREPARED after a fenced decision failed')
-        return false
-      }
-    }),
-  )
-  return results.includes(true)
+  const prepared = branches.filter((b) => b.state === 'prepared')
+  return (await Promise.all(prepared.map((b) => rollbackBranch(tx, b)))).includes(true)
 }
 
 /**
@@ -241,9 +226,11 @@ async function abortAll(rt: ClusterRuntime, tx: Transaction, branches: Branch[])
   rt.stats.aborts++
 }
 
-async function rollbackBranch(tx: Transaction, branch: Branch): Promise<void> {
-  if (branch.state === 'finished' || branch.conn === undefined || !releaseIfNeverBegun(branch)) return
+/** Rolls back one branch on its own connection; true when the server confirmed it. */
+async function rollbackBranch(tx: Transaction, branch: Branch): Promise<boolean> {
+  if (branch.state === 'finished' || branch.conn === undefined || !releaseIfNeverBegun(branch)) return false
   const conn = branch.conn
+  let confirmed = true
   try {
     await branch.participant.rollback(conn, branch.id, branch.state === 'prepared')
     branch.participant.release(conn)
@@ -251,8 +238,10 @@ async function rollbackBranch(tx: Transaction, branch: Branch): Promise<void> {
     // An unreachable prepared branch has no commit record: recovery rolls it back.
     branch.participant.discard(conn)
     tx.logger.warn({ err: error, shardId: branch.shardId }, 'rollback failed; the server or recovery will roll back')
+    confirmed = false
   }
   branch.state = 'finished'
+  return confirmed
 }
 
 /** A branch that got a connection but never sent a statement has nothing to end: pool it. */
@@ -261,12 +250,6 @@ function releaseIfNeverBegun(branch: Branch): boolean {
   branch.state = 'finished'
   if (branch.conn !== undefined) branch.participant.release(branch.conn)
   return false
-}
-
-function translate(branch: Branch, error: unknown): unknown {
-  if (error instanceof ShardTxError) return error
-  const conflict = branch.participant.classifyConflict(error)
-  return conflict === undefined ? error : new ConflictError(branch.shardId, conflict.serverCode, conflict.kind, error)
 }
 
 function aborted(tx: Transaction, reason: string, cause: unknown): TransactionAbortedError {

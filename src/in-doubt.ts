@@ -2,7 +2,7 @@ import type { ClusterRuntime } from './cluster-runtime.js'
 import { ShardTxError, ShardUnavailableError } from './errors.js'
 import { parseTransactionId } from './ids/transaction-id.js'
 import type { Decision } from './participant.js'
-import { listInDoubt, type RecoveryReport, resolveBranch } from './recovery.js'
+import { emptyReport, listInDoubt, type RecoveryReport, resolveBranch } from './recovery.js'
 
 /**
  * A prepared branch of ours, as `cluster.inDoubt()` lists it.
@@ -51,7 +51,7 @@ export async function resolveByHand(rt: ClusterRuntime, txId: string, wanted: De
   if (wanted !== 'commit' && wanted !== 'abort') {
     throw new ShardTxError(`decision must be 'commit' or 'abort', not ${JSON.stringify(wanted)}`, { code: 'INVALID_ARGUMENT' })
   }
-  const report: RecoveryReport = { committed: [], rolledBack: [], skipped: [], failed: [], forgotten: 0, expired: 0 }
+  const report = emptyReport()
   const { inDoubt } = await listInDoubt(rt, report)
   const branches = inDoubt.get(txId) ?? []
   const logged = (await rt.log.read([txId]))[0]?.decision

@@ -41,6 +41,11 @@ export interface RecoveryReport {
   expired: number
 }
 
+/** A report of a round that has done nothing yet. */
+export function emptyReport(): RecoveryReport {
+  return { committed: [], rolledBack: [], skipped: [], failed: [], forgotten: 0, expired: 0 }
+}
+
 /**
  * How many transactions a round settles at once (each holds a pooled connection per
  * shard it touches): many when asked for, few in the background, so that background
@@ -54,7 +59,7 @@ export const BACKGROUND_CONCURRENCY = 2
  * number at once: every decision goes through the log's primary-key fence.
  */
 export async function recover(rt: ClusterRuntime, concurrency = ON_DEMAND_CONCURRENCY): Promise<RecoveryReport> {
-  const report: RecoveryReport = { committed: [], rolledBack: [], skipped: [], failed: [], forgotten: 0, expired: 0 }
+  const report = emptyReport()
   const now = Date.now()
 
   // Commit records are read before the listings: a record committed before this read had
