@@ -1,4 +1,5 @@
 import type { Cluster } from '../src/index.js'
+import { shardtxTransfer } from './transfer.js'
 
 /**
  * RSS after a small and a large number of cross-shard transactions (after a GC
@@ -12,11 +13,7 @@ export async function measureMemory(cluster: Cluster, quick: boolean) {
     const worker = async (): Promise<void> => {
       while (done < target) {
         done++
-        const a = 1 + Math.floor(Math.random() * 10_000)
-        await cluster.transaction(async (tx) => {
-          await tx.forShard('pg-0')('accounts').where({ id: a }).decrement('balance', 1)
-          await tx.forShard('my-0')('accounts').where({ id: a }).increment('balance', 1)
-        })
+        await shardtxTransfer(cluster, 'pg-0', 'my-0')
       }
     }
     await Promise.all(Array.from({ length: 16 }, worker))

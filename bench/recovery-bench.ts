@@ -2,6 +2,7 @@ import { createCluster, type ShardConfig } from '../src/index.js'
 import type { LocalCluster } from '../src/testing/index.js'
 import { BranchFactory } from '../test/helpers/abandoned-branches.js'
 import { measure } from './measure.js'
+import { shardtxTransfer } from './transfer.js'
 
 const RECOVERY_SHARDS = ['pg-1', 'pg-3', 'my-1', 'my-3']
 const PREFIX = 'rb_'
@@ -51,13 +52,7 @@ export async function measureRecovery(
 
   // Foreground: W1 PG↔MariaDB at 16 clients, alone and while background recovery runs.
   const foreground = createCluster({ shards, log: 'pg-0', recovery: false })
-  const transfer = (): Promise<void> => {
-    const a = 1 + Math.floor(Math.random() * 10_000)
-    return foreground.transaction(async (tx) => {
-      await tx.forShard('pg-0')('accounts').where({ id: a }).decrement('balance', 1)
-      await tx.forShard('my-0')('accounts').where({ id: a }).increment('balance', 1)
-    })
-  }
+  const transfer = (): Promise<void> => shardtxTransfer(foreground, 'pg-0', 'my-0')
   const alone = await measure({ ...settings, concurrency: 16 }, transfer)
   await abandon()
   const background = createCluster({ shards, log: 'pg-1', prefix: PREFIX, recovery: { intervalMs: 50, graceMs: 0 } })

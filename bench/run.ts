@@ -16,6 +16,7 @@ import { connectRaw, createHandWrittenLog, forgetBatch, handWrittenTransfer, typ
 import { measure, medianOf, type RunResult } from './measure.js'
 import { measureMemory } from './memory.js'
 import { measureRecovery } from './recovery-bench.js'
+import { ACCOUNTS, randomAccount, shardtxTransfer } from './transfer.js'
 
 const { values: flags } = parseArgs({
   options: {
@@ -26,7 +27,6 @@ const { values: flags } = parseArgs({
 })
 const quick = flags.quick!
 const settings = quick ? { warmupMs: 300, durationMs: 1_500, repeats: 1 } : { warmupMs: 1_000, durationMs: 4_000, repeats: 3 }
-const ACCOUNTS = 10_000
 const log = (line: string): void => {
   if (!flags.json) console.log(line)
 }
@@ -135,9 +135,6 @@ async function transactionBench(cluster: Cluster, shards: typeof local.shards): 
   }
 }
 
-function randomAccount(): number {
-  return 1 + Math.floor(Math.random() * ACCOUNTS)
-}
 
 async function createAccounts(knex: Knex): Promise<void> {
   await knex.schema.dropTableIfExists('accounts')
@@ -148,15 +145,6 @@ async function createAccounts(knex: Knex): Promise<void> {
   for (let start = 1; start <= ACCOUNTS; start += 1_000) {
     await knex('accounts').insert(Array.from({ length: 1_000 }, (_, i) => ({ id: start + i, balance: 1_000_000 })))
   }
-}
-
-function shardtxTransfer(cluster: Cluster, from: string, to: string): Promise<void> {
-  const a = randomAccount()
-  const b = randomAccount()
-  return cluster.transaction(async (tx) => {
-    await tx.forShard(from)('accounts').where({ id: a }).decrement('balance', 1)
-    await tx.forShard(to)('accounts').where({ id: b }).increment('balance', 1)
-  })
 }
 
 function shardtxWide(cluster: Cluster, shardIds: string[]): Promise<void> {
