@@ -1,3 +1,4 @@
+import { createServer } from 'node:net'
 import { expect } from 'vitest'
 import type { Cluster } from '../../src/index.js'
 
@@ -36,4 +37,13 @@ export async function failureOf(work: () => unknown): Promise<{ error: Error; ms
     return { error: error as Error, ms: performance.now() - started }
   }
   throw new Error('expected a failure, but it succeeded')
+}
+
+/** A port nothing listens on: bound once by us, then closed. */
+export async function closedPort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
 }

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
 import { inspect } from 'node:util'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Cluster, ConfigError, createCluster, type ShardConfig } from '../../src/index.js'
 import { connectMysql } from '../support/raw-connections.js'
 import { sharedShards } from '../support/shared-cluster.js'
+import { closedPort } from './leak-checks.js'
 
 const tag = randomBytes(4).toString('hex')
 /** Planted where PostgreSQL's trust auth ignores them: they reach the driver, never the server. */
@@ -46,13 +46,6 @@ function everythingAbout(error: unknown, seen = new Set<unknown>()): string {
   return parts.join('\n')
 }
 
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 describe('passwords stay secret', () => {
   const logLines: string[] = []

@@ -1,19 +1,10 @@
-import { createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Cluster, createCluster, type Dialect, ShardUnavailableError } from '../../src/index.js'
 import { type LocalCluster, startLocalCluster } from '../../src/testing/index.js'
 import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
 import { sharedShards } from '../support/shared-cluster.js'
-import { expectNothingLeaked, failureOf, poolUsage } from './leak-checks.js'
+import { closedPort, expectNothingLeaked, failureOf, poolUsage } from './leak-checks.js'
 
-/** A port nothing listens on: bound once by us, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 describe.each<Dialect>(['postgres', 'mysql'])('a %s shard that refuses connections', (dialect) => {
   let t: TestCluster
