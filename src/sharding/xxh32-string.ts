@@ -32,68 +32,69 @@ export function xxh32String(str: string, seed = 0): number {
  * ```
  */
 export function xxh32StringInt32(str: string, seed: number): number {
-  // Shard keys are nearly always ASCII, where UTF-8 is one byte per char and
-  // the byte length is known up front: hash four chars per word and only
-  // afterwards check that they really were ASCII.
+  // Shard keys are nearly always short ASCII strings. This entry is kept
+  // small enough for V8 to inline into the lookup, so a short key costs one
+  // call less; longer keys take the four-lane stripe loop in its own function.
+  // Both assume ASCII (one byte per char, so the byte length is the char
+  // count) and start over on the general UTF-8 path at the first char that is not.
   const n = str.length
+  if (n >= 16) return xxh32LongString(str, seed)
+  return xxh32AsciiTail(str, seed, 0, (xxh32ShortSeed(seed) + n) | 0)
+}
+
+/** Keys of 16 chars or more: the stripes, four chars per word, then the tail. */
+function xxh32LongString(str: string, seed: number): number {
+  let v1 = xxh32LaneSeed(seed, 0)
+  let v2 = xxh32LaneSeed(seed, 1)
+  let v3 = xxh32LaneSeed(seed, 2)
+  let v4 = xxh32LaneSeed(seed, 3)
+  const n = str.length
+  const limit = n - 16
   let i = 0
-  let seen = 0
-  let h: number
-  if (n >= 16) {
-    let v1 = xxh32LaneSeed(seed, 0)
-    let v2 = xxh32LaneSeed(seed, 1)
-    let v3 = xxh32LaneSeed(seed, 2)
-    let v4 = xxh32LaneSeed(seed, 3)
-    const limit = n - 16
-    while (i <= limit) {
-      let a = str.charCodeAt(i)
-      let b = str.charCodeAt(i + 1)
-      let c = str.charCodeAt(i + 2)
-      let d = str.charCodeAt(i + 3)
-      seen |= a | b | c | d
-      v1 = xxh32Round(v1, a | (b << 8) | (c << 16) | (d << 24))
-      a = str.charCodeAt(i + 4)
-      b = str.charCodeAt(i + 5)
-      c = str.charCodeAt(i + 6)
-      d = str.charCodeAt(i + 7)
-      seen |= a | b | c | d
-      v2 = xxh32Round(v2, a | (b << 8) | (c << 16) | (d << 24))
-      a = str.charCodeAt(i + 8)
-      b = str.charCodeAt(i + 9)
-      c = str.charCodeAt(i + 10)
-      d = str.charCodeAt(i + 11)
-      seen |= a | b | c | d
-      v3 = xxh32Round(v3, a | (b << 8) | (c << 16) | (d << 24))
-      a = str.charCodeAt(i + 12)
-      b = str.charCodeAt(i + 13)
-      c = str.charCodeAt(i + 14)
-      d = str.charCodeAt(i + 15)
-      seen |= a | b | c | d
-      v4 = xxh32Round(v4, a | (b << 8) | (c << 16) | (d << 24))
-      i += 16
-    }
-    h = xxh32MergeLanes(v1, v2, v3, v4)
-  } else {
-    h = xxh32ShortSeed(seed)
+  while (i <= limit) {
+    const w1 = asciiWord(str, i)
+    const w2 = asciiWord(str, i + 4)
+    const w3 = asciiWord(str, i + 8)
+    const w4 = asciiWord(str, i + 12)
+    if ((w1 | w2 | w3 | w4) < 0) return xxh32Utf8(str, seed)
+    v1 = xxh32Round(v1, w1)
+    v2 = xxh32Round(v2, w2)
+    v3 = xxh32Round(v3, w3)
+    v4 = xxh32Round(v4, w4)
+    i += 16
   }
-  h = (h + n) | 0
+  return xxh32AsciiTail(str, seed, i, (xxh32MergeLanes(v1, v2, v3, v4) + n) | 0)
+}
+
+/** Hashes the chars from `i` on as XXH32's tail, then the final mix. */
+function xxh32AsciiTail(str: string, seed: number, i: number, h: number): number {
+  const n = str.length
   while (i + 4 <= n) {
-    const a = str.charCodeAt(i)
-    const b = str.charCodeAt(i + 1)
-    const c = str.charCodeAt(i + 2)
-    const d = str.charCodeAt(i + 3)
-    seen |= a | b | c | d
-    h = xxh32TailWord(h, a | (b << 8) | (c << 16) | (d << 24))
+    const word = asciiWord(str, i)
+    if (word < 0) return xxh32Utf8(str, seed)
+    h = xxh32TailWord(h, word)
     i += 4
   }
   while (i < n) {
-    const a = str.charCodeAt(i)
-    seen |= a
-    h = xxh32TailByte(h, a)
+    const c = str.charCodeAt(i)
+    if (c > 0x7f) return xxh32Utf8(str, seed)
+    h = xxh32TailByte(h, c)
     i++
   }
-  if (seen > 0x7f) return xxh32Utf8(str, seed)
   return xxh32Avalanche(h)
+}
+
+/**
+ * Chars `i..i+3` as a little-endian word of their bytes when all four are
+ * ASCII, else -1 (an ASCII word is never negative: every byte is ≤ 0x7f).
+ */
+function asciiWord(str: string, i: number): number {
+  const a = str.charCodeAt(i)
+  const b = str.charCodeAt(i + 1)
+  const c = str.charCodeAt(i + 2)
+  const d = str.charCodeAt(i + 3)
+  if ((a | b | c | d) > 0x7f) return -1
+  return a | (b << 8) | (c << 16) | (d << 24)
 }
 
 /** The general path: encodes UTF-8 on the fly and feeds the bytes through XXH32. */
