@@ -61,7 +61,20 @@ try {
     })
   }
   if (flags.only === undefined || flags.only === 'recovery') {
-    extra.recovery = await measureRecovery(local, shards, quick, settings, log)
+    const recovery = await measureRecovery(local, shards, quick, settings, log)
+    extra.recovery = recovery
+    ratios.push({
+      name: `seconds for recover() to settle ${recovery.branches} branches on ${recovery.shards} shards`,
+      value: recovery.recoverSeconds,
+      target: '≤ 10',
+      met: recovery.settled === recovery.branches && recovery.recoverSeconds <= 10,
+    })
+    ratios.push({
+      name: 'W1 during background recovery / beside the same in-doubt branches (median of pairs)',
+      value: recovery.foregroundRatio,
+      target: '≥ 0.90',
+      met: recovery.foregroundRatio >= 0.9,
+    })
   }
   await cluster.close()
 } finally {

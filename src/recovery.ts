@@ -47,18 +47,35 @@ export function emptyReport(): RecoveryReport {
 }
 
 /**
- * How many transactions a round settles at once (each holds a pooled connection per
- * shard it touches): many when asked for, few in the background, so that background
- * recovery leaves the servers to the application's own transactions.
+ * How a round works through the in-doubt transactions it found.
+ *
+ * ```ts
+ * await recover(rt, { concurrency: 2, dutyCycle: 0.1, signal })
+ * ```
  */
-export const ON_DEMAND_CONCURRENCY = 32
-export const BACKGROUND_CONCURRENCY = 2
+export interface RoundPace {
+  /** Transactions settled at once; each holds a pooled connection per shard it touches. */
+  concurrency: number
+  /**
+   * Fraction of the time each worker spends settling: after a transaction that took
+   * t ms it pauses t·(1/dutyCycle − 1) ms. The pause grows with the servers' load, so
+   * a background round yields to the application's own transactions; 1 never pauses.
+   */
+  dutyCycle: number
+  /** Stops the round between transactions; an interrupted round forgets no records. */
+  signal?: AbortSignal
+}
+
+/** `cluster.recover()`: as fast as the servers allow. */
+export const ON_DEMAND_PACE: RoundPace = { concurrency: 32, dutyCycle: 1 }
+/** Background rounds settle four transactions at a time, each worker paced by `recovery.dutyCycle`. */
+export const BACKGROUND_CONCURRENCY = 4
 
 /**
  * One recovery round (DESIGN.md "Recovery"). Safe to run in any process, any
  * number at once: every decision goes through the log's primary-key fence.
  */
-export async function recover(rt: ClusterRuntime, concurrency = ON_DEMAND_CONCURRENCY): Promise<RecoveryReport> {
+export async function recover(rt: ClusterRuntime, pace: RoundPace = ON_DEMAND_PACE): Promise<RecoveryReport> {
   const report = emptyReport()
   const now = Date.now()
 
@@ -75,7 +92,7 @@ export async function recover(rt: ClusterRuntime, concurrency = ON_DEMAND_CONCUR
 
   const { inDoubt, reached } = await listInDoubt(rt, report)
   const stillPrepared = new Set<string>()
-  await forEachLimited([...inDoubt], concurrency, async ([txId, branches]) => {
+  const finished = await forEachPaced([...inDoubt], pace, async ([txId, branches]) => {
     const decision = decided.get(txId) ?? (await decideAbandoned(rt, report, now, txId, branches))
     if (decision === undefined) {
       for (const b of branches) stillPrepared.add(key(b))
@@ -83,6 +100,9 @@ export async function recover(rt: ClusterRuntime, concurrency = ON_DEMAND_CONCUR
     }
     await Promise.all(branches.map((b) => resolveBranch(rt, report, b, decision, stillPrepared)))
   })
+  // Branches an interrupted round never reached are still prepared, and the commit
+  // records they need must stay; the next round cleans up.
+  if (!finished) return report
 
   report.forgotten = await forgetCommitted(rt, report, commitRecords, reached, stillPrepared)
   try {
@@ -90,8 +110,6 @@ export async function recover(rt: ClusterRuntime, concurrency = ON_DEMAND_CONCUR
   } catch (error) {
     report.failed.push({ shardId: rt.log.shardId, error: describe(error) })
   }
-  rt.stats.recovered.committed += report.committed.length
-  rt.stats.recovered.rolledBack += report.rolledBack.length
   return report
 }
 
@@ -164,6 +182,9 @@ export async function resolveBranch(
     }
     if (result === 'done') {
       ;(decision === 'commit' ? report.committed : report.rolledBack).push(ref(branch))
+      // Counted as each branch settles, so stats() shows a long paced round's progress.
+      if (decision === 'commit') rt.stats.recovered.committed++
+      else rt.stats.recovered.rolledBack++
       rt.logger.info({ txId: branch.txId, shardId: branch.shardId, decision }, 'recovery finished an in-doubt branch')
     }
     await rt.step({ step: 'recover-resolved', txId: branch.txId, shardId: branch.shardId, decision })
@@ -209,10 +230,31 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
-async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+/** Runs `work` over `items` at the given pace; false when the signal stopped it early. */
+async function forEachPaced<T>(items: T[], pace: RoundPace, work: (item: T) => Promise<void>): Promise<boolean> {
+  const { concurrency, dutyCycle, signal } = pace
+  // Pausing workers wait here; one abort listener for the round wakes them all.
+  const waiting = new Set<() => void>()
+  signal?.addEventListener('abort', () => waiting.forEach((wake) => wake()), { once: true })
+  const pause = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      if (signal?.aborted === true) return resolve()
+      const wake = (): void => {
+        clearTimeout(timer)
+        waiting.delete(wake)
+        resolve()
+      }
+      const timer = setTimeout(wake, ms)
+      waiting.add(wake)
+    })
   let next = 0
   const worker = async (): Promise<void> => {
-    while (next < items.length) await work(items[next++]!)
+    while (next < items.length && signal?.aborted !== true) {
+      const started = performance.now()
+      await work(items[next++]!)
+      if (dutyCycle < 1) await pause((performance.now() - started) * (1 / dutyCycle - 1))
+    }
   }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker))
+  return next >= items.length
 }

@@ -63,6 +63,13 @@ export interface RecoveryOptions {
   graceMs?: number
   /** How long abort records are kept, in ms (default one day). */
   abortRetentionMs?: number
+  /**
+   * Fraction of the time a background round spends settling branches, in (0, 1]
+   * (default 0.1): after settling a transaction that took t ms it pauses
+   * t·(1/dutyCycle − 1) ms, so the pause grows when the servers are busy.
+   * `cluster.recover()` is never paced.
+   */
+  dutyCycle?: number
 }
 
 /** The options after validation, with every default filled in. */
@@ -93,7 +100,7 @@ const CLUSTER_KEYS = [
   'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'recovery', 'onStep', 'tables', 'propagation',
 ]
 const SHARD_KEYS = ['id', 'dialect', 'connection', 'weight', 'pool']
-const RECOVERY_KEYS = ['enabled', 'intervalMs', 'graceMs', 'abortRetentionMs']
+const RECOVERY_KEYS = ['enabled', 'intervalMs', 'graceMs', 'abortRetentionMs', 'dutyCycle']
 export const ISOLATION_LEVELS: IsolationLevel[] = ['read uncommitted', 'read committed', 'repeatable read', 'serializable']
 
 /** Shard ids and the prefix are spliced into PREPARE TRANSACTION / XA literals: keep them to a safe charset. */
@@ -189,7 +196,7 @@ function resolvePool(field: string, input: unknown): { min?: number; max?: numbe
 }
 
 function resolveRecovery(input: unknown): Required<RecoveryOptions> {
-  const defaults = { enabled: true, intervalMs: 30_000, graceMs: 5_000, abortRetentionMs: 86_400_000 }
+  const defaults = { enabled: true, intervalMs: 30_000, graceMs: 5_000, abortRetentionMs: 86_400_000, dutyCycle: 0.1 }
   if (input === undefined) return defaults
   if (input === false) return { ...defaults, enabled: false }
   const recovery = plainObject('recovery', input) as RecoveryOptions
@@ -202,7 +209,16 @@ function resolveRecovery(input: unknown): Required<RecoveryOptions> {
     intervalMs: positiveMs('recovery.intervalMs', recovery.intervalMs) ?? defaults.intervalMs,
     graceMs: nonNegativeMs('recovery.graceMs', recovery.graceMs) ?? defaults.graceMs,
     abortRetentionMs: positiveMs('recovery.abortRetentionMs', recovery.abortRetentionMs) ?? defaults.abortRetentionMs,
+    dutyCycle: dutyCycleOption(recovery.dutyCycle) ?? defaults.dutyCycle,
   }
+}
+
+function dutyCycleOption(value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 1) {
+    throw new ConfigError('recovery.dutyCycle', `must be a number in (0, 1], got ${String(value)}`)
+  }
+  return value
 }
 
 /** Validates a per-transaction or cluster timeout. */

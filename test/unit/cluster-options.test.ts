@@ -22,6 +22,8 @@ describe('cluster options', () => {
     expect(config.prefix).toBe('stx_')
     expect(config.logTable).toBe('shardtx_log')
     expect(config.recovery.enabled).toBe(true)
+    expect(config.recovery.dutyCycle).toBe(0.1)
+    expect(resolveClusterOptions({ shards: [pg], recovery: { dutyCycle: 1 } }).recovery.dutyCycle).toBe(1)
     expect(config.shards[1]!.connection).toMatchObject({ host: 'localhost', port: 3306 })
   })
 
@@ -60,6 +62,10 @@ describe('cluster options', () => {
     [{ shards: [pg], timeout: 1e12 }, 'timeout'],
     [{ shards: [pg], isolationLevel: 'snapshot' }, 'isolationLevel'],
     [{ shards: [pg], recovery: { intervalMs: -1 } }, 'recovery.intervalMs'],
+    [{ shards: [pg], recovery: { dutyCycle: 0 } }, 'recovery.dutyCycle'],
+    [{ shards: [pg], recovery: { dutyCycle: 1.5 } }, 'recovery.dutyCycle'],
+    [{ shards: [pg], recovery: { dutyCycle: Number.NaN } }, 'recovery.dutyCycle'],
+    [{ shards: [pg], recovery: { dutyCycle: '0.5' } }, 'recovery.dutyCycle'],
     [{ shards: [pg], recovery: { interval: 5 } }, 'recovery.interval'],
     [{ shards: [pg], onStep: 'x' }, 'onStep'],
     [{ shards: [pg], propagation: 'yes' }, 'propagation'],
