@@ -180,7 +180,7 @@ export class Cluster {
    * const statuses = await cluster.migrateShards({ directory: './migrations' })
    * ```
    */
-  migrateShards(options: MigrateShardsOptions): Promise<ShardMigrationStatus[]> {
+  async migrateShards(options: MigrateShardsOptions): Promise<ShardMigrationStatus[]> {
     this.#assertOpen()
     return migrateShards([...this.#runtime.participants.values()], options)
   }
@@ -193,19 +193,19 @@ export class Cluster {
    * const unhealthy = (await cluster.status()).filter((s) => s.problems.length > 0)
    * ```
    */
-  status(): Promise<ShardStatus[]> {
+  async status(): Promise<ShardStatus[]> {
     this.#assertOpen()
     return probeShards([...this.#runtime.participants.values()], this.#config.logShardId, this.#config.logTable)
   }
 
   /** Runs one recovery round now: settles every in-doubt branch old enough to judge. */
-  recover(): Promise<RecoveryReport> {
+  async recover(): Promise<RecoveryReport> {
     this.#assertOpen()
     return this.#recovery.runNow()
   }
 
   /** Lists our prepared branches on every shard, with their age and logged decision. */
-  inDoubt(): Promise<InDoubtBranch[]> {
+  async inDoubt(): Promise<InDoubtBranch[]> {
     this.#assertOpen()
     return listInDoubtBranches(this.#runtime)
   }
@@ -215,7 +215,7 @@ export class Cluster {
    * Refuses to contradict a logged decision, and refuses `commit` without a commit
    * record (under presumed abort such a transaction never committed).
    */
-  resolve(txId: string, decision: 'commit' | 'abort'): Promise<RecoveryReport> {
+  async resolve(txId: string, decision: 'commit' | 'abort'): Promise<RecoveryReport> {
     this.#assertOpen()
     return resolveByHand(this.#runtime, txId, decision)
   }

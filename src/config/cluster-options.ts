@@ -115,15 +115,16 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
   const options = plainObject('options', input) as Partial<ClusterOptions>
   rejectUnknownKeys('options', options, CLUSTER_KEYS)
   const shards = resolveShards(options.shards)
-  const logShardId = options.log ?? shards[0]!.id
+  // `undefined` means the default; `null` and every other non-string are mistakes.
+  const logShardId = options.log === undefined ? shards[0]!.id : options.log
   if (typeof logShardId !== 'string' || !shards.some((s) => s.id === logShardId)) {
     throw new ConfigError('log', `must be the id of one of the shards (${shards.map((s) => s.id).join(', ')})`)
   }
-  const prefix = options.prefix ?? 'stx_'
+  const prefix = options.prefix === undefined ? 'stx_' : options.prefix
   if (typeof prefix !== 'string' || !PREFIX_PATTERN.test(prefix)) {
     throw new ConfigError('prefix', 'must be 1 to 24 characters of A-Z, a-z, 0-9 and _')
   }
-  const logTable = options.logTable ?? 'shardtx_log'
+  const logTable = options.logTable === undefined ? 'shardtx_log' : options.logTable
   if (typeof logTable !== 'string' || !TABLE_PATTERN.test(logTable)) {
     throw new ConfigError('logTable', 'must be a plain SQL identifier of at most 48 characters (its migrations table adds a suffix)')
   }
@@ -164,7 +165,7 @@ function resolveShards(input: unknown): ResolvedShard[] {
     if (shard.dialect !== 'postgres' && shard.dialect !== 'mysql') {
       throw new ConfigError(`${field}.dialect`, `must be 'postgres' or 'mysql', not ${JSON.stringify(shard.dialect)}`)
     }
-    const weight = shard.weight ?? 1
+    const weight = shard.weight === undefined ? 1 : shard.weight
     if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
       throw new ConfigError(`${field}.weight`, 'must be a finite number above 0')
     }

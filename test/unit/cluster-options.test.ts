@@ -63,6 +63,11 @@ describe('cluster options', () => {
     [{ shards: [pg], isolationLevel: 'snapshot' }, 'isolationLevel'],
     [{ shards: [pg], recovery: { intervalMs: -1 } }, 'recovery.intervalMs'],
     [{ shards: [pg], recovery: { dutyCycle: 0 } }, 'recovery.dutyCycle'],
+    // null is a mistake, not "use the default"
+    [{ shards: [pg], log: null }, 'log'],
+    [{ shards: [pg], prefix: null }, 'prefix'],
+    [{ shards: [pg], logTable: null }, 'logTable'],
+    [{ shards: [{ ...pg, weight: null }] }, 'shards[0].weight'],
     [{ shards: [pg], recovery: { dutyCycle: 1.5 } }, 'recovery.dutyCycle'],
     [{ shards: [pg], recovery: { dutyCycle: Number.NaN } }, 'recovery.dutyCycle'],
     [{ shards: [pg], recovery: { dutyCycle: '0.5' } }, 'recovery.dutyCycle'],
