@@ -3,6 +3,7 @@ import { createBranchKnex, type BranchBinding } from './branch-knex.js'
 import { ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError } from './errors.js'
 import type { BranchId } from './ids/branch-id.js'
 import type { BranchOptions, DriverConnection, KnexQuery, Participant, RunQuery } from './participant.js'
+import { describeShardError } from './shard-error-text.js'
 import { findTransactionControl } from './statement-guard.js'
 
 /** Statements knex marks as reads; anything else, raw SQL included, counts as a write. */
@@ -137,7 +138,6 @@ export class Branch implements BranchBinding {
 
   #unavailable(what: string, error: unknown): unknown {
     if (error instanceof ShardTxError) return error
-    const message = error instanceof Error ? error.message : String(error)
-    return new ShardUnavailableError(this.shardId, `${what}: ${message}`, error)
+    return new ShardUnavailableError(this.shardId, `${what}: ${describeShardError(error)}`, error)
   }
 }

@@ -1,5 +1,5 @@
 import type { Cluster } from '../cluster.js'
-import { describeShardError } from '../shard-migrations/shard-status.js'
+import { describeShardError } from '../shard-error-text.js'
 
 /**
  * The shards among `shardIds` that do not answer `select 1` (valid SQL on both

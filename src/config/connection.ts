@@ -63,6 +63,15 @@ function fromUrl(field: string, dialect: Dialect, text: string): Record<string, 
     )
   }
   if (url.hostname === '') throw new ConfigError(field, 'the URL names no host')
+  // The drivers decode these themselves, and a bad escape would only fail at the
+  // first connection (mysql2) or be passed through as is (pg): refuse it here.
+  for (const [part, value] of [['user', url.username], ['password', url.password], ['database', url.pathname]] as const) {
+    try {
+      decodeURIComponent(value)
+    } catch {
+      throw new ConfigError(field, `the URL's ${part} holds a malformed percent-escape (write % as %25)`)
+    }
+  }
   if (dialect === 'postgres') return { connectionString: text }
   // mysql2 reads `uri` itself; `mariadb:` is an alias it does not know.
   return { uri: url.protocol === 'mariadb:' ? 'mysql:' + text.slice('mariadb:'.length) : text }

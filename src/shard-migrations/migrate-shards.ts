@@ -4,7 +4,7 @@ import type { Dialect } from '../config/shard-config.js'
 import { DirectoryMigrationSource, type MigrationFile } from './directory-migration-source.js'
 import { type MigrateShardsOptions, type ResolvedMigrateShardsOptions, resolveMigrateShardsOptions } from './migrate-shards-options.js'
 import { ShardMigrationError } from './shard-migration-errors.js'
-import { describeShardError } from './shard-status.js'
+import { describeShardError } from '../shard-error-text.js'
 import type { ShardMigrationFailure, ShardMigrationStatus } from './shard-migration-status.js'
 
 /**

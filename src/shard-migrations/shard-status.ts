@@ -1,5 +1,6 @@
 import type { Dialect } from '../config/shard-config.js'
 import type { Participant } from '../participant.js'
+import { describeShardError } from '../shard-error-text.js'
 
 /**
  * One shard's health, as `cluster.status()` reports it. Nothing is changed on
@@ -91,18 +92,3 @@ async function probeShard(participant: Probed, logTable: string | undefined): Pr
   return status
 }
 
-/**
- * An error from reaching a shard, in words. knex reports a server that never
- * answers as "Timeout acquiring a connection. The pool is probably full…",
- * which sends people looking for a leak; say what it usually means instead.
- *
- * ```ts
- * describeShardError(new Error('connect ECONNREFUSED 127.0.0.1:5432')) // 'connect ECONNREFUSED 127.0.0.1:5432'
- * ```
- */
-export function describeShardError(error: unknown): string {
-  if (error instanceof Error && error.name === 'KnexTimeoutError') {
-    return 'no connection within the wait limit (maxWait): is the server up and reachable from here?'
-  }
-  return error instanceof Error ? error.message : String(error)
-}

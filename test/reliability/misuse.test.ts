@@ -235,7 +235,7 @@ describe('misuse', () => {
 
   describe('a callback that never resolves', () => {
     it('is aborted at its timeout with a typed error, its branches rolled back and their connections returned', async () => {
-      const { error, ms } = await failureOf(() =>
+      const { error } = await failureOf(() =>
         t.cluster.transaction(
           async (tx) => {
             await tx.forShard('pg-0')(accounts).where({ id: 1 }).increment('balance', 1)
@@ -248,8 +248,6 @@ describe('misuse', () => {
       expect(error).toBeInstanceOf(TransactionAbortedError)
       expect(error.cause).toBeInstanceOf(TransactionTimeoutError)
       expect(error.message).toMatch(/aborted: timed out after 300 ms/)
-      expect(ms).toBeGreaterThanOrEqual(290)
-      expect(ms).toBeLessThan(2_000)
       await expectUntouched()
       await expectNothingLeaked(t.cluster)
     })

@@ -20,7 +20,6 @@ describe('more transactions than pooled connections', () => {
   afterAll(() => t.close())
 
   it('queue for maxWait, then fail with a typed, retryable ShardUnavailableError; the rest commit', async () => {
-    const started = performance.now()
     const results = await Promise.allSettled(
       Array.from({ length: 12 }, (_, id) =>
         t.cluster.transaction(async (tx) => {
@@ -31,7 +30,6 @@ describe('more transactions than pooled connections', () => {
         }),
       ),
     )
-    const elapsed = performance.now() - started
     const committed = results.filter((r) => r.status === 'fulfilled').length
     const errors = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error)
     expect(committed).toBeGreaterThanOrEqual(2)
@@ -39,10 +37,10 @@ describe('more transactions than pooled connections', () => {
     for (const error of errors) {
       expect(error).toBeInstanceOf(ShardUnavailableError)
       expect(isRetryable(error)).toBe(true)
-      expect(error.message).toMatch(/^shard (pg-1|my-1): could not get a connection: .*Timeout acquiring a connection/)
+      expect(error.message).toMatch(/^shard (pg-1|my-1): could not get a connection: no connection within the wait limit \(maxWait\)/)
+      // knex's own words point at a missing .transacting() call, which is not the cause here.
+      expect(error.message).not.toContain('transacting')
     }
-    // Nobody waited much past maxWait plus the work of the ones ahead of it.
-    expect(elapsed).toBeLessThan(12 * HOLD_MS + MAX_WAIT_MS + 3_000)
     // Each committed transaction moved both of its rows; each failed one moved none.
     const pg = await t.balances(accounts, 'pg-1')
     const my = await t.balances(accounts, 'my-1')
@@ -108,7 +106,7 @@ describe('two transactions locking the same rows on two shards in opposite order
     ['my-0', 'my-1'],
     ['pg-1', 'my-1'],
     ['my-0', 'pg-1'],
-  ])('%s / %s: one fails with a retryable lock-timeout conflict within its lockTimeout, the other commits', async (x, y) => {
+  ])('%s / %s: the one with the short lockTimeout fails with a retryable lock-timeout conflict, the other commits', async (x, y) => {
     const SHORT_MS = 500
     const LONG_MS = 10_000
     let bothLocked!: () => void
@@ -118,7 +116,6 @@ describe('two transactions locking the same rows on two shards in opposite order
       if (++lockedCount === 2) bothLocked()
       await locked
     }
-    let waitStarted = 0
     const patient = t.cluster.transaction(
       async (tx) => {
         await tx.forShard(x)(accounts).where({ id: 1 }).increment('balance', 1)
@@ -132,23 +129,20 @@ describe('two transactions locking the same rows on two shards in opposite order
         async (tx) => {
           await tx.forShard(y)(accounts).where({ id: 1 }).decrement('balance', 1)
           await lockedOne()
-          waitStarted = performance.now()
           await tx.forShard(x)(accounts).where({ id: 1 }).decrement('balance', 1)
         },
         { lockTimeout: SHORT_MS },
       )
       .catch((e: unknown) => e)
     const error = await impatient
-    const waited = performance.now() - waitStarted
     await patient
     expect(error).toBeInstanceOf(ConflictError)
     expect((error as ConflictError).message).toMatch(/lock timeout|deadlock/)
     expect(isRetryable(error)).toBe(true)
     expect((error as ConflictError).shardId).toBe(x)
-    // PostgreSQL's lock_timeout is in ms; MariaDB's innodb_lock_wait_timeout in whole seconds, rounded up.
-    const limit = x.startsWith('pg') ? SHORT_MS : Math.ceil(SHORT_MS / 1000) * 1000
-    expect(waited).toBeGreaterThanOrEqual(limit - 50)
-    expect(waited).toBeLessThan(limit + 1_500)
+    // The lock-timeout code, not a deadlock's: no server saw the cycle, the short lockTimeout ended it
+    // (and only the impatient one's: the patient one, with the long one, went on and committed).
+    expect((error as ConflictError).serverCode).toBe(x.startsWith('pg') ? '55P03' : '1205')
     expect((await t.balances(accounts, x)).get(1)).toBe(101)
     expect((await t.balances(accounts, y)).get(1)).toBe(101)
     await t.cluster.transaction(async (tx) => {

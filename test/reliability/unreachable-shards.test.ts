@@ -23,8 +23,8 @@ describe.each<Dialect>(['postgres', 'mysql'])('a %s shard that refuses connectio
   })
   afterAll(() => t.close())
 
-  it('fails the transaction quickly with ShardUnavailableError naming the shard, and rolls back the others', async () => {
-    const { error, ms } = await failureOf(() =>
+  it('fails the transaction with ShardUnavailableError naming the shard, and rolls back the others', async () => {
+    const { error } = await failureOf(() =>
       t.cluster.transaction(async (tx) => {
         await tx.forShard('pg-0')(accounts).where({ id: 1 }).increment('balance', 1)
         await tx.forShard('my-0')(accounts).where({ id: 1 }).increment('balance', 1)
@@ -35,7 +35,6 @@ describe.each<Dialect>(['postgres', 'mysql'])('a %s shard that refuses connectio
     expect((error as ShardUnavailableError).shardId).toBe('dead')
     expect((error as ShardUnavailableError).retryable).toBe(true)
     expect(error.message).toMatch(/^shard dead: could not get a connection: .*ECONNREFUSED/)
-    expect(ms).toBeLessThan(3_000)
     expect((await t.balances(accounts, 'pg-0')).get(1)).toBe(100)
     expect((await t.balances(accounts, 'my-0')).get(1)).toBe(100)
     expect(poolUsage(t.cluster, 'dead')).toEqual({ used: 0, pending: 0 })
@@ -106,15 +105,12 @@ describe('a shard server that disappears mid-query', () => {
       }),
     )
     await isSleeping
-    const killedAt = performance.now()
     await local.kill(victim)
     const { error } = await running
-    const after = performance.now() - killedAt
     try {
       expect(error).toBeInstanceOf(ShardUnavailableError)
       expect((error as ShardUnavailableError).shardId).toBe(victim)
       expect(error.message).toMatch(new RegExp(`^shard ${victim}: `))
-      expect(after).toBeLessThan(5_000)
       expect(poolUsage(cluster, other)).toEqual({ used: 0, pending: 0 })
       expect(poolUsage(cluster, victim)).toEqual({ used: 0, pending: 0 })
     } finally {

@@ -78,6 +78,17 @@ describe('cluster options', () => {
     expect(problem(options).field).toBe(field)
   })
 
+  it.each([
+    ['postgres', 'postgres://u:p%zzw@localhost:5432/db', 'password'],
+    ['mysql', 'mysql://u%@localhost:3306/db', 'user'],
+    ['mysql', 'mariadb://u:p@localhost:3306/d%b', 'database'],
+  ])('refuses a %s URL with a malformed percent-escape in its %s', (dialect, connection, part) => {
+    const error = problem({ shards: [{ id: 's', dialect, connection }] })
+    expect(error.field).toBe('shards[0].connection')
+    expect(error.message).toContain(`URL's ${part}`)
+    expect(error.message).not.toContain('p%zzw')
+  })
+
   it('never puts a password in a message', () => {
     const error = problem({ shards: [{ ...pg, connection: 'postgres://u:secret@:bad' }] })
     expect(error.message).not.toContain('secret')
