@@ -3,7 +3,10 @@ import type { StepEvent } from './protocol-steps.js'
 import type { TransactionLog } from './transaction-log.js'
 
 const BATCH_SIZE = 500
-const FLUSH_DELAY_MS = 20
+// Each batch is a DELETE that commits (a WAL flush on the log shard), so it pays to
+// gather many: a record kept a little longer costs nothing, since recovery deletes
+// the records of transactions whose branches are all committed anyway.
+const FLUSH_DELAY_MS = 250
 
 /**
  * Deletes the commit records of fully committed transactions in batches, off

@@ -65,7 +65,7 @@ export interface RecoveryOptions {
   abortRetentionMs?: number
   /**
    * Fraction of the time a background round spends settling branches, in (0, 1]
-   * (default 0.1): after settling a transaction that took t ms it pauses
+   * (default 0.05): after settling a transaction that took t ms it pauses
    * t·(1/dutyCycle − 1) ms, so the pause grows when the servers are busy.
    * `cluster.recover()` is never paced.
    */
@@ -197,7 +197,7 @@ function resolvePool(field: string, input: unknown): { min?: number; max?: numbe
 }
 
 function resolveRecovery(input: unknown): Required<RecoveryOptions> {
-  const defaults = { enabled: true, intervalMs: 30_000, graceMs: 5_000, abortRetentionMs: 86_400_000, dutyCycle: 0.1 }
+  const defaults = { enabled: true, intervalMs: 30_000, graceMs: 5_000, abortRetentionMs: 86_400_000, dutyCycle: 0.05 }
   if (input === undefined) return defaults
   if (input === false) return { ...defaults, enabled: false }
   const recovery = plainObject('recovery', input) as RecoveryOptions

@@ -23,7 +23,7 @@ export function poolUsage(cluster: Cluster, shardId: string): { used: number; pe
  */
 export async function expectNothingLeaked(cluster: Cluster, shardIds: string[] = cluster.shardIds): Promise<void> {
   for (const shardId of shardIds) {
-    await expect.poll(() => poolUsage(cluster, shardId), { message: `pool of ${shardId}`, timeout: 1_000 }).toEqual({ used: 0, pending: 0 })
+    await expect.poll(() => poolUsage(cluster, shardId), { message: `pool of ${shardId}`, timeout: 5_000 }).toEqual({ used: 0, pending: 0 })
   }
   expect(await cluster.inDoubt()).toEqual([])
 }

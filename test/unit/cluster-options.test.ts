@@ -22,7 +22,7 @@ describe('cluster options', () => {
     expect(config.prefix).toBe('stx_')
     expect(config.logTable).toBe('shardtx_log')
     expect(config.recovery.enabled).toBe(true)
-    expect(config.recovery.dutyCycle).toBe(0.1)
+    expect(config.recovery.dutyCycle).toBe(0.05)
     expect(resolveClusterOptions({ shards: [pg], recovery: { dutyCycle: 1 } }).recovery.dutyCycle).toBe(1)
     expect(config.shards[1]!.connection).toMatchObject({ host: 'localhost', port: 3306 })
   })
