@@ -44,3 +44,36 @@ export async function deleteLogRecords(knex: Knex, table: string, txIds: string[
 export async function deleteAbortsBefore(knex: Knex, table: string, before: number): Promise<number> {
   return knex(table).where('decision', 'abort').where('created_at', '<', before).del()
 }
+
+/** A transaction to fence: its id and the shards its record lists. */
+export interface FenceRequest {
+  txId: string
+  participants: string[]
+}
+
+/** Rows per fencing statement (PostgreSQL allows 65 535 bind parameters, three per row). */
+const FENCE_CHUNK = 500
+
+/**
+ * The fence both dialects share. `insertAndRead` inserts abort records for a chunk
+ * of requests, leaving existing records alone, and returns the decisions stored for
+ * them afterwards; it returns nothing for the chunk when its server asked to try
+ * again (a lock wait ended by timeout or deadlock), which decides nothing. A request
+ * without a record afterwards lost it between the two statements (forgotten or
+ * expired) and is fenced again. Requests go in tx id order, so two recoverers
+ * fencing overlapping sets lock their keys in the same order and never deadlock.
+ */
+export async function fenceInChunks(
+  requests: FenceRequest[],
+  insertAndRead: (chunk: FenceRequest[]) => Promise<Map<string, Decision>>,
+): Promise<Map<string, Decision>> {
+  const decided = new Map<string, Decision>()
+  let pending = [...new Map(requests.map((r) => [r.txId, r])).values()].sort((a, b) => (a.txId < b.txId ? -1 : a.txId > b.txId ? 1 : 0))
+  while (pending.length > 0) {
+    for (let start = 0; start < pending.length; start += FENCE_CHUNK) {
+      for (const [txId, decision] of await insertAndRead(pending.slice(start, start + FENCE_CHUNK))) decided.set(txId, decision)
+    }
+    pending = pending.filter((r) => !decided.has(r.txId))
+  }
+  return decided
+}

@@ -68,8 +68,7 @@ export async function measureRecovery(
   const withRecovery: number[] = []
   let settledInBackground = 0
   let backgroundMs = 0
-  for (let pair = 0; pair < settings.repeats; pair++) {
-    without.push((await measure(window, transfer)).txPerSec)
+  const measureWithRecovery = async (): Promise<void> => {
     // Background recovery as shipped (default pace), a fresh cluster: its first round starts at once.
     const background = createCluster({ shards, log: 'pg-1', prefix: PREFIX, recovery: { graceMs: 0 } })
     const started = performance.now()
@@ -77,6 +76,13 @@ export async function measureRecovery(
     await background.close()
     backgroundMs += performance.now() - started
     settledInBackground += background.stats().recovered.rolledBack
+  }
+  // The order alternates (without, with; with, without; …): throughput drifting up
+  // or down over the run then favours neither side.
+  for (let pair = 0; pair < settings.repeats; pair++) {
+    if (pair % 2 === 1) await measureWithRecovery()
+    without.push((await measure(window, transfer)).txPerSec)
+    if (pair % 2 === 0) await measureWithRecovery()
   }
   // Whatever background recovery left is settled at full speed, for the next benchmark.
   await recoverer.recover()

@@ -1,5 +1,5 @@
 import type { ClusterRuntime } from './cluster-runtime.js'
-import { BACKGROUND_CONCURRENCY, ON_DEMAND_PACE, recover, type RecoveryReport } from './recovery.js'
+import { BACKGROUND_PACE, ON_DEMAND_PACE, recover, type RecoveryReport } from './recovery.js'
 
 interface Round {
   readonly onDemand: boolean
@@ -53,7 +53,7 @@ export class BackgroundRecovery {
     const stop = new AbortController()
     const pace = onDemand
       ? { ...ON_DEMAND_PACE, signal: stop.signal }
-      : { concurrency: BACKGROUND_CONCURRENCY, dutyCycle: this.#runtime.config.recovery.dutyCycle, signal: stop.signal }
+      : { ...BACKGROUND_PACE, dutyCycle: this.#runtime.config.recovery.dutyCycle, signal: stop.signal }
     const report = recover(this.#runtime, pace).finally(() => {
       if (this.#running === round) this.#running = undefined
     })

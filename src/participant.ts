@@ -129,11 +129,12 @@ export interface Participant {
   /** Log shard only: inserts a decision in its own autocommit statement. */
   insertDecision(record: DecisionRecord): Promise<'inserted' | 'conflict'>
   /**
-   * Log shard only: inserts an abort record unless one exists, then reads the
-   * decision. Waits while a coordinator's uncommitted commit record holds the key,
-   * so what it returns is final.
+   * Log shard only: for each transaction, inserts an abort record unless one exists,
+   * then reads the decision that stands, in as few statements as the batch allows.
+   * Waits while a coordinator's uncommitted commit record holds a key, so what it
+   * returns is final; every transaction asked about has a decision in the result.
    */
-  fenceAbort(txId: string, participants: string[], createdAt: number): Promise<Decision>
+  fenceAbort(requests: { txId: string; participants: string[] }[], createdAt: number): Promise<Map<string, Decision>>
   /** Log shard only: reads the records of these transactions (all when omitted), optionally of one decision. */
   readDecisions(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]>
   /** Log shard only: deletes the named records that hold `decision`. */

@@ -50,26 +50,31 @@ export function emptyReport(): RecoveryReport {
  * How a round works through the in-doubt transactions it found.
  *
  * ```ts
- * await recover(rt, { concurrency: 2, dutyCycle: 0.1, signal })
+ * await recover(rt, { workers: 2, batch: 2, dutyCycle: 0.05, signal })
  * ```
  */
 export interface RoundPace {
-  /** Transactions settled at once; each holds a pooled connection per shard it touches. */
-  concurrency: number
+  /** Workers settling batches side by side. */
+  workers: number
   /**
-   * Fraction of the time each worker spends settling: after a transaction that took
-   * t ms it pauses t·(1/dutyCycle − 1) ms. The pause grows with the servers' load, so
-   * a background round yields to the application's own transactions; 1 never pauses.
+   * Transactions per batch: one statement fences the batch's abandoned ones, then all
+   * their branches are finished at once (each holds a pooled connection of its shard).
+   */
+  batch: number
+  /**
+   * Fraction of the time each worker spends settling: after a batch that took t ms
+   * it pauses t·(1/dutyCycle − 1) ms. The pause grows with the servers' load, so a
+   * background round yields to the application's own transactions; 1 never pauses.
    */
   dutyCycle: number
-  /** Stops the round between transactions; an interrupted round forgets no records. */
+  /** Stops the round between batches; an interrupted round forgets no records. */
   signal?: AbortSignal
 }
 
-/** `cluster.recover()`: as fast as the servers allow. */
-export const ON_DEMAND_PACE: RoundPace = { concurrency: 32, dutyCycle: 1 }
-/** Background rounds settle four transactions at a time, each worker paced by `recovery.dutyCycle`. */
-export const BACKGROUND_CONCURRENCY = 4
+/** `cluster.recover()`: as fast as the servers allow, 64 transactions in flight. */
+export const ON_DEMAND_PACE: RoundPace = { workers: 4, batch: 16, dutyCycle: 1 }
+/** Background rounds keep four transactions in flight while they work, paced by `recovery.dutyCycle`. */
+export const BACKGROUND_PACE: Omit<RoundPace, 'dutyCycle'> = { workers: 2, batch: 2 }
 
 /**
  * One recovery round (DESIGN.md "Recovery"). Safe to run in any process, any
@@ -92,13 +97,18 @@ export async function recover(rt: ClusterRuntime, pace: RoundPace = ON_DEMAND_PA
 
   const { inDoubt, reached } = await listInDoubt(rt, report)
   const stillPrepared = new Set<string>()
-  const finished = await forEachPaced([...inDoubt], pace, async ([txId, branches]) => {
-    const decision = decided.get(txId) ?? (await decideAbandoned(rt, report, now, txId, branches))
-    if (decision === undefined) {
-      for (const b of branches) stillPrepared.add(key(b))
-      return
-    }
-    await Promise.all(branches.map((b) => resolveBranch(rt, report, b, decision, stillPrepared)))
+  const finished = await forEachPaced(batchesOf([...inDoubt], pace.batch), pace, async (batch) => {
+    const decisions = await decideBatch(rt, report, now, decided, batch)
+    await Promise.all(
+      batch.map(async ([txId, branches]) => {
+        const decision = decisions.get(txId)
+        if (decision === undefined) {
+          for (const b of branches) stillPrepared.add(key(b))
+          return
+        }
+        await Promise.all(branches.map((b) => resolveBranch(rt, report, b, decision, stillPrepared)))
+      }),
+    )
   })
   // Branches an interrupted round never reached are still prepared, and the commit
   // records they need must stay; the next round cleans up.
@@ -138,30 +148,52 @@ export async function listInDoubt(
 }
 
 /**
- * A transaction with prepared branches and no commit record: once its coordinator's
- * deadline (carried in its id) and the grace period have passed, fence it. The fence,
- * not the clock, is what makes this safe: a live coordinator's commit insert then fails.
+ * The decisions for a batch of transactions. One with a commit record commits. One
+ * without: once its coordinator's deadline (carried in its id) and the grace period
+ * have passed, it is fenced, all such in the batch by one statement. The fence, not
+ * the clock, is what makes this safe: a live coordinator's commit insert then fails.
+ * Younger ones get no decision this round.
  */
-async function decideAbandoned(
+async function decideBatch(
   rt: ClusterRuntime,
   report: RecoveryReport,
   now: number,
-  txId: string,
-  branches: PreparedBranch[],
-): Promise<Decision | undefined> {
-  const info = parseTransactionId(txId)
-  if (info === undefined || now < info.deadline + rt.config.recovery.graceMs) {
-    for (const b of branches) report.skipped.push({ txId, shardId: b.shardId, reason: info === undefined ? 'foreign' : 'young' })
-    return undefined
+  logged: Map<string, Decision>,
+  batch: [string, PreparedBranch[]][],
+): Promise<Map<string, Decision>> {
+  const decisions = new Map<string, Decision>()
+  const abandoned: { txId: string; participants: string[] }[] = []
+  for (const [txId, branches] of batch) {
+    const decision = logged.get(txId)
+    if (decision !== undefined) {
+      decisions.set(txId, decision)
+      continue
+    }
+    const info = parseTransactionId(txId)
+    if (info === undefined || now < info.deadline + rt.config.recovery.graceMs) {
+      for (const b of branches) report.skipped.push({ txId, shardId: b.shardId, reason: info === undefined ? 'foreign' : 'young' })
+    } else {
+      abandoned.push({ txId, participants: branches.map((b) => b.shardId) })
+    }
   }
+  if (abandoned.length === 0) return decisions
+  let fenced: Map<string, Decision>
   try {
-    const decision = await rt.log.fence(txId, branches.map((b) => b.shardId))
-    await rt.step({ step: 'recover-fenced', txId, decision })
-    return decision
+    fenced = await rt.log.fenceMany(abandoned)
   } catch (error) {
-    report.failed.push({ shardId: rt.log.shardId, txId, error: describe(error) })
-    return undefined
+    for (const { txId } of abandoned) report.failed.push({ shardId: rt.log.shardId, txId, error: describe(error) })
+    return decisions
   }
+  for (const { txId } of abandoned) {
+    const decision = fenced.get(txId)!
+    try {
+      await rt.step({ step: 'recover-fenced', txId, decision })
+      decisions.set(txId, decision)
+    } catch (error) {
+      report.failed.push({ shardId: rt.log.shardId, txId, error: describe(error) })
+    }
+  }
+  return decisions
 }
 
 /** Finishes one prepared branch by the decision, recording what happened in the report. */
@@ -230,9 +262,15 @@ function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
+function batchesOf<T>(items: T[], size: number): T[][] {
+  const batches: T[][] = []
+  for (let start = 0; start < items.length; start += size) batches.push(items.slice(start, start + size))
+  return batches
+}
+
 /** Runs `work` over `items` at the given pace; false when the signal stopped it early. */
 async function forEachPaced<T>(items: T[], pace: RoundPace, work: (item: T) => Promise<void>): Promise<boolean> {
-  const { concurrency, dutyCycle, signal } = pace
+  const { workers, dutyCycle, signal } = pace
   // Pausing workers wait here; one abort listener for the round wakes them all.
   const waiting = new Set<() => void>()
   signal?.addEventListener('abort', () => waiting.forEach((wake) => wake()), { once: true })
@@ -255,6 +293,6 @@ async function forEachPaced<T>(items: T[], pace: RoundPace, work: (item: T) => P
       if (dutyCycle < 1) await pause((performance.now() - started) * (1 / dutyCycle - 1))
     }
   }
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker))
+  await Promise.all(Array.from({ length: Math.min(workers, items.length) }, worker))
   return next >= items.length
 }

@@ -27,8 +27,16 @@ export class TransactionLog {
   }
 
   /** Decides abort unless a decision exists, and returns the decision that stands. */
-  fence(txId: string, participants: string[]): Promise<Decision> {
-    return this.participant.fenceAbort(txId, participants, Date.now())
+  async fence(txId: string, participants: string[]): Promise<Decision> {
+    return (await this.fenceMany([{ txId, participants }])).get(txId)!
+  }
+
+  /**
+   * {@link fence} for many transactions at once: one statement inserts their abort
+   * records (one commit on the log shard for all) and one reads what stands.
+   */
+  fenceMany(requests: { txId: string; participants: string[] }[]): Promise<Map<string, Decision>> {
+    return this.participant.fenceAbort(requests, Date.now())
   }
 
   read(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]> {

@@ -14,13 +14,20 @@ import type {
   PreparedBranch,
   RunQuery,
 } from '../../src/participant.js'
-import { deleteAbortsBefore, deleteLogRecords, type LogRow, readLogRecords, toDecisionRecord } from '../log-row.js'
+import {
+  deleteAbortsBefore,
+  deleteLogRecords,
+  type FenceRequest,
+  fenceInChunks,
+  type LogRow,
+  readLogRecords,
+  toDecisionRecord,
+} from '../log-row.js'
 import { knexLogOf } from '../knex-log.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {
   classifyMysqlConflict,
   ER_DUP_ENTRY,
-  ER_LOCK_WAIT_TIMEOUT,
   ER_XAER_NOTA,
   errno,
   isMysqlConnectionError,
@@ -227,28 +234,32 @@ export class MysqlParticipant implements Participant {
     }
   }
 
-  async fenceAbort(txId: string, participants: string[], createdAt: number): Promise<Decision> {
-    for (;;) {
+  fenceAbort(requests: FenceRequest[], createdAt: number): Promise<Map<string, Decision>> {
+    return fenceInChunks(requests, async (chunk) => {
+      const decided = new Map<string, Decision>()
       let results: unknown[]
       try {
         // ON DUPLICATE KEY (not INSERT IGNORE, which would also swallow other errors) waits on a
         // coordinator's uncommitted commit record; the SELECT then reads what it committed.
+        const ids = chunk.map((r) => r.txId)
         results = await this.knex
           .raw(
-            `INSERT INTO ${this.#table} (tx_id, decision, participants, created_at) VALUES (?, 'abort', ?, ?)
-             ON DUPLICATE KEY UPDATE tx_id = tx_id; SELECT * FROM ${this.#table} WHERE tx_id = ?`,
-            [txId, participants.join(','), createdAt, txId],
+            `INSERT INTO ${this.#table} (tx_id, decision, participants, created_at)
+             VALUES ${chunk.map(() => "(?, 'abort', ?, ?)").join(', ')}
+             ON DUPLICATE KEY UPDATE tx_id = tx_id;
+             SELECT * FROM ${this.#table} WHERE tx_id IN (${ids.map(() => '?').join(', ')})`,
+            [...chunk.flatMap((r) => [r.txId, r.participants.join(','), createdAt]), ...ids],
           )
           .then((r: unknown[]) => r[0] as unknown[])
       } catch (error) {
-        // 1205: the coordinator's branch still holds the key past innodb_lock_wait_timeout.
-        // That means "ask again", never "decide".
-        if (errno(error) === ER_LOCK_WAIT_TIMEOUT) continue
+        // 1205 / 1213: a coordinator's branch held a key past innodb_lock_wait_timeout, or
+        // InnoDB saw a deadlock and rolled the insert back. That means "ask again", never "decide".
+        if (classifyMysqlConflict(error) !== undefined) return decided
         throw error
       }
-      const rows = results[1] as LogRow[]
-      if (rows[0] !== undefined) return toDecisionRecord(rows[0]).decision
-    }
+      for (const row of results[1] as LogRow[]) decided.set(row.tx_id, toDecisionRecord(row).decision)
+      return decided
+    })
   }
 
   readDecisions(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]> {

@@ -14,7 +14,7 @@ import type {
   Participant,
   PreparedBranch,
 } from '../../src/participant.js'
-import { deleteAbortsBefore, deleteLogRecords, readLogRecords } from '../log-row.js'
+import { deleteAbortsBefore, deleteLogRecords, type FenceRequest, fenceInChunks, readLogRecords } from '../log-row.js'
 import { knexLogOf } from '../knex-log.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {
@@ -188,20 +188,28 @@ export class PostgresParticipant implements Participant {
     }
   }
 
-  async fenceAbort(txId: string, participants: string[], createdAt: number): Promise<Decision> {
-    // The insert waits on a coordinator's uncommitted commit record with the same key,
-    // then does nothing if that commits; the SELECT, a new statement, then sees it.
-    for (;;) {
-      const inserted = await this.knex.raw<{ rows: unknown[] }>(
-        `INSERT INTO ${this.#quotedTable} (tx_id, decision, participants, created_at) VALUES (?, 'abort', ?, ?)
-         ON CONFLICT (tx_id) DO NOTHING RETURNING tx_id`,
-        [txId, participants.join(','), createdAt],
-      )
-      if (inserted.rows.length > 0) return 'abort'
-      const existing = await this.readDecisions([txId])
-      if (existing[0] !== undefined) return existing[0].decision
-      // The record vanished between the two statements (forgotten or expired): fence again.
-    }
+  fenceAbort(requests: FenceRequest[], createdAt: number): Promise<Map<string, Decision>> {
+    return fenceInChunks(requests, async (chunk) => {
+      const decided = new Map<string, Decision>()
+      try {
+        // The insert waits on a coordinator's uncommitted commit record with the same key,
+        // then does nothing if that commits; the SELECT, a new statement, then sees it.
+        const inserted = await this.knex.raw<{ rows: { tx_id: string }[] }>(
+          `INSERT INTO ${this.#quotedTable} (tx_id, decision, participants, created_at)
+           VALUES ${chunk.map(() => "(?, 'abort', ?, ?)").join(', ')}
+           ON CONFLICT (tx_id) DO NOTHING RETURNING tx_id`,
+          chunk.flatMap((r) => [r.txId, r.participants.join(','), createdAt]),
+        )
+        for (const row of inserted.rows) decided.set(row.tx_id, 'abort')
+      } catch (error) {
+        // Deadlock detection or a lock timeout ended the wait: that means "ask again".
+        if (classifyPostgresConflict(error) !== undefined) return decided
+        throw error
+      }
+      const others = chunk.filter((r) => !decided.has(r.txId)).map((r) => r.txId)
+      for (const record of await this.readDecisions(others)) decided.set(record.txId, record.decision)
+      return decided
+    })
   }
 
   readDecisions(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]> {
