@@ -70,7 +70,7 @@ try {
       met: recovery.settled === recovery.branches && recovery.recoverSeconds <= 10,
     })
     ratios.push({
-      name: 'W1 during background recovery / beside the same in-doubt branches (median of pairs)',
+      name: 'W1 during background recovery / beside the same in-doubt branches (alternating windows)',
       value: recovery.foregroundRatio,
       target: '≥ 0.90',
       met: recovery.foregroundRatio >= 0.9,
