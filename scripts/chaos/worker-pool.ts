@@ -113,7 +113,7 @@ export class WorkerPool {
     this.#running = false
     for (const s of this.#slots) {
       s.stopping = true
-      if (s.ready && s.child?.connected) s.child.send({ t: 'stop' })
+      if (s.ready && s.child?.connected) sendStop(s.child)
     }
     const timer = setTimeout(() => this.killAll(), STOP_TIMEOUT_MS)
     await Promise.all(this.#slots.map((s) => s.exited))
@@ -157,7 +157,7 @@ export class WorkerPool {
         case 'ready':
           slot.ready = true
           // A stop asked for while it was starting is delivered now that it listens.
-          if (slot.stopping) child.send({ t: 'stop' })
+          if (slot.stopping) sendStop(child)
           ready()
           break
         case 'ack':
@@ -195,4 +195,14 @@ export class WorkerPool {
     })
     return isReady
   }
+}
+
+/**
+ * Asks a worker to stop. The chaos killer may have SIGKILLed it a moment ago, while
+ * its IPC channel still looked connected: the write then fails with EPIPE, which
+ * `send` hands to the callback instead of emitting as an uncaught 'error'. A dead
+ * worker needs no stop; its exit is awaited all the same.
+ */
+function sendStop(child: ChildProcess): void {
+  child.send({ t: 'stop' }, () => {})
 }
