@@ -134,6 +134,7 @@ export class Cluster {
    */
   async transaction<T>(work: (tx: Transaction) => Promise<T> | T, options: TransactionOptions = {}): Promise<T> {
     this.#assertOpen()
+    if (typeof work !== 'function') throw new ConfigError('transaction(work)', `must be a function, got ${work === null ? 'null' : typeof work}`)
     const resolved = resolveTransactionOptions(options, this.#config)
     // Inside a running transaction a nested call joins it: its work is part of the
     // outer unit, its errors reach the outer callback, which decides.

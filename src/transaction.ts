@@ -70,13 +70,13 @@ export class Transaction implements BranchOwner {
    */
   afterCommit(hook: () => unknown): void {
     this.assertAcceptsStatements()
-    ;(this.#afterCommit ??= []).push(hook)
+    ;(this.#afterCommit ??= []).push(hookOption('afterCommit', hook))
   }
 
   /** Runs `hook` once the transaction has rolled back everywhere; see {@link afterCommit}. */
   afterRollback(hook: () => unknown): void {
     this.assertAcceptsStatements()
-    ;(this.#afterRollback ??= []).push(hook)
+    ;(this.#afterRollback ??= []).push(hookOption('afterRollback', hook))
   }
 
   /** @internal */
@@ -193,4 +193,10 @@ export class Transaction implements BranchOwner {
 /** The reason given when the transaction's time is up. */
 export function timeoutReason(timeoutMs: number): TransactionTimeoutError {
   return new TransactionTimeoutError(`timed out after ${timeoutMs} ms`)
+}
+
+/** Refused when registered, not found out after the commit, when nobody could be told. */
+function hookOption(method: string, hook: unknown): () => unknown {
+  if (typeof hook !== 'function') throw new ConfigError(`${method}(hook)`, `must be a function, got ${hook === null ? 'null' : typeof hook}`)
+  return hook as () => unknown
 }

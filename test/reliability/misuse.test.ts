@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   ClosedError,
+  ConfigError,
   createCluster,
   ForbiddenStatementError,
   InvalidKeyError,
@@ -81,6 +82,32 @@ describe('misuse', () => {
         }),
       )
       expect(error).toBeInstanceOf(InvalidKeyError)
+      await expectUntouched()
+      await expectNothingLeaked(t.cluster)
+    })
+  })
+
+  describe('what is not a function', () => {
+    it.each([null, undefined, 'work', { run: () => 1 }])('refuses %j as the transaction callback with a ConfigError, before anything runs', async (work) => {
+      const error = await t.cluster.transaction(work as never).then(
+        () => undefined,
+        (e: unknown) => e,
+      )
+      expect(error).toBeInstanceOf(ConfigError)
+      expect((error as ConfigError).message).toMatch(/^transaction\(work\): must be a function/)
+      await expectNothingLeaked(t.cluster)
+    })
+
+    it.each(['afterCommit', 'afterRollback'] as const)('refuses a %s hook that is not a function when it is added, rolling back the transaction', async (method) => {
+      const { error } = await failureOf(() =>
+        t.cluster.transaction(async (tx) => {
+          await tx.forShard('pg-0')(accounts).where({ id: 1 }).increment('balance', 1)
+          await tx.forShard('my-0')(accounts).where({ id: 1 }).increment('balance', 1)
+          tx[method](null as never)
+        }),
+      )
+      expect(error).toBeInstanceOf(ConfigError)
+      expect(error.message).toBe(`${method}(hook): must be a function, got null`)
       await expectUntouched()
       await expectNothingLeaked(t.cluster)
     })
