@@ -1,5 +1,4 @@
 import { hashShardKeyInt32 } from './shard-key.js'
-import { xxh32StringInt32 } from './xxh32-string.js'
 import type { ShardKey } from './shard-key.js'
 import { validateShards } from './shard-spec.js'
 import type { Shard, ShardSpec } from './shard-spec.js'
@@ -64,10 +63,7 @@ export class ShardRing {
    * ```
    */
   shardFor(key: ShardKey): string {
-    // Strings, the common key, go straight to the string hash so the whole
-    // lookup stays small enough for V8 to inline into the caller.
-    const hash = typeof key === 'string' ? xxh32StringInt32(key, 0) : hashShardKeyInt32(key)
-    return this.#ids[readOwner(this.#owners, this.#ownerBits, slotOfHash(hash))]!
+    return this.#ids[readOwner(this.#owners, this.#ownerBits, slotOfHash(hashShardKeyInt32(key)))]!
   }
 
   /**
