@@ -1,4 +1,5 @@
 import type { ResolvedClusterConfig } from './config/cluster-options.js'
+import { ConfigError } from './errors.js'
 import type { DecisionForgetter } from './decision-forgetter.js'
 import type { Logger } from './logger.js'
 import type { Participant } from './participant.js'
@@ -18,4 +19,19 @@ export interface ClusterRuntime {
   shardFor(key: unknown): string
   /** Reports a protocol step to the `onStep` hook; undefined when there is none to wait for. */
   step(event: StepEvent): Promise<void> | undefined
+}
+
+/**
+ * The participant of `shardId`, or a ConfigError listing the shards there are.
+ *
+ * ```ts
+ * participantOf(rt, 'pg-9') // throws 'shardId: unknown shard "pg-9" (known: pg-0, my-0)'
+ * ```
+ */
+export function participantOf(rt: ClusterRuntime, shardId: string): Participant {
+  const participant = rt.participants.get(shardId)
+  if (participant === undefined) {
+    throw new ConfigError('shardId', `unknown shard "${String(shardId)}" (known: ${[...rt.participants.keys()].join(', ')})`)
+  }
+  return participant
 }

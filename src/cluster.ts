@@ -2,10 +2,10 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Knex } from 'knex'
 import { createParticipant } from '../adapters/index.js'
 import { BackgroundRecovery } from './background-recovery.js'
-import type { ClusterRuntime } from './cluster-runtime.js'
+import { type ClusterRuntime, participantOf } from './cluster-runtime.js'
 import { type ClusterOptions, type ResolvedClusterConfig, resolveClusterOptions } from './config/cluster-options.js'
 import { DecisionForgetter } from './decision-forgetter.js'
-import { ClosedError, ConfigError } from './errors.js'
+import { ClosedError } from './errors.js'
 import { type InDoubtBranch, listInDoubtBranches, resolveByHand } from './in-doubt.js'
 import { logTableMigrationSource, migrationsTableOf } from './log-table-migrations.js'
 import { silentLogger } from './logger.js'
@@ -24,6 +24,7 @@ import { stepReporter } from './step-reporter.js'
 import type { Transaction } from './transaction.js'
 import { resolveTransactionOptions, type TransactionOptions } from './transaction-options.js'
 import { TransactionLog } from './transaction-log.js'
+import { functionOption } from './config/function-option.js'
 
 /**
  * A set of shards that commit together. Make one per process with
@@ -105,7 +106,7 @@ export class Cluster {
    */
   forShard(shardId: string): Knex {
     this.#assertOpen()
-    return this.#participant(shardId).knex
+    return participantOf(this.#runtime, shardId).knex
   }
 
   /**
@@ -134,7 +135,7 @@ export class Cluster {
    */
   async transaction<T>(work: (tx: Transaction) => Promise<T> | T, options: TransactionOptions = {}): Promise<T> {
     this.#assertOpen()
-    if (typeof work !== 'function') throw new ConfigError('transaction(work)', `must be a function, got ${work === null ? 'null' : typeof work}`)
+    functionOption('transaction(work)', work)
     const resolved = resolveTransactionOptions(options, this.#config)
     // Inside a running transaction a nested call joins it: its work is part of the
     // outer unit, its errors reach the outer callback, which decides.
@@ -234,12 +235,6 @@ export class Cluster {
       await Promise.all([...this.#runtime.participants.values()].map((p) => p.close()))
     })()
     return this.#closed
-  }
-
-  #participant(shardId: string): Participant {
-    const participant = this.#runtime.participants.get(shardId)
-    if (participant === undefined) throw new ConfigError('shardId', `unknown shard "${String(shardId)}"`)
-    return participant
   }
 
   #assertOpen(): void {

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 import { Branch, type BranchOwner } from './branch.js'
-import type { ClusterRuntime } from './cluster-runtime.js'
-import { ClosedError, ConfigError, TransactionTimeoutError } from './errors.js'
+import { type ClusterRuntime, participantOf } from './cluster-runtime.js'
+import { ClosedError, TransactionTimeoutError } from './errors.js'
 import { branchIdOf } from './ids/branch-id.js'
 import { newTransactionId } from './ids/transaction-id.js'
 import type { Logger } from './logger.js'
@@ -9,6 +9,7 @@ import type { BranchOptions } from './participant.js'
 import { ShardedQuery } from './sharded-tables/sharded-query.js'
 import { transactionAccess } from './sharded-tables/shard-access.js'
 import { tableRouter } from './sharded-tables/table-router.js'
+import { functionOption } from './config/function-option.js'
 
 /** Where a transaction is in its life. */
 export type TransactionState = 'active' | 'committing' | 'rolling back' | 'finished'
@@ -70,13 +71,13 @@ export class Transaction implements BranchOwner {
    */
   afterCommit(hook: () => unknown): void {
     this.assertAcceptsStatements()
-    ;(this.#afterCommit ??= []).push(hookOption('afterCommit', hook))
+    ;(this.#afterCommit ??= []).push(functionOption('afterCommit(hook)', hook))
   }
 
   /** Runs `hook` once the transaction has rolled back everywhere; see {@link afterCommit}. */
   afterRollback(hook: () => unknown): void {
     this.assertAcceptsStatements()
-    ;(this.#afterRollback ??= []).push(hookOption('afterRollback', hook))
+    ;(this.#afterRollback ??= []).push(functionOption('afterRollback(hook)', hook))
   }
 
   /** @internal */
@@ -121,11 +122,7 @@ export class Transaction implements BranchOwner {
     this.assertAcceptsStatements()
     let branch = this.#branches.get(shardId)
     if (branch === undefined) {
-      const participant = this.#runtime.participants.get(shardId)
-      if (participant === undefined) {
-        throw new ConfigError('shardId', `unknown shard "${String(shardId)}" (known: ${[...this.#runtime.participants.keys()].join(', ')})`)
-      }
-      branch = new Branch(this, participant, branchIdOf(this.#runtime.config.prefix, this.id, shardId), this.#branchOptions)
+      branch = new Branch(this, participantOf(this.#runtime, shardId), branchIdOf(this.#runtime.config.prefix, this.id, shardId), this.#branchOptions)
       this.#branches.set(shardId, branch)
     }
     return branch
@@ -193,10 +190,4 @@ export class Transaction implements BranchOwner {
 /** The reason given when the transaction's time is up. */
 export function timeoutReason(timeoutMs: number): TransactionTimeoutError {
   return new TransactionTimeoutError(`timed out after ${timeoutMs} ms`)
-}
-
-/** Refused when registered, not found out after the commit, when nobody could be told. */
-function hookOption(method: string, hook: unknown): () => unknown {
-  if (typeof hook !== 'function') throw new ConfigError(`${method}(hook)`, `must be a function, got ${hook === null ? 'null' : typeof hook}`)
-  return hook as () => unknown
 }

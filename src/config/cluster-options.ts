@@ -6,6 +6,7 @@ import type { StepHook } from '../protocol-steps.js'
 import { type ResolvedTables, resolveTables, type TableDeclaration } from '../sharded-tables/table-declaration.js'
 import { normalizeConnection } from './connection.js'
 import type { Dialect, ShardConfig } from './shard-config.js'
+import { functionOption } from './function-option.js'
 
 /**
  * Options of {@link createCluster}.
@@ -128,9 +129,7 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
   if (typeof logTable !== 'string' || !TABLE_PATTERN.test(logTable)) {
     throw new ConfigError('logTable', 'must be a plain SQL identifier of at most 48 characters (its migrations table adds a suffix)')
   }
-  if (options.onStep !== undefined && typeof options.onStep !== 'function') {
-    throw new ConfigError('onStep', 'must be a function')
-  }
+  if (options.onStep !== undefined) functionOption('onStep', options.onStep)
   if (options.logger !== undefined && !isLogger(options.logger)) {
     throw new ConfigError('logger', 'must be a pino-compatible logger with debug, info, warn, error and child methods, e.g. pino()')
   }

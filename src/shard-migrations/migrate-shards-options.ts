@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { plainObject, rejectUnknownKeys } from '../config/cluster-options.js'
 import { ConfigError } from '../errors.js'
 import type { MigrationProgress } from './migration-progress.js'
+import { functionOption } from '../config/function-option.js'
 
 /**
  * Options of `cluster.migrateShards()`: your own knex migrations, run on every shard.
@@ -96,9 +97,7 @@ export function resolveMigrateShardsOptions(input: unknown, shardIds: string[]):
   for (const id of shards) {
     if (!shardIds.includes(id)) throw new ConfigError('shards', `unknown shard "${String(id)}" (known: ${shardIds.join(', ')})`)
   }
-  if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
-    throw new ConfigError('onProgress', 'must be a function')
-  }
+  if (options.onProgress !== undefined) functionOption('onProgress', options.onProgress)
   const onProgress = options.onProgress
   return {
     directory: absolute,

@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  type Cluster,
   ClosedError,
   ConfigError,
   createCluster,
   ForbiddenStatementError,
   InvalidKeyError,
   ShardTxError,
+  type StepHook,
   type Transaction,
   TransactionAbortedError,
   TransactionTimeoutError,
@@ -46,6 +48,11 @@ describe('misuse', () => {
     await t.createAccounts(accounts, ['pg-0', 'pg-1', 'my-0', 'my-1'], [{ id: 1, balance: 100 }])
   })
   afterAll(() => t.close())
+
+  /** Another cluster over the same branch prefix and log, without recovery, optionally watching its steps. */
+  function secondCluster(onStep?: StepHook): Cluster {
+    return createCluster({ shards: sharedShards(), log: 'pg-0', prefix: t.prefix, logTable: t.logTable, recovery: false, onStep })
+  }
 
   async function expectUntouched(): Promise<void> {
     for (const shardId of ['pg-0', 'pg-1', 'my-0', 'my-1']) expect((await t.balances(accounts, shardId)).get(1), shardId).toBe(100)
@@ -145,7 +152,7 @@ describe('misuse', () => {
     })
 
     it('lets a transaction that runs while the cluster closes end with a typed error or commit, never hang', async () => {
-      const closing = createCluster({ shards: sharedShards(), log: 'pg-0', prefix: t.prefix, logTable: t.logTable, recovery: false })
+      const closing = secondCluster()
       let wrote!: () => void
       const hasWritten = new Promise<void>((resolve) => (wrote = resolve))
       const running = closing
@@ -288,15 +295,8 @@ describe('misuse', () => {
       await pg0.schema.createTable(audit, (table) => table.integer('n'))
       await pg0.raw(`create function ${fn}() returns int language sql as 'insert into ${audit} values (1) returning n'`)
       const controller = new AbortController()
-      const observed = createCluster({
-        shards: sharedShards(),
-        log: 'pg-0',
-        prefix: t.prefix,
-        logTable: t.logTable,
-        recovery: false,
-        onStep: (event) => {
-          if (event.step === 'prepare') controller.abort(new Error('stop'))
-        },
+      const observed = secondCluster((event) => {
+        if (event.step === 'prepare') controller.abort(new Error('stop'))
       })
       try {
         const { error } = await failureOf(() =>
@@ -328,16 +328,9 @@ describe('misuse', () => {
     ])('%s → aborted, rolled back everywhere, nothing left', async (_, a, b) => {
       const controller = new AbortController()
       const steps: string[] = []
-      const observed = createCluster({
-        shards: sharedShards(),
-        log: 'pg-0',
-        prefix: t.prefix,
-        logTable: t.logTable,
-        recovery: false,
-        onStep: (event) => {
-          steps.push(event.step)
-          if (event.step === 'prepare') controller.abort(new Error('the user went away'))
-        },
+      const observed = secondCluster((event) => {
+        steps.push(event.step)
+        if (event.step === 'prepare') controller.abort(new Error('the user went away'))
       })
       try {
         const { error } = await failureOf(() =>
