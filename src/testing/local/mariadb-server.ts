@@ -1,15 +1,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { ShardConfig } from '../../config/shard-config.js'
-import type { ServerInfo } from '../local-cluster.js'
-import { shardConfigsFor } from '../managed-server.js'
 import { acceptsMysqlConnections } from '../mysql-handshake-probe.js'
 import type { ServerPlan } from '../server-plan.js'
 import type { MariadbBinaries } from './find-binaries.js'
 import type { LocalServer } from './local-server.js'
 import { copyDataDir } from './copy-data-dir.js'
 import { runProgram } from './run-program.js'
-import { ServerProcess } from './server-process.js'
+import { LocalServerBase } from './local-server-base.js'
 
 const START_TIMEOUT_MS = 120_000
 const STOP_TIMEOUT_MS = 60_000
@@ -23,48 +20,25 @@ const REDO_LOG_SIZE = '32M'
  * const server = new LocalMariadbServer(plan, { dir, binaries, durable: false, extraArgs: [] })
  * ```
  */
-export class LocalMariadbServer implements LocalServer {
-  readonly plan: ServerPlan
-  port = 0
-  readonly #dir: string
+export class LocalMariadbServer extends LocalServerBase implements LocalServer {
+  protected readonly dialect = 'mysql'
+  protected readonly user = 'root'
   readonly #binaries: MariadbBinaries
   readonly #durable: boolean
   readonly #extraArgs: readonly string[]
-  readonly #process = new ServerProcess()
 
   constructor(plan: ServerPlan, settings: { dir: string; binaries: MariadbBinaries; durable: boolean; extraArgs: readonly string[] }) {
-    this.plan = plan
-    this.#dir = settings.dir
+    super(plan, settings.dir)
     this.#binaries = settings.binaries
     this.#durable = settings.durable
     this.#extraArgs = settings.extraArgs
-  }
-
-  get dataDir(): string {
-    return join(this.#dir, 'data')
-  }
-
-  get shards(): ShardConfig[] {
-    return shardConfigsFor(this.plan, { host: '127.0.0.1', port: this.port, user: 'root', password: '' })
-  }
-
-  info(): ServerInfo {
-    return {
-      dialect: 'mysql',
-      host: '127.0.0.1',
-      port: this.port,
-      pid: this.#process.pid,
-      dataDir: this.dataDir,
-      running: this.#process.running,
-      shardIds: this.plan.shards.map((shard) => shard.id),
-    }
   }
 
   async init(): Promise<void> {
     mkdirSync(this.#tmpDir, { recursive: true })
     // The databases are made while the system tables are, so no client
     // program is needed and the first start already has them.
-    const initSql = join(this.#dir, 'init.sql')
+    const initSql = join(this.dir, 'init.sql')
     writeFileSync(initSql, this.plan.shards.map(({ database }) => `CREATE DATABASE \`${database}\`;\n`).join(''))
     await runProgram(
       this.#binaries.installDb,
@@ -79,27 +53,22 @@ export class LocalMariadbServer implements LocalServer {
         `--extra-file=${initSql}`,
         ...this.#storageArgs(),
       ],
-      { cwd: this.#dir, logFile: this.#logFile, runAs: undefined, timeoutMs: START_TIMEOUT_MS },
+      { cwd: this.dir, logFile: this.logFile, runAs: undefined, timeoutMs: START_TIMEOUT_MS },
     )
   }
 
   async initFrom(source: LocalServer): Promise<void> {
     mkdirSync(this.#tmpDir, { recursive: true })
-    await copyDataDir(source.dataDir, this.dataDir, { runAs: undefined, logFile: this.#logFile, cwd: this.#dir })
+    await copyDataDir(source.dataDir, this.dataDir, { runAs: undefined, logFile: this.logFile, cwd: this.dir })
   }
 
   async start(): Promise<void> {
-    this.#process.spawn({ command: this.#binaries.server, args: this.#args(), cwd: this.#dir, logFile: this.#logFile, runAs: undefined })
-    await this.#process.waitUntilReady(
+    this.serverProcess.spawn({ command: this.#binaries.server, args: this.#args(), cwd: this.dir, logFile: this.logFile, runAs: undefined })
+    await this.serverProcess.waitUntilReady(
       `mariadbd ${this.plan.name} on port ${this.port}`,
       () => acceptsMysqlConnections('127.0.0.1', this.port),
       START_TIMEOUT_MS,
     )
-  }
-
-  async restart(): Promise<void> {
-    if (this.#process.running) await this.stop()
-    await this.start()
   }
 
   async createDatabases(): Promise<void> {
@@ -107,23 +76,23 @@ export class LocalMariadbServer implements LocalServer {
   }
 
   portWasBusy(): boolean {
-    return /Address already in use|Bind on TCP\/IP port/i.test(this.#process.logSinceSpawn())
+    return /Address already in use|Bind on TCP\/IP port/i.test(this.serverProcess.logSinceSpawn())
   }
 
   kill(): Promise<void> {
-    return this.#process.kill()
+    return this.serverProcess.kill()
   }
 
   stop(): Promise<void> {
-    return this.#process.terminate('SIGTERM', STOP_TIMEOUT_MS)
+    return this.serverProcess.terminate('SIGTERM', STOP_TIMEOUT_MS)
   }
 
   async destroy(): Promise<void> {
-    await this.#process.kill()
+    await this.serverProcess.kill()
   }
 
   killSync(): void {
-    this.#process.killSync()
+    this.serverProcess.killSync()
   }
 
   /**
@@ -133,11 +102,7 @@ export class LocalMariadbServer implements LocalServer {
    * 1051 "Unknown table 'mysql.tmp_user_sys'" when several ran at once).
    */
   get #tmpDir(): string {
-    return join(this.#dir, 'tmp')
-  }
-
-  get #logFile(): string {
-    return join(this.#dir, 'server.log')
+    return join(this.dir, 'tmp')
   }
 
   #userArgs(): string[] {
@@ -164,8 +129,8 @@ export class LocalMariadbServer implements LocalServer {
       ...this.#userArgs(),
       `--datadir=${this.dataDir}`,
       `--tmpdir=${this.#tmpDir}`,
-      `--socket=${join(this.#dir, 'mariadbd.sock')}`,
-      `--pid-file=${join(this.#dir, 'mariadbd.pid')}`,
+      `--socket=${join(this.dir, 'mariadbd.sock')}`,
+      `--pid-file=${join(this.dir, 'mariadbd.pid')}`,
       `--port=${this.port}`,
       '--bind-address=127.0.0.1',
       '--skip-name-resolve',

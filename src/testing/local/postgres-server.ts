@@ -1,16 +1,13 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, chownSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import type { ShardConfig } from '../../config/shard-config.js'
-import type { ServerInfo } from '../local-cluster.js'
-import { shardConfigsFor } from '../managed-server.js'
 import type { ServerPlan } from '../server-plan.js'
 import type { PostgresBinaries } from './find-binaries.js'
 import type { LocalServer } from './local-server.js'
 import type { RunAs } from './run-as.js'
 import { copyDataDir } from './copy-data-dir.js'
 import { runProgram } from './run-program.js'
-import { ServerProcess } from './server-process.js'
+import { LocalServerBase } from './local-server-base.js'
 
 /** Enough for several pools of 10–20 connections per shard, times two shards per server. */
 const MAX_CONNECTIONS = 300
@@ -26,15 +23,13 @@ const STOP_TIMEOUT_MS = 60_000
  * const server = new LocalPostgresServer(plan, { dir, binaries, runAs, durable: false, extraArgs: [] })
  * ```
  */
-export class LocalPostgresServer implements LocalServer {
-  readonly plan: ServerPlan
-  port = 0
-  readonly #dir: string
+export class LocalPostgresServer extends LocalServerBase implements LocalServer {
+  protected readonly dialect = 'postgres'
+  protected readonly user = 'postgres'
   readonly #binaries: PostgresBinaries
   readonly #runAs: RunAs
   readonly #durable: boolean
   readonly #extraArgs: readonly string[]
-  readonly #process = new ServerProcess()
   /** SysV shared memory id of the running postmaster, read once it is ready. */
   #shmid: string | undefined
 
@@ -42,32 +37,11 @@ export class LocalPostgresServer implements LocalServer {
     plan: ServerPlan,
     settings: { dir: string; binaries: PostgresBinaries; runAs: RunAs; durable: boolean; extraArgs: readonly string[] },
   ) {
-    this.plan = plan
-    this.#dir = settings.dir
+    super(plan, settings.dir)
     this.#binaries = settings.binaries
     this.#runAs = settings.runAs
     this.#durable = settings.durable
     this.#extraArgs = settings.extraArgs
-  }
-
-  get dataDir(): string {
-    return join(this.#dir, 'data')
-  }
-
-  get shards(): ShardConfig[] {
-    return shardConfigsFor(this.plan, { host: '127.0.0.1', port: this.port, user: 'postgres', password: '' })
-  }
-
-  info(): ServerInfo {
-    return {
-      dialect: 'postgres',
-      host: '127.0.0.1',
-      port: this.port,
-      pid: this.#process.pid,
-      dataDir: this.dataDir,
-      running: this.#process.running,
-      shardIds: this.plan.shards.map((shard) => shard.id),
-    }
   }
 
   async init(): Promise<void> {
@@ -77,26 +51,21 @@ export class LocalPostgresServer implements LocalServer {
     await runProgram(
       this.#binaries.initdb,
       ['-D', this.dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '--encoding=UTF8', '--locale=C'],
-      { cwd: this.#dir, logFile: this.#logFile, runAs: this.#runAs, timeoutMs: START_TIMEOUT_MS },
+      { cwd: this.dir, logFile: this.logFile, runAs: this.#runAs, timeoutMs: START_TIMEOUT_MS },
     )
   }
 
   async initFrom(source: LocalServer): Promise<void> {
     this.#makeDir()
-    await copyDataDir(source.dataDir, this.dataDir, { runAs: this.#runAs, logFile: this.#logFile, cwd: this.#dir })
+    await copyDataDir(source.dataDir, this.dataDir, { runAs: this.#runAs, logFile: this.logFile, cwd: this.dir })
   }
 
   async start(): Promise<void> {
     // After a kill the old lock file names a dead pid; postgres would refuse
     // to start if that pid had since been reused by another postgres-owned process.
     rmSync(join(this.dataDir, 'postmaster.pid'), { force: true })
-    this.#process.spawn({ command: this.#binaries.postgres, args: this.#args(), cwd: this.#dir, logFile: this.#logFile, runAs: this.#runAs })
-    await this.#process.waitUntilReady(`postgres ${this.plan.name} on port ${this.port}`, () => this.#postmasterReady(), START_TIMEOUT_MS)
-  }
-
-  async restart(): Promise<void> {
-    if (this.#process.running) await this.stop()
-    await this.start()
+    this.serverProcess.spawn({ command: this.#binaries.postgres, args: this.#args(), cwd: this.dir, logFile: this.logFile, runAs: this.#runAs })
+    await this.serverProcess.waitUntilReady(`postgres ${this.plan.name} on port ${this.port}`, () => this.#postmasterReady(), START_TIMEOUT_MS)
   }
 
   async createDatabases(): Promise<void> {
@@ -104,23 +73,23 @@ export class LocalPostgresServer implements LocalServer {
     await runProgram(
       this.#binaries.psql,
       ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(this.port), '-U', 'postgres', '-d', 'postgres', ...creates],
-      { cwd: this.#dir, logFile: this.#logFile, runAs: undefined, timeoutMs: START_TIMEOUT_MS, env: { PGCONNECT_TIMEOUT: '10' } },
+      { cwd: this.dir, logFile: this.logFile, runAs: undefined, timeoutMs: START_TIMEOUT_MS, env: { PGCONNECT_TIMEOUT: '10' } },
     )
   }
 
   portWasBusy(): boolean {
-    return /could not bind .*Address already in use/i.test(this.#process.logSinceSpawn())
+    return /could not bind .*Address already in use/i.test(this.serverProcess.logSinceSpawn())
   }
 
   async kill(): Promise<void> {
-    await this.#process.kill()
+    await this.serverProcess.kill()
     this.#releaseSharedMemory()
   }
 
   async stop(): Promise<void> {
     // SIGINT is "fast" shutdown: open sessions are rolled back and cut off.
     // SIGTERM ("smart") would wait for every client pool to disconnect.
-    await this.#process.terminate('SIGINT', STOP_TIMEOUT_MS)
+    await this.serverProcess.terminate('SIGINT', STOP_TIMEOUT_MS)
     // A clean shutdown removes postmaster.pid and its own shared memory.
     if (existsSync(join(this.dataDir, 'postmaster.pid'))) this.#releaseSharedMemory()
     this.#shmid = undefined
@@ -131,17 +100,13 @@ export class LocalPostgresServer implements LocalServer {
   }
 
   killSync(): void {
-    this.#process.killSync()
+    this.serverProcess.killSync()
     this.#releaseSharedMemory()
   }
 
   #makeDir(): void {
-    mkdirSync(this.#dir, { recursive: true })
-    if (this.#runAs) chownSync(this.#dir, this.#runAs.uid, this.#runAs.gid)
-  }
-
-  get #logFile(): string {
-    return join(this.#dir, 'server.log')
+    mkdirSync(this.dir, { recursive: true })
+    if (this.#runAs) chownSync(this.dir, this.#runAs.uid, this.#runAs.gid)
   }
 
   #args(): string[] {
@@ -169,7 +134,7 @@ export class LocalPostgresServer implements LocalServer {
     } catch {
       return false
     }
-    if (Number(lines[0]) !== this.#process.pid || lines[7]?.trim() !== 'ready') return false
+    if (Number(lines[0]) !== this.serverProcess.pid || lines[7]?.trim() !== 'ready') return false
     this.#shmid = lines[6]?.trim().split(/\s+/)[1]
     return true
   }
