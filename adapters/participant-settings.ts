@@ -1,3 +1,4 @@
+import type { ResolvedTimeouts } from '../src/config/cluster-options.js'
 import type { Logger } from '../src/logger.js'
 
 /** What an adapter needs to serve one shard; built from the validated cluster config. */
@@ -12,6 +13,8 @@ export interface ParticipantSettings {
   pool: { min?: number; max?: number }
   /** How long a transaction waits for a pooled connection before failing. */
   acquireTimeoutMs: number
+  /** Bounds on the autocommit statements of the log and of recovery (`decisionMs`, `recoveryMs`). */
+  timeouts: Pick<ResolvedTimeouts, 'decisionMs' | 'recoveryMs'>
   /** Where knex's own warnings go. */
   logger: Logger
 }

@@ -40,6 +40,7 @@ export class Branch implements BranchBinding {
   #opening: Promise<DriverConnection> | undefined
   #inflight = 0
   #idle: (() => void) | undefined
+  #abandoned = false
 
   constructor(owner: BranchOwner, participant: Participant, id: BranchId, options: BranchOptions) {
     this.#owner = owner
@@ -63,7 +64,13 @@ export class Branch implements BranchBinding {
     this.#owner.assertAcceptsStatements()
     try {
       await this.participant.verify()
-      this.conn = await this.participant.acquire()
+      const conn = await this.participant.acquire()
+      // The transaction gave up on this branch while its connection was coming: pool it unused.
+      if (this.#abandoned) {
+        this.participant.release(conn)
+        throw new ShardTxError(`shard ${this.shardId}: the transaction ended while its connection was opening`, { code: 'CLOSED' })
+      }
+      this.conn = conn
     } catch (error) {
       this.#opening = undefined
       throw this.#unavailable('could not get a connection', error)
@@ -121,6 +128,26 @@ export class Branch implements BranchBinding {
 
   get busy(): boolean {
     return this.#inflight > 0
+  }
+
+  /** No statement running and no connection being opened. */
+  get idle(): boolean {
+    return this.#inflight === 0 && (this.#opening === undefined || this.conn !== undefined)
+  }
+
+  /**
+   * Gives up on a branch that did not settle in time: a running statement's connection
+   * is closed (the server rolls the branch back when the session ends), and a connection
+   * still being opened goes back to the pool unused when it comes.
+   */
+  abandonIfBusy(): void {
+    if (this.conn === undefined) {
+      this.#abandoned = this.#opening !== undefined
+      return
+    }
+    if (this.#inflight === 0 || this.state === 'finished') return
+    this.state = 'finished'
+    this.participant.discard(this.conn)
   }
 
   /** Resolves once no statement is running and the branch is not half-open. */

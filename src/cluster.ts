@@ -65,6 +65,7 @@ export class Cluster {
           connection: shard.connection,
           pool: shard.pool,
           acquireTimeoutMs: config.maxWaitMs,
+          timeouts: config.timeouts,
           logger,
         }),
       )

@@ -8,6 +8,8 @@ import {
 } from './errors.js'
 import { neverSent } from './never-sent.js'
 import type { Decision, DecisionRecord } from './participant.js'
+import { lostConnection, onBranchConnection } from './protocol/branch-statement.js'
+import { msUntil } from './protocol/deadline.js'
 import type { Transaction } from './transaction.js'
 
 /**
@@ -15,6 +17,10 @@ import type { Transaction } from './transaction.js'
  * DESIGN.md, step by step. Resolves when the transaction is committed; throws
  * {@link TransactionAbortedError} when it is rolled back everywhere and
  * {@link TransactionInDoubtError} when this process cannot learn the outcome.
+ *
+ * Every statement runs under a bound (README "Timeouts"): PREPARE within the
+ * transaction's deadline, the decision within `timeouts.decision`, the commit
+ * phase within `timeouts.commit`, ending or rolling back within `timeouts.rollback`.
  */
 export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Promise<void> {
   tx.setState('committing')
@@ -22,7 +28,8 @@ export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Pr
   const written = branches.filter((b) => b.wrote)
   // Read-only branches are never prepared (a prepared read-only XA branch is not even
   // persisted: 1402 later); ending them does not wait for the written ones.
-  const readersDone = Promise.all(branches.filter((b) => !b.wrote).map((b) => finishReadOnly(tx, b)))
+  const readersBy = Date.now() + rt.config.timeouts.rollbackMs
+  const readersDone = Promise.all(branches.filter((b) => !b.wrote).map((b) => finishReadOnly(tx, b, readersBy)))
   try {
     if (written.length === 0) rt.stats.commits.readOnly++
     else if (written.length === 1) await commitOnePhase(rt, tx, written[0]!)
@@ -32,12 +39,15 @@ export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Pr
   }
 }
 
-/** Rolls back every opened branch; never throws (a branch it cannot reach is left to presumed abort). */
-export async function rollbackTransaction(rt: ClusterRuntime, tx: Transaction): Promise<void> {
+/**
+ * Rolls back every opened branch by `deadline` (ms since epoch); never throws (a
+ * branch it cannot reach is left to the server, or to presumed abort once prepared).
+ */
+export async function rollbackTransaction(rt: ClusterRuntime, tx: Transaction, deadline: number): Promise<void> {
   tx.setState('rolling back')
   const branches = tx.openedBranches()
   if (branches.length > 0) await rt.step({ step: 'abort', txId: tx.id })
-  await Promise.all(branches.map((b) => rollbackBranch(tx, b)))
+  await Promise.all(branches.map((b) => rollbackBranch(tx, b, deadline)))
   rt.stats.aborts++
 }
 
@@ -46,11 +56,12 @@ async function commitOnePhase(rt: ClusterRuntime, tx: Transaction, branch: Branc
   await rt.step({ step: 'one-phase', txId: tx.id, shardId: branch.shardId })
   const conn = branch.conn!
   try {
-    await branch.participant.commitOnePhase(conn, branch.id)
+    // The one-phase COMMIT is this transaction's commit point: it gets the decision's bound.
+    await onBranchConnection(branch, rt.config.timeouts.decisionMs, 'COMMIT', (c) => branch.participant.commitOnePhase(c, branch.id))
   } catch (error) {
     branch.state = 'finished'
     branch.participant.discard(conn)
-    if (branch.participant.isConnectionError(error)) {
+    if (lostConnection(branch.participant, error)) {
       rt.stats.inDoubt++
       throw new TransactionInDoubtError(
         tx.id,
@@ -104,8 +115,10 @@ async function commitTwoPhase(rt: ClusterRuntime, tx: Transaction, written: Bran
   rt.stats.commits.twoPhase++
   await rt.step({ step: 'decided', txId: tx.id, decision: 'commit' })
 
-  // 3.3 Commit the prepared branches in parallel. Failures no longer change the outcome.
-  const commits = await Promise.allSettled(toPrepare.map((b) => commitPreparedBranch(rt, tx, b)))
+  // 3.3 Commit the prepared branches in parallel. Failures no longer change the outcome, and
+  // the caller waits no longer than the commit bound for them: recovery finishes the rest.
+  const commitBy = Date.now() + rt.config.timeouts.commitMs
+  const commits = await Promise.allSettled(toPrepare.map((b) => commitPreparedBranch(rt, tx, b, commitBy)))
   if (commits.some((c) => c.status === 'rejected')) {
     rt.stats.commitPhaseIncomplete++
     return
@@ -116,7 +129,9 @@ async function commitTwoPhase(rt: ClusterRuntime, tx: Transaction, written: Bran
 
 async function prepareBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
   await rt.step({ step: 'prepare', txId: tx.id, shardId: branch.shardId })
-  await branch.participant.prepare(branch.conn!, branch.id)
+  // The prepare phase is bounded by the transaction's timeout. A PREPARE cut off may still
+  // have prepared the branch: with no commit record, recovery rolls it back (presumed abort).
+  await onBranchConnection(branch, msUntil(tx.deadline), 'PREPARE', (conn) => branch.participant.prepare(conn, branch.id))
   branch.state = 'prepared'
   await rt.step({ step: 'prepared', txId: tx.id, shardId: branch.shardId })
 }
@@ -134,7 +149,9 @@ async function decide(
 ): Promise<'committed' | 'fenced'> {
   try {
     if (logBranch === undefined) return await rt.log.decideCommit(record)
-    const outcome = await rt.log.decideCommitInBranch(logBranch.conn!, logBranch.id, record)
+    const outcome = await onBranchConnection(logBranch, rt.config.timeouts.decisionMs, 'the decision', (conn) =>
+      rt.log.decideCommitInBranch(conn, logBranch.id, record),
+    )
     logBranch.state = 'finished'
     logBranch.participant.release(logBranch.conn!)
     return outcome
@@ -145,7 +162,7 @@ async function decide(
     }
     // The server answered (a failed branch, a missing table), or the autocommit insert never
     // left this process (log shard refusing connections, pool exhausted): nothing was committed.
-    if (!rt.log.participant.isConnectionError(error) || (logBranch === undefined && neverSent(error))) {
+    if (!lostConnection(rt.log.participant, error) || (logBranch === undefined && neverSent(error))) {
       await abortAll(rt, tx, prepared)
       const cause = logBranch === undefined ? error : logBranch.asConflict(error)
       throw aborted(tx, `the decision could not be written on log shard ${rt.log.shardId}`, cause)
@@ -161,15 +178,16 @@ async function decide(
     // recoverer that committed every branch, and been forgotten before the fence ran (found
     // by the model check). A branch still prepared proves that did not happen: a commit
     // record is only forgotten once no branch is prepared. Without one, nobody can tell.
-    if (await rollbackAnyPrepared(tx, prepared)) return 'fenced'
+    if (await rollbackAnyPrepared(rt, tx, prepared)) return 'fenced'
     throw inDoubt(rt, tx, prepared, 'the decision write was lost and no prepared branch was left to prove an abort', [error])
   }
 }
 
 /** Rolls back the branches still prepared; true when at least one was (so none had committed). */
-async function rollbackAnyPrepared(tx: Transaction, branches: Branch[]): Promise<boolean> {
+async function rollbackAnyPrepared(rt: ClusterRuntime, tx: Transaction, branches: Branch[]): Promise<boolean> {
   const prepared = branches.filter((b) => b.state === 'prepared')
-  return (await Promise.all(prepared.map((b) => rollbackBranch(tx, b)))).includes(true)
+  const deadline = Date.now() + rt.config.timeouts.rollbackMs
+  return (await Promise.all(prepared.map((b) => rollbackBranch(tx, b, deadline)))).includes(true)
 }
 
 /**
@@ -191,11 +209,11 @@ function inDoubt(rt: ClusterRuntime, tx: Transaction, prepared: Branch[], reason
   )
 }
 
-async function commitPreparedBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
+async function commitPreparedBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch, deadline: number): Promise<void> {
   await rt.step({ step: 'commit', txId: tx.id, shardId: branch.shardId })
   const conn = branch.conn!
   try {
-    await branch.participant.commitPrepared(conn, branch.id)
+    await onBranchConnection(branch, msUntil(deadline), 'COMMIT PREPARED', (c) => branch.participant.commitPrepared(c, branch.id))
   } catch (error) {
     // Committed by decision all the same: the branch waits for recovery, and its
     // connection must not go back to the pool while the branch is prepared.
@@ -208,10 +226,10 @@ async function commitPreparedBranch(rt: ClusterRuntime, tx: Transaction, branch:
   await rt.step({ step: 'committed', txId: tx.id, shardId: branch.shardId })
 }
 
-async function finishReadOnly(tx: Transaction, branch: Branch): Promise<void> {
+async function finishReadOnly(tx: Transaction, branch: Branch, deadline: number): Promise<void> {
   const conn = branch.conn!
   try {
-    await branch.participant.finishReadOnly(conn, branch.id)
+    await onBranchConnection(branch, msUntil(deadline), 'ending a read-only branch', (c) => branch.participant.finishReadOnly(c, branch.id))
     branch.participant.release(conn)
   } catch (error) {
     branch.participant.discard(conn)
@@ -222,17 +240,19 @@ async function finishReadOnly(tx: Transaction, branch: Branch): Promise<void> {
 
 async function abortAll(rt: ClusterRuntime, tx: Transaction, branches: Branch[]): Promise<void> {
   await rt.step({ step: 'abort', txId: tx.id })
-  await Promise.all(branches.map((b) => rollbackBranch(tx, b)))
+  const deadline = Date.now() + rt.config.timeouts.rollbackMs
+  await Promise.all(branches.map((b) => rollbackBranch(tx, b, deadline)))
   rt.stats.aborts++
 }
 
-/** Rolls back one branch on its own connection; true when the server confirmed it. */
-async function rollbackBranch(tx: Transaction, branch: Branch): Promise<boolean> {
+/** Rolls back one branch on its own connection by `deadline`; true when the server confirmed it. */
+async function rollbackBranch(tx: Transaction, branch: Branch, deadline: number): Promise<boolean> {
   if (branch.state === 'finished' || branch.conn === undefined || !releaseIfNeverBegun(branch)) return false
   const conn = branch.conn
   let confirmed = true
   try {
-    await branch.participant.rollback(conn, branch.id, branch.state === 'prepared')
+    const prepared = branch.state === 'prepared'
+    await onBranchConnection(branch, msUntil(deadline), 'ROLLBACK', (c) => branch.participant.rollback(c, branch.id, prepared))
     branch.participant.release(conn)
   } catch (error) {
     // An unreachable prepared branch has no commit record: recovery rolls it back.

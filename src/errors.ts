@@ -155,6 +155,25 @@ export class ShardUnavailableError extends ShardTxError {
 }
 
 /**
+ * A shard did not answer one statement within its bound (the cluster's `timeouts`),
+ * typically a network path that drops packets without closing the socket. The
+ * connection it ran on was closed, never pooled. Whether the statement reached the
+ * server is unknown, so shardtx treats it as a lost connection.
+ *
+ * ```ts
+ * catch (err) { if (err instanceof ShardUnresponsiveError) console.log(err.shardId, err.timeoutMs) }
+ * ```
+ */
+export class ShardUnresponsiveError extends ShardUnavailableError {
+  /** The bound the statement missed, in ms. */
+  readonly timeoutMs: number
+  constructor(shardId: string, what: string, timeoutMs: number) {
+    super(shardId, `${what} got no answer within ${timeoutMs} ms; its connection was closed`)
+    this.timeoutMs = timeoutMs
+  }
+}
+
+/**
  * The transaction ran past its `timeout` or its `signal` aborted it.
  * Always found as the `cause` of a {@link TransactionAbortedError}.
  *

@@ -1,5 +1,5 @@
 export { Cluster, createCluster } from './cluster.js'
-export type { ClusterOptions, RecoveryOptions } from './config/cluster-options.js'
+export type { ClusterOptions, RecoveryOptions, TimeoutOptions } from './config/cluster-options.js'
 export type { ConnectionObject, Dialect, ShardConfig } from './config/shard-config.js'
 export {
   ClosedError,
@@ -10,6 +10,7 @@ export {
   isRetryable,
   ShardTxError,
   ShardUnavailableError,
+  ShardUnresponsiveError,
   TransactionAbortedError,
   TransactionInDoubtError,
   TransactionTimeoutError,

@@ -27,11 +27,15 @@ export async function runTransaction<T>(
     let value: T
     try {
       value = await enter(tx, () => tx.runCallback(work))
-      await tx.settled()
+      // Statements the callback did not await: wait for them, or for the timeout.
+      await tx.settle()
       if (tx.abortReason !== undefined) throw tx.abortReason
     } catch (error) {
-      await tx.settled()
-      await rollbackTransaction(rt, tx)
+      // Cancelled statements get the rollback bound to stop; a cancel that cannot reach its
+      // shard does not extend it (the connection is closed instead).
+      const rollbackBy = Date.now() + rt.config.timeouts.rollbackMs
+      await tx.settle(rollbackBy)
+      await rollbackTransaction(rt, tx, rollbackBy)
       if (tx.abortReason !== undefined) throw new TransactionAbortedError(tx.id, tx.abortReason.message, tx.abortReason)
       throw error
     }

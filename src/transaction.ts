@@ -6,6 +6,7 @@ import { branchIdOf } from './ids/branch-id.js'
 import { newTransactionId } from './ids/transaction-id.js'
 import type { Logger } from './logger.js'
 import type { BranchOptions } from './participant.js'
+import { msUntil } from './protocol/deadline.js'
 import { ShardedQuery } from './sharded-tables/sharded-query.js'
 import { transactionAccess } from './sharded-tables/shard-access.js'
 import { tableRouter } from './sharded-tables/table-router.js'
@@ -36,6 +37,7 @@ export class Transaction implements BranchOwner {
   #state: TransactionState = 'active'
   #abortReason: TransactionTimeoutError | undefined
   #onAbort: ((reason: TransactionTimeoutError) => void) | undefined
+  #onAborted: (() => void) | undefined
   #logger: Logger | undefined
   #afterCommit: (() => unknown)[] | undefined
   #afterRollback: (() => unknown)[] | undefined
@@ -171,6 +173,7 @@ export class Transaction implements BranchOwner {
       }
     }
     this.#onAbort?.(reason)
+    this.#onAborted?.()
   }
 
   /** @internal Runs the callback until it settles or the transaction is aborted. */
@@ -181,9 +184,26 @@ export class Transaction implements BranchOwner {
     return Promise.race([Promise.resolve().then(() => work(this)), aborted])
   }
 
-  /** @internal Resolves once no branch has a statement running. */
-  async settled(): Promise<void> {
-    for (const branch of this.#branches.values()) await branch.settled()
+  /**
+   * @internal Resolves once no branch has a statement running or a connection opening.
+   * Without a deadline it also resolves once the transaction is aborted (its timeout
+   * fired). With one (ms since epoch), a branch still busy then is abandoned, its
+   * connection closed: a statement whose cancel cannot reach its shard must not hold
+   * the caller past the bound.
+   */
+  async settle(deadline?: number): Promise<void> {
+    const branches = [...this.#branches.values()]
+    if (branches.every((b) => b.idle) || (deadline === undefined && this.#abortReason !== undefined)) return
+    let timer: NodeJS.Timeout | undefined
+    const idle = Promise.all(branches.map((b) => b.settled()))
+    const stop =
+      deadline === undefined
+        ? new Promise<void>((resolve) => (this.#onAborted = resolve))
+        : new Promise<void>((resolve) => (timer = setTimeout(resolve, msUntil(deadline))))
+    await Promise.race([idle, stop])
+    clearTimeout(timer)
+    this.#onAborted = undefined
+    if (deadline !== undefined) for (const branch of branches) branch.abandonIfBusy()
   }
 }
 

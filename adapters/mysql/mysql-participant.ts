@@ -24,6 +24,7 @@ import {
   toDecisionRecord,
 } from '../log-row.js'
 import { knexLogOf } from '../knex-log.js'
+import { closeWithin, onOwnConnection } from '../own-connection.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {
   classifyMysqlConflict,
@@ -38,6 +39,19 @@ type Connection = Mysql2Connection & {
   __knex__disposed?: unknown
   /** The innodb_lock_wait_timeout this session runs with, when shardtx changed it. */
   shardtxLockWaitSeconds?: number
+}
+
+const DISCARDED = 'discarded by shardtx'
+/** How long closing a connection politely may take before its socket is destroyed. */
+const GOODBYE_MS = 1_000
+
+/**
+ * Closes the socket under a connection at once. Not mysql2's destroy(): that only
+ * half-closes and marks the connection closing, which silences the pending
+ * command's callback; with the socket destroyed the command fails (connection lost).
+ */
+function destroySocket(conn: Connection): void {
+  ;(conn as unknown as { stream: { destroy(): void } }).stream.destroy()
 }
 
 /** Runs SQL on a mysql2 callback connection; `values` are substituted client-side. */
@@ -59,12 +73,14 @@ export class MysqlParticipant implements Participant {
   readonly #prefix: string
   readonly #table: string
   readonly #tableName: string
+  readonly #timeouts: ParticipantSettings['timeouts']
 
   constructor(settings: ParticipantSettings) {
     this.shardId = settings.shardId
     this.#prefix = settings.prefix
     this.#tableName = settings.logTable
     this.#table = '`' + settings.logTable.replace(/`/g, '``') + '`'
+    this.#timeouts = settings.timeouts
     this.knex = knexFactory({
       client: 'mysql2',
       connection: { ...settings.connection, multipleStatements: true },
@@ -72,6 +88,9 @@ export class MysqlParticipant implements Participant {
       acquireConnectionTimeout: settings.acquireTimeoutMs,
       log: knexLogOf(settings.logger, settings.shardId),
     })
+    const client = this.knex.client
+    client.destroyRawConnection = (conn: Connection) =>
+      closeWithin(() => new Promise<void>((resolve) => conn.end(() => resolve())), () => destroySocket(conn), GOODBYE_MS)
   }
 
   async verify(): Promise<void> {
@@ -190,10 +209,12 @@ export class MysqlParticipant implements Participant {
 
   discard(conn: DriverConnection): void {
     const connection = conn as Connection
-    connection.__knex__disposed = 'discarded by shardtx'
-    // Closing the socket ends the session now, so the server rolls back an unprepared
-    // branch and lets other sessions finish a prepared one (1397 while it stays open).
-    connection.destroy()
+    if (connection.__knex__disposed === DISCARDED) return
+    connection.__knex__disposed = DISCARDED
+    // Closing the socket ends the session (once the path lets the server know), so the server
+    // rolls back an unprepared branch and lets other sessions finish a prepared one (1397 while
+    // it stays open); the pending query, if any, fails at once.
+    destroySocket(connection)
     void this.knex.client.releaseConnection(conn)
   }
 
@@ -202,14 +223,15 @@ export class MysqlParticipant implements Participant {
   }
 
   async listPrepared(): Promise<PreparedBranch[]> {
-    const [rows] = await this.knex.raw('XA RECOVER')
+    const [rows] = await this.#own('XA RECOVER', this.#timeouts.recoveryMs, (conn) => this.knex.raw('XA RECOVER').connection(conn))
     return this.#ours(rows as RecoveredRow[])
   }
 
   async finishPrepared(branch: BranchId, outcome: Decision): Promise<FinishResult> {
     const verb = outcome === 'commit' ? 'COMMIT' : 'ROLLBACK'
     try {
-      await this.knex.raw(`XA ${verb} ${xidLiteral(branch)}`)
+      const sql = `XA ${verb} ${xidLiteral(branch)}`
+      await this.#own(`XA ${verb}`, this.#timeouts.recoveryMs, (conn) => this.knex.raw(sql).connection(conn))
       return 'done'
     } catch (error) {
       if (errno(error) !== ER_XAER_NOTA) throw error
@@ -221,12 +243,16 @@ export class MysqlParticipant implements Participant {
 
   async insertDecision(record: DecisionRecord): Promise<'inserted' | 'conflict'> {
     try {
-      await this.knex.raw(`INSERT INTO ${this.#table} (tx_id, decision, participants, created_at) VALUES (?, ?, ?, ?)`, [
-        record.txId,
-        record.decision,
-        record.participants.join(','),
-        record.createdAt,
-      ])
+      await this.#own('the decision insert', this.#timeouts.decisionMs, (conn) =>
+        this.knex
+          .raw(`INSERT INTO ${this.#table} (tx_id, decision, participants, created_at) VALUES (?, ?, ?, ?)`, [
+            record.txId,
+            record.decision,
+            record.participants.join(','),
+            record.createdAt,
+          ])
+          .connection(conn),
+      )
       return 'inserted'
     } catch (error) {
       if (errno(error) === ER_DUP_ENTRY) return 'conflict'
@@ -242,15 +268,18 @@ export class MysqlParticipant implements Participant {
         // ON DUPLICATE KEY (not INSERT IGNORE, which would also swallow other errors) waits on a
         // coordinator's uncommitted commit record; the SELECT then reads what it committed.
         const ids = chunk.map((r) => r.txId)
-        results = await this.knex
-          .raw(
-            `INSERT INTO ${this.#table} (tx_id, decision, participants, created_at)
-             VALUES ${chunk.map(() => "(?, 'abort', ?, ?)").join(', ')}
-             ON DUPLICATE KEY UPDATE tx_id = tx_id;
-             SELECT * FROM ${this.#table} WHERE tx_id IN (${ids.map(() => '?').join(', ')})`,
-            [...chunk.flatMap((r) => [r.txId, r.participants.join(','), createdAt]), ...ids],
-          )
-          .then((r: unknown[]) => r[0] as unknown[])
+        results = await this.#own('the fence', this.#timeouts.decisionMs, (conn) =>
+          this.knex
+            .raw(
+              `INSERT INTO ${this.#table} (tx_id, decision, participants, created_at)
+               VALUES ${chunk.map(() => "(?, 'abort', ?, ?)").join(', ')}
+               ON DUPLICATE KEY UPDATE tx_id = tx_id;
+               SELECT * FROM ${this.#table} WHERE tx_id IN (${ids.map(() => '?').join(', ')})`,
+              [...chunk.flatMap((r) => [r.txId, r.participants.join(','), createdAt]), ...ids],
+            )
+            .connection(conn)
+            .then((r: unknown[]) => r[0] as unknown[]),
+        )
       } catch (error) {
         // 1205 / 1213: a coordinator's branch held a key past innodb_lock_wait_timeout, or
         // InnoDB saw a deadlock and rolled the insert back. That means "ask again", never "decide".
@@ -263,15 +292,21 @@ export class MysqlParticipant implements Participant {
   }
 
   readDecisions(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]> {
-    return readLogRecords(this.knex, this.#tableName, txIds, decision)
+    return this.#own('reading the log', this.#timeouts.recoveryMs, (conn) => readLogRecords(this.knex, conn, this.#tableName, txIds, decision))
   }
 
   deleteDecisions(txIds: string[], decision: Decision): Promise<number> {
-    return deleteLogRecords(this.knex, this.#tableName, txIds, decision)
+    return this.#own('deleting log records', this.#timeouts.recoveryMs, (conn) =>
+      deleteLogRecords(this.knex, conn, this.#tableName, txIds, decision),
+    )
   }
 
   deleteAbortsBefore(before: number): Promise<number> {
-    return deleteAbortsBefore(this.knex, this.#tableName, before)
+    return this.#own('deleting abort records', this.#timeouts.recoveryMs, (conn) => deleteAbortsBefore(this.knex, conn, this.#tableName, before))
+  }
+
+  #own<T>(what: string, ms: number, work: (conn: DriverConnection) => PromiseLike<T>): Promise<T> {
+    return onOwnConnection(this, what, ms, work)
   }
 
   classifyConflict(error: unknown): ConflictInfo | undefined {

@@ -16,6 +16,7 @@ import type {
 } from '../../src/participant.js'
 import { deleteAbortsBefore, deleteLogRecords, type FenceRequest, fenceInChunks, readLogRecords } from '../log-row.js'
 import { knexLogOf } from '../knex-log.js'
+import { closeWithin, onOwnConnection } from '../own-connection.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {
   classifyPostgresConflict,
@@ -28,7 +29,17 @@ import {
 import { runWithBegin } from './pipelined-begin.js'
 import { beginStatements, identifier, insertDecisionAndCommit, literal } from './postgres-sql.js'
 
-type Connection = pg.Client & { __knex__disposed?: unknown; processID?: number }
+type Connection = pg.Client & { __knex__disposed?: unknown; processID?: number; connection?: { stream?: { destroy(): void } } }
+
+/** How long closing a connection politely may take before its socket is destroyed. */
+const GOODBYE_MS = 1_000
+
+/** Closes the socket under a client at once; the client then fails whatever it was waiting for. */
+function destroySocket(conn: Connection): void {
+  conn.connection?.stream?.destroy()
+}
+
+const DISCARDED = 'discarded by shardtx'
 
 /**
  * A PostgreSQL shard: branches are plain transactions made durable with
@@ -41,6 +52,7 @@ export class PostgresParticipant implements Participant {
   readonly #prefix: string
   readonly #table: string
   readonly #quotedTable: string
+  readonly #timeouts: ParticipantSettings['timeouts']
   #verified: Promise<void> | undefined
 
   constructor(settings: ParticipantSettings) {
@@ -48,6 +60,7 @@ export class PostgresParticipant implements Participant {
     this.#prefix = settings.prefix
     this.#table = settings.logTable
     this.#quotedTable = identifier(settings.logTable)
+    this.#timeouts = settings.timeouts
     this.knex = knexFactory({
       client: 'pg',
       connection: settings.connection,
@@ -55,6 +68,9 @@ export class PostgresParticipant implements Participant {
       acquireConnectionTimeout: settings.acquireTimeoutMs,
       log: knexLogOf(settings.logger, settings.shardId),
     })
+    const client = this.knex.client
+    client.destroyRawConnection = (conn: Connection) =>
+      closeWithin(() => new Promise<void>((resolve) => conn.end(() => resolve())), () => destroySocket(conn), GOODBYE_MS)
   }
 
   verify(): Promise<void> {
@@ -66,7 +82,9 @@ export class PostgresParticipant implements Participant {
   }
 
   async #checkPreparedTransactions(): Promise<void> {
-    const result = await this.knex.raw<{ rows: { max_prepared_transactions: string }[] }>('SHOW max_prepared_transactions')
+    const result = await this.#own('SHOW max_prepared_transactions', this.#timeouts.recoveryMs, (conn) =>
+      this.knex.raw<{ rows: { max_prepared_transactions: string }[] }>('SHOW max_prepared_transactions').connection(conn),
+    )
     // PREPARE fails with 55000 when this is 0, which is PostgreSQL's default.
     if (Number(result.rows[0]?.max_prepared_transactions ?? 0) <= 0) {
       throw new ConfigError(
@@ -137,9 +155,12 @@ export class PostgresParticipant implements Participant {
 
   discard(conn: DriverConnection): void {
     const connection = conn as Connection
+    if (connection.__knex__disposed === DISCARDED) return
     // Marked disposed, knex's pool drops it on the next validation instead of reusing it.
-    connection.__knex__disposed = 'discarded by shardtx'
-    connection.end().catch(() => {})
+    connection.__knex__disposed = DISCARDED
+    // Not end(): it waits for the server's goodbye, which a black-holed path never sends.
+    // With the socket gone, the pending query rejects and the server rolls back what is not prepared.
+    destroySocket(connection)
     void this.knex.client.releaseConnection(conn)
   }
 
@@ -148,9 +169,13 @@ export class PostgresParticipant implements Participant {
   }
 
   async listPrepared(): Promise<PreparedBranch[]> {
-    const result = await this.knex.raw<{ rows: { gid: string; prepared: Date }[] }>(
-      `SELECT gid, prepared FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, ?)`,
-      [this.#prefix],
+    const result = await this.#own('listing prepared transactions', this.#timeouts.recoveryMs, (conn) =>
+      this.knex
+        .raw<{ rows: { gid: string; prepared: Date }[] }>(
+          `SELECT gid, prepared FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, ?)`,
+          [this.#prefix],
+        )
+        .connection(conn),
     )
     const found: PreparedBranch[] = []
     for (const row of result.rows) {
@@ -165,7 +190,8 @@ export class PostgresParticipant implements Participant {
   async finishPrepared(branch: BranchId, outcome: Decision): Promise<FinishResult> {
     const verb = outcome === 'commit' ? 'COMMIT' : 'ROLLBACK'
     try {
-      await this.knex.raw(`${verb} PREPARED ${literal(branch.gid)}`)
+      const sql = `${verb} PREPARED ${literal(branch.gid)}`
+      await this.#own(`${verb} PREPARED`, this.#timeouts.recoveryMs, (conn) => this.knex.raw(sql).connection(conn))
       return 'done'
     } catch (error) {
       const code = sqlState(error)
@@ -177,9 +203,15 @@ export class PostgresParticipant implements Participant {
 
   async insertDecision(record: DecisionRecord): Promise<'inserted' | 'conflict'> {
     try {
-      await this.knex.raw(
-        `INSERT INTO ${this.#quotedTable} (tx_id, decision, participants, created_at) VALUES (?, ?, ?, ?)`,
-        [record.txId, record.decision, record.participants.join(','), record.createdAt],
+      await this.#own('the decision insert', this.#timeouts.decisionMs, (conn) =>
+        this.knex
+          .raw(`INSERT INTO ${this.#quotedTable} (tx_id, decision, participants, created_at) VALUES (?, ?, ?, ?)`, [
+            record.txId,
+            record.decision,
+            record.participants.join(','),
+            record.createdAt,
+          ])
+          .connection(conn),
       )
       return 'inserted'
     } catch (error) {
@@ -189,17 +221,19 @@ export class PostgresParticipant implements Participant {
   }
 
   fenceAbort(requests: FenceRequest[], createdAt: number): Promise<Map<string, Decision>> {
-    return fenceInChunks(requests, async (chunk) => {
+    return fenceInChunks(requests, (chunk) => this.#own('the fence', this.#timeouts.decisionMs, async (conn) => {
       const decided = new Map<string, Decision>()
       try {
         // The insert waits on a coordinator's uncommitted commit record with the same key,
         // then does nothing if that commits; the SELECT, a new statement, then sees it.
-        const inserted = await this.knex.raw<{ rows: { tx_id: string }[] }>(
-          `INSERT INTO ${this.#quotedTable} (tx_id, decision, participants, created_at)
-           VALUES ${chunk.map(() => "(?, 'abort', ?, ?)").join(', ')}
-           ON CONFLICT (tx_id) DO NOTHING RETURNING tx_id`,
-          chunk.flatMap((r) => [r.txId, r.participants.join(','), createdAt]),
-        )
+        const inserted = await this.knex
+          .raw<{ rows: { tx_id: string }[] }>(
+            `INSERT INTO ${this.#quotedTable} (tx_id, decision, participants, created_at)
+             VALUES ${chunk.map(() => "(?, 'abort', ?, ?)").join(', ')}
+             ON CONFLICT (tx_id) DO NOTHING RETURNING tx_id`,
+            chunk.flatMap((r) => [r.txId, r.participants.join(','), createdAt]),
+          )
+          .connection(conn)
         for (const row of inserted.rows) decided.set(row.tx_id, 'abort')
       } catch (error) {
         // Deadlock detection or a lock timeout ended the wait: that means "ask again".
@@ -207,21 +241,25 @@ export class PostgresParticipant implements Participant {
         throw error
       }
       const others = chunk.filter((r) => !decided.has(r.txId)).map((r) => r.txId)
-      for (const record of await this.readDecisions(others)) decided.set(record.txId, record.decision)
+      for (const record of await readLogRecords(this.knex, conn, this.#table, others, undefined)) decided.set(record.txId, record.decision)
       return decided
-    })
+    }))
   }
 
   readDecisions(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]> {
-    return readLogRecords(this.knex, this.#table, txIds, decision)
+    return this.#own('reading the log', this.#timeouts.recoveryMs, (conn) => readLogRecords(this.knex, conn, this.#table, txIds, decision))
   }
 
   deleteDecisions(txIds: string[], decision: Decision): Promise<number> {
-    return deleteLogRecords(this.knex, this.#table, txIds, decision)
+    return this.#own('deleting log records', this.#timeouts.recoveryMs, (conn) => deleteLogRecords(this.knex, conn, this.#table, txIds, decision))
   }
 
   deleteAbortsBefore(before: number): Promise<number> {
-    return deleteAbortsBefore(this.knex, this.#table, before)
+    return this.#own('deleting abort records', this.#timeouts.recoveryMs, (conn) => deleteAbortsBefore(this.knex, conn, this.#table, before))
+  }
+
+  #own<T>(what: string, ms: number, work: (conn: DriverConnection) => PromiseLike<T>): Promise<T> {
+    return onOwnConnection(this, what, ms, work)
   }
 
   classifyConflict(error: unknown): ConflictInfo | undefined {

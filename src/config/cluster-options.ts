@@ -33,6 +33,8 @@ export interface ClusterOptions {
   lockTimeout?: number
   /** How long a transaction waits for a pooled connection, in ms (default 10 000). */
   maxWait?: number
+  /** Client-side bounds on the protocol's statements, so no call hangs on a shard that stopped answering. */
+  timeouts?: TimeoutOptions
   /** Background recovery; `false` turns it off. */
   recovery?: false | RecoveryOptions
   /** Observes each protocol step; see {@link StepHook}. */
@@ -73,6 +75,44 @@ export interface RecoveryOptions {
   dutyCycle?: number
 }
 
+/**
+ * Bounds, in ms, on what the commit protocol and recovery wait for. A network that
+ * drops packets without closing the socket leaves a driver waiting until TCP gives
+ * up (about 15 minutes); past its bound a statement's connection is closed (never
+ * pooled) and the protocol goes on as if the connection had broken. None of these
+ * decides an outcome: safety rests on the log's fence, never on a clock.
+ *
+ * ```ts
+ * createCluster({ shards, timeout: 5_000, timeouts: { decision: 3_000, commit: 1_000 } })
+ * ```
+ */
+export interface TimeoutOptions {
+  /**
+   * Writing the commit decision (or a one-phase COMMIT), and again reading it back
+   * through the fence when the write's answer was lost (default 5 000). Missing both
+   * makes the transaction {@link TransactionInDoubtError in doubt}.
+   */
+  decision?: number
+  /**
+   * How long the caller waits for the commit phase once the decision is durable
+   * (default 2 000). A branch that does not answer is left to recovery, with a
+   * warning; the caller gets success.
+   */
+  commit?: number
+  /**
+   * Rolling back, and ending read-only branches (default 2 000). After the timeout
+   * it also bounds the wait for a cancelled statement; a branch not rolled back in
+   * time has its connection closed, and presumed abort covers it.
+   */
+  rollback?: number
+  /**
+   * Each statement of recovery and of the operator calls: `recover()`, `inDoubt()`,
+   * `resolve()`, `status()`, `migrate()`, and the background deletion of commit
+   * records (default 5 000). A shard that misses it is reported in a round's `failed`.
+   */
+  recovery?: number
+}
+
 /** The options after validation, with every default filled in. */
 export interface ResolvedClusterConfig {
   shards: ResolvedShard[]
@@ -83,10 +123,18 @@ export interface ResolvedClusterConfig {
   isolationLevel: IsolationLevel | undefined
   lockTimeoutMs: number | undefined
   maxWaitMs: number
+  timeouts: ResolvedTimeouts
   recovery: Required<RecoveryOptions>
   onStep: StepHook | undefined
   propagation: boolean
   tables: ResolvedTables
+}
+
+export interface ResolvedTimeouts {
+  decisionMs: number
+  commitMs: number
+  rollbackMs: number
+  recoveryMs: number
 }
 
 export interface ResolvedShard {
@@ -98,9 +146,10 @@ export interface ResolvedShard {
 }
 
 const CLUSTER_KEYS = [
-  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'recovery', 'onStep', 'tables', 'propagation',
+  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'timeouts', 'recovery', 'onStep', 'tables', 'propagation',
 ]
 const SHARD_KEYS = ['id', 'dialect', 'connection', 'weight', 'pool']
+const TIMEOUT_KEYS = ['decision', 'commit', 'rollback', 'recovery']
 const RECOVERY_KEYS = ['enabled', 'intervalMs', 'graceMs', 'abortRetentionMs', 'dutyCycle']
 export const ISOLATION_LEVELS: IsolationLevel[] = ['read uncommitted', 'read committed', 'repeatable read', 'serializable']
 
@@ -142,6 +191,7 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
     isolationLevel: isolationLevelOption('isolationLevel', options.isolationLevel),
     lockTimeoutMs: positiveMs('lockTimeout', options.lockTimeout),
     maxWaitMs: positiveMs('maxWait', options.maxWait) ?? 10_000,
+    timeouts: resolveTimeouts(options.timeouts),
     recovery: resolveRecovery(options.recovery),
     onStep: options.onStep,
     propagation: booleanOption('propagation', options.propagation) ?? true,
@@ -193,6 +243,20 @@ function resolvePool(field: string, input: unknown): { min?: number; max?: numbe
     throw new ConfigError(`${field}.min`, 'must not exceed max')
   }
   return { ...(min === undefined ? {} : { min: min as number }), ...(max === undefined ? {} : { max: max as number }) }
+}
+
+export const DEFAULT_TIMEOUTS: ResolvedTimeouts = { decisionMs: 5_000, commitMs: 2_000, rollbackMs: 2_000, recoveryMs: 5_000 }
+
+function resolveTimeouts(input: unknown): ResolvedTimeouts {
+  if (input === undefined) return DEFAULT_TIMEOUTS
+  const timeouts = plainObject('timeouts', input) as TimeoutOptions
+  rejectUnknownKeys('timeouts', timeouts, TIMEOUT_KEYS)
+  return {
+    decisionMs: positiveMs('timeouts.decision', timeouts.decision) ?? DEFAULT_TIMEOUTS.decisionMs,
+    commitMs: positiveMs('timeouts.commit', timeouts.commit) ?? DEFAULT_TIMEOUTS.commitMs,
+    rollbackMs: positiveMs('timeouts.rollback', timeouts.rollback) ?? DEFAULT_TIMEOUTS.rollbackMs,
+    recoveryMs: positiveMs('timeouts.recovery', timeouts.recovery) ?? DEFAULT_TIMEOUTS.recoveryMs,
+  }
 }
 
 function resolveRecovery(input: unknown): Required<RecoveryOptions> {

@@ -3,6 +3,7 @@ import { resolveClusterOptions } from '../../src/config/cluster-options.js'
 import type { ShardConfig } from '../../src/index.js'
 import { branchIdOf } from '../../src/ids/branch-id.js'
 import { newTransactionId } from '../../src/ids/transaction-id.js'
+import { DEFAULT_TIMEOUTS } from '../../src/config/cluster-options.js'
 import { silentLogger } from '../../src/logger.js'
 import type { DriverConnection, Participant } from '../../src/participant.js'
 
@@ -28,6 +29,7 @@ export class BranchFactory {
           connection: shard.connection,
           pool: { max: 20 },
           acquireTimeoutMs: 10_000,
+          timeouts: DEFAULT_TIMEOUTS,
           logger: silentLogger,
         }),
       )

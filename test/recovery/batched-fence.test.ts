@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createParticipant } from '../../adapters/index.js'
 import { resolveClusterOptions } from '../../src/config/cluster-options.js'
 import { newTransactionId } from '../../src/ids/transaction-id.js'
+import { DEFAULT_TIMEOUTS } from '../../src/config/cluster-options.js'
 import { silentLogger } from '../../src/logger.js'
 import type { Participant } from '../../src/participant.js'
 import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
@@ -31,6 +32,7 @@ describe.each(['pg-0', 'my-0'])('fencing a batch on log shard %s', (logShard) =>
       connection: shard.connection,
       pool: { max: 10 },
       acquireTimeoutMs: 10_000,
+      timeouts: DEFAULT_TIMEOUTS,
       logger: silentLogger,
     })
   })
