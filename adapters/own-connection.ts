@@ -7,7 +7,7 @@ import { withDeadline } from '../src/protocol/deadline.js'
 export interface ConnectionOwner {
   readonly shardId: string
   readonly knex: Knex
-  discard(conn: DriverConnection): void
+  discard(conn: DriverConnection, why?: 'unresponsive'): void
 }
 
 /**
@@ -33,7 +33,7 @@ export async function onOwnConnection<T>(
   try {
     return await withDeadline(Promise.resolve(work(conn)), ms, () => {
       missed = true
-      owner.discard(conn)
+      owner.discard(conn, 'unresponsive')
       return new ShardUnresponsiveError(owner.shardId, what, ms)
     })
   } finally {
@@ -42,15 +42,21 @@ export async function onOwnConnection<T>(
 }
 
 /**
- * What knex does to close a pooled connection, with a bound: the driver's polite
- * goodbye (pg `end()`, mysql2's QUIT) waits for the server's answer, which a
- * black-holed path never sends, and would hold the pool's `destroy()` (and so
- * `cluster.close()`) forever. Past `ms` the socket is destroyed instead.
+ * Marks every idle connection of a knex pool for closing instead of reuse (knex's
+ * pool checks the mark before handing a connection out). Called when one of them
+ * stopped answering: the others were opened before, on the same path, and a
+ * black-holed idle connection is only found out by the next statement's deadline.
  *
  * ```ts
- * knex.client.destroyRawConnection = (conn) => closeWithin(() => end(conn), () => destroySocket(conn), 1_000)
+ * disposeIdle(this.knex, 'shard stopped answering')
  * ```
  */
+export function disposeIdle(knex: Knex, reason: string): void {
+  const pool = (knex.client as { pool?: { free?: { resource: { __knex__disposed?: unknown } }[] } }).pool
+  for (const free of pool?.free ?? []) free.resource.__knex__disposed ??= reason
+}
+
+/** Tries `end()` for up to `ms`, then destroys the socket. */
 export async function closeWithin(end: () => Promise<unknown>, destroySocket: () => void, ms: number): Promise<void> {
   try {
     await withDeadline(end(), ms, () => new Error('no answer to the goodbye'))

@@ -147,7 +147,7 @@ export class Branch implements BranchBinding {
     }
     if (this.#inflight === 0 || this.state === 'finished') return
     this.state = 'finished'
-    this.participant.discard(this.conn)
+    this.participant.discard(this.conn, 'unresponsive')
   }
 
   /** Resolves once no statement is running and the branch is not half-open. */

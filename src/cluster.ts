@@ -124,7 +124,7 @@ export class Cluster {
    */
   table<TRow extends object = Record<string, any>>(name: string): ShardedQuery<TRow> {
     this.#assertOpen()
-    return new ShardedQuery<TRow>(tableRouter(this.#runtime, name), clusterAccess(this))
+    return new ShardedQuery<TRow>(tableRouter(this.#runtime, name), clusterAccess(this, this.#config.timeoutMs))
   }
 
   /**
@@ -168,10 +168,16 @@ export class Cluster {
    */
   async migrate(): Promise<void> {
     this.#assertOpen()
-    await this.#runtime.log.participant.knex.migrate.latest({
-      migrationSource: logTableMigrationSource(this.#config.logTable),
-      tableName: migrationsTableOf(this.#config.logTable),
-    })
+    // A knex of its own, every statement bounded: a log shard that stopped answering fails the call.
+    const knex = this.#runtime.log.participant.boundedKnex(this.#config.timeouts.recoveryMs)
+    try {
+      await knex.migrate.latest({
+        migrationSource: logTableMigrationSource(this.#config.logTable),
+        tableName: migrationsTableOf(this.#config.logTable),
+      })
+    } finally {
+      await knex.destroy()
+    }
   }
 
   /**
@@ -198,7 +204,7 @@ export class Cluster {
    */
   async status(): Promise<ShardStatus[]> {
     this.#assertOpen()
-    return probeShards([...this.#runtime.participants.values()], this.#config.logShardId, this.#config.logTable)
+    return probeShards([...this.#runtime.participants.values()], this.#config.logShardId, this.#config.logTable, this.#config.timeouts.recoveryMs)
   }
 
   /** Runs one recovery round now: settles every in-doubt branch old enough to judge. */

@@ -116,8 +116,19 @@ export interface Participant {
   rollback(conn: DriverConnection, branch: BranchId, prepared: boolean): Promise<void>
   /** Returns a connection whose branch is finished to the pool. */
   release(conn: DriverConnection): void
-  /** Closes a connection instead of pooling it: its server session ends (and rolls back whatever is not prepared). */
-  discard(conn: DriverConnection): void
+  /**
+   * Closes a connection instead of pooling it: its server session ends (and rolls back
+   * whatever is not prepared). `unresponsive`: it missed a deadline, so the pool's idle
+   * connections, opened before the shard stopped answering, are dropped too rather
+   * than handed to the next transaction to time out on.
+   */
+  discard(conn: DriverConnection, why?: 'unresponsive'): void
+  /**
+   * A knex instance of its own for one operation (migrations, health checks) that
+   * bounds every statement it sends by `statementMs`: one that misses it has its
+   * connection destroyed and fails with ShardUnresponsiveError. Destroy it when done.
+   */
+  boundedKnex(statementMs: number): Knex
   /** Cancels the statement running on a connection, from another connection. */
   cancel(conn: DriverConnection): Promise<void>
 

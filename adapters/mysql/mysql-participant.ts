@@ -24,7 +24,8 @@ import {
   toDecisionRecord,
 } from '../log-row.js'
 import { knexLogOf } from '../knex-log.js'
-import { closeWithin, onOwnConnection } from '../own-connection.js'
+import { boundEveryStatement, closeConnectionsWithin, destroyWithin } from '../bounded-knex.js'
+import { disposeIdle, onOwnConnection } from '../own-connection.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {
   classifyMysqlConflict,
@@ -42,8 +43,6 @@ type Connection = Mysql2Connection & {
 }
 
 const DISCARDED = 'discarded by shardtx'
-/** How long closing a connection politely may take before its socket is destroyed. */
-const GOODBYE_MS = 1_000
 
 /**
  * Closes the socket under a connection at once. Not mysql2's destroy(): that only
@@ -88,9 +87,7 @@ export class MysqlParticipant implements Participant {
       acquireConnectionTimeout: settings.acquireTimeoutMs,
       log: knexLogOf(settings.logger, settings.shardId),
     })
-    const client = this.knex.client
-    client.destroyRawConnection = (conn: Connection) =>
-      closeWithin(() => new Promise<void>((resolve) => conn.end(() => resolve())), () => destroySocket(conn), GOODBYE_MS)
+    closeConnectionsWithin(this.knex, destroySocket)
   }
 
   async verify(): Promise<void> {
@@ -207,7 +204,7 @@ export class MysqlParticipant implements Participant {
     void this.knex.client.releaseConnection(conn)
   }
 
-  discard(conn: DriverConnection): void {
+  discard(conn: DriverConnection, why?: 'unresponsive'): void {
     const connection = conn as Connection
     if (connection.__knex__disposed === DISCARDED) return
     connection.__knex__disposed = DISCARDED
@@ -216,6 +213,14 @@ export class MysqlParticipant implements Participant {
     // it stays open); the pending query, if any, fails at once.
     destroySocket(connection)
     void this.knex.client.releaseConnection(conn)
+    if (why === 'unresponsive') disposeIdle(this.knex, `shard ${this.shardId} stopped answering on another connection`)
+  }
+
+  boundedKnex(statementMs: number): Knex {
+    // The shard's own settings, on a small pool of its own that the caller destroys when done.
+    const knex = knexFactory({ ...this.knex.client.config, pool: { min: 0, max: 2 } })
+    closeConnectionsWithin(knex, destroySocket)
+    return boundEveryStatement(knex, this.shardId, statementMs, destroySocket)
   }
 
   async cancel(conn: DriverConnection): Promise<void> {
@@ -317,8 +322,9 @@ export class MysqlParticipant implements Participant {
     return isMysqlConnectionError(error)
   }
 
+  /** Closes the pool; connections still in use after the recovery bound are closed under their statements. */
   async close(): Promise<void> {
-    await this.knex.destroy()
+    await destroyWithin(this.knex, this.#timeouts.recoveryMs, destroySocket)
   }
 
   /** `XA RECOVER` lists every database on the server: keep our prefix and this shard only. */

@@ -16,7 +16,8 @@ import type {
 } from '../../src/participant.js'
 import { deleteAbortsBefore, deleteLogRecords, type FenceRequest, fenceInChunks, readLogRecords } from '../log-row.js'
 import { knexLogOf } from '../knex-log.js'
-import { closeWithin, onOwnConnection } from '../own-connection.js'
+import { boundEveryStatement, closeConnectionsWithin, destroyWithin } from '../bounded-knex.js'
+import { disposeIdle, onOwnConnection } from '../own-connection.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {
   classifyPostgresConflict,
@@ -30,9 +31,6 @@ import { runWithBegin } from './pipelined-begin.js'
 import { beginStatements, identifier, insertDecisionAndCommit, literal } from './postgres-sql.js'
 
 type Connection = pg.Client & { __knex__disposed?: unknown; processID?: number; connection?: { stream?: { destroy(): void } } }
-
-/** How long closing a connection politely may take before its socket is destroyed. */
-const GOODBYE_MS = 1_000
 
 /** Closes the socket under a client at once; the client then fails whatever it was waiting for. */
 function destroySocket(conn: Connection): void {
@@ -68,9 +66,7 @@ export class PostgresParticipant implements Participant {
       acquireConnectionTimeout: settings.acquireTimeoutMs,
       log: knexLogOf(settings.logger, settings.shardId),
     })
-    const client = this.knex.client
-    client.destroyRawConnection = (conn: Connection) =>
-      closeWithin(() => new Promise<void>((resolve) => conn.end(() => resolve())), () => destroySocket(conn), GOODBYE_MS)
+    closeConnectionsWithin(this.knex, destroySocket)
   }
 
   verify(): Promise<void> {
@@ -153,7 +149,7 @@ export class PostgresParticipant implements Participant {
     void this.knex.client.releaseConnection(conn)
   }
 
-  discard(conn: DriverConnection): void {
+  discard(conn: DriverConnection, why?: 'unresponsive'): void {
     const connection = conn as Connection
     if (connection.__knex__disposed === DISCARDED) return
     // Marked disposed, knex's pool drops it on the next validation instead of reusing it.
@@ -162,6 +158,14 @@ export class PostgresParticipant implements Participant {
     // With the socket gone, the pending query rejects and the server rolls back what is not prepared.
     destroySocket(connection)
     void this.knex.client.releaseConnection(conn)
+    if (why === 'unresponsive') disposeIdle(this.knex, `shard ${this.shardId} stopped answering on another connection`)
+  }
+
+  boundedKnex(statementMs: number): Knex {
+    // The shard's own settings, on a small pool of its own that the caller destroys when done.
+    const knex = knexFactory({ ...this.knex.client.config, pool: { min: 0, max: 2 } })
+    closeConnectionsWithin(knex, destroySocket)
+    return boundEveryStatement(knex, this.shardId, statementMs, destroySocket)
   }
 
   async cancel(conn: DriverConnection): Promise<void> {
@@ -270,8 +274,9 @@ export class PostgresParticipant implements Participant {
     return isPostgresConnectionError(error)
   }
 
+  /** Closes the pool; connections still in use after the recovery bound are closed under their statements. */
   async close(): Promise<void> {
-    await this.knex.destroy()
+    await destroyWithin(this.knex, this.#timeouts.recoveryMs, destroySocket)
   }
 
   #rolledBack(statement: string, tag: string | undefined): ShardTxError {

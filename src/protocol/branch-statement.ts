@@ -25,7 +25,7 @@ export function onBranchConnection<T>(
   const missed = (): ShardUnresponsiveError => {
     // Nothing more can be sent on it: the server, or recovery once prepared, finishes the branch.
     branch.state = 'finished'
-    branch.participant.discard(conn)
+    branch.participant.discard(conn, 'unresponsive')
     return new ShardUnresponsiveError(branch.shardId, what, Math.round(ms))
   }
   if (ms <= 0) return Promise.reject(missed())
