@@ -33,6 +33,18 @@ export interface ClusterOptions {
   lockTimeout?: number
   /** How long a transaction waits for a pooled connection, in ms (default 10 000). */
   maxWait?: number
+  /**
+   * How long opening one driver connection may take, TCP connect and login
+   * included, in ms (default 10 000). Without it a server that accepts but never
+   * answers would hold the caller until TCP gives up.
+   */
+  connectTimeout?: number
+  /**
+   * Idle time after which TCP keepalive probes start on every driver connection,
+   * in ms (default 10 000), so a dead peer is noticed on idle pooled connections.
+   * The OS sets the probe interval and count.
+   */
+  keepAliveDelay?: number
   /** Background recovery; `false` turns it off. */
   recovery?: false | RecoveryOptions
   /** Observes each protocol step; see {@link StepHook}. */
@@ -83,6 +95,8 @@ export interface ResolvedClusterConfig {
   isolationLevel: IsolationLevel | undefined
   lockTimeoutMs: number | undefined
   maxWaitMs: number
+  connectTimeoutMs: number
+  keepAliveDelayMs: number
   recovery: Required<RecoveryOptions>
   onStep: StepHook | undefined
   propagation: boolean
@@ -98,7 +112,7 @@ export interface ResolvedShard {
 }
 
 const CLUSTER_KEYS = [
-  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'recovery', 'onStep', 'tables', 'propagation',
+  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'connectTimeout', 'keepAliveDelay', 'recovery', 'onStep', 'tables', 'propagation',
 ]
 const SHARD_KEYS = ['id', 'dialect', 'connection', 'weight', 'pool']
 const RECOVERY_KEYS = ['enabled', 'intervalMs', 'graceMs', 'abortRetentionMs', 'dutyCycle']
@@ -142,6 +156,8 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
     isolationLevel: isolationLevelOption('isolationLevel', options.isolationLevel),
     lockTimeoutMs: positiveMs('lockTimeout', options.lockTimeout),
     maxWaitMs: positiveMs('maxWait', options.maxWait) ?? 10_000,
+    connectTimeoutMs: positiveMs('connectTimeout', options.connectTimeout) ?? 10_000,
+    keepAliveDelayMs: positiveMs('keepAliveDelay', options.keepAliveDelay) ?? 10_000,
     recovery: resolveRecovery(options.recovery),
     onStep: options.onStep,
     propagation: booleanOption('propagation', options.propagation) ?? true,

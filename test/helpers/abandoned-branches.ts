@@ -28,6 +28,8 @@ export class BranchFactory {
           connection: shard.connection,
           pool: { max: 20 },
           acquireTimeoutMs: 10_000,
+          connectTimeoutMs: config.connectTimeoutMs,
+          keepAliveDelayMs: config.keepAliveDelayMs,
           logger: silentLogger,
         }),
       )

@@ -31,6 +31,8 @@ describe.each(['pg-0', 'my-0'])('fencing a batch on log shard %s', (logShard) =>
       connection: shard.connection,
       pool: { max: 10 },
       acquireTimeoutMs: 10_000,
+      connectTimeoutMs: config.connectTimeoutMs,
+      keepAliveDelayMs: config.keepAliveDelayMs,
       logger: silentLogger,
     })
   })
