@@ -65,6 +65,8 @@ export class Cluster {
           connection: shard.connection,
           pool: shard.pool,
           acquireTimeoutMs: config.maxWaitMs,
+          connectTimeoutMs: config.connectTimeoutMs,
+          keepAliveDelayMs: config.keepAliveDelayMs,
           timeouts: config.timeouts,
           logger,
         }),

@@ -82,7 +82,14 @@ export class MysqlParticipant implements Participant {
     this.#timeouts = settings.timeouts
     this.knex = knexFactory({
       client: 'mysql2',
-      connection: { ...settings.connection, multipleStatements: true },
+      // The shard's own driverOptions come after the defaults, so a user can still override them.
+      connection: {
+        enableKeepAlive: true,
+        keepAliveInitialDelay: settings.keepAliveDelayMs,
+        connectTimeout: settings.connectTimeoutMs,
+        ...settings.connection,
+        multipleStatements: true,
+      },
       pool: { min: 0, ...settings.pool },
       acquireConnectionTimeout: settings.acquireTimeoutMs,
       log: knexLogOf(settings.logger, settings.shardId),

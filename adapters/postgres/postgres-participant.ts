@@ -61,7 +61,13 @@ export class PostgresParticipant implements Participant {
     this.#timeouts = settings.timeouts
     this.knex = knexFactory({
       client: 'pg',
-      connection: settings.connection,
+      // The shard's own driverOptions come last, so a user can still override these.
+      connection: {
+        keepAlive: true,
+        keepAliveInitialDelayMillis: settings.keepAliveDelayMs,
+        connectionTimeoutMillis: settings.connectTimeoutMs,
+        ...settings.connection,
+      },
       pool: { min: 0, ...settings.pool },
       acquireConnectionTimeout: settings.acquireTimeoutMs,
       log: knexLogOf(settings.logger, settings.shardId),

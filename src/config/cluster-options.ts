@@ -33,6 +33,18 @@ export interface ClusterOptions {
   lockTimeout?: number
   /** How long a transaction waits for a pooled connection, in ms (default 10 000). */
   maxWait?: number
+  /**
+   * How long opening one driver connection may take, TCP connect and login
+   * included, in ms (default 10 000). Without it a server that accepts but never
+   * answers would hold the caller until TCP gives up.
+   */
+  connectTimeout?: number
+  /**
+   * Idle time after which TCP keepalive probes start on every driver connection,
+   * in ms (default 10 000), so a dead peer is noticed on idle pooled connections.
+   * The OS sets the probe interval and count.
+   */
+  keepAliveDelay?: number
   /** Client-side bounds on the protocol's statements, so no call hangs on a shard that stopped answering. */
   timeouts?: TimeoutOptions
   /** Background recovery; `false` turns it off. */
@@ -123,6 +135,8 @@ export interface ResolvedClusterConfig {
   isolationLevel: IsolationLevel | undefined
   lockTimeoutMs: number | undefined
   maxWaitMs: number
+  connectTimeoutMs: number
+  keepAliveDelayMs: number
   timeouts: ResolvedTimeouts
   recovery: Required<RecoveryOptions>
   onStep: StepHook | undefined
@@ -146,7 +160,8 @@ export interface ResolvedShard {
 }
 
 const CLUSTER_KEYS = [
-  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'timeouts', 'recovery', 'onStep', 'tables', 'propagation',
+  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'connectTimeout', 'keepAliveDelay', 'timeouts',
+  'recovery', 'onStep', 'tables', 'propagation',
 ]
 const SHARD_KEYS = ['id', 'dialect', 'connection', 'weight', 'pool']
 const TIMEOUT_KEYS = ['decision', 'commit', 'rollback', 'recovery']
@@ -191,6 +206,8 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
     isolationLevel: isolationLevelOption('isolationLevel', options.isolationLevel),
     lockTimeoutMs: positiveMs('lockTimeout', options.lockTimeout),
     maxWaitMs: positiveMs('maxWait', options.maxWait) ?? 10_000,
+    connectTimeoutMs: positiveMs('connectTimeout', options.connectTimeout) ?? 10_000,
+    keepAliveDelayMs: positiveMs('keepAliveDelay', options.keepAliveDelay) ?? 10_000,
     timeouts: resolveTimeouts(options.timeouts),
     recovery: resolveRecovery(options.recovery),
     onStep: options.onStep,

@@ -15,6 +15,7 @@ export type LocalClusterErrorCode =
   | 'LOCAL_CLUSTER_UNSUPPORTED'
   | 'LOCAL_CLUSTER_NO_CONTAINER_RUNTIME'
   | 'LOCAL_CLUSTER_DESTROYED'
+  | 'LOCAL_CLUSTER_NO_FAULTS'
 
 /**
  * A throwaway test cluster could not be started or operated. `code` says

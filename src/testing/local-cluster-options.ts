@@ -50,6 +50,12 @@ export interface LocalClusterOptions {
   serverArgs?: { postgres?: readonly string[]; mysql?: readonly string[] }
   /** `containers` backend: images (default `postgres:16-alpine`, `mariadb:11.4`). */
   images?: { postgres?: string; mysql?: string }
+  /**
+   * `true`: put a TCP proxy on 127.0.0.1 in front of every shard, so that
+   * `partition`, `heal` and `delay` can break or slow its path; `shards` then
+   * point at the proxies (default false).
+   */
+  faults?: boolean
   /** Environment read for `SHARDTX_TEST_*` variables (default `process.env`). */
   env?: Readonly<Record<string, string | undefined>>
 }
@@ -70,11 +76,12 @@ export interface ResolvedLocalClusterOptions {
   searchPath: readonly string[] | undefined
   serverArgs: { postgres: readonly string[]; mysql: readonly string[] }
   images: { postgres: string; mysql: string }
+  faults: boolean
   env: Readonly<Record<string, string | undefined>>
 }
 
 const KNOWN_KEYS = new Set<string>([
-  'postgres', 'mysql', 'databasesPerServer', 'durable', 'backend', 'searchPath', 'serverArgs', 'images', 'env',
+  'postgres', 'mysql', 'databasesPerServer', 'durable', 'backend', 'searchPath', 'serverArgs', 'images', 'faults', 'env',
 ])
 
 /**
@@ -99,6 +106,7 @@ export function resolveLocalClusterOptions(options: LocalClusterOptions): Resolv
   const backend = options.backend ?? backendFromEnv(env)
   if (!BACKENDS.includes(backend)) throw invalid('backend', `unknown backend "${String(backend)}"; use ${BACKENDS.join(', ')}`)
   if (options.durable !== undefined && typeof options.durable !== 'boolean') throw invalid('durable', 'must be a boolean')
+  if (options.faults !== undefined && typeof options.faults !== 'boolean') throw invalid('faults', 'must be a boolean')
   return {
     postgres,
     mysql,
@@ -114,6 +122,7 @@ export function resolveLocalClusterOptions(options: LocalClusterOptions): Resolv
       postgres: options.images?.postgres ?? 'postgres:16-alpine',
       mysql: options.images?.mysql ?? 'mariadb:11.4',
     },
+    faults: options.faults ?? false,
     env,
   }
 }

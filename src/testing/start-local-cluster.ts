@@ -1,6 +1,7 @@
 import { startEnvBackend } from './env/env-backend.js'
 import type { LocalCluster } from './local-cluster.js'
-import { resolveLocalClusterOptions, type LocalClusterOptions } from './local-cluster-options.js'
+import { resolveLocalClusterOptions, type LocalClusterOptions, type ResolvedLocalClusterOptions } from './local-cluster-options.js'
+import type { ManagedCluster } from './managed-cluster.js'
 import { startLocalBackend } from './local/local-backend.js'
 
 /**
@@ -21,6 +22,9 @@ import { startLocalBackend } from './local/local-backend.js'
  * MariaDB `max_connections=500`. With `durable: false` fsync is off, yet data
  * committed or prepared before a SIGKILL of the server survives it.
  *
+ * With `faults: true` every shard is reached through a TCP proxy on 127.0.0.1
+ * that `local.partition`, `local.heal` and `local.delay` control.
+ *
  * ```ts
  * import { startLocalCluster } from 'shardtx/testing'
  *
@@ -36,6 +40,19 @@ import { startLocalBackend } from './local/local-backend.js'
  */
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
   const resolved = resolveLocalClusterOptions(options)
+  const cluster = await startBackend(resolved)
+  if (resolved.faults) {
+    try {
+      await cluster.routeThroughFaultProxies()
+    } catch (error) {
+      await cluster.destroy()
+      throw error
+    }
+  }
+  return cluster
+}
+
+async function startBackend(resolved: ResolvedLocalClusterOptions): Promise<ManagedCluster> {
   switch (resolved.backend) {
     case 'local':
       return startLocalBackend(resolved)

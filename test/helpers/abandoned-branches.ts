@@ -3,7 +3,6 @@ import { resolveClusterOptions } from '../../src/config/cluster-options.js'
 import type { ShardConfig } from '../../src/index.js'
 import { branchIdOf } from '../../src/ids/branch-id.js'
 import { newTransactionId } from '../../src/ids/transaction-id.js'
-import { DEFAULT_TIMEOUTS } from '../../src/config/cluster-options.js'
 import { silentLogger } from '../../src/logger.js'
 import type { DriverConnection, Participant } from '../../src/participant.js'
 
@@ -29,7 +28,9 @@ export class BranchFactory {
           connection: shard.connection,
           pool: { max: 20 },
           acquireTimeoutMs: 10_000,
-          timeouts: DEFAULT_TIMEOUTS,
+          connectTimeoutMs: config.connectTimeoutMs,
+          keepAliveDelayMs: config.keepAliveDelayMs,
+          timeouts: config.timeouts,
           logger: silentLogger,
         }),
       )

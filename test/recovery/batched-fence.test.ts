@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createParticipant } from '../../adapters/index.js'
 import { resolveClusterOptions } from '../../src/config/cluster-options.js'
 import { newTransactionId } from '../../src/ids/transaction-id.js'
-import { DEFAULT_TIMEOUTS } from '../../src/config/cluster-options.js'
 import { silentLogger } from '../../src/logger.js'
 import type { Participant } from '../../src/participant.js'
 import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
@@ -32,7 +31,9 @@ describe.each(['pg-0', 'my-0'])('fencing a batch on log shard %s', (logShard) =>
       connection: shard.connection,
       pool: { max: 10 },
       acquireTimeoutMs: 10_000,
-      timeouts: DEFAULT_TIMEOUTS,
+      connectTimeoutMs: config.connectTimeoutMs,
+      keepAliveDelayMs: config.keepAliveDelayMs,
+      timeouts: config.timeouts,
       logger: silentLogger,
     })
   })

@@ -47,6 +47,7 @@ describe('startLocalCluster refuses bad options before starting anything', () =>
     ['no servers asked for', {}, /at least one server/],
     ['zero databases per server', { postgres: 1, databasesPerServer: 0 }, /databasesPerServer: must be an integer ≥ 1/],
     ['an unknown option', { postgres: 1, mysqll: 1 } as never, /mysqll: unknown option/],
+    ['faults that is not a boolean', { postgres: 1, faults: 'yes' as never }, /faults: must be a boolean/],
   ])('%s', async (_, options, message) => {
     const error = await failure(options as LocalClusterOptions)
     expect(error.code).toBe('LOCAL_CLUSTER_OPTIONS')

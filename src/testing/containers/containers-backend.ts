@@ -1,5 +1,4 @@
 import { LocalClusterError } from '../local-cluster-errors.js'
-import type { LocalCluster } from '../local-cluster.js'
 import type { ResolvedLocalClusterOptions } from '../local-cluster-options.js'
 import { ManagedCluster } from '../managed-cluster.js'
 import { planServers } from '../server-plan.js'
@@ -15,7 +14,7 @@ import { ContainerServer, type ContainerRuntime } from './container-server.js'
  * const local = await startContainersBackend(resolveLocalClusterOptions({ postgres: 2, backend: 'containers' }))
  * ```
  */
-export async function startContainersBackend(options: ResolvedLocalClusterOptions): Promise<LocalCluster> {
+export async function startContainersBackend(options: ResolvedLocalClusterOptions): Promise<ManagedCluster> {
   const runtime = await loadRuntime()
   const servers = planServers(options).map(
     (plan) => new ContainerServer(plan, { runtime, image: options.images[plan.dialect], durable: options.durable }),
