@@ -1,5 +1,6 @@
 import type { Knex } from 'knex'
-import { ShardUnresponsiveError } from '../src/errors.js'
+import { ShardUnavailableError, ShardUnresponsiveError } from '../src/errors.js'
+import { describeShardError } from '../src/shard-error-text.js'
 import type { DriverConnection } from '../src/participant.js'
 import { withDeadline } from '../src/protocol/deadline.js'
 
@@ -16,7 +17,8 @@ export interface ConnectionOwner {
  * destroyed at once (not just marked, as knex's own `.timeout()` does), so the
  * driver's promise rejects, the server session ends once the path lets it know,
  * and the pool opens a fresh connection next time. Getting the connection is
- * bounded by the pool's own acquire timeout (`maxWait`).
+ * bounded by the pool's own acquire timeout (`maxWait`) and the connect timeout;
+ * failing to get one is a ShardUnavailableError.
  *
  * ```ts
  * const rows = await onOwnConnection(this, 'XA RECOVER', 5_000, (conn) => this.knex.raw('XA RECOVER').connection(conn))
@@ -28,7 +30,13 @@ export async function onOwnConnection<T>(
   ms: number,
   work: (conn: DriverConnection) => PromiseLike<T>,
 ): Promise<T> {
-  const conn = (await owner.knex.client.acquireConnection()) as DriverConnection
+  let conn: DriverConnection
+  try {
+    conn = (await owner.knex.client.acquireConnection()) as DriverConnection
+  } catch (error) {
+    // Nothing was sent: the coordinator may treat it as a refusal, never as a lost answer.
+    throw new ShardUnavailableError(owner.shardId, `could not get a connection: ${describeShardError(error)}`, error)
+  }
   let missed = false
   try {
     return await withDeadline(Promise.resolve(work(conn)), ms, () => {

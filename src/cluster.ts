@@ -25,6 +25,7 @@ import type { Transaction } from './transaction.js'
 import { resolveTransactionOptions, type TransactionOptions } from './transaction-options.js'
 import { TransactionLog } from './transaction-log.js'
 import { functionOption } from './config/function-option.js'
+import { asUnavailable } from './shard-unavailable.js'
 
 /**
  * A set of shards that commit together. Make one per process with
@@ -171,12 +172,15 @@ export class Cluster {
   async migrate(): Promise<void> {
     this.#assertOpen()
     // A knex of its own, every statement bounded: a log shard that stopped answering fails the call.
-    const knex = this.#runtime.log.participant.boundedKnex(this.#config.timeouts.recoveryMs)
+    const participant = this.#runtime.log.participant
+    const knex = participant.boundedKnex(this.#config.timeouts.recoveryMs)
     try {
       await knex.migrate.latest({
         migrationSource: logTableMigrationSource(this.#config.logTable),
         tableName: migrationsTableOf(this.#config.logTable),
       })
+    } catch (error) {
+      throw asUnavailable(participant, 'could not migrate the log table', error)
     } finally {
       await knex.destroy()
     }

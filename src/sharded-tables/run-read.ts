@@ -27,7 +27,7 @@ export async function runRead(router: TableRouter, access: ShardAccess, plan: Ro
   const results = await Promise.all(
     plan.shards.map((shardId) => {
       const query = shardQuery(access.reader(shardId), router, shardId, state, merging)
-      return timeoutMs === undefined ? (query as PromiseLike<Row[]>) : bounded(query, shardId, timeoutMs)
+      return timeoutMs === undefined ? (query as PromiseLike<Row[]>) : bounded(router, query, shardId, timeoutMs)
     }),
   )
   if (!merging) return results[0]!
@@ -41,7 +41,7 @@ export async function runRead(router: TableRouter, access: ShardAccess, plan: Ro
  * A read outside a transaction, bounded by the cluster's `timeout`: knex closes the
  * connection of a read that missed it (it never goes back into use).
  */
-async function bounded(query: Knex.QueryBuilder, shardId: string, ms: number): Promise<Row[]> {
+async function bounded(router: TableRouter, query: Knex.QueryBuilder, shardId: string, ms: number): Promise<Row[]> {
   try {
     return (await query.timeout(ms)) as Row[]
   } catch (error) {
@@ -49,7 +49,7 @@ async function bounded(query: Knex.QueryBuilder, shardId: string, ms: number): P
     if ((error as Error).name === 'KnexTimeoutError' && (error as { timeout?: unknown }).timeout !== undefined) {
       throw new ShardUnresponsiveError(shardId, 'a read', ms)
     }
-    throw error
+    throw router.unavailable(shardId, 'a read failed', error)
   }
 }
 
