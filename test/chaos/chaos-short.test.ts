@@ -76,6 +76,7 @@ it('loses nothing and splits nothing while workers and shard servers are SIGKILL
   expect(report.acknowledged, text).toBeGreaterThan(20)
   expect(report.coordinatorKills, text).toBeGreaterThanOrEqual(1)
   expect(report.shardKillTotal, text).toBeGreaterThanOrEqual(1)
+  expect(report.networkFaultTotal, text).toBeGreaterThanOrEqual(1)
   // And the audit would have seen each kind of damage.
   expect(report.tamperedAudit?.violations, text).toEqual({
     ...CLEAN,
