@@ -34,6 +34,12 @@ export class Branch implements BranchBinding {
   /** BEGIN / XA START was sent (with the first statement). */
   begun = false
   wrote = false
+  /**
+   * A cancel went out for a statement of this branch, from another connection. It may
+   * arrive after the statement ended, so the connection is closed, never pooled: a late
+   * cancel must not hit the next transaction's statement on it (seen as 1317 on MariaDB).
+   */
+  cancelSent = false
   conn: DriverConnection | undefined
   readonly #owner: BranchOwner
   readonly #options: BranchOptions

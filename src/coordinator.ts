@@ -253,7 +253,8 @@ async function rollbackBranch(tx: Transaction, branch: Branch, deadline: number)
   try {
     const prepared = branch.state === 'prepared'
     await onBranchConnection(branch, msUntil(deadline), 'ROLLBACK', (c) => branch.participant.rollback(c, branch.id, prepared))
-    branch.participant.release(conn)
+    if (branch.cancelSent) branch.participant.discard(conn)
+    else branch.participant.release(conn)
   } catch (error) {
     // An unreachable prepared branch has no commit record: recovery rolls it back.
     branch.participant.discard(conn)

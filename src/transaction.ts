@@ -167,6 +167,7 @@ export class Transaction implements BranchOwner {
     this.#abortReason = reason
     for (const branch of this.#branches.values()) {
       if (branch.busy && branch.conn !== undefined) {
+        branch.cancelSent = true
         branch.participant.cancel(branch.conn).catch((error: unknown) => {
           this.logger.warn({ err: error, shardId: branch.shardId }, 'could not cancel a running statement')
         })
