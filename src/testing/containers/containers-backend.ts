@@ -6,19 +6,21 @@ import { planServers } from '../server-plan.js'
 import { ContainerServer, type ContainerRuntime } from './container-server.js'
 
 /**
- * The `containers` backend: one testcontainers container per server, for
- * machines with a container runtime but no local database binaries.
- * testcontainers is imported here, lazily, so the other backends never load
- * it. Its Ryuk reaper removes the containers if this process dies.
+ * The `containers` backend: one testcontainers container per server, on the
+ * host's network, for machines with a container runtime but no local
+ * database binaries. testcontainers is imported here, lazily, so the other
+ * backends never load it. With `pull: true` its Ryuk reaper removes the
+ * containers if this process dies; with `pull: false` Ryuk (an image to pull)
+ * never starts, and a missing image is an error, not a download.
  *
  * ```ts
  * const local = await startContainersBackend(resolveLocalClusterOptions({ postgres: 2, backend: 'containers' }))
  * ```
  */
 export async function startContainersBackend(options: ResolvedLocalClusterOptions): Promise<LocalCluster> {
-  const runtime = await loadRuntime()
+  const runtime = await loadContainerRuntime()
   const servers = planServers(options).map(
-    (plan) => new ContainerServer(plan, { runtime, image: options.images[plan.dialect], durable: options.durable }),
+    (plan) => new ContainerServer(plan, { runtime, image: options.images[plan.dialect], durable: options.durable, pull: options.pull }),
   )
   const started = await Promise.allSettled(servers.map((server) => server.start()))
   const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected')
@@ -29,21 +31,29 @@ export async function startContainersBackend(options: ResolvedLocalClusterOption
   return new ManagedCluster('containers', servers, async () => {})
 }
 
-async function loadRuntime(): Promise<ContainerRuntime> {
-  let modules: [typeof import('testcontainers'), typeof import('@testcontainers/postgresql'), typeof import('@testcontainers/mariadb')]
+/**
+ * Loads testcontainers and connects to the container engine; a
+ * `LOCAL_CLUSTER_NO_CONTAINER_RUNTIME` error when either is missing.
+ *
+ * ```ts
+ * const { client } = await loadContainerRuntime()
+ * ```
+ */
+export async function loadContainerRuntime(): Promise<ContainerRuntime> {
+  // Containers run on the host's network, so the servers are on this
+  // machine's 127.0.0.1, and the engine must run here too. Left to itself,
+  // testcontainers inside a container would look for a bridge gateway
+  // instead, and lacking one run an alpine container to find it: a pull.
+  process.env.TESTCONTAINERS_HOST_OVERRIDE ??= '127.0.0.1'
+  let testcontainers: typeof import('testcontainers')
   try {
-    modules = await Promise.all([import('testcontainers'), import('@testcontainers/postgresql'), import('@testcontainers/mariadb')])
+    testcontainers = await import('testcontainers')
   } catch (cause) {
-    throw new LocalClusterError(
-      'LOCAL_CLUSTER_NO_CONTAINER_RUNTIME',
-      'the containers backend needs the packages testcontainers, @testcontainers/postgresql and @testcontainers/mariadb (11.x)',
-      cause,
-    )
+    throw new LocalClusterError('LOCAL_CLUSTER_NO_CONTAINER_RUNTIME', 'the containers backend needs the package testcontainers (11.x)', cause)
   }
-  const [testcontainers, postgresql, mariadb] = modules
   try {
     const client = await testcontainers.getContainerRuntimeClient()
-    return { client, PostgreSqlContainer: postgresql.PostgreSqlContainer, MariaDbContainer: mariadb.MariaDbContainer }
+    return { client, GenericContainer: testcontainers.GenericContainer, ImageName: testcontainers.ImageName }
   } catch (cause) {
     throw new LocalClusterError(
       'LOCAL_CLUSTER_NO_CONTAINER_RUNTIME',
