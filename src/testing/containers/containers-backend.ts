@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process'
 import { LocalClusterError } from '../local-cluster-errors.js'
 import type { LocalCluster } from '../local-cluster.js'
 import type { ResolvedLocalClusterOptions } from '../local-cluster-options.js'
 import { ManagedCluster } from '../managed-cluster.js'
 import { planServers } from '../server-plan.js'
+import { onProcessExit } from '../local/exit-cleanup.js'
 import { ContainerServer, type ContainerRuntime } from './container-server.js'
 
 /**
@@ -22,13 +24,25 @@ export async function startContainersBackend(options: ResolvedLocalClusterOption
   const servers = planServers(options).map(
     (plan) => new ContainerServer(plan, { runtime, image: options.images[plan.dialect], durable: options.durable, pull: options.pull }),
   )
+  const unregister = onProcessExit(() => removeContainersSync(servers))
   const started = await Promise.allSettled(servers.map((server) => server.start()))
   const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected')
   if (failed) {
     await Promise.allSettled(servers.map((server) => server.destroy()))
+    unregister()
     throw failed.reason
   }
-  return new ManagedCluster('containers', servers, async () => {})
+  return new ManagedCluster('containers', servers, async () => unregister())
+}
+
+/**
+ * At exit or SIGINT/SIGTERM/SIGHUP without destroy() (vitest ends its
+ * workers with SIGTERM), and with no Ryuk to reap them, the containers are
+ * removed through the docker CLI when there is one: nothing async runs at exit.
+ */
+function removeContainersSync(servers: readonly ContainerServer[]): void {
+  const ids = servers.map((server) => server.containerId).filter((id) => id !== undefined)
+  if (ids.length > 0) spawnSync('docker', ['rm', '--force', '--volumes', ...ids], { stdio: 'ignore', timeout: 20_000 })
 }
 
 /**
