@@ -1,0 +1,77 @@
+import type { Knex } from 'knex'
+import type { Dialect } from '../../src/config/shard-config.js'
+
+/**
+ * How many sessions on a server are running a statement whose text contains
+ * `marker` right now, read from the server itself (`pg_stat_activity`,
+ * `information_schema.PROCESSLIST`), never from shardtx's own bookkeeping.
+ * The session asking is left out, so the marker may appear in this query too.
+ *
+ * ```ts
+ * expect(await runningStatements(cluster.forShard('pg-0'), 'postgres', 'pg_sleep(600)')).toBe(0)
+ * ```
+ */
+export async function runningStatements(knex: Knex, dialect: Dialect, marker: string): Promise<number> {
+  const pattern = `%${marker}%`
+  if (dialect === 'postgres') {
+    const { rows } = (await knex.raw(
+      `select count(*)::int as n from pg_stat_activity
+        where state = 'active' and pid <> pg_backend_pid() and query like ?`,
+      [pattern],
+    )) as { rows: { n: number }[] }
+    return rows[0]!.n
+  }
+  const [rows] = (await knex.raw(
+    `select count(*) as n from information_schema.PROCESSLIST
+      where command = 'Query' and id <> connection_id() and info like ?`,
+    [pattern],
+  )) as [{ n: number }[]]
+  return Number(rows[0]!.n)
+}
+
+/**
+ * Polls `check` until it holds, for at most `timeoutMs`: how a test waits for a
+ * server state (a lock wait, a running statement) instead of sleeping and
+ * hoping the state was reached. Throws, naming `what`, when the bound passes.
+ *
+ * ```ts
+ * await untilServer('the fence waits on the row lock', async () => (await lockWaiters()) > 0)
+ * ```
+ */
+export async function untilServer(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (await check()) return
+    if (Date.now() > deadline) throw new Error(`gave up after ${timeoutMs} ms waiting for: ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+/**
+ * Sessions on a server blocked on a lock right now whose running statement
+ * contains `marker`: ungranted `pg_locks` entries, or InnoDB's lock waits
+ * joined to `INNODB_TRX`. The marker keeps other test files' waits out, since
+ * they share the servers.
+ *
+ * ```ts
+ * await untilServer('a writer waits', async () => (await lockWaiters(knex, 'mysql', 'accounts_ab12')) > 0)
+ * ```
+ */
+export async function lockWaiters(knex: Knex, dialect: Dialect, marker: string): Promise<number> {
+  const pattern = `%${marker}%`
+  if (dialect === 'postgres') {
+    const { rows } = (await knex.raw(
+      `select count(distinct l.pid)::int as n from pg_locks l join pg_stat_activity a on a.pid = l.pid
+        where not l.granted and l.pid <> pg_backend_pid() and a.query like ?`,
+      [pattern],
+    )) as { rows: { n: number }[] }
+    return rows[0]!.n
+  }
+  const [rows] = (await knex.raw(
+    `select count(*) as n from information_schema.INNODB_LOCK_WAITS w
+       join information_schema.INNODB_TRX t on t.trx_id = w.requesting_trx_id
+      where t.trx_query like ?`,
+    [pattern],
+  )) as [{ n: number }[]]
+  return Number(rows[0]!.n)
+}
