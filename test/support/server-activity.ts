@@ -1,5 +1,6 @@
 import type { Knex } from 'knex'
-import type { Dialect } from '../../src/config/shard-config.js'
+import type { Dialect, ShardConfig } from '../../src/config/shard-config.js'
+import { connectMysql, connectPostgres } from './raw-connections.js'
 
 /**
  * How many sessions on a server are running a statement whose text contains
@@ -12,21 +13,44 @@ import type { Dialect } from '../../src/config/shard-config.js'
  * ```
  */
 export async function runningStatements(knex: Knex, dialect: Dialect, marker: string): Promise<number> {
-  const pattern = `%${marker}%`
-  if (dialect === 'postgres') {
-    const { rows } = (await knex.raw(
-      `select count(*)::int as n from pg_stat_activity
-        where state = 'active' and pid <> pg_backend_pid() and query like ?`,
-      [pattern],
-    )) as { rows: { n: number }[] }
-    return rows[0]!.n
+  const sql = RUNNING[dialect]
+  const result = (await knex.raw(sql, [`%${marker}%`])) as { rows: { n: number }[] } | [{ n: number }[]]
+  return Number((Array.isArray(result) ? result[0] : result.rows)[0]!.n)
+}
+
+/**
+ * {@link runningStatements} on a plain driver connection of its own, opened and
+ * closed here: for a shard about to be killed, whose pool must not keep a
+ * connection to the dead server.
+ *
+ * ```ts
+ * await untilServer('the sleep runs', async () => (await runningStatementsOn(shard, 'sleep(30)')) > 0)
+ * ```
+ */
+export async function runningStatementsOn(shard: ShardConfig, marker: string): Promise<number> {
+  const sql = RUNNING[shard.dialect]
+  if (shard.dialect === 'postgres') {
+    const client = await connectPostgres(shard)
+    try {
+      return Number((await client.query<{ n: number }>(sql.replace('?', '$1'), [`%${marker}%`])).rows[0]!.n)
+    } finally {
+      await client.end()
+    }
   }
-  const [rows] = (await knex.raw(
-    `select count(*) as n from information_schema.PROCESSLIST
-      where command = 'Query' and id <> connection_id() and info like ?`,
-    [pattern],
-  )) as [{ n: number }[]]
-  return Number(rows[0]!.n)
+  const conn = await connectMysql(shard)
+  try {
+    const [rows] = (await conn.query(sql, [`%${marker}%`])) as unknown as [{ n: number }[]]
+    return Number(rows[0]!.n)
+  } finally {
+    await conn.end()
+  }
+}
+
+const RUNNING: Record<Dialect, string> = {
+  postgres: `select count(*)::int as n from pg_stat_activity
+              where state = 'active' and pid <> pg_backend_pid() and query like ?`,
+  mysql: `select count(*) as n from information_schema.PROCESSLIST
+           where command = 'Query' and id <> connection_id() and info like ?`,
 }
 
 /**
