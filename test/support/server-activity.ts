@@ -99,3 +99,24 @@ export async function lockWaiters(knex: Knex, dialect: Dialect, marker: string):
   )) as [{ n: number }[]]
   return Number(rows[0]!.n)
 }
+
+/**
+ * Prepared branches on a shard whose id contains `marker` (a transaction id),
+ * read from the server itself: `pg_prepared_xacts` of this database, or
+ * `XA RECOVER`.
+ *
+ * ```ts
+ * expect(await preparedOnServer(cluster.forShard('my-0'), 'mysql', txId)).toBe(0)
+ * ```
+ */
+export async function preparedOnServer(knex: Knex, dialect: Dialect, marker: string): Promise<number> {
+  if (dialect === 'postgres') {
+    const { rows } = (await knex.raw(
+      'select count(*)::int as n from pg_prepared_xacts where database = current_database() and gid like ?',
+      [`%${marker}%`],
+    )) as { rows: { n: number }[] }
+    return rows[0]!.n
+  }
+  const [rows] = (await knex.raw('XA RECOVER')) as [{ data: Buffer | string }[]]
+  return rows.filter((row) => String(row.data).includes(marker)).length
+}
