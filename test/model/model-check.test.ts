@@ -26,6 +26,14 @@ const MIN_STATES: Record<string, number> = {
   'three-written': 38_452,
   'two-transactions/1-recoverer': 171_799,
   'one-phase-beside-two-phase/1-recoverer': 15_947,
+  'autocommit-decision/2-failures': 402_271,
+  'decision-in-log-branch/2-failures': 120_152,
+  'three-written/2-failures': 488_736,
+  'autocommit-decision/in-doubt/2-failures': 384_977,
+  'decision-in-log-branch/in-doubt/2-failures': 109_833,
+  'two-transactions/2-failures/1-recoverer': 992_174,
+  'one-phase-beside-two-phase': 182_284,
+  'two-transactions': 5_812_766,
 }
 
 describe(`model check, ${scopeName} scope`, () => {
