@@ -65,6 +65,9 @@ export async function loadConfig(given: string | undefined, cwd: string): Promis
   return { path, options }
 }
 
+const BUILT_IN_ERRORS = ['Error', 'SyntaxError', 'TypeError', 'ReferenceError', 'RangeError', 'URIError', 'EvalError', 'AggregateError']
+const LOAD_FAILURE_CODES = ['ERR_MODULE_NOT_FOUND', 'ERR_REQUIRE_ESM', 'ERR_UNSUPPORTED_DIR_IMPORT', 'ERR_PACKAGE_PATH_NOT_EXPORTED']
+
 /**
  * A config module's failure without its message: a message may quote the module's text
  * (a syntax error's line) or hold what the module read (`throw new Error(password)`), and
@@ -73,10 +76,10 @@ export async function loadConfig(given: string | undefined, cwd: string): Promis
  * The error is not kept as `cause` either, so that nothing downstream can print it.
  */
 function failureWithoutText(error: unknown, path: string): string {
-  // A name and a code are set by the module too: kept only when they look like Node's own.
-  const name = error instanceof Error && /^[A-Z][A-Za-z]{0,40}Error$/.test(error.name) ? error.name : 'an error'
+  // A module can set an error's name and code too: only JavaScript's own names and Node's load failures are named.
+  const name = error instanceof Error && BUILT_IN_ERRORS.includes(error.name) ? error.name : 'an error'
   const code = (error as { code?: unknown } | null)?.code
-  const known = typeof code === 'string' && /^ERR_[A-Z0-9_]{1,60}$/.test(code) ? ` [${code}]` : ''
+  const known = typeof code === 'string' && LOAD_FAILURE_CODES.includes(code) ? ` [${code}]` : ''
   const where = placeIn(error instanceof Error ? error.stack : undefined, path)
   return `${name}${known}${where} (its message is not shown, as it may quote the config; load the file with node to see it)`
 }
