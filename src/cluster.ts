@@ -6,7 +6,7 @@ import { type ClusterRuntime, participantOf } from './cluster-runtime.js'
 import { type ClusterOptions, type ResolvedClusterConfig, resolveClusterOptions } from './config/cluster-options.js'
 import { DecisionForgetter } from './decision-forgetter.js'
 import { ClosedError } from './errors.js'
-import { type InDoubtBranch, listInDoubtBranches, resolveByHand } from './in-doubt.js'
+import { type InDoubtBranch, listInDoubtBranches, type ResolveOptions, resolveByHand } from './in-doubt.js'
 import { logTableMigrationSource, migrationsTableOf } from './log-table-migrations.js'
 import { silentLogger } from './logger.js'
 import type { Participant } from './participant.js'
@@ -217,11 +217,18 @@ export class Cluster {
   /**
    * Settles one in-doubt transaction by hand, through the same fence as recovery.
    * Refuses to contradict a logged decision, and refuses `commit` without a commit
-   * record (under presumed abort such a transaction never committed).
+   * record (under presumed abort such a transaction never committed). An id that no
+   * shard holds a branch of and the log does not know is a {@link NoSuchInDoubtTransactionError}
+   * (most often a mistyped id), unless `{ force: true }` asks to fence it with an abort record.
+   *
+   * ```ts
+   * await cluster.resolve(txId, 'abort')
+   * await cluster.resolve(idOfAHungProcess, 'abort', { force: true }) // it can never commit now
+   * ```
    */
-  async resolve(txId: string, decision: 'commit' | 'abort'): Promise<RecoveryReport> {
+  async resolve(txId: string, decision: 'commit' | 'abort', options: ResolveOptions = {}): Promise<RecoveryReport> {
     this.#assertOpen()
-    return resolveByHand(this.#runtime, txId, decision)
+    return resolveByHand(this.#runtime, txId, decision, options)
   }
 
   /** Counters since the cluster was created. */

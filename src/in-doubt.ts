@@ -1,5 +1,5 @@
 import type { ClusterRuntime } from './cluster-runtime.js'
-import { ShardTxError, ShardUnavailableError } from './errors.js'
+import { ConfigError, NoSuchInDoubtTransactionError, ShardTxError, ShardUnavailableError } from './errors.js'
 import { parseTransactionId } from './ids/transaction-id.js'
 import type { Decision } from './participant.js'
 import { emptyReport, listInDoubt, type RecoveryReport, resolveBranch } from './recovery.js'
@@ -43,18 +43,50 @@ export async function listInDoubtBranches(rt: ClusterRuntime): Promise<InDoubtBr
   return list.sort((a, b) => (b.ageMs ?? 0) - (a.ageMs ?? 0))
 }
 
+/**
+ * Options of `cluster.resolve()`.
+ *
+ * ```ts
+ * await cluster.resolve(txId, 'abort', { force: true })
+ * ```
+ */
+export interface ResolveOptions {
+  /**
+   * Fence an `abort` even when no shard holds a branch of the transaction and the log has
+   * no record of it. For a transaction whose coordinator may still be alive where you
+   * cannot see it (a process on the far side of a partition, hung before its PREPAREs
+   * reached any shard you can list): the abort record makes its commit insert fail, so it
+   * can never commit. Without `force` such an id is refused, since it is most often a typo.
+   */
+  force?: boolean
+}
+
 /** An operator's decision for one transaction, taken through the log's fence. */
-export async function resolveByHand(rt: ClusterRuntime, txId: string, wanted: Decision): Promise<RecoveryReport> {
+export async function resolveByHand(
+  rt: ClusterRuntime,
+  txId: string,
+  wanted: Decision,
+  options: ResolveOptions = {},
+): Promise<RecoveryReport> {
   if (parseTransactionId(txId) === undefined) {
     throw new ShardTxError(`"${String(txId)}" is not a shardtx transaction id`, { code: 'INVALID_ARGUMENT' })
   }
   if (wanted !== 'commit' && wanted !== 'abort') {
     throw new ShardTxError(`decision must be 'commit' or 'abort', not ${JSON.stringify(wanted)}`, { code: 'INVALID_ARGUMENT' })
   }
+  const force = (options as ResolveOptions | null)?.force
+  if (options === null || typeof options !== 'object' || (force !== undefined && typeof force !== 'boolean')) {
+    throw new ConfigError('options.force', 'must be true or false, in an options object like { force: true }')
+  }
   const report = emptyReport()
   const { inDoubt } = await listInDoubt(rt, report)
   const branches = inDoubt.get(txId) ?? []
   const logged = (await rt.log.read([txId]))[0]?.decision
+  // Only when every shard answered: a branch may be on a shard that did not (then the
+  // fence is what keeps it from committing, and the report names the shard).
+  if (branches.length === 0 && logged === undefined && report.failed.length === 0 && force !== true) {
+    throw new NoSuchInDoubtTransactionError(txId)
+  }
   let decision: Decision
   if (wanted === 'commit') {
     // Without a commit record nobody knows that every branch was prepared: committing the

@@ -8,13 +8,14 @@ export {
   ForbiddenStatementError,
   InvalidKeyError,
   isRetryable,
+  NoSuchInDoubtTransactionError,
   ShardTxError,
   ShardUnavailableError,
   TransactionAbortedError,
   TransactionInDoubtError,
   TransactionTimeoutError,
 } from './errors.js'
-export type { InDoubtBranch } from './in-doubt.js'
+export type { InDoubtBranch, ResolveOptions } from './in-doubt.js'
 export type { Logger } from './logger.js'
 export type { Decision, IsolationLevel } from './participant.js'
 export type { ProtocolStep, StepEvent, StepHook } from './protocol-steps.js'

@@ -91,6 +91,11 @@ export async function recover(rt: ClusterRuntime, pace: RoundPace = ON_DEMAND_PA
     commitRecords = await rt.log.read(undefined, 'commit')
   } catch (error) {
     report.failed.push({ shardId: rt.log.shardId, error: describe(error) })
+    // Nothing can be decided without the log, but the other shards are still listed, so
+    // that the report names every shard that could not be reached, each with its reason.
+    const listing: RecoveryReport['failed'] = []
+    await listInDoubt(rt, { failed: listing })
+    report.failed.push(...listing.filter((f) => f.shardId !== rt.log.shardId))
     return report
   }
   const decided = new Map<string, Decision>(commitRecords.map((r) => [r.txId, r.decision]))

@@ -1,8 +1,10 @@
-import { ConfigError, ConflictError, TransactionAbortedError } from './errors.js'
+import { ConfigError, isRetryable } from './errors.js'
 
 /**
- * Opt-in re-runs of a whole transaction after a conflict the servers resolved
- * by failing it: serialization failure, deadlock, lock timeout.
+ * Opt-in re-runs of a whole transaction after an error that says `retryable: true`:
+ * a conflict the servers resolved by failing it (serialization failure, deadlock,
+ * lock timeout), a shard that could not be reached or gave no pooled connection in
+ * time, or an abort caused by either. All of them happen before the decision.
  *
  * ```ts
  * await cluster.transaction(work, { retry: { attempts: 5, backoff: (n) => 10 * 2 ** n } })
@@ -30,19 +32,17 @@ export function resolveRetry(field: string, value: unknown): RetryOptions | unde
 }
 
 /**
- * True for the errors a retry may cure. Never a commit-phase failure after the
- * decision (those are not errors: the transaction committed) and never in-doubt.
+ * Re-runs `attempt` while it fails with an error that says it is retryable
+ * ({@link isRetryable}: what `retryable` claims is what is retried). Every such error
+ * is raised before the decision, with nothing committed anywhere; a failure after the
+ * decision is not an error (the transaction committed) and in-doubt is never retryable.
  */
-export function isConflict(error: unknown): boolean {
-  return error instanceof ConflictError || (error instanceof TransactionAbortedError && error.cause instanceof ConflictError)
-}
-
 export async function withRetry<T>(retry: RetryOptions | undefined, attempt: () => Promise<T>): Promise<T> {
   for (let n = 1; ; n++) {
     try {
       return await attempt()
     } catch (error) {
-      if (retry === undefined || n >= retry.attempts || !isConflict(error)) throw error
+      if (retry === undefined || n >= retry.attempts || !isRetryable(error)) throw error
       await new Promise((resolve) => setTimeout(resolve, delayMs(retry, n, error)))
     }
   }

@@ -25,7 +25,7 @@ export interface TransactionOptions {
   lockTimeout?: number
   /** Aborting it aborts the transaction, as long as no decision was made. */
   signal?: AbortSignal
-  /** Re-run the whole callback after a serialization failure, deadlock or lock timeout. */
+  /** Re-run the whole callback after an error that says `retryable: true` (a conflict, an unavailable shard), all raised before the decision. */
   retry?: RetryOptions
   /**
    * Start a transaction of its own even when called inside a running one. By

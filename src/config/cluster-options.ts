@@ -178,7 +178,8 @@ function resolveShards(input: unknown): ResolvedShard[] {
     if (seen.has(shard.id)) throw new ConfigError(`${field}.id`, `duplicate shard id "${shard.id}"`)
     seen.add(shard.id)
     if (shard.dialect !== 'postgres' && shard.dialect !== 'mysql') {
-      throw new ConfigError(`${field}.dialect`, `must be 'postgres' or 'mysql', not ${JSON.stringify(shard.dialect)}`)
+      // The value itself is not quoted: a config error must never echo config text (it may be a misplaced secret).
+      throw new ConfigError(`${field}.dialect`, `must be 'postgres' or 'mysql' (got ${shard.dialect === undefined ? 'none' : `another ${typeof shard.dialect}`})`)
     }
     const weight = shard.weight === undefined ? 1 : shard.weight
     if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
@@ -232,7 +233,7 @@ function resolveRecovery(input: unknown): Required<RecoveryOptions> {
 function dutyCycleOption(value: unknown): number | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 1) {
-    throw new ConfigError('recovery.dutyCycle', `must be a number in (0, 1], got ${String(value)}`)
+    throw new ConfigError('recovery.dutyCycle', `must be a number in (0, 1], got ${typeof value === 'number' ? String(value) : `a ${typeof value}`}`)
   }
   return value
 }
