@@ -1,5 +1,5 @@
 import type { Dialect } from '../src/config/shard-config.js'
-import type { Participant } from '../src/participant.js'
+import type { Participant } from '../src/protocol/participant.js'
 import { MysqlParticipant } from './mysql/mysql-participant.js'
 import type { ParticipantSettings } from './participant-settings.js'
 import { PostgresParticipant } from './postgres/postgres-participant.js'

@@ -1,7 +1,7 @@
 import knexFactory, { type Knex } from 'knex'
 import type { Connection as Mysql2Connection } from 'mysql2'
-import type { BranchId } from '../../src/ids/branch-id.js'
-import { parseBranchXid } from '../../src/ids/branch-id.js'
+import type { BranchId } from '../../src/protocol/ids/branch-id.js'
+import { parseBranchXid } from '../../src/protocol/ids/branch-id.js'
 import type {
   BranchOptions,
   ConflictInfo,
@@ -13,7 +13,7 @@ import type {
   Participant,
   PreparedBranch,
   RunQuery,
-} from '../../src/participant.js'
+} from '../../src/protocol/participant.js'
 import {
   deleteAbortsBefore,
   deleteLogRecords,
@@ -22,7 +22,7 @@ import {
   type LogRow,
   readLogRecords,
   toDecisionRecord,
-} from '../log-row.js'
+} from '../../src/protocol/log-row.js'
 import { knexLogOf } from '../knex-log.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {

@@ -1,8 +1,8 @@
 import knexFactory, { type Knex } from 'knex'
 import type pg from 'pg'
 import { ConfigError, ShardTxError } from '../../src/errors.js'
-import type { BranchId } from '../../src/ids/branch-id.js'
-import { parseBranchGid } from '../../src/ids/branch-id.js'
+import type { BranchId } from '../../src/protocol/ids/branch-id.js'
+import { parseBranchGid } from '../../src/protocol/ids/branch-id.js'
 import type {
   BranchOptions,
   ConflictInfo,
@@ -13,8 +13,8 @@ import type {
   KnexQuery,
   Participant,
   PreparedBranch,
-} from '../../src/participant.js'
-import { deleteAbortsBefore, deleteLogRecords, type FenceRequest, fenceInChunks, readLogRecords } from '../log-row.js'
+} from '../../src/protocol/participant.js'
+import { deleteAbortsBefore, deleteLogRecords, type FenceRequest, fenceInChunks, readLogRecords } from '../../src/protocol/log-row.js'
 import { knexLogOf } from '../knex-log.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {

@@ -1,4 +1,4 @@
-import type { DecisionRecord, IsolationLevel } from '../../src/participant.js'
+import type { DecisionRecord, IsolationLevel } from '../../src/protocol/participant.js'
 
 /**
  * `PREPARE TRANSACTION` takes no bind parameter (42601), so the gid goes in as a

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
 import type { Cluster } from '../cluster.js'
-import type { Transaction } from '../transaction.js'
+import type { Transaction } from '../transaction/transaction.js'
 import { writeAtomically } from './atomic-write.js'
 
 /**

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createParticipant } from '../../adapters/index.js'
 import { resolveClusterOptions } from '../../src/config/cluster-options.js'
-import { newTransactionId } from '../../src/ids/transaction-id.js'
+import { newTransactionId } from '../../src/protocol/ids/transaction-id.js'
 import { silentLogger } from '../../src/logger.js'
-import type { Participant } from '../../src/participant.js'
+import type { Participant } from '../../src/protocol/participant.js'
 import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
 import { sharedShards } from '../support/shared-cluster.js'
 

@@ -1,9 +1,9 @@
 import type { Knex } from 'knex'
 import { createBranchKnex, type BranchBinding } from './branch-knex.js'
-import { ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError } from './errors.js'
-import type { BranchId } from './ids/branch-id.js'
-import type { BranchOptions, DriverConnection, KnexQuery, Participant, RunQuery } from './participant.js'
-import { describeShardError } from './shard-error-text.js'
+import { ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError } from '../errors.js'
+import type { BranchId } from '../protocol/ids/branch-id.js'
+import type { BranchOptions, DriverConnection, KnexQuery, Participant, RunQuery } from '../protocol/participant.js'
+import { describeShardError } from '../shard-error-text.js'
 import { findTransactionControl } from './statement-guard.js'
 
 /** Statements knex marks as reads; anything else, raw SQL included, counts as a write. */

@@ -1,6 +1,6 @@
-import type { ClusterRuntime } from './cluster-runtime.js'
-import { commitTransaction, rollbackTransaction } from './coordinator.js'
-import { TransactionAbortedError, TransactionInDoubtError, TransactionTimeoutError } from './errors.js'
+import type { ClusterRuntime } from '../cluster-runtime.js'
+import { commitTransaction, rollbackTransaction } from '../protocol/coordinator.js'
+import { TransactionAbortedError, TransactionInDoubtError, TransactionTimeoutError } from '../errors.js'
 import { timeoutReason, Transaction } from './transaction.js'
 import type { ResolvedTransactionOptions } from './transaction-options.js'
 

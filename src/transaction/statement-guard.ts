@@ -1,4 +1,4 @@
-import type { Dialect } from './config/shard-config.js'
+import type { Dialect } from '../config/shard-config.js'
 
 /**
  * Finds a statement in `sql` that would take transaction control away from

@@ -1,4 +1,4 @@
-import { ConfigError, ConflictError, TransactionAbortedError } from './errors.js'
+import { ConfigError, ConflictError, TransactionAbortedError } from '../errors.js'
 
 /**
  * Opt-in re-runs of a whole transaction after a conflict the servers resolved

@@ -1,14 +1,14 @@
-import type { Branch } from './branch.js'
-import type { ClusterRuntime } from './cluster-runtime.js'
+import type { Branch } from '../transaction/branch.js'
+import type { ClusterRuntime } from '../cluster-runtime.js'
 import {
   isRetryable,
   TransactionAbortedError,
   TransactionInDoubtError,
   TransactionTimeoutError,
-} from './errors.js'
+} from '../errors.js'
 import { neverSent } from './never-sent.js'
 import type { Decision, DecisionRecord } from './participant.js'
-import type { Transaction } from './transaction.js'
+import type { Transaction } from '../transaction/transaction.js'
 
 /**
  * Commits a transaction whose callback succeeded: the commit protocol of

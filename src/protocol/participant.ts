@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import type { Dialect } from './config/shard-config.js'
+import type { Dialect } from '../config/shard-config.js'
 import type { BranchId } from './ids/branch-id.js'
 
 /**

@@ -5,9 +5,9 @@ import {
   rejectUnknownKeys,
   type ResolvedClusterConfig,
   timeoutOption,
-} from './config/cluster-options.js'
-import { ConfigError } from './errors.js'
-import type { BranchOptions, IsolationLevel } from './participant.js'
+} from '../config/cluster-options.js'
+import { ConfigError } from '../errors.js'
+import type { BranchOptions, IsolationLevel } from '../protocol/participant.js'
 import { resolveRetry, type RetryOptions } from './retry.js'
 
 /**

@@ -1,7 +1,7 @@
-import type { ClusterRuntime } from './cluster-runtime.js'
-import { branchIdOf } from './ids/branch-id.js'
-import { parseTransactionId } from './ids/transaction-id.js'
-import type { Decision, DecisionRecord, PreparedBranch } from './participant.js'
+import type { ClusterRuntime } from '../cluster-runtime.js'
+import { branchIdOf } from '../protocol/ids/branch-id.js'
+import { parseTransactionId } from '../protocol/ids/transaction-id.js'
+import type { Decision, DecisionRecord, PreparedBranch } from '../protocol/participant.js'
 
 /**
  * One branch of one transaction on one shard.

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import type { Decision, DecisionRecord } from '../src/participant.js'
+import type { Decision, DecisionRecord } from './participant.js'
 
 /** A row of the log table as both drivers return it. */
 export interface LogRow {
