@@ -1,18 +1,24 @@
 import type { Knex } from 'knex'
-import { Branch, type BranchOwner } from './branch.js'
-import { type ClusterRuntime, participantOf } from '../cluster-runtime.js'
-import { ClosedError, TransactionTimeoutError } from '../errors.js'
-import { branchIdOf } from '../protocol/ids/branch-id.js'
-import { newTransactionId } from '../protocol/ids/transaction-id.js'
-import type { Logger } from '../logger.js'
-import type { BranchOptions } from '../protocol/participant.js'
-import { ShardedQuery } from '../sharded-tables/sharded-query.js'
-import { transactionAccess } from '../sharded-tables/shard-access.js'
-import { tableRouter } from '../sharded-tables/table-router.js'
-import { functionOption } from '../config/function-option.js'
+import { TransactionTimeoutError } from '../errors.js'
+import type { ShardedQuery } from '../sharded-tables/sharded-query.js'
 
 /** Where a transaction is in its life. */
 export type TransactionState = 'active' | 'committing' | 'rolling back' | 'finished'
+
+/**
+ * @internal What the facade asks of its inside (TransactionContext, in
+ * transaction-context.ts, which imports this file, not the other way round).
+ */
+export interface TransactionInside {
+  readonly id: string
+  readonly deadline: number
+  readonly state: TransactionState
+  readonly shards: string[]
+  forShard(shardId: string): Knex
+  forKey(key: string | number | bigint | Uint8Array): Knex
+  table<TRow extends object>(name: string): ShardedQuery<TRow>
+  addOutcomeHook(outcome: 'committed' | 'rolled back', hook: () => unknown): void
+}
 
 /**
  * One unit of work across shards, handed to the callback of
@@ -25,39 +31,29 @@ export type TransactionState = 'active' | 'committing' | 'rolling back' | 'finis
  * })
  * ```
  */
-export class Transaction implements BranchOwner {
+export class Transaction {
   /** Unique across processes and time; it names the branches on the servers. */
   readonly id: string
   /** After this instant (ms since epoch) the transaction never decides commit. */
   readonly deadline: number
-  readonly #runtime: ClusterRuntime
-  readonly #branchOptions: BranchOptions
-  readonly #branches = new Map<string, Branch>()
-  #state: TransactionState = 'active'
-  #abortReason: TransactionTimeoutError | undefined
-  #onAbort: ((reason: TransactionTimeoutError) => void) | undefined
-  #logger: Logger | undefined
-  #afterCommit: (() => unknown)[] | undefined
-  #afterRollback: (() => unknown)[] | undefined
+  // The protocol's side of the transaction; never part of the published type.
+  readonly #context: TransactionInside
 
-  /** @internal Made by the cluster. */
-  constructor(runtime: ClusterRuntime, timeoutMs: number, branchOptions: BranchOptions) {
-    const startedAt = Date.now()
-    this.id = newTransactionId(startedAt, timeoutMs)
-    this.deadline = startedAt + timeoutMs
-    this.#runtime = runtime
-    this.#branchOptions = branchOptions
+  /** @internal Made by its context. */
+  constructor(context: TransactionInside) {
+    this.#context = context
+    this.id = context.id
+    this.deadline = context.deadline
   }
 
   /** A knex instance bound to this transaction's branch on shard `shardId`. */
   forShard(shardId: string): Knex {
-    return this.branch(shardId).knex
+    return this.#context.forShard(shardId)
   }
 
   /** A knex instance bound to the branch on the shard that owns `key`. */
   forKey(key: string | number | bigint | Uint8Array): Knex {
-    this.assertAcceptsStatements()
-    return this.branch(this.#runtime.shardFor(key)).knex
+    return this.#context.forKey(key)
   }
 
   /**
@@ -70,27 +66,12 @@ export class Transaction implements BranchOwner {
    * ```
    */
   afterCommit(hook: () => unknown): void {
-    this.assertAcceptsStatements()
-    ;(this.#afterCommit ??= []).push(functionOption('afterCommit(hook)', hook))
+    this.#context.addOutcomeHook('committed', hook)
   }
 
   /** Runs `hook` once the transaction has rolled back everywhere; see {@link afterCommit}. */
   afterRollback(hook: () => unknown): void {
-    this.assertAcceptsStatements()
-    ;(this.#afterRollback ??= []).push(functionOption('afterRollback(hook)', hook))
-  }
-
-  /** @internal */
-  async runOutcomeHooks(outcome: 'committed' | 'rolled back' | 'unknown'): Promise<void> {
-    const hooks = outcome === 'committed' ? this.#afterCommit : outcome === 'rolled back' ? this.#afterRollback : undefined
-    if (hooks === undefined) return
-    for (const hook of hooks) {
-      try {
-        await hook()
-      } catch (error) {
-        this.logger.warn({ err: error, outcome }, 'a transaction outcome hook failed')
-      }
-    }
+    this.#context.addOutcomeHook('rolled back', hook)
   }
 
   /**
@@ -104,86 +85,16 @@ export class Transaction implements BranchOwner {
    * ```
    */
   table<TRow extends object = Record<string, any>>(name: string): ShardedQuery<TRow> {
-    this.assertAcceptsStatements()
-    return new ShardedQuery<TRow>(tableRouter(this.#runtime, name), transactionAccess(this))
+    return this.#context.table<TRow>(name)
   }
 
   /** Shard ids this transaction has touched so far. */
   get shards(): string[] {
-    return [...this.#branches.keys()]
+    return this.#context.shards
   }
 
   get state(): TransactionState {
-    return this.#state
-  }
-
-  /** @internal */
-  branch(shardId: string): Branch {
-    this.assertAcceptsStatements()
-    let branch = this.#branches.get(shardId)
-    if (branch === undefined) {
-      branch = new Branch(this, participantOf(this.#runtime, shardId), branchIdOf(this.#runtime.config.prefix, this.id, shardId), this.#branchOptions)
-      this.#branches.set(shardId, branch)
-    }
-    return branch
-  }
-
-  /** @internal Branches that sent BEGIN / XA START. */
-  openedBranches(): Branch[] {
-    const opened: Branch[] = []
-    for (const branch of this.#branches.values()) if (branch.state !== 'new') opened.push(branch)
-    return opened
-  }
-
-  assertAcceptsStatements(): void {
-    if (this.#abortReason !== undefined) throw new ClosedError(`transaction ${this.id} (${this.#abortReason.message})`)
-    if (this.#state !== 'active') throw new ClosedError(`transaction ${this.id} (${this.#state})`)
-  }
-
-  /** @internal Why the transaction was stopped from outside (timeout or signal), if it was. */
-  get abortReason(): TransactionTimeoutError | undefined {
-    return this.#abortReason
-  }
-
-  /** @internal */
-  get logger(): Logger {
-    this.#logger ??= this.#runtime.logger.child({ txId: this.id })
-    return this.#logger
-  }
-
-  /** @internal */
-  setState(state: TransactionState): void {
-    this.#state = state
-  }
-
-  /**
-   * @internal Stops the transaction from outside: later statements are refused,
-   * running ones are cancelled, and the callback's promise loses the race.
-   */
-  abort(reason: TransactionTimeoutError): void {
-    if (this.#abortReason !== undefined || this.#state === 'finished') return
-    this.#abortReason = reason
-    for (const branch of this.#branches.values()) {
-      if (branch.busy && branch.conn !== undefined) {
-        branch.participant.cancel(branch.conn).catch((error: unknown) => {
-          this.logger.warn({ err: error, shardId: branch.shardId }, 'could not cancel a running statement')
-        })
-      }
-    }
-    this.#onAbort?.(reason)
-  }
-
-  /** @internal Runs the callback until it settles or the transaction is aborted. */
-  runCallback<T>(work: (tx: Transaction) => Promise<T> | T): Promise<T> {
-    const aborted = new Promise<never>((_, reject) => {
-      this.#onAbort = reject
-    })
-    return Promise.race([Promise.resolve().then(() => work(this)), aborted])
-  }
-
-  /** @internal Resolves once no branch has a statement running. */
-  async settled(): Promise<void> {
-    for (const branch of this.#branches.values()) await branch.settled()
+    return this.#context.state
   }
 }
 
