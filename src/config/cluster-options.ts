@@ -1,3 +1,4 @@
+import { dialectNames, isDialect } from '../../adapters/index.js'
 import { ConfigError } from '../errors.js'
 import { MAX_TIMEOUT_MS } from '../protocol/ids/transaction-id.js'
 import type { IsolationLevel } from '../protocol/participant.js'
@@ -161,8 +162,8 @@ function resolveShards(input: unknown): ResolvedShard[] {
     }
     if (seen.has(shard.id)) throw new ConfigError(`${field}.id`, `duplicate shard id "${shard.id}"`)
     seen.add(shard.id)
-    if (shard.dialect !== 'postgres' && shard.dialect !== 'mysql') {
-      throw new ConfigError(`${field}.dialect`, `must be 'postgres' or 'mysql', not ${JSON.stringify(shard.dialect)}`)
+    if (!isDialect(shard.dialect)) {
+      throw new ConfigError(`${field}.dialect`, `must be ${dialectNames()}, not ${JSON.stringify(shard.dialect)}`)
     }
     const weight = shard.weight === undefined ? 1 : shard.weight
     if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
