@@ -12,7 +12,6 @@ const CONFLICTS: Record<number, ConflictInfo['kind']> = {
 }
 
 export const ER_DUP_ENTRY = 1062
-export const ER_LOCK_WAIT_TIMEOUT = 1205
 /** XAER_NOTA: unknown xid, or one whose preparing connection is still open. */
 export const ER_XAER_NOTA = 1397
 

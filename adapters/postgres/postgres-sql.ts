@@ -1,3 +1,4 @@
+import { LOG_COLUMNS } from '../../src/protocol/log-row.js'
 import type { DecisionRecord, IsolationLevel } from '../../src/protocol/participant.js'
 
 /**
@@ -23,7 +24,7 @@ export function beginStatements(isolationLevel: IsolationLevel | undefined, lock
 /** The commit record and the COMMIT that makes it the decision, in one round trip. */
 export function insertDecisionAndCommit(table: string, record: DecisionRecord): string {
   return (
-    `INSERT INTO ${identifier(table)} (tx_id, decision, participants, created_at) VALUES (` +
+    `INSERT INTO ${identifier(table)} (${LOG_COLUMNS}) VALUES (` +
     `${literal(record.txId)}, ${literal(record.decision)}, ${literal(record.participants.join(','))}, ${Math.trunc(record.createdAt)}); COMMIT`
   )
 }

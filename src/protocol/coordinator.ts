@@ -6,7 +6,6 @@ import {
   TransactionInDoubtError,
   TransactionTimeoutError,
 } from '../errors.js'
-import { neverSent } from './never-sent.js'
 import type { Decision, DecisionRecord } from './participant.js'
 import type { TransactionContext as Transaction } from '../transaction/transaction-context.js'
 
@@ -130,7 +129,7 @@ async function decide(
   } catch (error) {
     // The server answered (a failed branch, a missing table), or the autocommit insert never
     // left this process (log shard refusing connections, pool exhausted): nothing was committed.
-    if (!rt.log.participant.isConnectionError(error) || (logBranch === undefined && neverSent(error))) {
+    if (!rt.log.participant.isConnectionError(error) || (logBranch === undefined && rt.log.participant.neverSent(error))) {
       await abortAll(rt, tx, prepared)
       const cause = logBranch === undefined ? error : logBranch.asConflict(error)
       throw aborted(tx, `the decision could not be written on log shard ${rt.log.shardId}`, cause)

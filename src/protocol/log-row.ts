@@ -77,3 +77,11 @@ export async function fenceInChunks(
   }
   return decided
 }
+
+/** The log table's columns, in the order every INSERT lists them. */
+export const LOG_COLUMNS = 'tx_id, decision, participants, created_at'
+
+/** A record's values in {@link LOG_COLUMNS} order. */
+export function logRowValues(record: DecisionRecord): [string, Decision, string, number] {
+  return [record.txId, record.decision, record.participants.join(','), record.createdAt]
+}

@@ -2,7 +2,7 @@ import type { Knex } from 'knex'
 import { createBranchKnex, type BranchBinding } from './branch-knex.js'
 import { ClosedError, ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError } from '../errors.js'
 import type { BranchId } from '../protocol/ids/branch-id.js'
-import type { BranchOptions, DriverConnection, KnexQuery, Participant, RunQuery } from '../protocol/participant.js'
+import type { BranchDriver, BranchOptions, DriverConnection, ErrorClassification, KnexQuery, RunQuery } from '../protocol/participant.js'
 import { describeShardError } from '../shard-error-text.js'
 import { findTransactionControl } from './statement-guard.js'
 
@@ -30,7 +30,8 @@ export interface BranchOwner {
  */
 export class Branch implements BranchBinding {
   readonly id: BranchId
-  readonly participant: Participant
+  /** The shard, in the roles a branch needs. */
+  readonly participant: BranchDriver & ErrorClassification
   readonly knex: Knex
   state: BranchState = 'new'
   /** BEGIN / XA START was sent (with the first statement). */
@@ -43,7 +44,7 @@ export class Branch implements BranchBinding {
   #inflight = 0
   #idle: (() => void) | undefined
 
-  constructor(owner: BranchOwner, participant: Participant, id: BranchId, options: BranchOptions) {
+  constructor(owner: BranchOwner, participant: BranchDriver & ErrorClassification, id: BranchId, options: BranchOptions) {
     this.#owner = owner
     this.participant = participant
     this.id = id
