@@ -11,7 +11,7 @@ import type { TransactionContext as Transaction } from '../transaction/transacti
 
 /**
  * Commits a transaction whose callback succeeded: the commit protocol of
- * DESIGN.md, step by step. Resolves when the transaction is committed; throws
+ * docs/protocol.md ("Commit"), step by step. Resolves when the transaction is committed; throws
  * {@link TransactionAbortedError} when it is rolled back everywhere and
  * {@link TransactionInDoubtError} when this process cannot learn the outcome.
  */
