@@ -24,7 +24,7 @@ import { stepReporter } from './protocol/step-reporter.js'
 import type { Transaction } from './transaction/transaction.js'
 import { resolveTransactionOptions, type TransactionOptions } from './transaction/transaction-options.js'
 import { TransactionLog } from './protocol/transaction-log.js'
-import { functionOption } from './config/function-option.js'
+import { functionOption } from './config/validate.js'
 
 /**
  * A set of shards that commit together. Make one per process with

@@ -9,7 +9,7 @@ import type { BranchOptions } from '../protocol/participant.js'
 import { ShardedQuery } from '../sharded-tables/sharded-query.js'
 import { transactionAccess } from '../sharded-tables/shard-access.js'
 import { tableRouter } from '../sharded-tables/table-router.js'
-import { functionOption } from '../config/function-option.js'
+import { functionOption } from '../config/validate.js'
 import { Transaction, type TransactionInside, type TransactionState } from './transaction.js'
 
 /** When an outcome hook runs. */
