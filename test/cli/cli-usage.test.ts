@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { newTransactionId } from '../../src/ids/transaction-id.js'
+import { newTransactionId } from '../../src/protocol/ids/transaction-id.js'
 import { sharedShards } from '../support/shared-cluster.js'
 import { runInProcess } from './in-process-cli.js'
 

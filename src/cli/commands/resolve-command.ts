@@ -1,4 +1,4 @@
-import type { RecoveryReport } from '../../recovery.js'
+import type { RecoveryReport } from '../../recovery/recovery.js'
 import { CliUsageError } from '../cli-errors.js'
 import type { Command } from '../command-context.js'
 import { ExitCode } from '../exit-codes.js'

@@ -1,7 +1,7 @@
-import type { ClusterRuntime } from './cluster-runtime.js'
-import { branchIdOf } from './ids/branch-id.js'
-import { parseTransactionId } from './ids/transaction-id.js'
-import type { Decision, DecisionRecord, PreparedBranch } from './participant.js'
+import type { ClusterRuntime } from '../cluster-runtime.js'
+import { branchIdOf } from '../protocol/ids/branch-id.js'
+import { parseTransactionId } from '../protocol/ids/transaction-id.js'
+import type { Decision, DecisionRecord, PreparedBranch } from '../protocol/participant.js'
 
 /**
  * One branch of one transaction on one shard.
@@ -77,7 +77,7 @@ export const ON_DEMAND_PACE: RoundPace = { workers: 4, batch: 16, dutyCycle: 1 }
 export const BACKGROUND_PACE: Omit<RoundPace, 'dutyCycle'> = { workers: 2, batch: 2 }
 
 /**
- * One recovery round (DESIGN.md "Recovery"). Safe to run in any process, any
+ * One recovery round (docs/protocol.md, "Recovery"). Safe to run in any process, any
  * number at once: every decision goes through the log's primary-key fence.
  */
 export async function recover(rt: ClusterRuntime, pace: RoundPace = ON_DEMAND_PACE): Promise<RecoveryReport> {

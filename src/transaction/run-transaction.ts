@@ -1,7 +1,8 @@
-import type { ClusterRuntime } from './cluster-runtime.js'
-import { commitTransaction, rollbackTransaction } from './coordinator.js'
-import { TransactionAbortedError, TransactionInDoubtError, TransactionTimeoutError } from './errors.js'
-import { timeoutReason, Transaction } from './transaction.js'
+import type { ClusterRuntime } from '../cluster-runtime.js'
+import { commitTransaction, rollbackTransaction } from '../protocol/coordinator.js'
+import { TransactionAbortedError, TransactionInDoubtError, TransactionTimeoutError } from '../errors.js'
+import { timeoutReason, type Transaction } from './transaction.js'
+import { TransactionContext } from './transaction-context.js'
 import type { ResolvedTransactionOptions } from './transaction-options.js'
 
 /**
@@ -15,7 +16,7 @@ export async function runTransaction<T>(
   options: ResolvedTransactionOptions,
   enter: (tx: Transaction, run: () => Promise<T>) => Promise<T>,
 ): Promise<T> {
-  const tx = new Transaction(rt, options.timeoutMs, options.branch)
+  const tx = new TransactionContext(rt, options.timeoutMs, options.branch)
   const { signal } = options
   if (signal?.aborted) throw new TransactionAbortedError(tx.id, 'its signal was aborted before it started', signalReason(signal))
   const started = performance.now()
@@ -26,7 +27,7 @@ export async function runTransaction<T>(
   try {
     let value: T
     try {
-      value = await enter(tx, () => tx.runCallback(work))
+      value = await enter(tx.transaction, () => tx.runCallback(work))
       await tx.settled()
       if (tx.abortReason !== undefined) throw tx.abortReason
     } catch (error) {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import type { Dialect } from './config/shard-config.js'
+import type { Dialect } from '../config/shard-config.js'
 import type { BranchId } from './ids/branch-id.js'
 
 /**
@@ -78,7 +78,11 @@ export interface ConflictInfo {
   kind: 'serialization failure' | 'deadlock' | 'lock timeout'
 }
 
-export interface Participant {
+/**
+ * Role 1, the branch driver: runs one branch's life on a connection of the
+ * shard's pool, from BEGIN / XA START to its end.
+ */
+export interface BranchDriver {
   readonly shardId: string
   readonly dialect: Dialect
   /** The shard's own knex instance and pool. */
@@ -104,12 +108,6 @@ export interface Participant {
   commitPrepared(conn: DriverConnection, branch: BranchId): Promise<void>
   /** Commits a branch without preparing it. */
   commitOnePhase(conn: DriverConnection, branch: BranchId): Promise<void>
-  /**
-   * Writes the commit record inside the branch and commits it one-phase: the
-   * commit point of a two-phase transaction whose log shard wrote.
-   * `conflict` means a recoverer fenced the transaction first (abort record).
-   */
-  commitWithDecision(conn: DriverConnection, branch: BranchId, record: DecisionRecord): Promise<'committed' | 'conflict'>
   /** Ends a branch that only read. */
   finishReadOnly(conn: DriverConnection, branch: BranchId): Promise<void>
   /** Rolls back an active or prepared branch on its own connection. */
@@ -121,31 +119,55 @@ export interface Participant {
   /** Cancels the statement running on a connection, from another connection. */
   cancel(conn: DriverConnection): Promise<void>
 
-  /** Lists our prepared branches of this shard. */
+  close(): Promise<void>
+}
+
+/** Role 2, prepared-branch listing: what recovery finds and finishes on a shard. */
+export interface PreparedBranchListing {
+  /** Lists our prepared branches of this shard (not other shards' on the same server). */
   listPrepared(): Promise<PreparedBranch[]>
   /** Commits or rolls back a prepared branch from any session. */
   finishPrepared(branch: BranchId, outcome: Decision): Promise<FinishResult>
+}
 
-  /** Log shard only: inserts a decision in its own autocommit statement. */
+/** Role 3, the decision store: the transaction log table. Used on the log shard only. */
+export interface DecisionStore {
+  /** Inserts a decision in its own autocommit statement. */
   insertDecision(record: DecisionRecord): Promise<'inserted' | 'conflict'>
   /**
-   * Log shard only: for each transaction, inserts an abort record unless one exists,
-   * then reads the decision that stands, in as few statements as the batch allows.
-   * Waits while a coordinator's uncommitted commit record holds a key, so what it
+   * Writes the commit record inside the branch and commits it one-phase: the
+   * commit point of a two-phase transaction whose log shard wrote.
+   * `conflict` means a recoverer fenced the transaction first (abort record).
+   */
+  commitWithDecision(conn: DriverConnection, branch: BranchId, record: DecisionRecord): Promise<'committed' | 'conflict'>
+  /**
+   * For each transaction, inserts an abort record unless one exists, then reads
+   * the decision that stands, in as few statements as the batch allows. Waits
+   * while a coordinator's uncommitted commit record holds a key, so what it
    * returns is final; every transaction asked about has a decision in the result.
    */
   fenceAbort(requests: { txId: string; participants: string[] }[], createdAt: number): Promise<Map<string, Decision>>
-  /** Log shard only: reads the records of these transactions (all when omitted), optionally of one decision. */
+  /** Reads the records of these transactions (all when omitted), optionally of one decision. */
   readDecisions(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]>
-  /** Log shard only: deletes the named records that hold `decision`. */
+  /** Deletes the named records that hold `decision`. */
   deleteDecisions(txIds: string[], decision: Decision): Promise<number>
-  /** Log shard only: deletes abort records older than `before` (ms since epoch). */
+  /** Deletes abort records older than `before` (ms since epoch). */
   deleteAbortsBefore(before: number): Promise<number>
+}
 
+/** Role 4, error classification: what a server or driver error means to the protocol. */
+export interface ErrorClassification {
   /** Names a retryable conflict, or undefined for any other error. */
   classifyConflict(error: unknown): ConflictInfo | undefined
   /** True when the error means the connection or server went away. */
   isConnectionError(error: unknown): boolean
-
-  close(): Promise<void>
+  /**
+   * True when the error proves the statement never reached the server (refused,
+   * unresolved, no pooled connection in time); any other connection error
+   * leaves it unknown whether the server ran it.
+   */
+  neverSent(error: unknown): boolean
 }
+
+/** A shard as the protocol speaks to it: every role, one implementation per dialect. */
+export interface Participant extends BranchDriver, PreparedBranchListing, DecisionStore, ErrorClassification {}

@@ -1,6 +1,6 @@
 /**
  * The steps of the commit and recovery protocol, in the order a coordinator
- * takes them (see DESIGN.md). Each is reported to the cluster's `onStep` hook
+ * takes them (see docs/protocol.md). Each is reported to the cluster's `onStep` hook
  * as it happens; the names match the model in `test/model/`.
  *
  * - `prepare` / `prepared`: before and after one written branch is prepared.

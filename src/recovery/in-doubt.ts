@@ -1,7 +1,7 @@
-import type { ClusterRuntime } from './cluster-runtime.js'
-import { ConfigError, NoSuchInDoubtTransactionError, ShardTxError, ShardUnavailableError } from './errors.js'
-import { parseTransactionId } from './ids/transaction-id.js'
-import type { Decision } from './participant.js'
+import type { ClusterRuntime } from '../cluster-runtime.js'
+import { ConfigError, NoSuchInDoubtTransactionError, ShardTxError, ShardUnavailableError } from '../errors.js'
+import { parseTransactionId } from '../protocol/ids/transaction-id.js'
+import type { Decision } from '../protocol/participant.js'
 import { emptyReport, listInDoubt, type RecoveryReport, resolveBranch } from './recovery.js'
 
 /**

@@ -1,4 +1,4 @@
-import { ConfigError, isRetryable } from './errors.js'
+import { ConfigError, isRetryable } from '../errors.js'
 
 /**
  * Opt-in re-runs of a whole transaction after an error that says `retryable: true`:

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { createLogTableMigration } from '../migrations/20261129000000_create_shardtx_log.js'
+import { createLogTableMigration } from '../../migrations/20261129000000_create_shardtx_log.js'
 
 /**
  * The table in which knex records which of shardtx's own migrations ran; named

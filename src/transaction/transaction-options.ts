@@ -1,13 +1,7 @@
-import {
-  isolationLevelOption,
-  plainObject,
-  positiveMs,
-  rejectUnknownKeys,
-  type ResolvedClusterConfig,
-  timeoutOption,
-} from './config/cluster-options.js'
-import { ConfigError } from './errors.js'
-import type { BranchOptions, IsolationLevel } from './participant.js'
+import { isolationLevelOption, type ResolvedClusterConfig, timeoutOption } from '../config/cluster-options.js'
+import { plainObject, positiveMs, rejectUnknownKeys } from '../config/validate.js'
+import { ConfigError } from '../errors.js'
+import type { BranchOptions, IsolationLevel } from '../protocol/participant.js'
 import { resolveRetry, type RetryOptions } from './retry.js'
 
 /**

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import type { Decision, DecisionRecord } from '../src/participant.js'
+import type { Decision, DecisionRecord } from './participant.js'
 
 /** A row of the log table as both drivers return it. */
 export interface LogRow {
@@ -76,4 +76,12 @@ export async function fenceInChunks(
     pending = pending.filter((r) => !decided.has(r.txId))
   }
   return decided
+}
+
+/** The log table's columns, in the order every INSERT lists them. */
+export const LOG_COLUMNS = 'tx_id, decision, participants, created_at'
+
+/** A record's values in {@link LOG_COLUMNS} order. */
+export function logRowValues(record: DecisionRecord): [string, Decision, string, number] {
+  return [record.txId, record.decision, record.participants.join(','), record.createdAt]
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex'
-import type { Logger } from '../src/logger.js'
+import type { Logger } from '../../src/logger.js'
+import { DISCARD_MARKER } from './knex-pool.js'
 
 /**
  * Sends knex's own messages to the cluster's logger instead of the console.
@@ -9,7 +10,7 @@ import type { Logger } from '../src/logger.js'
 export function knexLogOf(logger: Logger, shardId: string): Knex.Config['log'] {
   const log = logger.child({ shardId, component: 'knex' })
   return {
-    warn: (message: string) => (message.includes('discarded by shardtx') ? log.debug({}, message) : log.warn({}, message)),
+    warn: (message: string) => (message.includes(DISCARD_MARKER) ? log.debug({}, message) : log.warn({}, message)),
     error: (message: string) => log.error({}, message),
     deprecate: (method: string, alternative: string) => log.warn({}, `${method} is deprecated; use ${alternative}`),
     debug: (message: string) => log.debug({}, message),

@@ -1,4 +1,4 @@
-import type { ClusterRuntime } from './cluster-runtime.js'
+import type { ClusterRuntime } from '../cluster-runtime.js'
 import { BACKGROUND_PACE, ON_DEMAND_PACE, recover, type RecoveryReport } from './recovery.js'
 
 interface Round {

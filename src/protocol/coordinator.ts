@@ -1,24 +1,23 @@
-import type { Branch } from './branch.js'
-import type { ClusterRuntime } from './cluster-runtime.js'
+import type { Branch } from '../transaction/branch.js'
+import type { ClusterRuntime } from '../cluster-runtime.js'
 import {
   isRetryable,
   TransactionAbortedError,
   TransactionInDoubtError,
   TransactionTimeoutError,
-} from './errors.js'
-import { neverSent } from './never-sent.js'
+} from '../errors.js'
 import type { Decision, DecisionRecord } from './participant.js'
-import type { Transaction } from './transaction.js'
+import type { TransactionContext as Transaction } from '../transaction/transaction-context.js'
 
 /**
  * Commits a transaction whose callback succeeded: the commit protocol of
- * DESIGN.md, step by step. Resolves when the transaction is committed; throws
+ * docs/protocol.md ("Commit"), step by step. Resolves when the transaction is committed; throws
  * {@link TransactionAbortedError} when it is rolled back everywhere and
  * {@link TransactionInDoubtError} when this process cannot learn the outcome.
  */
 export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Promise<void> {
   tx.setState('committing')
-  const branches = tx.openedBranches().filter((b) => releaseIfNeverBegun(b))
+  const branches = tx.openedBranches().filter((b) => b.endIfNeverBegun())
   const written = branches.filter((b) => b.wrote)
   // Read-only branches are never prepared (a prepared read-only XA branch is not even
   // persisted: 1402 later); ending them does not wait for the written ones.
@@ -36,20 +35,15 @@ export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Pr
 export async function rollbackTransaction(rt: ClusterRuntime, tx: Transaction): Promise<void> {
   tx.setState('rolling back')
   const branches = tx.openedBranches()
-  if (branches.length > 0) await rt.step({ step: 'abort', txId: tx.id })
-  await Promise.all(branches.map((b) => rollbackBranch(tx, b)))
-  rt.stats.aborts++
+  await abortAll(rt, tx, branches, branches.length > 0)
 }
 
 // Step 2: at most one branch wrote.
 async function commitOnePhase(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
   await rt.step({ step: 'one-phase', txId: tx.id, shardId: branch.shardId })
-  const conn = branch.conn!
   try {
-    await branch.participant.commitOnePhase(conn, branch.id)
+    await branch.commitOnePhase()
   } catch (error) {
-    branch.state = 'finished'
-    branch.participant.discard(conn)
     if (branch.participant.isConnectionError(error)) {
       rt.stats.inDoubt++
       throw new TransactionInDoubtError(
@@ -61,8 +55,6 @@ async function commitOnePhase(rt: ClusterRuntime, tx: Transaction, branch: Branc
     rt.stats.aborts++
     throw aborted(tx, `COMMIT failed on shard ${branch.shardId}`, branch.asConflict(error))
   }
-  branch.state = 'finished'
-  branch.participant.release(conn)
   rt.stats.commits.onePhase++
 }
 
@@ -116,8 +108,7 @@ async function commitTwoPhase(rt: ClusterRuntime, tx: Transaction, written: Bran
 
 async function prepareBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
   await rt.step({ step: 'prepare', txId: tx.id, shardId: branch.shardId })
-  await branch.participant.prepare(branch.conn!, branch.id)
-  branch.state = 'prepared'
+  await branch.prepare()
   await rt.step({ step: 'prepared', txId: tx.id, shardId: branch.shardId })
 }
 
@@ -134,18 +125,11 @@ async function decide(
 ): Promise<'committed' | 'fenced'> {
   try {
     if (logBranch === undefined) return await rt.log.decideCommit(record)
-    const outcome = await rt.log.decideCommitInBranch(logBranch.conn!, logBranch.id, record)
-    logBranch.state = 'finished'
-    logBranch.participant.release(logBranch.conn!)
-    return outcome
+    return await logBranch.commitWith((conn, id) => rt.log.decideCommitInBranch(conn, id, record))
   } catch (error) {
-    if (logBranch !== undefined) {
-      logBranch.state = 'finished'
-      logBranch.participant.discard(logBranch.conn!)
-    }
     // The server answered (a failed branch, a missing table), or the autocommit insert never
     // left this process (log shard refusing connections, pool exhausted): nothing was committed.
-    if (!rt.log.participant.isConnectionError(error) || (logBranch === undefined && neverSent(error))) {
+    if (!rt.log.participant.isConnectionError(error) || (logBranch === undefined && rt.log.participant.neverSent(error))) {
       await abortAll(rt, tx, prepared)
       const cause = logBranch === undefined ? error : logBranch.asConflict(error)
       throw aborted(tx, `the decision could not be written on log shard ${rt.log.shardId}`, cause)
@@ -179,11 +163,7 @@ async function rollbackAnyPrepared(tx: Transaction, branches: Branch[]): Promise
  */
 function inDoubt(rt: ClusterRuntime, tx: Transaction, prepared: Branch[], reason: string, errors: unknown[]): TransactionInDoubtError {
   rt.stats.inDoubt++
-  for (const branch of prepared) {
-    if (branch.state !== 'prepared') continue
-    branch.state = 'finished'
-    branch.participant.discard(branch.conn!)
-  }
+  for (const branch of prepared) branch.leavePreparedToRecovery()
   return new TransactionInDoubtError(
     tx.id,
     `${reason} on log shard ${rt.log.shardId}`,
@@ -193,63 +173,41 @@ function inDoubt(rt: ClusterRuntime, tx: Transaction, prepared: Branch[], reason
 
 async function commitPreparedBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
   await rt.step({ step: 'commit', txId: tx.id, shardId: branch.shardId })
-  const conn = branch.conn!
   try {
-    await branch.participant.commitPrepared(conn, branch.id)
+    await branch.commitPrepared()
   } catch (error) {
-    // Committed by decision all the same: the branch waits for recovery, and its
-    // connection must not go back to the pool while the branch is prepared.
-    branch.participant.discard(conn)
+    // Committed by decision all the same: the branch waits for recovery (its
+    // connection was closed, not pooled, while the branch is prepared).
     tx.logger.warn({ err: error, shardId: branch.shardId }, 'COMMIT PREPARED failed; recovery will commit this branch')
     throw error
   }
-  branch.state = 'finished'
-  branch.participant.release(conn)
   await rt.step({ step: 'committed', txId: tx.id, shardId: branch.shardId })
 }
 
 async function finishReadOnly(tx: Transaction, branch: Branch): Promise<void> {
-  const conn = branch.conn!
   try {
-    await branch.participant.finishReadOnly(conn, branch.id)
-    branch.participant.release(conn)
+    await branch.finishReadOnly()
   } catch (error) {
-    branch.participant.discard(conn)
     tx.logger.warn({ err: error, shardId: branch.shardId }, 'could not end a read-only branch; its connection was closed')
   }
-  branch.state = 'finished'
 }
 
-async function abortAll(rt: ClusterRuntime, tx: Transaction, branches: Branch[]): Promise<void> {
-  await rt.step({ step: 'abort', txId: tx.id })
+/** The `abort` step (reported unless `report` is false): every branch rolled back, in parallel. */
+async function abortAll(rt: ClusterRuntime, tx: Transaction, branches: Branch[], report = true): Promise<void> {
+  if (report) await rt.step({ step: 'abort', txId: tx.id })
   await Promise.all(branches.map((b) => rollbackBranch(tx, b)))
   rt.stats.aborts++
 }
 
 /** Rolls back one branch on its own connection; true when the server confirmed it. */
 async function rollbackBranch(tx: Transaction, branch: Branch): Promise<boolean> {
-  if (branch.state === 'finished' || branch.conn === undefined || !releaseIfNeverBegun(branch)) return false
-  const conn = branch.conn
-  let confirmed = true
   try {
-    await branch.participant.rollback(conn, branch.id, branch.state === 'prepared')
-    branch.participant.release(conn)
+    return await branch.rollback()
   } catch (error) {
     // An unreachable prepared branch has no commit record: recovery rolls it back.
-    branch.participant.discard(conn)
     tx.logger.warn({ err: error, shardId: branch.shardId }, 'rollback failed; the server or recovery will roll back')
-    confirmed = false
+    return false
   }
-  branch.state = 'finished'
-  return confirmed
-}
-
-/** A branch that got a connection but never sent a statement has nothing to end: pool it. */
-function releaseIfNeverBegun(branch: Branch): boolean {
-  if (branch.begun) return true
-  branch.state = 'finished'
-  if (branch.conn !== undefined) branch.participant.release(branch.conn)
-  return false
 }
 
 function aborted(tx: Transaction, reason: string, cause: unknown): TransactionAbortedError {

@@ -1,4 +1,4 @@
-import type { Decision, DecisionRecord, DriverConnection, Participant } from './participant.js'
+import type { BranchDriver, Decision, DecisionRecord, DecisionStore, DriverConnection, ErrorClassification } from './participant.js'
 import type { BranchId } from './ids/branch-id.js'
 
 /**
@@ -6,9 +6,10 @@ import type { BranchId } from './ids/branch-id.js'
  * whoever inserts a transaction's record first decides it, commit or abort.
  */
 export class TransactionLog {
-  readonly participant: Participant
+  /** The log shard, in the roles the log needs: its store, its errors, and its knex (for the table's migration). */
+  readonly participant: DecisionStore & ErrorClassification & Pick<BranchDriver, 'shardId' | 'knex'>
 
-  constructor(participant: Participant) {
+  constructor(participant: TransactionLog['participant']) {
     this.participant = participant
   }
 

@@ -1,4 +1,4 @@
-import type { Logger } from './logger.js'
+import type { Logger } from '../logger.js'
 import type { StepEvent } from './protocol-steps.js'
 import type { TransactionLog } from './transaction-log.js'
 

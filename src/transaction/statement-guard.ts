@@ -1,4 +1,5 @@
-import type { Dialect } from './config/shard-config.js'
+import { traitsOf, type SqlLexRules } from '../../adapters/index.js'
+import type { Dialect } from '../config/shard-config.js'
 
 /**
  * Finds a statement in `sql` that would take transaction control away from
@@ -16,17 +17,18 @@ import type { Dialect } from './config/shard-config.js'
  * ```
  */
 export function findTransactionControl(sql: string, dialect: Dialect): string | undefined {
+  const rules = traitsOf(dialect).sql
   let start = 0
   for (;;) {
-    const end = statementEnd(sql, start, dialect)
-    const words = leadingWords(sql, start, end, dialect)
-    if (words !== undefined && controlsTransaction(words, dialect)) return words.join(' ')
+    const end = statementEnd(sql, start, rules)
+    const words = leadingWords(sql, start, end, rules)
+    if (words !== undefined && controlsTransaction(words, rules)) return words.join(' ')
     if (end >= sql.length) return undefined
     start = end + 1
   }
 }
 
-function controlsTransaction(words: string[], dialect: Dialect): boolean {
+function controlsTransaction(words: string[], rules: SqlLexRules): boolean {
   const [first, second, third] = words
   switch (first) {
     case 'begin':
@@ -46,7 +48,7 @@ function controlsTransaction(words: string[], dialect: Dialect): boolean {
       return setsTransactionMode(words.slice(1))
     case 'lock':
     case 'unlock':
-      return dialect === 'mysql'
+      return rules.lockTablesCommits
     default:
       return false
   }
@@ -62,21 +64,21 @@ function setsTransactionMode(words: string[]): boolean {
 }
 
 /** Index of the `;` that ends the statement starting at `from`, or sql.length. */
-function statementEnd(sql: string, from: number, dialect: Dialect): number {
+function statementEnd(sql: string, from: number, rules: SqlLexRules): number {
   const n = sql.length
   let i = from
   while (i < n) {
     const c = sql.charCodeAt(i)
     if (c === 59 /* ; */) return i
     if (c === 39 /* ' */ || c === 34 /* " */ || c === 96 /* ` */) {
-      i = skipQuoted(sql, i, c, dialect)
+      i = skipQuoted(sql, i, c, rules)
     } else if (c === 45 /* - */ && sql.charCodeAt(i + 1) === 45) {
       i = skipLine(sql, i)
-    } else if (c === 35 /* # */ && dialect === 'mysql') {
+    } else if (c === 35 /* # */ && rules.hashComments) {
       i = skipLine(sql, i)
     } else if (c === 47 /* / */ && sql.charCodeAt(i + 1) === 42 /* * */) {
-      i = executableComment(sql, i, dialect) ? i + 3 : skipBlockComment(sql, i)
-    } else if (c === 36 /* $ */ && dialect === 'postgres') {
+      i = executableComment(sql, i, rules) ? i + 3 : skipBlockComment(sql, i)
+    } else if (c === 36 /* $ */ && rules.dollarQuotes) {
       i = skipDollarQuoted(sql, i)
     } else {
       i++
@@ -85,13 +87,13 @@ function statementEnd(sql: string, from: number, dialect: Dialect): number {
   return n
 }
 
-function skipQuoted(sql: string, i: number, quote: number, dialect: Dialect): number {
+function skipQuoted(sql: string, i: number, quote: number, rules: SqlLexRules): number {
   const n = sql.length
   i++
   while (i < n) {
     const c = sql.charCodeAt(i)
     // MySQL string literals take backslash escapes; PostgreSQL standard strings do not.
-    if (c === 92 /* \ */ && dialect === 'mysql' && quote !== 96) {
+    if (c === 92 /* \ */ && rules.backslashEscapes && quote !== 96) {
       i += 2
       continue
     }
@@ -117,8 +119,8 @@ function skipBlockComment(sql: string, i: number): number {
   return close === -1 ? sql.length : close + 2
 }
 
-function executableComment(sql: string, i: number, dialect: Dialect): boolean {
-  if (dialect !== 'mysql') return false
+function executableComment(sql: string, i: number, rules: SqlLexRules): boolean {
+  if (!rules.executableComments) return false
   const c = sql.charCodeAt(i + 2)
   return c === 33 /* ! */ || (c === 77 /* M */ && sql.charCodeAt(i + 3) === 33)
 }
@@ -134,7 +136,7 @@ function skipDollarQuoted(sql: string, i: number): number {
 }
 
 /** The first three lower-cased words of a statement, after spaces, comments and parentheses. */
-function leadingWords(sql: string, from: number, to: number, dialect: Dialect): string[] | undefined {
+function leadingWords(sql: string, from: number, to: number, rules: SqlLexRules): string[] | undefined {
   const words: string[] = []
   let i = from
   while (i < to && words.length < 3) {
@@ -143,16 +145,16 @@ function leadingWords(sql: string, from: number, to: number, dialect: Dialect): 
       i++
     } else if (c === 45 && sql.charCodeAt(i + 1) === 45) {
       i = skipLine(sql, i)
-    } else if (c === 35 && dialect === 'mysql') {
+    } else if (c === 35 && rules.hashComments) {
       i = skipLine(sql, i)
     } else if (c === 47 && sql.charCodeAt(i + 1) === 42) {
-      if (executableComment(sql, i, dialect)) {
+      if (executableComment(sql, i, rules)) {
         i += sql.charCodeAt(i + 2) === 77 ? 4 : 3
         while (i < to && isDigit(sql.charCodeAt(i))) i++
       } else {
         i = skipBlockComment(sql, i)
       }
-    } else if (c === 64 /* @ */ && dialect === 'mysql') {
+    } else if (c === 64 /* @ */ && rules.sigilVariables) {
       // `SET @@session.autocommit`: read the variable name past its sigils and scope.
       i++
     } else if (isWordChar(c)) {

@@ -1,4 +1,4 @@
-import { ShardRing } from './sharding/index.js'
+import { ShardRing } from './index.js'
 
 const MAX_RINGS = 16
 const rings = new Map<string, ShardRing>()

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 import queryMethods from 'knex/lib/query/method-constants.js'
-import { ShardTxError } from './errors.js'
-import type { DriverConnection, KnexQuery, RunQuery } from './participant.js'
+import { ShardTxError } from '../errors.js'
+import type { DriverConnection, KnexQuery, RunQuery } from '../protocol/participant.js'
 
 /** What a branch-bound knex needs from its branch. */
 export interface BranchBinding {
