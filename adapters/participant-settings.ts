@@ -1,4 +1,3 @@
-import type { ResolvedTimeouts } from '../src/config/cluster-options.js'
 import type { Logger } from '../src/logger.js'
 
 /** What an adapter needs to serve one shard; built from the validated cluster config. */
@@ -18,7 +17,7 @@ export interface ParticipantSettings {
   /** Idle time before TCP keepalive probes start on each connection. */
   keepAliveDelayMs: number
   /** Bounds on the autocommit statements of the log and of recovery (`decisionMs`, `recoveryMs`). */
-  timeouts: Pick<ResolvedTimeouts, 'decisionMs' | 'recoveryMs'>
+  timeouts: { decisionMs: number; recoveryMs: number }
   /** Where knex's own warnings go. */
   logger: Logger
 }

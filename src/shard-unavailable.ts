@@ -1,5 +1,5 @@
 import { ShardTxError, ShardUnavailableError } from './errors.js'
-import type { Participant } from './participant.js'
+import type { Participant } from './protocol/participant.js'
 import { describeShardError } from './shard-error-text.js'
 
 /**

@@ -1,7 +1,6 @@
-import knexFactory, { type Knex } from 'knex'
 import type { Connection as Mysql2Connection } from 'mysql2'
-import type { BranchId } from '../../src/ids/branch-id.js'
-import { parseBranchXid } from '../../src/ids/branch-id.js'
+import type { BranchId } from '../../src/protocol/ids/branch-id.js'
+import { parseBranchXid } from '../../src/protocol/ids/branch-id.js'
 import type {
   BranchOptions,
   ConflictInfo,
@@ -13,19 +12,9 @@ import type {
   Participant,
   PreparedBranch,
   RunQuery,
-} from '../../src/participant.js'
-import {
-  deleteAbortsBefore,
-  deleteLogRecords,
-  type FenceRequest,
-  fenceInChunks,
-  type LogRow,
-  readLogRecords,
-  toDecisionRecord,
-} from '../log-row.js'
-import { knexLogOf } from '../knex-log.js'
-import { boundEveryStatement, closeConnectionsWithin, destroyWithin } from '../bounded-knex.js'
-import { disposeIdle, onOwnConnection } from '../own-connection.js'
+} from '../../src/protocol/participant.js'
+import { type FenceRequest, fenceInChunks, LOG_COLUMNS, type LogRow, logRowValues, toDecisionRecord } from '../../src/protocol/log-row.js'
+import { KnexParticipant } from '../shared/knex-participant.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {
   classifyMysqlConflict,
@@ -37,20 +26,8 @@ import {
 import { splitRecoveredXid, xidLiteral } from './mysql-xid.js'
 
 type Connection = Mysql2Connection & {
-  __knex__disposed?: unknown
   /** The innodb_lock_wait_timeout this session runs with, when shardtx changed it. */
   shardtxLockWaitSeconds?: number
-}
-
-const DISCARDED = 'discarded by shardtx'
-
-/**
- * Closes the socket under a connection at once. Not mysql2's destroy(): that only
- * half-closes and marks the connection closing, which silences the pending
- * command's callback; with the socket destroyed the command fails (connection lost).
- */
-function destroySocket(conn: Connection): void {
-  ;(conn as unknown as { stream: { destroy(): void } }).stream.destroy()
 }
 
 /** Runs SQL on a mysql2 callback connection; `values` are substituted client-side. */
@@ -65,22 +42,11 @@ function run<T = unknown>(conn: DriverConnection, sql: string, values?: unknown[
  * Connections run with `multipleStatements` so that `XA END` + `XA PREPARE`, and
  * the decision insert + `XA COMMIT … ONE PHASE`, each take one round trip.
  */
-export class MysqlParticipant implements Participant {
+export class MysqlParticipant extends KnexParticipant implements Participant {
   readonly dialect = 'mysql' as const
-  readonly shardId: string
-  readonly knex: Knex
-  readonly #prefix: string
-  readonly #table: string
-  readonly #tableName: string
-  readonly #timeouts: ParticipantSettings['timeouts']
 
   constructor(settings: ParticipantSettings) {
-    this.shardId = settings.shardId
-    this.#prefix = settings.prefix
-    this.#tableName = settings.logTable
-    this.#table = '`' + settings.logTable.replace(/`/g, '``') + '`'
-    this.#timeouts = settings.timeouts
-    this.knex = knexFactory({
+    super(settings, {
       client: 'mysql2',
       // The shard's own driverOptions come after the defaults, so a user can still override them.
       connection: {
@@ -90,19 +56,12 @@ export class MysqlParticipant implements Participant {
         ...settings.connection,
         multipleStatements: true,
       },
-      pool: { min: 0, ...settings.pool },
-      acquireConnectionTimeout: settings.acquireTimeoutMs,
-      log: knexLogOf(settings.logger, settings.shardId),
+      quote: (name) => '`' + name.replace(/`/g, '``') + '`',
     })
-    closeConnectionsWithin(this.knex, destroySocket)
   }
 
   async verify(): Promise<void> {
     // XA needs nothing configured on MariaDB 10.5+ / MySQL 8; reaching the server is the check.
-  }
-
-  async acquire(): Promise<DriverConnection> {
-    return (await this.knex.client.acquireConnection()) as Connection
   }
 
   async begin(conn: DriverConnection, branch: BranchId, options: BranchOptions): Promise<void> {
@@ -175,9 +134,9 @@ export class MysqlParticipant implements Participant {
       // A failing statement stops the batch, so the branch never commits without its record.
       await run(
         conn,
-        `INSERT INTO ${this.#table} (tx_id, decision, participants, created_at) VALUES (?, ?, ?, ?); ` +
+        `INSERT INTO ${this.quotedLogTable} (${LOG_COLUMNS}) VALUES (?, ?, ?, ?); ` +
           `XA END ${xid}; XA COMMIT ${xid} ONE PHASE`,
-        [record.txId, record.decision, record.participants.join(','), record.createdAt],
+        logRowValues(record),
       )
       return 'committed'
     } catch (error) {
@@ -207,35 +166,20 @@ export class MysqlParticipant implements Participant {
     }
   }
 
-  release(conn: DriverConnection): void {
-    void this.knex.client.releaseConnection(conn)
-  }
-
-  discard(conn: DriverConnection, why?: 'unresponsive'): void {
-    const connection = conn as Connection
-    if (connection.__knex__disposed === DISCARDED) return
-    connection.__knex__disposed = DISCARDED
+  protected endSession(conn: DriverConnection): void {
     // Closing the socket ends the session (once the path lets the server know), so the server
     // rolls back an unprepared branch and lets other sessions finish a prepared one (1397 while
-    // it stays open); the pending query, if any, fails at once.
-    destroySocket(connection)
-    void this.knex.client.releaseConnection(conn)
-    if (why === 'unresponsive') disposeIdle(this.knex, `shard ${this.shardId} stopped answering on another connection`)
+    // it stays open). Not mysql2's destroy(): it only half-closes and marks the connection
+    // closing, which silences the pending command; with the socket destroyed the command fails.
+    ;(conn as unknown as { stream: { destroy(): void } }).stream.destroy()
   }
 
-  boundedKnex(statementMs: number): Knex {
-    // The shard's own settings, on a small pool of its own that the caller destroys when done.
-    const knex = knexFactory({ ...this.knex.client.config, pool: { min: 0, max: 2 } })
-    closeConnectionsWithin(knex, destroySocket)
-    return boundEveryStatement(knex, this.shardId, statementMs, destroySocket)
-  }
-
-  async cancel(conn: DriverConnection): Promise<void> {
-    await this.knex.client.cancelQuery(conn)
+  protected isDuplicateKey(error: unknown): boolean {
+    return errno(error) === ER_DUP_ENTRY
   }
 
   async listPrepared(): Promise<PreparedBranch[]> {
-    const [rows] = await this.#own('XA RECOVER', this.#timeouts.recoveryMs, (conn) => this.knex.raw('XA RECOVER').connection(conn))
+    const [rows] = await this.own('XA RECOVER', this.timeouts.recoveryMs, (conn) => this.knex.raw('XA RECOVER').connection(conn))
     return this.#ours(rows as RecoveredRow[])
   }
 
@@ -243,32 +187,13 @@ export class MysqlParticipant implements Participant {
     const verb = outcome === 'commit' ? 'COMMIT' : 'ROLLBACK'
     try {
       const sql = `XA ${verb} ${xidLiteral(branch)}`
-      await this.#own(`XA ${verb}`, this.#timeouts.recoveryMs, (conn) => this.knex.raw(sql).connection(conn))
+      await this.own(`XA ${verb}`, this.timeouts.recoveryMs, (conn) => this.knex.raw(sql).connection(conn))
       return 'done'
     } catch (error) {
       if (errno(error) !== ER_XAER_NOTA) throw error
       // 1397 means gone, or still owned by the connection that prepared it: look.
       const still = (await this.listPrepared()).some((b) => b.txId === branch.txId)
       return still ? 'busy' : 'not-found'
-    }
-  }
-
-  async insertDecision(record: DecisionRecord): Promise<'inserted' | 'conflict'> {
-    try {
-      await this.#own('the decision insert', this.#timeouts.decisionMs, (conn) =>
-        this.knex
-          .raw(`INSERT INTO ${this.#table} (tx_id, decision, participants, created_at) VALUES (?, ?, ?, ?)`, [
-            record.txId,
-            record.decision,
-            record.participants.join(','),
-            record.createdAt,
-          ])
-          .connection(conn),
-      )
-      return 'inserted'
-    } catch (error) {
-      if (errno(error) === ER_DUP_ENTRY) return 'conflict'
-      throw error
     }
   }
 
@@ -280,13 +205,13 @@ export class MysqlParticipant implements Participant {
         // ON DUPLICATE KEY (not INSERT IGNORE, which would also swallow other errors) waits on a
         // coordinator's uncommitted commit record; the SELECT then reads what it committed.
         const ids = chunk.map((r) => r.txId)
-        results = await this.#own('the fence', this.#timeouts.decisionMs, (conn) =>
+        results = await this.own('the fence', this.timeouts.decisionMs, (conn) =>
           this.knex
             .raw(
-              `INSERT INTO ${this.#table} (tx_id, decision, participants, created_at)
+              `INSERT INTO ${this.quotedLogTable} (${LOG_COLUMNS})
                VALUES ${chunk.map(() => "(?, 'abort', ?, ?)").join(', ')}
                ON DUPLICATE KEY UPDATE tx_id = tx_id;
-               SELECT * FROM ${this.#table} WHERE tx_id IN (${ids.map(() => '?').join(', ')})`,
+               SELECT * FROM ${this.quotedLogTable} WHERE tx_id IN (${ids.map(() => '?').join(', ')})`,
               [...chunk.flatMap((r) => [r.txId, r.participants.join(','), createdAt]), ...ids],
             )
             .connection(conn)
@@ -303,24 +228,6 @@ export class MysqlParticipant implements Participant {
     })
   }
 
-  readDecisions(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]> {
-    return this.#own('reading the log', this.#timeouts.recoveryMs, (conn) => readLogRecords(this.knex, conn, this.#tableName, txIds, decision))
-  }
-
-  deleteDecisions(txIds: string[], decision: Decision): Promise<number> {
-    return this.#own('deleting log records', this.#timeouts.recoveryMs, (conn) =>
-      deleteLogRecords(this.knex, conn, this.#tableName, txIds, decision),
-    )
-  }
-
-  deleteAbortsBefore(before: number): Promise<number> {
-    return this.#own('deleting abort records', this.#timeouts.recoveryMs, (conn) => deleteAbortsBefore(this.knex, conn, this.#tableName, before))
-  }
-
-  #own<T>(what: string, ms: number, work: (conn: DriverConnection) => PromiseLike<T>): Promise<T> {
-    return onOwnConnection(this, what, ms, work)
-  }
-
   classifyConflict(error: unknown): ConflictInfo | undefined {
     return classifyMysqlConflict(error)
   }
@@ -329,17 +236,12 @@ export class MysqlParticipant implements Participant {
     return isMysqlConnectionError(error)
   }
 
-  /** Closes the pool; connections still in use after the recovery bound are closed under their statements. */
-  async close(): Promise<void> {
-    await destroyWithin(this.knex, this.#timeouts.recoveryMs, destroySocket)
-  }
-
   /** `XA RECOVER` lists every database on the server: keep our prefix and this shard only. */
   #ours(rows: RecoveredRow[]): PreparedBranch[] {
     const found: PreparedBranch[] = []
     for (const row of rows) {
       const xid = splitRecoveredXid(row)
-      const parsed = parseBranchXid(this.#prefix, xid.formatId, xid.gtrid, xid.bqual)
+      const parsed = parseBranchXid(this.prefix, xid.formatId, xid.gtrid, xid.bqual)
       if (parsed !== undefined && parsed.shardId === this.shardId) found.push(parsed)
     }
     return found

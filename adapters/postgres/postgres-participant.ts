@@ -1,8 +1,7 @@
-import knexFactory, { type Knex } from 'knex'
 import type pg from 'pg'
 import { ConfigError, ShardTxError } from '../../src/errors.js'
-import type { BranchId } from '../../src/ids/branch-id.js'
-import { parseBranchGid } from '../../src/ids/branch-id.js'
+import type { BranchId } from '../../src/protocol/ids/branch-id.js'
+import { parseBranchGid } from '../../src/protocol/ids/branch-id.js'
 import type {
   BranchOptions,
   ConflictInfo,
@@ -13,11 +12,9 @@ import type {
   KnexQuery,
   Participant,
   PreparedBranch,
-} from '../../src/participant.js'
-import { deleteAbortsBefore, deleteLogRecords, type FenceRequest, fenceInChunks, readLogRecords } from '../log-row.js'
-import { knexLogOf } from '../knex-log.js'
-import { boundEveryStatement, closeConnectionsWithin, destroyWithin } from '../bounded-knex.js'
-import { disposeIdle, onOwnConnection } from '../own-connection.js'
+} from '../../src/protocol/participant.js'
+import { type FenceRequest, fenceInChunks, LOG_COLUMNS, readLogRecords } from '../../src/protocol/log-row.js'
+import { KnexParticipant } from '../shared/knex-participant.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {
   classifyPostgresConflict,
@@ -30,36 +27,18 @@ import {
 import { runWithBegin } from './pipelined-begin.js'
 import { beginStatements, identifier, insertDecisionAndCommit, literal } from './postgres-sql.js'
 
-type Connection = pg.Client & { __knex__disposed?: unknown; processID?: number; connection?: { stream?: { destroy(): void } } }
-
-/** Closes the socket under a client at once; the client then fails whatever it was waiting for. */
-function destroySocket(conn: Connection): void {
-  conn.connection?.stream?.destroy()
-}
-
-const DISCARDED = 'discarded by shardtx'
+type Connection = pg.Client & { connection?: { stream?: { destroy(): void } } }
 
 /**
  * A PostgreSQL shard: branches are plain transactions made durable with
  * `PREPARE TRANSACTION` and finished with `COMMIT PREPARED` from any session.
  */
-export class PostgresParticipant implements Participant {
+export class PostgresParticipant extends KnexParticipant implements Participant {
   readonly dialect = 'postgres' as const
-  readonly shardId: string
-  readonly knex: Knex
-  readonly #prefix: string
-  readonly #table: string
-  readonly #quotedTable: string
-  readonly #timeouts: ParticipantSettings['timeouts']
   #verified: Promise<void> | undefined
 
   constructor(settings: ParticipantSettings) {
-    this.shardId = settings.shardId
-    this.#prefix = settings.prefix
-    this.#table = settings.logTable
-    this.#quotedTable = identifier(settings.logTable)
-    this.#timeouts = settings.timeouts
-    this.knex = knexFactory({
+    super(settings, {
       client: 'pg',
       // The shard's own driverOptions come last, so a user can still override these.
       connection: {
@@ -68,11 +47,8 @@ export class PostgresParticipant implements Participant {
         connectionTimeoutMillis: settings.connectTimeoutMs,
         ...settings.connection,
       },
-      pool: { min: 0, ...settings.pool },
-      acquireConnectionTimeout: settings.acquireTimeoutMs,
-      log: knexLogOf(settings.logger, settings.shardId),
+      quote: identifier,
     })
-    closeConnectionsWithin(this.knex, destroySocket)
   }
 
   verify(): Promise<void> {
@@ -84,7 +60,7 @@ export class PostgresParticipant implements Participant {
   }
 
   async #checkPreparedTransactions(): Promise<void> {
-    const result = await this.#own('SHOW max_prepared_transactions', this.#timeouts.recoveryMs, (conn) =>
+    const result = await this.own('SHOW max_prepared_transactions', this.timeouts.recoveryMs, (conn) =>
       this.knex.raw<{ rows: { max_prepared_transactions: string }[] }>('SHOW max_prepared_transactions').connection(conn),
     )
     // PREPARE fails with 55000 when this is 0, which is PostgreSQL's default.
@@ -94,10 +70,6 @@ export class PostgresParticipant implements Participant {
         'PostgreSQL has max_prepared_transactions = 0, so it cannot prepare transactions; set it above 0 (e.g. 100) in postgresql.conf and restart the server',
       )
     }
-  }
-
-  async acquire(): Promise<DriverConnection> {
-    return (await this.knex.client.acquireConnection()) as Connection
   }
 
   async begin(conn: DriverConnection, _branch: BranchId, options: BranchOptions): Promise<void> {
@@ -131,7 +103,7 @@ export class PostgresParticipant implements Participant {
   ): Promise<'committed' | 'conflict'> {
     let results: pg.QueryResult[]
     try {
-      results = (await (conn as Connection).query(insertDecisionAndCommit(this.#table, record))) as unknown as pg.QueryResult[]
+      results = (await (conn as Connection).query(insertDecisionAndCommit(this.logTable, record))) as unknown as pg.QueryResult[]
     } catch (error) {
       if (sqlState(error) !== UNIQUE_VIOLATION) throw error
       // A recoverer's abort record holds the key: the transaction is fenced.
@@ -151,45 +123,28 @@ export class PostgresParticipant implements Participant {
     await (conn as Connection).query(prepared ? `ROLLBACK PREPARED ${literal(branch.gid)}` : 'ROLLBACK')
   }
 
-  release(conn: DriverConnection): void {
-    void this.knex.client.releaseConnection(conn)
+  protected endSession(conn: DriverConnection): void {
+    // The socket itself: pg fails the pending query ("Connection terminated") and the
+    // server rolls back what is not prepared once the path lets it know.
+    ;(conn as Connection).connection?.stream?.destroy()
   }
 
-  discard(conn: DriverConnection, why?: 'unresponsive'): void {
-    const connection = conn as Connection
-    if (connection.__knex__disposed === DISCARDED) return
-    // Marked disposed, knex's pool drops it on the next validation instead of reusing it.
-    connection.__knex__disposed = DISCARDED
-    // Not end(): it waits for the server's goodbye, which a black-holed path never sends.
-    // With the socket gone, the pending query rejects and the server rolls back what is not prepared.
-    destroySocket(connection)
-    void this.knex.client.releaseConnection(conn)
-    if (why === 'unresponsive') disposeIdle(this.knex, `shard ${this.shardId} stopped answering on another connection`)
-  }
-
-  boundedKnex(statementMs: number): Knex {
-    // The shard's own settings, on a small pool of its own that the caller destroys when done.
-    const knex = knexFactory({ ...this.knex.client.config, pool: { min: 0, max: 2 } })
-    closeConnectionsWithin(knex, destroySocket)
-    return boundEveryStatement(knex, this.shardId, statementMs, destroySocket)
-  }
-
-  async cancel(conn: DriverConnection): Promise<void> {
-    await this.knex.client.cancelQuery(conn)
+  protected isDuplicateKey(error: unknown): boolean {
+    return sqlState(error) === UNIQUE_VIOLATION
   }
 
   async listPrepared(): Promise<PreparedBranch[]> {
-    const result = await this.#own('listing prepared transactions', this.#timeouts.recoveryMs, (conn) =>
+    const result = await this.own('listing prepared transactions', this.timeouts.recoveryMs, (conn) =>
       this.knex
         .raw<{ rows: { gid: string; prepared: Date }[] }>(
           `SELECT gid, prepared FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, ?)`,
-          [this.#prefix],
+          [this.prefix],
         )
         .connection(conn),
     )
     const found: PreparedBranch[] = []
     for (const row of result.rows) {
-      const parsed = parseBranchGid(this.#prefix, row.gid)
+      const parsed = parseBranchGid(this.prefix, row.gid)
       // Shards may share a cluster and a database: only our own shard's branches are ours to finish.
       if (parsed === undefined || parsed.shardId !== this.shardId) continue
       found.push({ txId: parsed.txId, shardId: parsed.shardId, preparedAt: row.prepared.getTime() })
@@ -201,7 +156,7 @@ export class PostgresParticipant implements Participant {
     const verb = outcome === 'commit' ? 'COMMIT' : 'ROLLBACK'
     try {
       const sql = `${verb} PREPARED ${literal(branch.gid)}`
-      await this.#own(`${verb} PREPARED`, this.#timeouts.recoveryMs, (conn) => this.knex.raw(sql).connection(conn))
+      await this.own(`${verb} PREPARED`, this.timeouts.recoveryMs, (conn) => this.knex.raw(sql).connection(conn))
       return 'done'
     } catch (error) {
       const code = sqlState(error)
@@ -211,65 +166,32 @@ export class PostgresParticipant implements Participant {
     }
   }
 
-  async insertDecision(record: DecisionRecord): Promise<'inserted' | 'conflict'> {
-    try {
-      await this.#own('the decision insert', this.#timeouts.decisionMs, (conn) =>
-        this.knex
-          .raw(`INSERT INTO ${this.#quotedTable} (tx_id, decision, participants, created_at) VALUES (?, ?, ?, ?)`, [
-            record.txId,
-            record.decision,
-            record.participants.join(','),
-            record.createdAt,
-          ])
-          .connection(conn),
-      )
-      return 'inserted'
-    } catch (error) {
-      if (sqlState(error) === UNIQUE_VIOLATION) return 'conflict'
-      throw error
-    }
-  }
-
   fenceAbort(requests: FenceRequest[], createdAt: number): Promise<Map<string, Decision>> {
-    return fenceInChunks(requests, (chunk) => this.#own('the fence', this.#timeouts.decisionMs, async (conn) => {
-      const decided = new Map<string, Decision>()
-      try {
-        // The insert waits on a coordinator's uncommitted commit record with the same key,
-        // then does nothing if that commits; the SELECT, a new statement, then sees it.
-        const inserted = await this.knex
-          .raw<{ rows: { tx_id: string }[] }>(
-            `INSERT INTO ${this.#quotedTable} (tx_id, decision, participants, created_at)
-             VALUES ${chunk.map(() => "(?, 'abort', ?, ?)").join(', ')}
-             ON CONFLICT (tx_id) DO NOTHING RETURNING tx_id`,
-            chunk.flatMap((r) => [r.txId, r.participants.join(','), createdAt]),
-          )
-          .connection(conn)
-        for (const row of inserted.rows) decided.set(row.tx_id, 'abort')
-      } catch (error) {
-        // Deadlock detection or a lock timeout ended the wait: that means "ask again".
-        if (classifyPostgresConflict(error) !== undefined) return decided
-        throw error
-      }
-      const others = chunk.filter((r) => !decided.has(r.txId)).map((r) => r.txId)
-      for (const record of await readLogRecords(this.knex, conn, this.#table, others, undefined)) decided.set(record.txId, record.decision)
-      return decided
-    }))
-  }
-
-  readDecisions(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]> {
-    return this.#own('reading the log', this.#timeouts.recoveryMs, (conn) => readLogRecords(this.knex, conn, this.#table, txIds, decision))
-  }
-
-  deleteDecisions(txIds: string[], decision: Decision): Promise<number> {
-    return this.#own('deleting log records', this.#timeouts.recoveryMs, (conn) => deleteLogRecords(this.knex, conn, this.#table, txIds, decision))
-  }
-
-  deleteAbortsBefore(before: number): Promise<number> {
-    return this.#own('deleting abort records', this.#timeouts.recoveryMs, (conn) => deleteAbortsBefore(this.knex, conn, this.#table, before))
-  }
-
-  #own<T>(what: string, ms: number, work: (conn: DriverConnection) => PromiseLike<T>): Promise<T> {
-    return onOwnConnection(this, what, ms, work)
+    return fenceInChunks(requests, (chunk) =>
+      this.own('the fence', this.timeouts.decisionMs, async (conn) => {
+        const decided = new Map<string, Decision>()
+        try {
+          // The insert waits on a coordinator's uncommitted commit record with the same key,
+          // then does nothing if that commits; the SELECT, a new statement, then sees it.
+          const inserted = await this.knex
+            .raw<{ rows: { tx_id: string }[] }>(
+              `INSERT INTO ${this.quotedLogTable} (${LOG_COLUMNS})
+               VALUES ${chunk.map(() => "(?, 'abort', ?, ?)").join(', ')}
+               ON CONFLICT (tx_id) DO NOTHING RETURNING tx_id`,
+              chunk.flatMap((r) => [r.txId, r.participants.join(','), createdAt]),
+            )
+            .connection(conn)
+          for (const row of inserted.rows) decided.set(row.tx_id, 'abort')
+        } catch (error) {
+          // Deadlock detection or a lock timeout ended the wait: that means "ask again".
+          if (classifyPostgresConflict(error) !== undefined) return decided
+          throw error
+        }
+        const others = chunk.filter((r) => !decided.has(r.txId)).map((r) => r.txId)
+        for (const record of await readLogRecords(this.knex, conn, this.logTable, others, undefined)) decided.set(record.txId, record.decision)
+        return decided
+      }),
+    )
   }
 
   classifyConflict(error: unknown): ConflictInfo | undefined {
@@ -278,11 +200,6 @@ export class PostgresParticipant implements Participant {
 
   isConnectionError(error: unknown): boolean {
     return isPostgresConnectionError(error)
-  }
-
-  /** Closes the pool; connections still in use after the recovery bound are closed under their statements. */
-  async close(): Promise<void> {
-    await destroyWithin(this.knex, this.#timeouts.recoveryMs, destroySocket)
   }
 
   #rolledBack(statement: string, tag: string | undefined): ShardTxError {

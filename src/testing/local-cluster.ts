@@ -17,6 +17,8 @@ export interface ServerInfo {
   pid: number | undefined
   /** Data directory (`local` backend only). */
   dataDir: string | undefined
+  /** Id of the server's container (`containers` backend only). */
+  containerId: string | undefined
   /** Whether the server was last started rather than killed or stopped. */
   running: boolean
   /** Every shard held by this server (several with `databasesPerServer`). */

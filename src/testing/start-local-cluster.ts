@@ -14,7 +14,9 @@ import { startLocalBackend } from './local/local-backend.js'
  *   `postgresql`, `mariadb-server`) in a fresh `shardtx-*` dir under the OS temp
  *   dir, on free 127.0.0.1 ports. Servers are killed and the dir removed on
  *   `destroy()` and, failing that, when this process exits or gets SIGINT/SIGTERM/SIGHUP.
- * - `containers` runs them with testcontainers (needs a Docker-compatible runtime).
+ * - `containers` runs them with testcontainers (needs a Docker-compatible engine on
+ *   this machine), each container on the host's network, listening on 127.0.0.1;
+ *   `images` and `pull` say which images and whether a missing one may be pulled.
  * - `env` uses servers listed in `SHARDTX_TEST_POSTGRES_URLS` / `SHARDTX_TEST_MYSQL_URLS`;
  *   it cannot kill or restart them.
  *

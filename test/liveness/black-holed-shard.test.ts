@@ -13,7 +13,7 @@ import {
   ShardUnavailableError,
   TransactionAbortedError,
 } from '../../src/index.js'
-import { newTransactionId } from '../../src/ids/transaction-id.js'
+import { newTransactionId } from '../../src/protocol/ids/transaction-id.js'
 import { type LocalCluster, startLocalCluster } from '../../src/testing/index.js'
 import { SMALL_BOUNDS } from './fault-matrix.js'
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError, createCluster, type ShardConfig } from '../../src/index.js'
-import { newTransactionId } from '../../src/ids/transaction-id.js'
+import { newTransactionId } from '../../src/protocol/ids/transaction-id.js'
 import { BranchFactory } from '../helpers/abandoned-branches.js'
 import { sharedShards } from '../support/shared-cluster.js'
 

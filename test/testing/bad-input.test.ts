@@ -119,9 +119,3 @@ describe('the env backend', () => {
     expect(error.message).toMatch(/3 postgres shard\(s\) asked for, but SHARDTX_TEST_POSTGRES_URLS lists 2/)
   })
 })
-
-test('the containers backend says so when no container runtime is reachable', async () => {
-  const error = await failure({ postgres: 1, backend: 'containers', env: {} })
-  expect(error.code).toBe('LOCAL_CLUSTER_NO_CONTAINER_RUNTIME')
-  expect(error.message).toMatch(/no reachable container runtime/)
-})

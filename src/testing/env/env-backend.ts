@@ -80,6 +80,7 @@ class EnvServer implements ManagedServer {
       port: this.#connection.port ?? SOURCES[this.plan.dialect].defaultPort,
       pid: undefined,
       dataDir: undefined,
+      containerId: undefined,
       running: true,
       shardIds: this.plan.shards.map((shard) => shard.id),
     }
