@@ -1,8 +1,9 @@
 import type { Knex } from 'knex'
 import { ShardUnavailableError, ShardUnresponsiveError } from '../../src/errors.js'
 import { describeShardError } from '../../src/shard-error-text.js'
+import { NotSentError } from './never-sent.js'
 import type { DriverConnection } from '../../src/protocol/participant.js'
-import { withDeadline } from '../../src/protocol/deadline.js'
+import { msUntil, withDeadline } from '../../src/protocol/deadline.js'
 
 /** The part of a participant that {@link onOwnConnection} uses. */
 export interface ConnectionOwner {
@@ -12,13 +13,12 @@ export interface ConnectionOwner {
 }
 
 /**
- * Runs autocommit statements on a pooled connection taken for them alone, under a
- * client-side bound. Statements still unanswered after `ms` get the connection
- * destroyed at once (not just marked, as knex's own `.timeout()` does), so the
- * driver's promise rejects, the server session ends once the path lets it know,
- * and the pool opens a fresh connection next time. Getting the connection is
- * bounded by the pool's own acquire timeout (`maxWait`) and the connect timeout;
- * failing to get one is a ShardUnavailableError.
+ * Runs autocommit statements on a pooled connection taken for them alone, all
+ * within `ms`, getting the connection included. Statements still unanswered then get
+ * the connection destroyed at once (not just marked, as knex's own `.timeout()`
+ * does), so the driver's promise rejects, the server session ends once the path lets
+ * it know, and the pool opens a fresh connection next time. No connection in time is
+ * a ShardUnavailableError: nothing was sent.
  *
  * ```ts
  * const rows = await onOwnConnection(this, 'XA RECOVER', 5_000, (conn) => this.knex.raw('XA RECOVER').connection(conn))
@@ -30,16 +30,26 @@ export async function onOwnConnection<T>(
   ms: number,
   work: (conn: DriverConnection) => PromiseLike<T>,
 ): Promise<T> {
+  const deadline = Date.now() + ms
+  const acquiring = owner.knex.client.acquireConnection() as Promise<DriverConnection>
   let conn: DriverConnection
   try {
-    conn = (await owner.knex.client.acquireConnection()) as DriverConnection
+    conn = await withDeadline(acquiring, ms, () => {
+      // It may still come: back to the pool, unused.
+      acquiring.then((late) => void owner.knex.client.releaseConnection(late), () => {})
+      return new NotSentError(`no connection within ${ms} ms`)
+    })
+    if (msUntil(deadline) <= 0) {
+      void owner.knex.client.releaseConnection(conn)
+      throw new NotSentError(`no time left after getting a connection (${ms} ms)`)
+    }
   } catch (error) {
     // Nothing was sent: the coordinator may treat it as a refusal, never as a lost answer.
     throw new ShardUnavailableError(owner.shardId, `could not get a connection: ${describeShardError(error)}`, error)
   }
   let missed = false
   try {
-    return await withDeadline(Promise.resolve(work(conn)), ms, () => {
+    return await withDeadline(Promise.resolve(work(conn)), msUntil(deadline), () => {
       missed = true
       owner.discard(conn, 'unresponsive')
       return new ShardUnresponsiveError(owner.shardId, what, ms)

@@ -103,7 +103,7 @@ export interface TimeoutOptions {
   /**
    * Writing the commit decision (or a one-phase COMMIT), and again reading it back
    * through the fence when the write's answer was lost (default 5 000). Missing both
-   * makes the transaction {@link TransactionInDoubtError in doubt}.
+   * makes the transaction in doubt (`TransactionInDoubtError`).
    */
   decision?: number
   /**
