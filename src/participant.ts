@@ -1,5 +1,7 @@
 import type { Knex } from 'knex'
 import type { Dialect } from './config/shard-config.js'
+import type { LockWaitSource } from './contention/lock-wait-source.js'
+import type { WaitLabel } from './contention/wait-label.js'
 import type { BranchId } from './ids/branch-id.js'
 
 /**
@@ -25,6 +27,8 @@ export interface BranchOptions {
   isolationLevel?: IsolationLevel | undefined
   /** Lock wait limit for this branch in ms (PostgreSQL `lock_timeout`, MySQL `innodb_lock_wait_timeout`). */
   lockTimeoutMs?: number | undefined
+  /** Shown to other sessions for deadlock detection, when it is on (see docs/deadlocks.md). */
+  label?: WaitLabel | undefined
 }
 
 /** The part of knex's query object a participant touches. */
@@ -83,6 +87,8 @@ export interface Participant {
   readonly dialect: Dialect
   /** The shard's own knex instance and pool. */
   readonly knex: Knex
+  /** Lock waits and statement labels for distributed deadlock detection; absent where a dialect has none. */
+  readonly lockWaits?: LockWaitSource
 
   /** Checks once per shard that the server can take part in two-phase commit. */
   verify(): Promise<void>

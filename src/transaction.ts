@@ -1,9 +1,11 @@
 import type { Knex } from 'knex'
 import { Branch, type BranchOwner } from './branch.js'
 import { type ClusterRuntime, participantOf } from './cluster-runtime.js'
-import { ClosedError, TransactionTimeoutError } from './errors.js'
+import type { DetectableTransaction } from './contention/deadlock-detector.js'
+import { type HeldSession, type WaitLabel, waitLabel } from './contention/wait-label.js'
+import { ClosedError, type ShardTxError, TransactionTimeoutError } from './errors.js'
 import { branchIdOf } from './ids/branch-id.js'
-import { newTransactionId } from './ids/transaction-id.js'
+import { MAX_TIMEOUT_MS, newTransactionId } from './ids/transaction-id.js'
 import type { Logger } from './logger.js'
 import type { BranchOptions } from './participant.js'
 import { ShardedQuery } from './sharded-tables/sharded-query.js'
@@ -25,7 +27,7 @@ export type TransactionState = 'active' | 'committing' | 'rolling back' | 'finis
  * })
  * ```
  */
-export class Transaction implements BranchOwner {
+export class Transaction implements BranchOwner, DetectableTransaction {
   /** Unique across processes and time; it names the branches on the servers. */
   readonly id: string
   /** After this instant (ms since epoch) the transaction never decides commit. */
@@ -34,17 +36,25 @@ export class Transaction implements BranchOwner {
   readonly #branchOptions: BranchOptions
   readonly #branches = new Map<string, Branch>()
   #state: TransactionState = 'active'
-  #abortReason: TransactionTimeoutError | undefined
-  #onAbort: ((reason: TransactionTimeoutError) => void) | undefined
+  #abortReason: ShardTxError | undefined
+  #onAbort: ((reason: ShardTxError) => void) | undefined
+  #label: WaitLabel | undefined
+  #labelledSessions = 0
   #logger: Logger | undefined
   #afterCommit: (() => unknown)[] | undefined
   #afterRollback: (() => unknown)[] | undefined
 
-  /** @internal Made by the cluster. */
-  constructor(runtime: ClusterRuntime, timeoutMs: number, branchOptions: BranchOptions) {
+  /**
+   * @internal Made by the cluster. A retried attempt names its first attempt's start
+   * time (`firstStartedAt`) in its id, for the deadlock detector's victim choice; the
+   * timeout in the id then runs from that time to this attempt's deadline, so the id
+   * still tells recovery the latest moment this coordinator may decide.
+   */
+  constructor(runtime: ClusterRuntime, timeoutMs: number, branchOptions: BranchOptions, firstStartedAt?: number) {
     const startedAt = Date.now()
-    this.id = newTransactionId(startedAt, timeoutMs)
     this.deadline = startedAt + timeoutMs
+    const aged = firstStartedAt !== undefined && firstStartedAt < startedAt && this.deadline - firstStartedAt <= MAX_TIMEOUT_MS
+    this.id = aged ? newTransactionId(firstStartedAt, this.deadline - firstStartedAt) : newTransactionId(startedAt, timeoutMs)
     this.#runtime = runtime
     this.#branchOptions = branchOptions
   }
@@ -140,8 +150,8 @@ export class Transaction implements BranchOwner {
     if (this.#state !== 'active') throw new ClosedError(`transaction ${this.id} (${this.#state})`)
   }
 
-  /** @internal Why the transaction was stopped from outside (timeout or signal), if it was. */
-  get abortReason(): TransactionTimeoutError | undefined {
+  /** @internal Why the transaction was stopped from outside (timeout, signal, deadlock detector), if it was. */
+  get abortReason(): ShardTxError | undefined {
     return this.#abortReason
   }
 
@@ -160,7 +170,7 @@ export class Transaction implements BranchOwner {
    * @internal Stops the transaction from outside: later statements are refused,
    * running ones are cancelled, and the callback's promise loses the race.
    */
-  abort(reason: TransactionTimeoutError): void {
+  abort(reason: ShardTxError): void {
     if (this.#abortReason !== undefined || this.#state === 'finished') return
     this.#abortReason = reason
     for (const branch of this.#branches.values()) {
@@ -171,6 +181,41 @@ export class Transaction implements BranchOwner {
       }
     }
     this.#onAbort?.(reason)
+  }
+
+  /** @internal For the deadlock detector: each connected branch's session, and since when a statement runs there. */
+  sessions(): { shardId: string; session: string; busySince: number | undefined }[] {
+    const sessions = []
+    for (const branch of this.#branches.values()) {
+      const source = branch.participant.lockWaits
+      if (branch.conn === undefined || source === undefined) continue
+      sessions.push({ shardId: branch.shardId, session: source.sessionOf(branch.conn), busySince: branch.busySince })
+    }
+    return sessions
+  }
+
+  /**
+   * @internal The label its statements show other sessions, or undefined when deadlock
+   * detection is off. It lists the sessions held on shards whose idle sessions show no
+   * label, and changes only when one more such session is opened.
+   */
+  waitLabel(): WaitLabel | undefined {
+    if (this.#runtime.contention.detector === undefined) return undefined
+    let count = 0
+    for (const branch of this.#branches.values()) if (this.#labelless(branch)) count++
+    if (this.#label === undefined || count !== this.#labelledSessions) {
+      const held: HeldSession[] = []
+      for (const branch of this.#branches.values()) {
+        if (this.#labelless(branch)) held.push({ shardId: branch.shardId, session: branch.participant.lockWaits!.sessionOf(branch.conn!) })
+      }
+      this.#label = waitLabel(this.id, held)
+      this.#labelledSessions = count
+    }
+    return this.#label
+  }
+
+  #labelless(branch: Branch): boolean {
+    return branch.conn !== undefined && branch.participant.lockWaits?.idleSessionsShowLabel === false
   }
 
   /** @internal Runs the callback until it settles or the transaction is aborted. */

@@ -32,6 +32,7 @@ import {
   errno,
   isMysqlConnectionError,
 } from './mysql-errors.js'
+import { labelComment, MysqlLockWaits } from './mysql-lock-waits.js'
 import { splitRecoveredXid, xidLiteral } from './mysql-xid.js'
 
 type Connection = Mysql2Connection & {
@@ -56,6 +57,7 @@ export class MysqlParticipant implements Participant {
   readonly dialect = 'mysql' as const
   readonly shardId: string
   readonly knex: Knex
+  readonly lockWaits: MysqlLockWaits = new MysqlLockWaits(this)
   readonly #prefix: string
   readonly #table: string
   readonly #tableName: string
@@ -96,7 +98,9 @@ export class MysqlParticipant implements Participant {
   ): Promise<unknown> {
     const control = this.#beginStatements(conn as Connection, branch, options)
     const sql = query.sql
-    query.sql = `${control.join('; ')}; ${sql}`
+    // The deadlock detector's label leads the caller's statement, where trx_query shows it.
+    const label = options.label === undefined ? '' : labelComment(options.label)
+    query.sql = `${control.join('; ')}; ${label}${sql}`
     try {
       await runQuery(query)
     } finally {

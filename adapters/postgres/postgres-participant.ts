@@ -26,6 +26,7 @@ import {
   UNIQUE_VIOLATION,
 } from './postgres-errors.js'
 import { runWithBegin } from './pipelined-begin.js'
+import { labelSent, PostgresLockWaits, setLabelStatement } from './postgres-lock-waits.js'
 import { beginStatements, identifier, insertDecisionAndCommit, literal } from './postgres-sql.js'
 
 type Connection = pg.Client & { __knex__disposed?: unknown; processID?: number }
@@ -38,6 +39,7 @@ export class PostgresParticipant implements Participant {
   readonly dialect = 'postgres' as const
   readonly shardId: string
   readonly knex: Knex
+  readonly lockWaits: PostgresLockWaits = new PostgresLockWaits(this)
   readonly #prefix: string
   readonly #table: string
   readonly #quotedTable: string
@@ -85,7 +87,13 @@ export class PostgresParticipant implements Participant {
   }
 
   beginWith(conn: DriverConnection, _branch: BranchId, options: BranchOptions, query: KnexQuery): Promise<unknown> {
-    return runWithBegin(conn as Connection, beginStatements(options.isolationLevel, options.lockTimeoutMs), query)
+    const control = beginStatements(options.isolationLevel, options.lockTimeoutMs)
+    // The deadlock detector's label rides in the same round trip as BEGIN.
+    if (options.label !== undefined) {
+      control.push(setLabelStatement(options.label))
+      labelSent(conn, options.label)
+    }
+    return runWithBegin(conn as Connection, control, query)
   }
 
   async prepare(conn: DriverConnection, branch: BranchId): Promise<void> {

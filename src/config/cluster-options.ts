@@ -33,6 +33,12 @@ export interface ClusterOptions {
   lockTimeout?: number
   /** How long a transaction waits for a pooled connection, in ms (default 10 000). */
   maxWait?: number
+  /**
+   * How long a branch statement may wait before the coordinator looks for a lock
+   * cycle across shards, in ms (default 250); `false` turns distributed deadlock
+   * detection off. See docs/deadlocks.md.
+   */
+  deadlockTimeout?: number | false
   /** Background recovery; `false` turns it off. */
   recovery?: false | RecoveryOptions
   /** Observes each protocol step; see {@link StepHook}. */
@@ -83,6 +89,7 @@ export interface ResolvedClusterConfig {
   isolationLevel: IsolationLevel | undefined
   lockTimeoutMs: number | undefined
   maxWaitMs: number
+  deadlockTimeoutMs: number | false
   recovery: Required<RecoveryOptions>
   onStep: StepHook | undefined
   propagation: boolean
@@ -98,7 +105,7 @@ export interface ResolvedShard {
 }
 
 const CLUSTER_KEYS = [
-  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'recovery', 'onStep', 'tables', 'propagation',
+  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'deadlockTimeout', 'recovery', 'onStep', 'tables', 'propagation',
 ]
 const SHARD_KEYS = ['id', 'dialect', 'connection', 'weight', 'pool']
 const RECOVERY_KEYS = ['enabled', 'intervalMs', 'graceMs', 'abortRetentionMs', 'dutyCycle']
@@ -110,6 +117,8 @@ const PREFIX_PATTERN = /^[A-Za-z0-9_]{1,24}$/
 const TABLE_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/
 
 export const DEFAULT_TIMEOUT_MS = 30_000
+/** A few hundred ms: longer than most lock waits last, short beside any lock timeout. */
+export const DEFAULT_DEADLOCK_TIMEOUT_MS = 250
 
 /** Validates cluster options; every problem is a {@link ConfigError} naming its field. */
 export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
@@ -142,6 +151,7 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
     isolationLevel: isolationLevelOption('isolationLevel', options.isolationLevel),
     lockTimeoutMs: positiveMs('lockTimeout', options.lockTimeout),
     maxWaitMs: positiveMs('maxWait', options.maxWait) ?? 10_000,
+    deadlockTimeoutMs: options.deadlockTimeout === false ? false : (positiveMs('deadlockTimeout', options.deadlockTimeout) ?? DEFAULT_DEADLOCK_TIMEOUT_MS),
     recovery: resolveRecovery(options.recovery),
     onStep: options.onStep,
     propagation: booleanOption('propagation', options.propagation) ?? true,
