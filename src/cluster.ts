@@ -153,7 +153,7 @@ export class Cluster {
     const firstStartedAt = Date.now()
     const { gate } = this.#runtime.contention
     return withRetry(resolved.retry, () =>
-      admitted(gate, firstStartedAt, resolved.signal, () => runTransaction(this.#runtime, work, resolved, enter, firstStartedAt)),
+      admitted(gate, firstStartedAt, resolved.timeoutMs, resolved.signal, () => runTransaction(this.#runtime, work, resolved, enter, firstStartedAt)),
     )
   }
 

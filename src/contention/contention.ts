@@ -30,6 +30,6 @@ export function createContention(
 export function contentionStats(contention: Contention): { admission: AdmissionStats; deadlocks: DeadlockStats } {
   return {
     admission: contention.gate.stats(),
-    deadlocks: contention.detector?.stats() ?? { enabled: false, shards: [], rounds: 0, victims: 0 },
+    deadlocks: contention.detector?.stats() ?? { enabled: false, shards: [], rounds: 0, victims: 0, waitToVictimMs: { p50Ms: undefined, maxMs: undefined } },
   }
 }

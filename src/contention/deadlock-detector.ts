@@ -30,7 +30,11 @@ export interface DeadlockStats {
   rounds: number
   /** Transactions of this process aborted as the victim of a distributed deadlock. */
   victims: number
+  /** From a victim's statement being sent to its abort, over the last 256 victims. */
+  waitToVictimMs: { p50Ms: number | undefined; maxMs: number | undefined }
 }
+
+const WAIT_WINDOW = 256
 
 type Probe = 'pending' | 'ok' | 'denied'
 
@@ -58,6 +62,7 @@ export class DeadlockDetector {
   #lastRoundAt = -Infinity
   #rounds = 0
   #victims = 0
+  readonly #waits: number[] = []
   #stopped = false
 
   constructor(sources: ReadonlyMap<string, LockWaitSource>, deadlockTimeoutMs: number, logger: Logger) {
@@ -94,7 +99,14 @@ export class DeadlockDetector {
 
   stats(): DeadlockStats {
     const shards = [...this.#probes].filter(([, probe]) => probe === 'ok').map(([shardId]) => shardId)
-    return { enabled: shards.length > 0, shards, rounds: this.#rounds, victims: this.#victims }
+    const waits = [...this.#waits].sort((a, b) => a - b)
+    return {
+      enabled: shards.length > 0,
+      shards,
+      rounds: this.#rounds,
+      victims: this.#victims,
+      waitToVictimMs: { p50Ms: waits[Math.floor(waits.length / 2)], maxMs: waits[waits.length - 1] },
+    }
   }
 
   async #probeAll(): Promise<void> {
@@ -179,6 +191,7 @@ export class DeadlockDetector {
       this.#victims++
       this.#aborted.add(tx)
       const error = new DistributedDeadlockError(victim, cycle, now - waiting)
+      this.#waits[(this.#victims - 1) % WAIT_WINDOW] = error.waitedMs
       this.#logger.info({ txId: victim, cycle }, 'aborting the victim of a distributed deadlock')
       tx.abort(error)
     }
