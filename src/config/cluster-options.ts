@@ -151,7 +151,7 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
     isolationLevel: isolationLevelOption('isolationLevel', options.isolationLevel),
     lockTimeoutMs: positiveMs('lockTimeout', options.lockTimeout),
     maxWaitMs: positiveMs('maxWait', options.maxWait) ?? 10_000,
-    deadlockTimeoutMs: options.deadlockTimeout === false ? false : (positiveMs('deadlockTimeout', options.deadlockTimeout) ?? DEFAULT_DEADLOCK_TIMEOUT_MS),
+    deadlockTimeoutMs: deadlockTimeoutOption(options.deadlockTimeout),
     recovery: resolveRecovery(options.recovery),
     onStep: options.onStep,
     propagation: booleanOption('propagation', options.propagation) ?? true,
@@ -221,6 +221,15 @@ function resolveRecovery(input: unknown): Required<RecoveryOptions> {
     abortRetentionMs: positiveMs('recovery.abortRetentionMs', recovery.abortRetentionMs) ?? defaults.abortRetentionMs,
     dutyCycle: dutyCycleOption(recovery.dutyCycle) ?? defaults.dutyCycle,
   }
+}
+
+function deadlockTimeoutOption(value: unknown): number | false {
+  if (value === undefined) return DEFAULT_DEADLOCK_TIMEOUT_MS
+  if (value === false) return false
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError('deadlockTimeout', 'must be a finite number of milliseconds above 0, or false to turn distributed deadlock detection off')
+  }
+  return value
 }
 
 function dutyCycleOption(value: unknown): number | undefined {

@@ -70,7 +70,7 @@ export class AdmissionGate {
   readonly #queue: Waiter[] = []
   #limit: number
   /** Admissions counted when the limit was last lowered: conflicts of earlier ones do not lower it again. */
-  #lowered = -1
+  #lowered = 0
   /** Fires when the queue has not moved for maxWait. */
   #stall: NodeJS.Timeout | undefined
   #running = 0
@@ -147,7 +147,7 @@ export class AdmissionGate {
       this.#running--
       if (outcome === 'committed') {
         this.#limit = Math.min(this.capacity, this.#limit + 1 / this.#limit)
-      } else if (outcome === 'conflict' && admission > this.#lowered) {
+      } else if (outcome === 'conflict' && admission >= this.#lowered) {
         this.#limit = Math.max(1, this.#limit / 2)
         this.#lowered = this.#admitted
       }

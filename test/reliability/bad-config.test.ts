@@ -112,6 +112,9 @@ const BAD: [string, unknown, string][] = [
   ['a string lockTimeout', { shards: [pg], lockTimeout: '1s' }, 'lockTimeout'],
   ['maxWait 0', { shards: [pg], maxWait: 0 }, 'maxWait'],
   ['an infinite maxWait', { shards: [pg], maxWait: Number.POSITIVE_INFINITY }, 'maxWait'],
+  ['deadlockTimeout 0', { shards: [pg], deadlockTimeout: 0 }, 'deadlockTimeout'],
+  ['deadlockTimeout true', { shards: [pg], deadlockTimeout: true }, 'deadlockTimeout'],
+  ['a string deadlockTimeout', { shards: [pg], deadlockTimeout: '250ms' }, 'deadlockTimeout'],
   ['an unknown isolation level', { shards: [pg], isolationLevel: 'snapshot' }, 'isolationLevel'],
   ['an isolation level in capitals', { shards: [pg], isolationLevel: 'SERIALIZABLE' }, 'isolationLevel'],
   // recovery
