@@ -6,7 +6,7 @@
  *   npm run bench                  full run (several minutes)
  *   npm run bench -- --quick       short windows, one repeat
  *   npm run bench -- --json        machine-readable output
- *   npm run bench -- --only tx|recovery|memory
+ *   npm run bench -- --only tx|recovery|memory|hotspot
  */
 import { parseArgs } from 'node:util'
 import type { Knex } from 'knex'
@@ -15,6 +15,7 @@ import { startLocalCluster } from '../src/testing/index.js'
 import { connectRaw, createHandWrittenLog, forgetBatch, handWrittenTransfer, type RawConnection } from './hand-written-2pc.js'
 import { measure, medianOf, type RunResult } from './measure.js'
 import { measureMemory } from './memory.js'
+import { measureHotSpots } from './hot-spot-bench.js'
 import { measureRecovery } from './recovery-bench.js'
 import { ACCOUNTS, randomAccount, shardtxTransfer } from './transfer.js'
 
@@ -76,6 +77,15 @@ try {
       met: recovery.foregroundRatio >= 0.9,
     })
   }
+  if (flags.only === undefined || flags.only === 'hotspot') {
+    const hotspot = await measureHotSpots(local.shards, { quick, log })
+    extra.hotspot = hotspot
+    for (const r of hotspot.ratios) {
+      const name = `hot spot H=${r.hotRows}${r.retry ? ' with retry' : ''}: tx/s at 64 clients`
+      ratios.push({ name: `${name} / at 16`, value: r.ratio64to16, target: '≥ 0.80', met: r.ratio64to16 >= 0.8 })
+      ratios.push({ name: `${name} / at 4`, value: r.ratio64to4, target: 'reported', met: true })
+    }
+  }
   await cluster.close()
 } finally {
   await local.destroy()
@@ -92,6 +102,7 @@ if (flags.json) {
   for (const r of ratios) console.log(`| ${r.name} | ${r.value.toFixed(2)} | ${r.target} | ${r.met ? 'yes' : 'NO'} |`)
   if (extra.recovery !== undefined) console.log('\nrecovery:', extra.recovery)
   if (extra.memory !== undefined) console.log('memory:', extra.memory)
+  if (extra.hotspot !== undefined) console.table((extra.hotspot as Awaited<ReturnType<typeof measureHotSpots>>).results)
 }
 
 async function transactionBench(cluster: Cluster, shards: typeof local.shards): Promise<void> {
