@@ -38,11 +38,17 @@ const WAIT_WINDOW = 256
 
 type Probe = 'pending' | 'ok' | 'denied'
 
+/** A session of this process whose statement has run longer than deadlockTimeout. */
+interface Suspect {
+  shardId: string
+  session: string
+}
+
 /**
  * Breaks lock cycles that span shards. While any transaction of this process
  * runs, a timer looks every `deadlockTimeout / 2` for a statement that has run
- * longer than `deadlockTimeout`; only then does it read every shard's lock waits
- * (one bounded query each), build the wait-for graph across shards and processes
+ * longer than `deadlockTimeout`; only then does it read the shards' lock waits
+ * (one bounded query each, its own shard first), build the wait-for graph across shards and processes
  * from the labels transactions leave, and abort the victim of each cycle, the
  * youngest, if it belongs to this process. Every detector picks the same victim,
  * so when several processes see one cycle exactly one transaction falls. A
@@ -139,9 +145,11 @@ export class DeadlockDetector {
     if (this.#round !== undefined) return
     const now = performance.now()
     let due = false
+    const suspects: Suspect[] = []
     for (const tx of this.#running) {
-      for (const { busySince } of tx.sessions()) {
+      for (const { shardId, session, busySince } of tx.sessions()) {
         if (busySince === undefined || now - busySince < this.#timeoutMs) continue
+        suspects.push({ shardId, session })
         // A statement that waited before the last round was already looked at: look
         // again once per deadlockTimeout, not on every tick (it may just be slow).
         if (busySince + this.#timeoutMs > this.#lastRoundAt || now - this.#lastRoundAt >= this.#timeoutMs) due = true
@@ -149,14 +157,19 @@ export class DeadlockDetector {
     }
     if (!due) return
     this.#lastRoundAt = now
-    this.#round = this.#detect()
+    this.#round = this.#detect(suspects)
       .catch((error: unknown) => this.#logger.warn({ err: error }, 'a deadlock detection round failed'))
       .finally(() => {
         this.#round = undefined
       })
   }
 
-  async #detect(): Promise<void> {
+  /**
+   * One round: first the shards where this process's statements run long; only if
+   * one of them is in a lock wait there, every other shard (a statement that is
+   * merely slow costs one query per round, on its own shard).
+   */
+  async #detect(suspects: Suspect[]): Promise<void> {
     this.#rounds++
     const local = new Map<string, Map<string, string>>()
     const byId = new Map<string, DetectableTransaction>()
@@ -169,18 +182,11 @@ export class DeadlockDetector {
       }
     }
     const waits = new Map<string, LockWait[]>()
-    await Promise.all(
-      [...this.#sources].map(async ([shardId, source]) => {
-        if (this.#probes.get(shardId) === 'pending') await this.#probe(shardId, source)
-        if (this.#probes.get(shardId) !== 'ok') return
-        try {
-          waits.set(shardId, await source.lockWaits(this.#boundMs))
-        } catch (error) {
-          // A shard that does not answer gives no edges this round; a cycle through it waits for the next.
-          this.#logger.debug({ err: error, shardId }, 'could not read lock waits')
-        }
-      }),
-    )
+    const suspectShards = new Set(suspects.map((s) => s.shardId))
+    await this.#read([...suspectShards], waits)
+    const lockWaiting = suspects.some((s) => waits.get(s.shardId)?.some((w) => w.waiter === s.session))
+    if (!lockWaiting) return
+    await this.#read([...this.#sources.keys()].filter((id) => !suspectShards.has(id)), waits)
     const now = performance.now()
     for (const { victim, cycle } of findDeadlocks(waitForGraph(waits, local))) {
       const tx = byId.get(victim)
@@ -195,5 +201,22 @@ export class DeadlockDetector {
       this.#logger.info({ txId: victim, cycle }, 'aborting the victim of a distributed deadlock')
       tx.abort(error)
     }
+  }
+
+  async #read(shardIds: string[], into: Map<string, LockWait[]>): Promise<void> {
+    await Promise.all(
+      shardIds.map(async (shardId) => {
+        const source = this.#sources.get(shardId)
+        if (source === undefined) return
+        if (this.#probes.get(shardId) === 'pending') await this.#probe(shardId, source)
+        if (this.#probes.get(shardId) !== 'ok') return
+        try {
+          into.set(shardId, await source.lockWaits(this.#boundMs))
+        } catch (error) {
+          // A shard that does not answer gives no edges this round; a cycle through it waits for the next.
+          this.#logger.debug({ err: error, shardId }, 'could not read lock waits')
+        }
+      }),
+    )
   }
 }
