@@ -1,8 +1,7 @@
 import type { Connection as Mysql2Connection } from 'mysql2'
-import type { LockWait, LockWaitSource } from '../../src/contention/lock-wait-source.js'
 import type { WaitLabel } from '../../src/contention/wait-label.js'
-import type { DriverConnection, KnexQuery, Participant, RunQuery } from '../../src/participant.js'
-import { boundedQuery } from '../bounded-query.js'
+import type { DriverConnection, KnexQuery, LockWait, LockWaitSource, Participant, RunQuery } from '../../src/protocol/participant.js'
+import { boundedQuery } from '../shared/bounded-query.js'
 import { errno } from './mysql-errors.js'
 
 type Connection = Mysql2Connection & { threadId: number | null }

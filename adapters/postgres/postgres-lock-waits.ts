@@ -1,8 +1,7 @@
 import type pg from 'pg'
-import type { LockWait, LockWaitSource } from '../../src/contention/lock-wait-source.js'
 import { labelText, type WaitLabel } from '../../src/contention/wait-label.js'
-import type { DriverConnection, KnexQuery, Participant, RunQuery } from '../../src/participant.js'
-import { boundedQuery } from '../bounded-query.js'
+import type { DriverConnection, KnexQuery, LockWait, LockWaitSource, Participant, RunQuery } from '../../src/protocol/participant.js'
+import { boundedQuery } from '../shared/bounded-query.js'
 import { runWithBegin } from './pipelined-begin.js'
 import { literal } from './postgres-sql.js'
 

@@ -1,4 +1,4 @@
-import { isConflict } from '../retry.js'
+import { ConflictError, TransactionAbortedError } from '../errors.js'
 import { AdmissionTimeoutError } from './admission-timeout-error.js'
 
 /** Gives the slot back, saying how the attempt ended; calling it twice does nothing the second time. */
@@ -234,4 +234,9 @@ export async function admitted<T>(
     release(isConflict(error) ? 'conflict' : undefined)
     throw error
   }
+}
+
+/** A conflict the servers or the detector resolved by failing the attempt: the signal that lowers the limit. */
+function isConflict(error: unknown): boolean {
+  return error instanceof ConflictError || (error instanceof TransactionAbortedError && error.cause instanceof ConflictError)
 }

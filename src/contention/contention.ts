@@ -1,10 +1,9 @@
 import type { ResolvedClusterConfig } from '../config/cluster-options.js'
 import type { Logger } from '../logger.js'
-import type { Participant } from '../participant.js'
+import type { LockWaitSource, Participant } from '../protocol/participant.js'
 import { admissionCapacity } from './admission-capacity.js'
 import { AdmissionGate, type AdmissionStats } from './admission-gate.js'
 import { DeadlockDetector, type DeadlockStats } from './deadlock-detector.js'
-import type { LockWaitSource } from './lock-wait-source.js'
 
 /** What one cluster does against contention: the admission gate, and the deadlock detector unless turned off. */
 export interface Contention {

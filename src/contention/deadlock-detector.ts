@@ -2,7 +2,7 @@ import type { ShardTxError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { findDeadlocks } from './cycle-finder.js'
 import { DistributedDeadlockError } from './distributed-deadlock-error.js'
-import type { LockWait, LockWaitSource } from './lock-wait-source.js'
+import type { LockWait, LockWaitSource } from '../protocol/participant.js'
 import { waitForGraph } from './wait-for-graph.js'
 
 /** What the detector needs of a running transaction of this process. */

@@ -1,4 +1,4 @@
-import { parseTransactionId } from '../ids/transaction-id.js'
+import { parseTransactionId } from '../protocol/ids/transaction-id.js'
 
 /**
  * The transaction a deadlock detector aborts among `members` of a cycle: the

@@ -1,4 +1,4 @@
-import type { LockWait } from './lock-wait-source.js'
+import type { LockWait } from '../protocol/participant.js'
 import { parseWaitLabel } from './wait-label.js'
 
 /** Transaction `waiter` waits on shard `shardId` for transaction `blocker`. */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Cluster, ConflictError, createCluster, DistributedDeadlockError, isRetryable } from '../../src/index.js'
-import { parseTransactionId } from '../../src/ids/transaction-id.js'
+import { parseTransactionId } from '../../src/protocol/ids/transaction-id.js'
 import { expectNothingLeaked } from '../reliability/leak-checks.js'
 import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
 import { sharedShards } from '../support/shared-cluster.js'

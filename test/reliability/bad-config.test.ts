@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError, createCluster, type ShardConfig } from '../../src/index.js'
-import { newTransactionId } from '../../src/ids/transaction-id.js'
+import { newTransactionId } from '../../src/protocol/ids/transaction-id.js'
 import { BranchFactory } from '../helpers/abandoned-branches.js'
 import { sharedShards } from '../support/shared-cluster.js'
 
@@ -115,6 +115,10 @@ const BAD: [string, unknown, string][] = [
   ['deadlockTimeout 0', { shards: [pg], deadlockTimeout: 0 }, 'deadlockTimeout'],
   ['deadlockTimeout true', { shards: [pg], deadlockTimeout: true }, 'deadlockTimeout'],
   ['a string deadlockTimeout', { shards: [pg], deadlockTimeout: '250ms' }, 'deadlockTimeout'],
+  ['connectTimeout 0', { shards: [pg], connectTimeout: 0 }, 'connectTimeout'],
+  ['a string connectTimeout', { shards: [pg], connectTimeout: '5s' }, 'connectTimeout'],
+  ['a negative keepAliveDelay', { shards: [pg], keepAliveDelay: -1 }, 'keepAliveDelay'],
+  ['keepAliveDelay NaN', { shards: [pg], keepAliveDelay: Number.NaN }, 'keepAliveDelay'],
   ['an unknown isolation level', { shards: [pg], isolationLevel: 'snapshot' }, 'isolationLevel'],
   ['an isolation level in capitals', { shards: [pg], isolationLevel: 'SERIALIZABLE' }, 'isolationLevel'],
   // recovery

@@ -3,7 +3,7 @@ import { findDeadlocks } from '../../src/contention/cycle-finder.js'
 import { labelText, parseWaitLabel } from '../../src/contention/wait-label.js'
 import { waitForGraph } from '../../src/contention/wait-for-graph.js'
 import { youngest } from '../../src/contention/victim-choice.js'
-import { newTransactionId } from '../../src/ids/transaction-id.js'
+import { newTransactionId } from '../../src/protocol/ids/transaction-id.js'
 
 const T0 = 1_750_000_000_000
 const older = newTransactionId(T0, 30_000)
