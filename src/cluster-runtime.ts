@@ -1,4 +1,5 @@
 import type { ResolvedClusterConfig } from './config/cluster-options.js'
+import type { Contention } from './contention/contention.js'
 import { ConfigError } from './errors.js'
 import type { DecisionForgetter } from './protocol/decision-forgetter.js'
 import type { Logger } from './logger.js'
@@ -15,6 +16,8 @@ export interface ClusterRuntime {
   readonly logger: Logger
   readonly forgetter: DecisionForgetter
   readonly stats: StatsRecorder
+  /** The admission gate and the distributed deadlock detector. */
+  readonly contention: Contention
   /** Routes a key to a shard id. */
   shardFor(key: unknown): string
   /** Reports a protocol step to the `onStep` hook; undefined when there is none to wait for. */

@@ -26,6 +26,8 @@ import { resolveTransactionOptions, type TransactionOptions } from './transactio
 import { TransactionLog } from './protocol/transaction-log.js'
 import { functionOption } from './config/validate.js'
 import { asUnavailable } from './shard-unavailable.js'
+import { admitted } from './contention/admission-gate.js'
+import { contentionStats, createContention } from './contention/contention.js'
 
 /**
  * A set of shards that commit together. Make one per process with
@@ -83,6 +85,7 @@ export class Cluster {
       logger,
       forgetter: new DecisionForgetter(log, logger, step),
       stats: new StatsRecorder(),
+      contention: createContention(config, participants, logger),
       shardFor: (key) => ring.shardFor(key as string),
       step,
     }
@@ -148,7 +151,14 @@ export class Cluster {
     const enter = this.#config.propagation
       ? (tx: Transaction, run: () => Promise<T>): Promise<T> => this.#context.run(tx, run)
       : (_tx: Transaction, run: () => Promise<T>): Promise<T> => run()
-    return withRetry(resolved.retry, () => runTransaction(this.#runtime, work, resolved, enter))
+    // Every attempt waits for admission before its callback starts, so that no transaction holds a
+    // connection while waiting for one; each carries the first attempt's start time, so that a
+    // retried one ages into priority, in the queue and as a deadlock victim (docs/deadlocks.md).
+    const firstStartedAt = Date.now()
+    const { gate } = this.#runtime.contention
+    return withRetry(resolved.retry, () =>
+      admitted(gate, firstStartedAt, resolved.timeoutMs, resolved.signal, () => runTransaction(this.#runtime, work, resolved, enter, firstStartedAt)),
+    )
   }
 
   /**
@@ -244,13 +254,14 @@ export class Cluster {
 
   /** Counters since the cluster was created. */
   stats(): ClusterStats {
-    return this.#runtime.stats.snapshot()
+    return { ...this.#runtime.stats.snapshot(), ...contentionStats(this.#runtime.contention) }
   }
 
   /** Stops background recovery, forgets pending commit records, and closes every pool. Idempotent. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await this.#recovery.stop()
+      await this.#runtime.contention.detector?.stop()
       await this.#runtime.forgetter.flush()
       await Promise.all([...this.#runtime.participants.values()].map((p) => p.close()))
     })()

@@ -131,9 +131,9 @@ export class ConflictError extends ShardTxError {
   readonly shardId: string
   /** The server's own code: SQLSTATE on PostgreSQL, errno on MySQL. */
   readonly serverCode: string
-  constructor(shardId: string, serverCode: string, kind: string, cause: unknown) {
+  constructor(shardId: string, serverCode: string, kind: string, cause: unknown, code = 'CONFLICT') {
     const detail = cause instanceof Error ? `: ${cause.message}` : ''
-    super(`shard ${shardId}: ${kind} (${serverCode})${detail}`, { code: 'CONFLICT', cause, retryable: true })
+    super(`shard ${shardId}: ${kind} (${serverCode})${detail}`, { code, cause, retryable: true })
     this.shardId = shardId
     this.serverCode = serverCode
   }

@@ -32,6 +32,11 @@ export {
   type ShardStatus,
 } from './shard-migrations/index.js'
 export type { ClusterStats } from './stats.js'
+export { AdmissionTimeoutError } from './contention/admission-timeout-error.js'
+export type { AdmissionStats } from './contention/admission-gate.js'
+export { DistributedDeadlockError } from './contention/distributed-deadlock-error.js'
+export type { DeadlockStats } from './contention/deadlock-detector.js'
+export type { WaitEdge } from './contention/wait-for-graph.js'
 export {
   type ComparisonOperator,
   type Filter,

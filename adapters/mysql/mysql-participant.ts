@@ -23,6 +23,7 @@ import {
   errno,
   isMysqlConnectionError,
 } from './mysql-errors.js'
+import { labelComment, MysqlLockWaits } from './mysql-lock-waits.js'
 import { splitRecoveredXid, xidLiteral } from './mysql-xid.js'
 
 type Connection = Mysql2Connection & {
@@ -44,6 +45,7 @@ function run<T = unknown>(conn: DriverConnection, sql: string, values?: unknown[
  */
 export class MysqlParticipant extends KnexParticipant implements Participant {
   readonly dialect = 'mysql' as const
+  readonly lockWaits: MysqlLockWaits = new MysqlLockWaits(this)
 
   constructor(settings: ParticipantSettings) {
     super(settings, {
@@ -78,7 +80,9 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
   ): Promise<unknown> {
     const control = this.#beginStatements(conn as Connection, branch, options)
     const sql = query.sql
-    query.sql = `${control.join('; ')}; ${sql}`
+    // The deadlock detector's label leads the caller's statement, where trx_query shows it.
+    const label = options.label === undefined ? '' : labelComment(options.label)
+    query.sql = `${control.join('; ')}; ${label}${sql}`
     try {
       await runQuery(query)
     } finally {

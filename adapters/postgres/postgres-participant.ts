@@ -25,6 +25,7 @@ import {
   UNIQUE_VIOLATION,
 } from './postgres-errors.js'
 import { runWithBegin } from './pipelined-begin.js'
+import { labelSent, PostgresLockWaits, setLabelStatement } from './postgres-lock-waits.js'
 import { beginStatements, identifier, insertDecisionAndCommit, literal } from './postgres-sql.js'
 
 type Connection = pg.Client & { connection?: { stream?: { destroy(): void } } }
@@ -35,6 +36,7 @@ type Connection = pg.Client & { connection?: { stream?: { destroy(): void } } }
  */
 export class PostgresParticipant extends KnexParticipant implements Participant {
   readonly dialect = 'postgres' as const
+  readonly lockWaits: PostgresLockWaits = new PostgresLockWaits(this)
   #verified: Promise<void> | undefined
 
   constructor(settings: ParticipantSettings) {
@@ -77,7 +79,13 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
   }
 
   beginWith(conn: DriverConnection, _branch: BranchId, options: BranchOptions, query: KnexQuery): Promise<unknown> {
-    return runWithBegin(conn as Connection, beginStatements(options.isolationLevel, options.lockTimeoutMs), query)
+    const control = beginStatements(options.isolationLevel, options.lockTimeoutMs)
+    // The deadlock detector's label rides in the same round trip as BEGIN.
+    if (options.label !== undefined) {
+      control.push(setLabelStatement(options.label))
+      labelSent(conn, options.label)
+    }
+    return runWithBegin(conn as Connection, control, query)
   }
 
   async prepare(conn: DriverConnection, branch: BranchId): Promise<void> {

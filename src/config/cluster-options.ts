@@ -35,6 +35,12 @@ export interface ClusterOptions {
   /** How long a transaction waits for a pooled connection, in ms (default 10 000). */
   maxWait?: number
   /**
+   * How long a branch statement may wait before the coordinator looks for a lock
+   * cycle across shards, in ms (default 250); `false` turns distributed deadlock
+   * detection off. See docs/deadlocks.md.
+   */
+  deadlockTimeout?: number | false
+  /**
    * How long opening one driver connection may take, TCP connect and login
    * included, in ms (default 10 000). Without it a server that accepts but never
    * answers would hold the caller until TCP gives up.
@@ -136,6 +142,7 @@ export interface ResolvedClusterConfig {
   isolationLevel: IsolationLevel | undefined
   lockTimeoutMs: number | undefined
   maxWaitMs: number
+  deadlockTimeoutMs: number | false
   connectTimeoutMs: number
   keepAliveDelayMs: number
   timeouts: ResolvedTimeouts
@@ -161,7 +168,7 @@ export interface ResolvedShard {
 }
 
 const CLUSTER_KEYS = [
-  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'connectTimeout', 'keepAliveDelay', 'timeouts',
+  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'deadlockTimeout', 'connectTimeout', 'keepAliveDelay', 'timeouts',
   'recovery', 'onStep', 'tables', 'propagation',
 ]
 const SHARD_KEYS = ['id', 'dialect', 'connection', 'weight', 'pool']
@@ -175,6 +182,8 @@ const PREFIX_PATTERN = /^[A-Za-z0-9_]{1,24}$/
 const TABLE_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/
 
 export const DEFAULT_TIMEOUT_MS = 30_000
+/** A few hundred ms: longer than most lock waits last, short beside any lock timeout. */
+export const DEFAULT_DEADLOCK_TIMEOUT_MS = 250
 
 /** Validates cluster options; every problem is a {@link ConfigError} naming its field. */
 export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
@@ -207,6 +216,7 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
     isolationLevel: isolationLevelOption('isolationLevel', options.isolationLevel),
     lockTimeoutMs: positiveMs('lockTimeout', options.lockTimeout),
     maxWaitMs: positiveMs('maxWait', options.maxWait) ?? 10_000,
+    deadlockTimeoutMs: deadlockTimeoutOption(options.deadlockTimeout),
     connectTimeoutMs: positiveMs('connectTimeout', options.connectTimeout) ?? 10_000,
     keepAliveDelayMs: positiveMs('keepAliveDelay', options.keepAliveDelay) ?? 10_000,
     timeouts: resolveTimeouts(options.timeouts),
@@ -290,6 +300,15 @@ function resolveRecovery(input: unknown): Required<RecoveryOptions> {
     abortRetentionMs: positiveMs('recovery.abortRetentionMs', recovery.abortRetentionMs) ?? defaults.abortRetentionMs,
     dutyCycle: dutyCycleOption(recovery.dutyCycle) ?? defaults.dutyCycle,
   }
+}
+
+function deadlockTimeoutOption(value: unknown): number | false {
+  if (value === undefined) return DEFAULT_DEADLOCK_TIMEOUT_MS
+  if (value === false) return false
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError('deadlockTimeout', 'must be a finite number of milliseconds above 0, or false to turn distributed deadlock detection off')
+  }
+  return value
 }
 
 function dutyCycleOption(value: unknown): number | undefined {

@@ -5,6 +5,7 @@ import { withDeadline } from '../protocol/deadline.js'
 import type { BranchId } from '../protocol/ids/branch-id.js'
 import type { BranchDriver, BranchOptions, DriverConnection, ErrorClassification, KnexQuery, RunQuery } from '../protocol/participant.js'
 import { describeShardError } from '../shard-error-text.js'
+import type { WaitLabel } from '../contention/wait-label.js'
 import { findTransactionControl } from './statement-guard.js'
 
 /** Statements knex marks as reads; anything else, raw SQL included, counts as a write. */
@@ -23,6 +24,10 @@ export type BranchState = 'new' | 'active' | 'prepared' | 'finished'
 export interface BranchOwner {
   /** Throws when the transaction no longer takes statements. */
   assertAcceptsStatements(): void
+  /** Why it was stopped from outside, if it was: a deadlock victim's statement fails with that. */
+  readonly abortReason: ShardTxError | undefined
+  /** The label statements carry for deadlock detection, or undefined when it is off. */
+  waitLabel(): WaitLabel | undefined
 }
 
 /**
@@ -39,6 +44,8 @@ export class Branch implements BranchBinding {
   begun = false
   wrote = false
   conn: DriverConnection | undefined
+  /** performance.now() when the statement now running was sent; undefined while none runs. */
+  busySince: number | undefined
   readonly #owner: BranchOwner
   readonly #options: BranchOptions
   #opening: Promise<DriverConnection> | undefined
@@ -97,9 +104,10 @@ export class Branch implements BranchBinding {
    * same round trip; the branch counts as begun from the moment it is sent.
    */
   runStatement(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {
-    if (this.begun) return run(query)
+    const label = this.participant.lockWaits === undefined ? undefined : this.#owner.waitLabel()
+    if (this.begun) return label === undefined ? run(query) : this.participant.lockWaits!.runLabelled(conn, query, run, label)
     this.begun = true
-    return this.participant.beginWith(conn, this.id, this.#options, query, run)
+    return this.participant.beginWith(conn, this.id, label === undefined ? this.#options : { ...this.#options, label }, query, run)
   }
 
   /** Begins the branch on its own, for a statement that cannot carry it (a stream). */
@@ -114,15 +122,20 @@ export class Branch implements BranchBinding {
     const control = findTransactionControl(sql, this.participant.dialect)
     if (control !== undefined) throw new ForbiddenStatementError(this.shardId, control)
     if (method === undefined || !READ_METHODS.has(method)) this.wrote = true
-    this.#inflight++
+    if (this.#inflight++ === 0) this.busySince = performance.now()
   }
 
   afterStatement(error: unknown): unknown {
-    if (--this.#inflight === 0 && this.#idle !== undefined) {
-      this.#idle()
-      this.#idle = undefined
+    if (--this.#inflight === 0) {
+      this.busySince = undefined
+      if (this.#idle !== undefined) {
+        this.#idle()
+        this.#idle = undefined
+      }
     }
     if (error === undefined) return undefined
+    // The detector cancelled this statement to break a cycle: say so, not "query cancelled".
+    if (this.#owner.abortReason instanceof ConflictError) return this.#owner.abortReason
     const conflict = this.asConflict(error)
     if (conflict !== error) return conflict
     // A statement cut off by a lost connection or a vanished server gets a typed error naming the shard.

@@ -1,22 +1,24 @@
 import type { ClusterRuntime } from '../cluster-runtime.js'
 import { commitTransaction, rollbackTransaction } from '../protocol/coordinator.js'
-import { TransactionAbortedError, TransactionInDoubtError, TransactionTimeoutError } from '../errors.js'
+import { ConflictError, TransactionAbortedError, TransactionInDoubtError, TransactionTimeoutError } from '../errors.js'
 import { timeoutReason, type Transaction } from './transaction.js'
 import { TransactionContext } from './transaction-context.js'
 import type { ResolvedTransactionOptions } from './transaction-options.js'
 
 /**
- * One attempt of a transaction: runs the callback, then commits, or rolls back
- * when the callback throws, times out or is aborted by its signal. The outcome
- * hooks registered on the transaction run once the outcome is known.
+ * One attempt of a transaction, once admitted (docs/deadlocks.md): runs the
+ * callback, then commits, or rolls back when the callback throws, times out or is
+ * aborted by its signal or the deadlock detector. The outcome hooks registered on
+ * the transaction run once the outcome is known.
  */
 export async function runTransaction<T>(
   rt: ClusterRuntime,
   work: (tx: Transaction) => Promise<T> | T,
   options: ResolvedTransactionOptions,
   enter: (tx: Transaction, run: () => Promise<T>) => Promise<T>,
+  firstStartedAt: number,
 ): Promise<T> {
-  const tx = new TransactionContext(rt, options.timeoutMs, options.branch)
+  const tx = new TransactionContext(rt, options.timeoutMs, options.branch, firstStartedAt)
   const { signal } = options
   if (signal?.aborted) throw new TransactionAbortedError(tx.id, 'its signal was aborted before it started', signalReason(signal))
   const started = performance.now()
@@ -24,6 +26,7 @@ export async function runTransaction<T>(
   const onSignal = (): void => tx.abort(signalReason(signal!))
   signal?.addEventListener('abort', onSignal, { once: true })
   let outcome: 'committed' | 'rolled back' | 'unknown' = 'rolled back'
+  const untrack = rt.contention.detector?.track(tx)
   try {
     let value: T
     try {
@@ -37,6 +40,8 @@ export async function runTransaction<T>(
       const rollbackBy = Date.now() + rt.config.timeouts.rollbackMs
       await tx.settle(rollbackBy)
       await rollbackTransaction(rt, tx, rollbackBy)
+      // A deadlock victim gets the ConflictError itself, as for a deadlock a server broke.
+      if (tx.abortReason instanceof ConflictError) throw tx.abortReason
       if (tx.abortReason !== undefined) throw new TransactionAbortedError(tx.id, tx.abortReason.message, tx.abortReason)
       throw error
     }
@@ -50,6 +55,7 @@ export async function runTransaction<T>(
     rt.stats.recordCommitLatency(performance.now() - started)
     return value
   } finally {
+    untrack?.()
     clearTimeout(timer)
     signal?.removeEventListener('abort', onSignal)
     tx.setState('finished')

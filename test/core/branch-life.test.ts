@@ -24,7 +24,7 @@ describe('a branch whose COMMIT PREPARED fails', () => {
 
   it('is finished, its connection closed, and a later rollback does not touch that connection', async () => {
     const id = branchIdOf(prefix, newTransactionId(Date.now(), 10_000), participant.shardId)
-    const branch = new Branch({ assertAcceptsStatements() {} }, participant, id, {})
+    const branch = new Branch({ assertAcceptsStatements() {}, abortReason: undefined, waitLabel: () => undefined }, participant, id, {})
     await branch.knex.raw('select 1')
     await branch.prepare(10_000)
     expect(branch.state).toBe('prepared')

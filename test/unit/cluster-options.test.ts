@@ -23,6 +23,8 @@ describe('cluster options', () => {
     expect(config.logTable).toBe('shardtx_log')
     expect(config.recovery.enabled).toBe(true)
     expect(config.recovery.dutyCycle).toBe(0.05)
+    expect(config.deadlockTimeoutMs).toBe(250)
+    expect(resolveClusterOptions({ shards: [pg], deadlockTimeout: false }).deadlockTimeoutMs).toBe(false)
     expect(resolveClusterOptions({ shards: [pg], recovery: { dutyCycle: 1 } }).recovery.dutyCycle).toBe(1)
     expect(config.shards[1]!.connection).toMatchObject({ host: 'localhost', port: 3306 })
     expect(config.timeouts).toEqual({ decisionMs: 5_000, commitMs: 2_000, rollbackMs: 2_000, recoveryMs: 5_000 })
