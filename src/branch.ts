@@ -20,6 +20,8 @@ export type BranchState = 'new' | 'active' | 'prepared' | 'finished'
 export interface BranchOwner {
   /** Throws when the transaction no longer takes statements. */
   assertAcceptsStatements(): void
+  /** The branch waited `ms` for a connection of its shard's pool (for the pool-wait metric). */
+  connectionWaited?(shardId: string, ms: number): void
 }
 
 /**
@@ -63,7 +65,9 @@ export class Branch implements BranchBinding {
     this.#owner.assertAcceptsStatements()
     try {
       await this.participant.verify()
+      const asked = performance.now()
       this.conn = await this.participant.acquire()
+      this.#owner.connectionWaited?.(this.shardId, performance.now() - asked)
     } catch (error) {
       this.#opening = undefined
       throw this.#unavailable('could not get a connection', error)

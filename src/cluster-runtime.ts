@@ -5,6 +5,7 @@ import type { Logger } from './logger.js'
 import type { Participant } from './participant.js'
 import type { StepEvent } from './protocol-steps.js'
 import type { StatsRecorder } from './stats.js'
+import type { Telemetry } from './observability/telemetry.js'
 import type { TransactionLog } from './transaction-log.js'
 
 /** What the coordinator, transactions and recovery share inside one cluster. */
@@ -15,6 +16,8 @@ export interface ClusterRuntime {
   readonly logger: Logger
   readonly forgetter: DecisionForgetter
   readonly stats: StatsRecorder
+  /** OpenTelemetry spans and metrics; does nothing without `@opentelemetry/api`. */
+  readonly telemetry: Telemetry
   /** Routes a key to a shard id. */
   shardFor(key: unknown): string
   /** Reports a protocol step to the `onStep` hook; undefined when there is none to wait for. */

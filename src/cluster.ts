@@ -21,6 +21,7 @@ import { tableRouter } from './sharded-tables/table-router.js'
 import { type MigrateShardsOptions, migrateShards, probeShards, type ShardMigrationStatus, type ShardStatus } from './shard-migrations/index.js'
 import { type ClusterStats, StatsRecorder } from './stats.js'
 import { stepReporter } from './step-reporter.js'
+import { createTelemetry } from './observability/telemetry.js'
 import type { Transaction } from './transaction.js'
 import { resolveTransactionOptions, type TransactionOptions } from './transaction-options.js'
 import { TransactionLog } from './transaction-log.js'
@@ -70,15 +71,17 @@ export class Cluster {
       )
     }
     const log = new TransactionLog(participants.get(config.logShardId)!)
-    const step = stepReporter(config.onStep, options.logger === undefined ? undefined : logger)
+    const telemetry = createTelemetry(config.shards, config.logShardId)
+    const step = telemetry.observeSteps(stepReporter(config.onStep, options.logger === undefined ? undefined : logger))
     const ring = this.#ring
     this.#runtime = {
       config,
       participants,
       log,
       logger,
-      forgetter: new DecisionForgetter(log, logger, step),
+      forgetter: new DecisionForgetter(log, logger, step, telemetry),
       stats: new StatsRecorder(),
+      telemetry,
       shardFor: (key) => ring.shardFor(key as string),
       step,
     }
@@ -144,7 +147,7 @@ export class Cluster {
     const enter = this.#config.propagation
       ? (tx: Transaction, run: () => Promise<T>): Promise<T> => this.#context.run(tx, run)
       : (_tx: Transaction, run: () => Promise<T>): Promise<T> => run()
-    return withRetry(resolved.retry, () => runTransaction(this.#runtime, work, resolved, enter))
+    return withRetry(resolved.retry, (attempt) => runTransaction(this.#runtime, work, resolved, enter, attempt))
   }
 
   /**

@@ -8,6 +8,7 @@ import {
 } from './errors.js'
 import { neverSent } from './never-sent.js'
 import type { Decision, DecisionRecord } from './participant.js'
+import type { CommitPath } from './protocol-steps.js'
 import type { Transaction } from './transaction.js'
 
 /**
@@ -16,7 +17,7 @@ import type { Transaction } from './transaction.js'
  * {@link TransactionAbortedError} when it is rolled back everywhere and
  * {@link TransactionInDoubtError} when this process cannot learn the outcome.
  */
-export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Promise<void> {
+export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Promise<CommitPath> {
   tx.setState('committing')
   const branches = tx.openedBranches().filter((b) => releaseIfNeverBegun(b))
   const written = branches.filter((b) => b.wrote)
@@ -24,9 +25,16 @@ export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Pr
   // persisted: 1402 later); ending them does not wait for the written ones.
   const readersDone = Promise.all(branches.filter((b) => !b.wrote).map((b) => finishReadOnly(tx, b)))
   try {
-    if (written.length === 0) rt.stats.commits.readOnly++
-    else if (written.length === 1) await commitOnePhase(rt, tx, written[0]!)
-    else await commitTwoPhase(rt, tx, written)
+    if (written.length === 0) {
+      rt.stats.commits.readOnly++
+      return 'read-only'
+    }
+    if (written.length === 1) {
+      await commitOnePhase(rt, tx, written[0]!)
+      return 'one-phase'
+    }
+    await commitTwoPhase(rt, tx, written)
+    return 'two-phase'
   } finally {
     await readersDone
   }

@@ -37,10 +37,11 @@ export function isConflict(error: unknown): boolean {
   return error instanceof ConflictError || (error instanceof TransactionAbortedError && error.cause instanceof ConflictError)
 }
 
-export async function withRetry<T>(retry: RetryOptions | undefined, attempt: () => Promise<T>): Promise<T> {
+/** Runs `attempt` (given its 1-based number) until it succeeds, fails for good, or the attempts are used up. */
+export async function withRetry<T>(retry: RetryOptions | undefined, attempt: (n: number) => Promise<T>): Promise<T> {
   for (let n = 1; ; n++) {
     try {
-      return await attempt()
+      return await attempt(n)
     } catch (error) {
       if (retry === undefined || n >= retry.attempts || !isConflict(error)) throw error
       await new Promise((resolve) => setTimeout(resolve, delayMs(retry, n, error)))

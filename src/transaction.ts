@@ -140,6 +140,11 @@ export class Transaction implements BranchOwner {
     if (this.#state !== 'active') throw new ClosedError(`transaction ${this.id} (${this.#state})`)
   }
 
+  /** @internal */
+  connectionWaited(shardId: string, ms: number): void {
+    this.#runtime.telemetry.connectionWaited(shardId, ms)
+  }
+
   /** @internal Why the transaction was stopped from outside (timeout or signal), if it was. */
   get abortReason(): TransactionTimeoutError | undefined {
     return this.#abortReason
