@@ -32,7 +32,7 @@ export interface TelemetryBenchResult {
  */
 export async function measureTelemetry(
   shards: ShardConfig[],
-  settings: RunSettings & { repeats: number },
+  settings: Omit<RunSettings, 'concurrency'> & { repeats: number },
   concurrency: number,
 ): Promise<TelemetryBenchResult> {
   const run = async (): Promise<RunResult> => {

@@ -8,17 +8,18 @@ export {
   ForbiddenStatementError,
   InvalidKeyError,
   isRetryable,
+  NoSuchInDoubtTransactionError,
   ShardTxError,
   ShardUnavailableError,
   TransactionAbortedError,
   TransactionInDoubtError,
   TransactionTimeoutError,
 } from './errors.js'
-export type { InDoubtBranch } from './in-doubt.js'
+export type { InDoubtBranch, ResolveOptions } from './recovery/in-doubt.js'
 export type { Logger } from './logger.js'
-export type { Decision, IsolationLevel } from './participant.js'
-export type { ProtocolStep, StepEvent, StepHook } from './protocol-steps.js'
-export type { BranchRef, RecoveryReport } from './recovery.js'
+export type { Decision, IsolationLevel } from './protocol/participant.js'
+export type { ProtocolStep, StepEvent, StepHook } from './protocol/protocol-steps.js'
+export type { BranchRef, RecoveryReport } from './recovery/recovery.js'
 export {
   MigrationLoadError,
   ShardMigrationError,
@@ -46,6 +47,6 @@ export {
   type TableDeclaration,
   type WriteOptions,
 } from './sharded-tables/index.js'
-export { Transaction } from './transaction.js'
-export type { TransactionOptions } from './transaction-options.js'
-export type { RetryOptions } from './retry.js'
+export { Transaction } from './transaction/transaction.js'
+export type { TransactionOptions } from './transaction/transaction-options.js'
+export type { RetryOptions } from './transaction/retry.js'

@@ -34,6 +34,8 @@ export interface CliArgs {
   directory: string | undefined
   table: string | undefined
   only: string[] | undefined
+  /** resolve: fence an abort even for an id no shard and no log record knows. */
+  force: boolean
 }
 
 const OPTIONS = {
@@ -48,6 +50,7 @@ const OPTIONS = {
   directory: { type: 'string', short: 'd' },
   table: { type: 'string' },
   only: { type: 'string' },
+  force: { type: 'boolean' },
 } as const
 
 const GLOBAL_FLAGS = { config: true, json: true, quiet: true, verbose: true, help: true }
@@ -57,7 +60,7 @@ const COMMAND_FLAGS: Record<CommandName, (keyof typeof OPTIONS)[]> = {
   status: [],
   'in-doubt': [],
   recover: [],
-  resolve: [],
+  resolve: ['force'],
   route: ['int', 'bigint'],
   migrate: ['shards', 'directory', 'table', 'only'],
 }
@@ -67,7 +70,7 @@ const ARITY: Record<CommandName, [number, number, string]> = {
   status: [0, 0, 'status'],
   'in-doubt': [0, 0, 'in-doubt'],
   recover: [0, 0, 'recover'],
-  resolve: [2, 2, 'resolve <txId> commit|abort'],
+  resolve: [2, 2, 'resolve <txId> commit|abort [--force]'],
   route: [1, Infinity, 'route <key>...'],
   migrate: [0, 0, 'migrate [--shards [--directory dir] [--table name] [--only ids]]'],
 }
@@ -102,6 +105,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     directory: values.directory,
     table: values.table,
     only: values.only?.split(',').map((id) => id.trim()).filter((id) => id !== ''),
+    force: values.force ?? false,
   }
   if (args.help) return args
   if (name === undefined) throw new CliUsageError('no command given; see shardtx --help')

@@ -1,5 +1,4 @@
-import { TransactionAbortedError, TransactionTimeoutError } from '../errors.js'
-import { isConflict } from '../retry.js'
+import { ConflictError, TransactionAbortedError, TransactionTimeoutError } from '../errors.js'
 
 /**
  * Why an attempt rolled back, as the `shardtx.abort.cause` of the aborts metric:
@@ -11,7 +10,7 @@ import { isConflict } from '../retry.js'
 export type AbortCause = 'conflict' | 'timeout' | 'commit' | 'callback'
 
 export function abortCause(error: unknown): AbortCause {
-  if (isConflict(error)) return 'conflict'
+  if (error instanceof ConflictError || (error instanceof TransactionAbortedError && error.cause instanceof ConflictError)) return 'conflict'
   if (error instanceof TransactionTimeoutError) return 'timeout'
   if (error instanceof TransactionAbortedError) return error.cause instanceof TransactionTimeoutError ? 'timeout' : 'commit'
   return 'callback'

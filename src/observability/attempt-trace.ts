@@ -1,5 +1,5 @@
 import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api'
-import type { CommitPath, StepEvent } from '../protocol-steps.js'
+import type { CommitPath, StepEvent } from '../protocol/protocol-steps.js'
 import { abortCause } from './abort-cause.js'
 import type { Instruments } from './instruments.js'
 import type { OpenTelemetryApi } from './load-opentelemetry.js'

@@ -1,5 +1,5 @@
 import type { Attributes, Link, SpanContext, Tracer } from '@opentelemetry/api'
-import type { StepEvent } from '../protocol-steps.js'
+import type { StepEvent } from '../protocol/protocol-steps.js'
 import { type AttemptTrace, type AttemptTracing, MeteredAttempt, NO_ATTEMPT_TRACE, TracedAttempt } from './attempt-trace.js'
 import { createInstruments, type Instruments } from './instruments.js'
 import { type OpenTelemetryApi, openTelemetryApi } from './load-opentelemetry.js'
