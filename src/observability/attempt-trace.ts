@@ -3,27 +3,7 @@ import type { CommitPath, StepEvent } from '../protocol/protocol-steps.js'
 import { abortCause } from './abort-cause.js'
 import type { Instruments } from './instruments.js'
 import type { OpenTelemetryApi } from './load-opentelemetry.js'
-
-/** How an attempt ended, as its span and metrics record it. */
-export interface AttemptEnd {
-  outcome: 'committed' | 'rolled back' | 'unknown'
-  /** Set when the attempt committed. */
-  path: CommitPath | undefined
-  shards: string[]
-  /** What the attempt threw, when it failed. */
-  error: unknown
-}
-
-/**
- * One `cluster.transaction()` attempt as telemetry sees it. `run` runs code in the
- * attempt's span context, so that driver instrumentations nest their statements under it.
- */
-export interface AttemptTrace {
-  run<T>(fn: () => Promise<T>): Promise<T>
-  end(result: AttemptEnd): void
-}
-
-export const NO_ATTEMPT_TRACE: AttemptTrace = { run: (fn) => fn(), end: () => {} }
+import type { AttemptEnd, AttemptTrace } from './telemetry.js'
 
 /** Counts an attempt's outcome in the metrics; traced or not. */
 export class MeteredAttempt implements AttemptTrace {

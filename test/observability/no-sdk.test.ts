@@ -1,6 +1,6 @@
 import { trace } from '@opentelemetry/api'
 import { describe, expect, it } from 'vitest'
-import { OpenTelemetryTelemetry } from '../../src/observability/telemetry.js'
+import { OpenTelemetryTelemetry } from '../../src/observability/otel-telemetry.js'
 import { openTelemetryApi } from '../../src/observability/load-opentelemetry.js'
 import { accountsCluster } from './accounts-cluster.js'
 

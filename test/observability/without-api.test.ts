@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { loadOpenTelemetry, openTelemetryApi } from '../../src/observability/load-opentelemetry.js'
-import { createTelemetry, NO_TELEMETRY } from '../../src/observability/telemetry.js'
+import { createTelemetry } from '../../src/observability/otel-telemetry.js'
+import { NO_TELEMETRY } from '../../src/observability/telemetry.js'
 import { accountsCluster } from './accounts-cluster.js'
 
 // As if the optional peer dependency were not installed: importing it fails.
