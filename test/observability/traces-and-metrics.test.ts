@@ -3,6 +3,7 @@ import type { Histogram } from '@opentelemetry/sdk-metrics'
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api'
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConflictError, TransactionAbortedError } from '../../src/index.js'
 import { BranchFactory } from '../helpers/abandoned-branches.js'
 import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
 import { sharedShards } from '../support/shared-cluster.js'
@@ -126,6 +127,40 @@ describe('OpenTelemetry traces and metrics, with the SDK registered', () => {
     expect((await t.balances(accounts, 'pg-1')).get(1)).toBe(95)
   })
 
+  it('traces a failed PREPARE: that prepare span in error, the rollback, the abort', async () => {
+    let txId = ''
+    await expect(
+      t.cluster.transaction(async (tx) => {
+        txId = tx.id
+        // PostgreSQL refuses to prepare a transaction that used a temporary table (0A000).
+        await tx.forShard('pg-1').raw('create temporary table otel_tmp (id int)')
+        await tx.forShard('my-1')(accounts).where({ id: 1 }).increment('balance', 1)
+      }),
+    ).rejects.toBeInstanceOf(TransactionAbortedError)
+    const span = sdk.transactionSpan(txId)
+    expect(span.attributes).toMatchObject({ 'shardtx.commit_path': 'two-phase', 'shardtx.transaction.outcome': 'rolled back', 'error.type': 'TransactionAbortedError' })
+    const children = sdk.children(span)
+    expect(names(children)).toEqual(['shardtx.prepare', 'shardtx.prepare', 'shardtx.rollback'])
+    const prepares = children.filter((s) => s.name === 'shardtx.prepare')
+    expect(prepares.find((s) => shardOf(s) === 'pg-1')!.status.code).toBe(SpanStatusCode.ERROR)
+    expect(prepares.find((s) => shardOf(s) === 'my-1')!.status.code).toBe(SpanStatusCode.UNSET)
+  })
+
+  it('gives each retried attempt its own span with its attempt number', async () => {
+    const ids: string[] = []
+    await t.cluster.transaction(
+      async (tx) => {
+        ids.push(tx.id)
+        await tx.forShard('pg-1')(accounts).where({ id: 1 }).increment('balance', 1)
+        if (ids.length === 1) throw new ConflictError('pg-1', '40001', 'serialization failure', undefined)
+      },
+      { retry: { attempts: 2, backoff: 0 } },
+    )
+    expect(ids).toHaveLength(2)
+    expect(sdk.transactionSpan(ids[0]!).attributes).toMatchObject({ 'shardtx.transaction.attempt': 1, 'shardtx.transaction.outcome': 'rolled back', 'error.type': 'ConflictError' })
+    expect(sdk.transactionSpan(ids[1]!).attributes).toMatchObject({ 'shardtx.transaction.attempt': 2, 'shardtx.transaction.outcome': 'committed', 'shardtx.commit_path': 'one-phase' })
+  })
+
   it('traces a recovery round with its settled, skipped and failed counts', async () => {
     const rows = t.table('rows')
     await Promise.all(['pg-1', 'my-1'].map((s) => t.cluster.forShard(s).schema.createTable(rows, (table) => table.integer('id').primary())))
@@ -158,15 +193,19 @@ describe('OpenTelemetry traces and metrics, with the SDK registered', () => {
       sdk.points(name).filter((p) => p.attributes[attribute] === value).reduce((n, p) => n + (p.value as number), 0)
     const stats = t.cluster.stats()
     expect(sum('shardtx.transaction.commits', 'shardtx.commit_path', 'read-only')).toBe(stats.commits.readOnly)
-    expect(sum('shardtx.transaction.commits', 'shardtx.commit_path', 'one-phase')).toBe(1)
+    expect(sum('shardtx.transaction.commits', 'shardtx.commit_path', 'one-phase')).toBe(2)
     expect(sum('shardtx.transaction.commits', 'shardtx.commit_path', 'two-phase')).toBe(1)
     expect(sum('shardtx.transaction.aborts', 'shardtx.abort.cause', 'callback')).toBe(1)
+    expect(sum('shardtx.transaction.aborts', 'shardtx.abort.cause', 'commit')).toBe(1)
+    expect(sum('shardtx.transaction.aborts', 'shardtx.abort.cause', 'conflict')).toBe(1)
     expect(sum('shardtx.recovery.branches', 'shardtx.decision', 'abort')).toBe(stats.recovered.rolledBack)
     const durations = sdk.points('shardtx.transaction.duration').map((p) => p.value as Histogram)
     expect(durations.reduce((n, h) => n + h.count, 0)).toBe(stats.latency.count)
+    // One pool wait per shard each attempt touched.
+    const touched = sdk.spans().filter((s) => s.name === 'shardtx.transaction').flatMap((s) => s.attributes['shardtx.transaction.shards'] as string[])
     const waits = sdk.points('db.client.connection.wait_time')
     expect(waits.map((p) => p.attributes['db.client.connection.pool.name']).sort()).toEqual(['my-1', 'pg-1'])
-    expect(waits.reduce((n, p) => n + (p.value as Histogram).count, 0)).toBe(8)
+    expect(waits.reduce((n, p) => n + (p.value as Histogram).count, 0)).toBe(touched.length)
   })
 })
 
