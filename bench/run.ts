@@ -21,9 +21,10 @@ import { alternatingMedians, measure, type RunResult } from './measure.js'
 import { measureHotSpots } from './hot-spot-bench.js'
 import { measureMemory } from './memory.js'
 import { measureRecovery } from './recovery-bench.js'
+import { measureTelemetry } from './telemetry-bench.js'
 import { ACCOUNTS, randomAccount, shardtxTransfer } from './transfer.js'
 
-const PARTS = ['tx', 'recovery', 'memory', 'hotspot'] as const
+const PARTS = ['tx', 'recovery', 'memory', 'hotspot', 'telemetry'] as const
 const HELP = `npm run bench -- [flags]
 
 shardtx against what users would write instead, on throwaway servers it starts
@@ -41,6 +42,7 @@ parallel) and B1 knex.transaction per shard, one after the other; B2 two-phase
 commit by hand on the drivers; B3 knex.transaction; B4 one-phase by hand on the
 driver. Workloads of a comparison run in rounds whose order alternates.
 hotspot: N clients over H hot rows on 4 shards (bench/hot-spot-bench.ts).
+Part telemetry: W1 with the OpenTelemetry api and no SDK, then with an SDK registered.
 `
 const flags = scriptFlags(
   'bench',
@@ -112,6 +114,14 @@ try {
       ratios.push({ name: `${name} / at 16`, value: r.ratio64to16, target: '≥ 0.80', met: r.ratio64to16 >= 0.8 })
       ratios.push({ name: `${name} / at 4`, value: r.ratio64to4, target: 'reported', met: true })
     }
+  }
+  // Last: an SDK once registered stays behind the tracers handed out while it was.
+  if (flags.only === undefined || flags.only === 'telemetry') {
+    const telemetry = await measureTelemetry(shards, settings, 16)
+    rows.push({ name: 'W1 PG↔MariaDB @16, OpenTelemetry api, no SDK', result: telemetry.withoutSdk })
+    rows.push({ name: `W1 PG↔MariaDB @16, OpenTelemetry SDK registered (${telemetry.spans} spans)`, result: telemetry.withSdk })
+    const value = telemetry.withSdk.txPerSec / telemetry.withoutSdk.txPerSec
+    ratios.push({ name: 'W1 tx/s with an OpenTelemetry SDK / without @16', value, target: '≥ 0.85', met: value >= 0.85 })
   }
   await cluster.close()
 } finally {

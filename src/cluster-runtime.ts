@@ -6,6 +6,7 @@ import type { Logger } from './logger.js'
 import type { Participant } from './protocol/participant.js'
 import type { StepEvent } from './protocol/protocol-steps.js'
 import type { StatsRecorder } from './stats.js'
+import type { Telemetry } from './observability/telemetry.js'
 import type { TransactionLog } from './protocol/transaction-log.js'
 
 /** What the coordinator, transactions and recovery share inside one cluster. */
@@ -18,6 +19,8 @@ export interface ClusterRuntime {
   readonly stats: StatsRecorder
   /** The admission gate and the distributed deadlock detector. */
   readonly contention: Contention
+  /** OpenTelemetry spans and metrics; does nothing without `@opentelemetry/api`. */
+  readonly telemetry: Telemetry
   /** Routes a key to a shard id. */
   shardFor(key: unknown): string
   /** Reports a protocol step to the `onStep` hook; undefined when there is none to wait for. */

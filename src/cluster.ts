@@ -21,6 +21,7 @@ import { tableRouter } from './sharded-tables/table-router.js'
 import { type MigrateShardsOptions, migrateShards, probeShards, type ShardMigrationStatus, type ShardStatus } from './shard-migrations/index.js'
 import { type ClusterStats, StatsRecorder } from './stats.js'
 import { stepReporter } from './protocol/step-reporter.js'
+import { createTelemetry } from './observability/otel-telemetry.js'
 import type { Transaction } from './transaction/transaction.js'
 import { resolveTransactionOptions, type TransactionOptions } from './transaction/transaction-options.js'
 import { TransactionLog } from './protocol/transaction-log.js'
@@ -76,16 +77,18 @@ export class Cluster {
       )
     }
     const log = new TransactionLog(participants.get(config.logShardId)!)
-    const step = stepReporter(config.onStep, options.logger === undefined ? undefined : logger)
+    const telemetry = createTelemetry(config.shards, config.logShardId)
+    const step = telemetry.observeSteps(stepReporter(config.onStep, options.logger === undefined ? undefined : logger))
     const ring = this.#ring
     this.#runtime = {
       config,
       participants,
       log,
       logger,
-      forgetter: new DecisionForgetter(log, logger, step),
+      forgetter: new DecisionForgetter(log, logger, step, telemetry),
       stats: new StatsRecorder(),
       contention: createContention(config, participants, logger),
+      telemetry,
       shardFor: (key) => ring.shardFor(key as string),
       step,
     }
@@ -156,8 +159,10 @@ export class Cluster {
     // retried one ages into priority, in the queue and as a deadlock victim (docs/deadlocks.md).
     const firstStartedAt = Date.now()
     const { gate } = this.#runtime.contention
-    return withRetry(resolved.retry, () =>
-      admitted(gate, firstStartedAt, resolved.timeoutMs, resolved.signal, () => runTransaction(this.#runtime, work, resolved, enter, firstStartedAt)),
+    return withRetry(resolved.retry, (attempt) =>
+      admitted(gate, firstStartedAt, resolved.timeoutMs, resolved.signal, () =>
+        runTransaction(this.#runtime, work, resolved, enter, firstStartedAt, attempt),
+      ),
     )
   }
 

@@ -9,6 +9,7 @@ import {
 import { msUntil } from './deadline.js'
 import { lostConnection } from './lost-connection.js'
 import type { Decision, DecisionRecord } from './participant.js'
+import type { CommitPath } from './protocol-steps.js'
 import type { TransactionContext as Transaction } from '../transaction/transaction-context.js'
 
 /**
@@ -21,7 +22,7 @@ import type { TransactionContext as Transaction } from '../transaction/transacti
  * the transaction's deadline, the decision within `timeouts.decision`, the commit
  * phase within `timeouts.commit`, ending or rolling back within `timeouts.rollback`.
  */
-export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Promise<void> {
+export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Promise<CommitPath> {
   tx.setState('committing')
   const branches = tx.openedBranches().filter((b) => b.endIfNeverBegun())
   const written = branches.filter((b) => b.wrote)
@@ -30,9 +31,16 @@ export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Pr
   const readersBy = Date.now() + rt.config.timeouts.rollbackMs
   const readersDone = Promise.all(branches.filter((b) => !b.wrote).map((b) => finishReadOnly(tx, b, readersBy)))
   try {
-    if (written.length === 0) rt.stats.commits.readOnly++
-    else if (written.length === 1) await commitOnePhase(rt, tx, written[0]!)
-    else await commitTwoPhase(rt, tx, written)
+    if (written.length === 0) {
+      rt.stats.commits.readOnly++
+      return 'read-only'
+    }
+    if (written.length === 1) {
+      await commitOnePhase(rt, tx, written[0]!)
+      return 'one-phase'
+    }
+    await commitTwoPhase(rt, tx, written)
+    return 'two-phase'
   } finally {
     await readersDone
   }

@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.js'
 import type { StepEvent } from './protocol-steps.js'
+import type { Telemetry } from '../observability/telemetry.js'
 import type { TransactionLog } from './transaction-log.js'
 
 const BATCH_SIZE = 500
@@ -17,14 +18,16 @@ export class DecisionForgetter {
   readonly #log: TransactionLog
   readonly #logger: Logger
   readonly #step: (event: StepEvent) => Promise<void> | undefined
+  readonly #telemetry: Telemetry
   #pending: string[] = []
   #timer: NodeJS.Timeout | undefined
   #flushing: Promise<void> = Promise.resolve()
 
-  constructor(log: TransactionLog, logger: Logger, step: (event: StepEvent) => Promise<void> | undefined) {
+  constructor(log: TransactionLog, logger: Logger, step: (event: StepEvent) => Promise<void> | undefined, telemetry: Telemetry) {
     this.#log = log
     this.#logger = logger
     this.#step = step
+    this.#telemetry = telemetry
   }
 
   add(txId: string): void {
@@ -51,8 +54,10 @@ export class DecisionForgetter {
 
   async #forget(batch: string[]): Promise<void> {
     try {
-      for (const txId of batch) await this.#step({ step: 'forget', txId })
-      await this.#log.forget(batch)
+      await this.#telemetry.forgetBatch(batch, async () => {
+        for (const txId of batch) await this.#step({ step: 'forget', txId })
+        await this.#log.forget(batch)
+      })
     } catch (error) {
       this.#logger.warn({ err: error, count: batch.length }, 'could not forget commit records; recovery will')
     }

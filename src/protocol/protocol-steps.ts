@@ -31,6 +31,12 @@ export type ProtocolStep =
   | 'recover-resolved'
 
 /**
+ * How a transaction committed: no branch wrote (`read-only`), one did (`one-phase`,
+ * no log record), or two or more did (`two-phase`: prepared, decided, committed).
+ */
+export type CommitPath = 'read-only' | 'one-phase' | 'two-phase'
+
+/**
  * One protocol step as the `onStep` hook sees it.
  *
  * ```ts

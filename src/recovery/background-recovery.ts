@@ -54,7 +54,7 @@ export class BackgroundRecovery {
     const pace = onDemand
       ? { ...ON_DEMAND_PACE, signal: stop.signal }
       : { ...BACKGROUND_PACE, dutyCycle: this.#runtime.config.recovery.dutyCycle, signal: stop.signal }
-    const report = recover(this.#runtime, pace).finally(() => {
+    const report = this.#runtime.telemetry.recoveryRound(onDemand, () => recover(this.#runtime, pace)).finally(() => {
       if (this.#running === round) this.#running = undefined
     })
     const round: Round = { onDemand, report, stop }

@@ -28,6 +28,8 @@ export interface BranchOwner {
   readonly abortReason: ShardTxError | undefined
   /** The label statements carry for deadlock detection, or undefined when it is off. */
   waitLabel(): WaitLabel | undefined
+  /** The branch waited `ms` for a connection of its shard's pool (for the pool-wait metric). */
+  connectionWaited?(shardId: string, ms: number): void
 }
 
 /**
@@ -84,7 +86,9 @@ export class Branch implements BranchBinding {
     this.#owner.assertAcceptsStatements()
     try {
       await this.participant.verify()
+      const asked = performance.now()
       const conn = await this.participant.acquire()
+      this.#owner.connectionWaited?.(this.shardId, performance.now() - asked)
       // The transaction gave up on this branch while its connection was coming: pool it unused.
       if (this.#abandoned) {
         this.participant.release(conn)

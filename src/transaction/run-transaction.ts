@@ -4,12 +4,14 @@ import { ConflictError, TransactionAbortedError, TransactionInDoubtError, Transa
 import { timeoutReason, type Transaction } from './transaction.js'
 import { TransactionContext } from './transaction-context.js'
 import type { ResolvedTransactionOptions } from './transaction-options.js'
+import type { CommitPath } from '../protocol/protocol-steps.js'
 
 /**
  * One attempt of a transaction, once admitted (docs/deadlocks.md): runs the
  * callback, then commits, or rolls back when the callback throws, times out or is
  * aborted by its signal or the deadlock detector. The outcome hooks registered on
- * the transaction run once the outcome is known.
+ * the transaction run once the outcome is known. The attempt (1-based) runs in its
+ * telemetry span's context, callback and commit alike.
  */
 export async function runTransaction<T>(
   rt: ClusterRuntime,
@@ -17,6 +19,7 @@ export async function runTransaction<T>(
   options: ResolvedTransactionOptions,
   enter: (tx: Transaction, run: () => Promise<T>) => Promise<T>,
   firstStartedAt: number,
+  attempt = 1,
 ): Promise<T> {
   const tx = new TransactionContext(rt, options.timeoutMs, options.branch, firstStartedAt)
   const { signal } = options
@@ -27,10 +30,13 @@ export async function runTransaction<T>(
   signal?.addEventListener('abort', onSignal, { once: true })
   let outcome: 'committed' | 'rolled back' | 'unknown' = 'rolled back'
   const untrack = rt.contention.detector?.track(tx)
+  const trace = rt.telemetry.startAttempt(tx.id, attempt)
+  let path: CommitPath | undefined
+  let failure: unknown
   try {
     let value: T
     try {
-      value = await enter(tx.transaction, () => tx.runCallback(work))
+      value = await trace.run(() => enter(tx.transaction, () => tx.runCallback(work)))
       // Statements the callback did not await: wait for them, or for the timeout.
       await tx.settle()
       if (tx.abortReason !== undefined) throw tx.abortReason
@@ -39,14 +45,14 @@ export async function runTransaction<T>(
       // shard does not extend it (the connection is closed instead).
       const rollbackBy = Date.now() + rt.config.timeouts.rollbackMs
       await tx.settle(rollbackBy)
-      await rollbackTransaction(rt, tx, rollbackBy)
+      await trace.run(() => rollbackTransaction(rt, tx, rollbackBy))
       // A deadlock victim gets the ConflictError itself, as for a deadlock a server broke.
       if (tx.abortReason instanceof ConflictError) throw tx.abortReason
       if (tx.abortReason !== undefined) throw new TransactionAbortedError(tx.id, tx.abortReason.message, tx.abortReason)
       throw error
     }
     try {
-      await commitTransaction(rt, tx)
+      path = await trace.run(() => commitTransaction(rt, tx))
     } catch (error) {
       if (error instanceof TransactionInDoubtError) outcome = 'unknown'
       throw error
@@ -54,11 +60,15 @@ export async function runTransaction<T>(
     outcome = 'committed'
     rt.stats.recordCommitLatency(performance.now() - started)
     return value
+  } catch (error) {
+    failure = error
+    throw error
   } finally {
     untrack?.()
     clearTimeout(timer)
     signal?.removeEventListener('abort', onSignal)
     tx.setState('finished')
+    trace.end({ outcome, path, shards: tx.shards, error: failure })
     await tx.runOutcomeHooks(outcome)
   }
 }

@@ -108,6 +108,10 @@ export class TransactionContext implements BranchOwner, TransactionInside, Detec
     if (this.#state !== 'active') throw new ClosedError(`transaction ${this.id} (${this.#state})`)
   }
 
+  connectionWaited(shardId: string, ms: number): void {
+    this.runtime.telemetry.connectionWaited(shardId, ms)
+  }
+
   /** Why the transaction was stopped from outside (timeout, signal, deadlock detector), if it was. */
   get abortReason(): ShardTxError | undefined {
     return this.#abortReason
