@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
 import { createBranchKnex, type BranchBinding } from './branch-knex.js'
-import { ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError } from './errors.js'
+import { ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError, StaleTopologyError } from './errors.js'
 import type { BranchId } from './ids/branch-id.js'
 import type { BranchOptions, DriverConnection, KnexQuery, Participant, RunQuery } from './participant.js'
 import { describeShardError } from './shard-error-text.js'
@@ -20,6 +20,8 @@ export type BranchState = 'new' | 'active' | 'prepared' | 'finished'
 export interface BranchOwner {
   /** Throws when the transaction no longer takes statements. */
   assertAcceptsStatements(): void
+  /** A shard refused the branch as routed by another topology epoch (even if the caller swallows the error). */
+  noteStaleTopology(): void
 }
 
 /**
@@ -103,6 +105,11 @@ export class Branch implements BranchBinding {
       this.#idle = undefined
     }
     if (error === undefined) return undefined
+    // knex prefixed the SQL (ours included) to the message: give the caller the error as it was made.
+    if (error instanceof StaleTopologyError) {
+      this.#owner.noteStaleTopology()
+      return new StaleTopologyError(error.shardId, error.routedEpoch, error.shardEpoch)
+    }
     const conflict = this.asConflict(error)
     if (conflict !== error) return conflict
     // A statement cut off by a lost connection or a vanished server gets a typed error naming the shard.

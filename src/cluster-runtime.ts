@@ -6,6 +6,7 @@ import type { Participant } from './participant.js'
 import type { StepEvent } from './protocol-steps.js'
 import type { StatsRecorder } from './stats.js'
 import type { TransactionLog } from './transaction-log.js'
+import type { TopologyState } from './topology/topology-state.js'
 
 /** What the coordinator, transactions and recovery share inside one cluster. */
 export interface ClusterRuntime {
@@ -15,6 +16,8 @@ export interface ClusterRuntime {
   readonly logger: Logger
   readonly forgetter: DecisionForgetter
   readonly stats: StatsRecorder
+  /** The stored topology this process routes by, and each shard's epoch fence. */
+  readonly topology: TopologyState
   /** Routes a key to a shard id. */
   shardFor(key: unknown): string
   /** Reports a protocol step to the `onStep` hook; undefined when there is none to wait for. */

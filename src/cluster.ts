@@ -7,14 +7,11 @@ import { type ClusterOptions, type ResolvedClusterConfig, resolveClusterOptions 
 import { DecisionForgetter } from './decision-forgetter.js'
 import { ClosedError } from './errors.js'
 import { type InDoubtBranch, listInDoubtBranches, resolveByHand } from './in-doubt.js'
-import { logTableMigrationSource, migrationsTableOf } from './log-table-migrations.js'
 import { silentLogger } from './logger.js'
 import type { Participant } from './participant.js'
 import type { RecoveryReport } from './recovery.js'
 import { withRetry } from './retry.js'
 import { runTransaction } from './run-transaction.js'
-import { ringFor } from './ring-cache.js'
-import type { ShardRing } from './sharding/index.js'
 import { ShardedQuery } from './sharded-tables/sharded-query.js'
 import { clusterAccess } from './sharded-tables/shard-access.js'
 import { tableRouter } from './sharded-tables/table-router.js'
@@ -25,6 +22,12 @@ import type { Transaction } from './transaction.js'
 import { resolveTransactionOptions, type TransactionOptions } from './transaction-options.js'
 import { TransactionLog } from './transaction-log.js'
 import { functionOption } from './config/function-option.js'
+import { epochFenceOf } from '../adapters/epoch-fences.js'
+import { type ClusterTopology, createClusterTopology } from './topology/cluster-topology.js'
+import { migrateClusterTables } from './topology/migrate-topology.js'
+import { setTopology, type SetTopologyOptions, type TopologyChange, type TopologyTarget } from './topology/set-topology.js'
+import { readTopologyReport, type TopologyReport } from './topology/topology-report.js'
+import { withTopology } from './topology/with-topology.js'
 
 /**
  * A set of shards that commit together. Make one per process with
@@ -43,7 +46,7 @@ import { functionOption } from './config/function-option.js'
 export class Cluster {
   readonly #config: ResolvedClusterConfig
   readonly #runtime: ClusterRuntime
-  readonly #ring: ShardRing
+  readonly #topology: ClusterTopology
   readonly #recovery: BackgroundRecovery
   readonly #context = new AsyncLocalStorage<Transaction>()
   #closed: Promise<void> | undefined
@@ -53,7 +56,6 @@ export class Cluster {
     const config = resolveClusterOptions(options)
     const logger = (options.logger ?? silentLogger).child({ component: 'shardtx' })
     this.#config = config
-    this.#ring = ringFor(config.shards)
     const participants = new Map<string, Participant>()
     for (const shard of config.shards) {
       participants.set(
@@ -71,7 +73,8 @@ export class Cluster {
     }
     const log = new TransactionLog(participants.get(config.logShardId)!)
     const step = stepReporter(config.onStep, options.logger === undefined ? undefined : logger)
-    const ring = this.#ring
+    const topology = createClusterTopology(config, participants, logger, epochFenceOf)
+    this.#topology = topology
     this.#runtime = {
       config,
       participants,
@@ -79,7 +82,8 @@ export class Cluster {
       logger,
       forgetter: new DecisionForgetter(log, logger, step),
       stats: new StatsRecorder(),
-      shardFor: (key) => ring.shardFor(key as string),
+      topology: topology.state,
+      shardFor: (key) => topology.state.current.ring.shardFor(key as string),
       step,
     }
     this.#recovery = new BackgroundRecovery(this.#runtime)
@@ -91,10 +95,10 @@ export class Cluster {
     return this.#config.shards.map((s) => s.id)
   }
 
-  /** The shard that owns `key`, by the consistent-hash ring. */
+  /** The shard that owns `key`, by the consistent-hash ring of the topology this process routes by. */
   shardFor(key: string | number | bigint | Uint8Array): string {
     this.#assertOpen()
-    return this.#ring.shardFor(key)
+    return this.#runtime.topology.current.ring.shardFor(key)
   }
 
   /**
@@ -144,7 +148,7 @@ export class Cluster {
     const enter = this.#config.propagation
       ? (tx: Transaction, run: () => Promise<T>): Promise<T> => this.#context.run(tx, run)
       : (_tx: Transaction, run: () => Promise<T>): Promise<T> => run()
-    return withRetry(resolved.retry, () => runTransaction(this.#runtime, work, resolved, enter))
+    return withRetry(resolved.retry, () => withTopology(this.#runtime.topology, () => runTransaction(this.#runtime, work, resolved, enter)))
   }
 
   /**
@@ -162,15 +166,43 @@ export class Cluster {
   }
 
   /**
-   * Creates the transaction log table on the log shard (a knex migration from
-   * `migrations/`, tracked in `<logTable>_migrations`). Idempotent.
+   * Creates shardtx's own tables (knex migrations from `migrations/`): the log and
+   * topology tables on the log shard (tracked in `<logTable>_migrations`) and the
+   * epoch fence on every shard. Idempotent; upgrades an older schema in place.
    */
   async migrate(): Promise<void> {
     this.#assertOpen()
-    await this.#runtime.log.participant.knex.migrate.latest({
-      migrationSource: logTableMigrationSource(this.#config.logTable),
-      tableName: migrationsTableOf(this.#config.logTable),
-    })
+    await migrateClusterTables(this.#runtime.participants.values(), this.#config.logShardId, this.#config.logTable)
+  }
+
+  /**
+   * The topology stored on the log shard (storing this process's shard set at
+   * epoch 1 on a cluster that has none), a change that stopped half-way, and each
+   * shard's fence epoch. See docs/topology.md.
+   *
+   * ```ts
+   * const { epoch, shards } = await cluster.topology()
+   * ```
+   */
+  async topology(): Promise<TopologyReport> {
+    this.#assertOpen()
+    return readTopologyReport(this.#topology.state, this.#topology.store, this.#topology.fences)
+  }
+
+  /**
+   * Changes the shard set every process routes by: add a shard, remove one, change
+   * a weight. Bumps the epoch fence of every shard, then publishes the new epoch;
+   * a process that routes by the old one is refused with a retryable
+   * {@link StaleTopologyError} and reloads. This process needs a connection for
+   * every old and new shard. See docs/topology.md.
+   *
+   * ```ts
+   * await cluster.setTopology([...(await cluster.topology()).shards, { id: 'pg-2' }])
+   * ```
+   */
+  async setTopology(target: TopologyTarget, options?: SetTopologyOptions): Promise<TopologyChange> {
+    this.#assertOpen()
+    return setTopology({ config: this.#config, participants: this.#runtime.participants, ...this.#topology }, target, options)
   }
 
   /**

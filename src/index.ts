@@ -10,6 +10,8 @@ export {
   isRetryable,
   ShardTxError,
   ShardUnavailableError,
+  StaleTopologyError,
+  TopologyChangeBlockedError,
   TransactionAbortedError,
   TransactionInDoubtError,
   TransactionTimeoutError,
@@ -46,6 +48,11 @@ export {
   type TableDeclaration,
   type WriteOptions,
 } from './sharded-tables/index.js'
+export type { Topology, TopologyShard } from './topology/topology.js'
+export type { TopologyDiff } from './topology/topology-diff.js'
+export type { TopologyMode } from './topology/topology-state.js'
+export type { TopologyReport } from './topology/topology-report.js'
+export type { SetTopologyOptions, TopologyChange, TopologyTarget } from './topology/set-topology.js'
 export { Transaction } from './transaction.js'
 export type { TransactionOptions } from './transaction-options.js'
 export type { RetryOptions } from './retry.js'

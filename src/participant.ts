@@ -25,6 +25,8 @@ export interface BranchOptions {
   isolationLevel?: IsolationLevel | undefined
   /** Lock wait limit for this branch in ms (PostgreSQL `lock_timeout`, MySQL `innodb_lock_wait_timeout`). */
   lockTimeoutMs?: number | undefined
+  /** The topology epoch the transaction routes by: the branch checks the shard's fence with it (docs/topology.md). */
+  fenceEpoch?: number | undefined
 }
 
 /** The part of knex's query object a participant touches. */

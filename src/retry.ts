@@ -1,4 +1,4 @@
-import { ConfigError, ConflictError, TransactionAbortedError } from './errors.js'
+import { ConfigError, ConflictError, StaleTopologyError, TransactionAbortedError } from './errors.js'
 
 /**
  * Opt-in re-runs of a whole transaction after a conflict the servers resolved
@@ -34,7 +34,9 @@ export function resolveRetry(field: string, value: unknown): RetryOptions | unde
  * decision (those are not errors: the transaction committed) and never in-doubt.
  */
 export function isConflict(error: unknown): boolean {
-  return error instanceof ConflictError || (error instanceof TransactionAbortedError && error.cause instanceof ConflictError)
+  const cause = error instanceof TransactionAbortedError ? error.cause : error
+  // A stale topology is cured by the reload the failed attempt started: the next one routes anew.
+  return cause instanceof ConflictError || cause instanceof StaleTopologyError
 }
 
 export async function withRetry<T>(retry: RetryOptions | undefined, attempt: () => Promise<T>): Promise<T> {

@@ -10,6 +10,8 @@ import { ShardedQuery } from './sharded-tables/sharded-query.js'
 import { transactionAccess } from './sharded-tables/shard-access.js'
 import { tableRouter } from './sharded-tables/table-router.js'
 import { functionOption } from './config/function-option.js'
+import { fenceEnabled } from './topology/fence-switch.js'
+import type { Routing } from './topology/routing.js'
 
 /** Where a transaction is in its life. */
 export type TransactionState = 'active' | 'committing' | 'rolling back' | 'finished'
@@ -32,6 +34,8 @@ export class Transaction implements BranchOwner {
   readonly deadline: number
   readonly #runtime: ClusterRuntime
   readonly #branchOptions: BranchOptions
+  /** Taken once: every branch presents the epoch of the ring the transaction routes by. */
+  readonly #routing: Routing
   readonly #branches = new Map<string, Branch>()
   #state: TransactionState = 'active'
   #abortReason: TransactionTimeoutError | undefined
@@ -46,7 +50,8 @@ export class Transaction implements BranchOwner {
     this.id = newTransactionId(startedAt, timeoutMs)
     this.deadline = startedAt + timeoutMs
     this.#runtime = runtime
-    this.#branchOptions = branchOptions
+    this.#routing = runtime.topology.current
+    this.#branchOptions = fenceEnabled() ? { ...branchOptions, fenceEpoch: this.#routing.epoch } : branchOptions
   }
 
   /** A knex instance bound to this transaction's branch on shard `shardId`. */
@@ -57,7 +62,7 @@ export class Transaction implements BranchOwner {
   /** A knex instance bound to the branch on the shard that owns `key`. */
   forKey(key: string | number | bigint | Uint8Array): Knex {
     this.assertAcceptsStatements()
-    return this.branch(this.#runtime.shardFor(key)).knex
+    return this.branch(this.#routing.ring.shardFor(key)).knex
   }
 
   /**
@@ -133,6 +138,11 @@ export class Transaction implements BranchOwner {
     const opened: Branch[] = []
     for (const branch of this.#branches.values()) if (branch.state !== 'new') opened.push(branch)
     return opened
+  }
+
+  /** @internal */
+  noteStaleTopology(): void {
+    this.#runtime.topology.invalidate()
   }
 
   assertAcceptsStatements(): void {

@@ -33,6 +33,8 @@ import {
   isMysqlConnectionError,
 } from './mysql-errors.js'
 import { splitRecoveredXid, xidLiteral } from './mysql-xid.js'
+import { fenceStatement, fenceTableError, staleEpochOf, staleError } from './mysql-fence.js'
+import { fenceTableOf } from '../../src/topology/table-names.js'
 
 type Connection = Mysql2Connection & {
   __knex__disposed?: unknown
@@ -59,12 +61,14 @@ export class MysqlParticipant implements Participant {
   readonly #prefix: string
   readonly #table: string
   readonly #tableName: string
+  readonly #fenceTable: string
 
   constructor(settings: ParticipantSettings) {
     this.shardId = settings.shardId
     this.#prefix = settings.prefix
     this.#tableName = settings.logTable
     this.#table = '`' + settings.logTable.replace(/`/g, '``') + '`'
+    this.#fenceTable = fenceTableOf(settings.logTable)
     this.knex = knexFactory({
       client: 'mysql2',
       connection: { ...settings.connection, multipleStatements: true },
@@ -83,7 +87,12 @@ export class MysqlParticipant implements Participant {
   }
 
   async begin(conn: DriverConnection, branch: BranchId, options: BranchOptions): Promise<void> {
-    await run(conn, this.#beginStatements(conn as Connection, branch, options).join('; '))
+    const results = await run<unknown[]>(conn, this.#beginStatements(conn as Connection, branch, options).join('; ')).catch(
+      (error: unknown) => {
+        throw fenceTableError(error, this.#fenceTable, this.shardId)
+      },
+    )
+    if (options.fenceEpoch !== undefined) await this.#checkFence(conn, branch, options.fenceEpoch, results[results.length - 1])
   }
 
   /** The branch's settings and XA START go ahead of the first statement in one multi-statement query. */
@@ -99,6 +108,8 @@ export class MysqlParticipant implements Participant {
     query.sql = `${control.join('; ')}; ${sql}`
     try {
       await runQuery(query)
+    } catch (error) {
+      throw fenceTableError(error, this.#fenceTable, this.shardId)
     } finally {
       // knex puts the SQL into the error message: show the caller's statement, not ours.
       query.sql = sql
@@ -106,6 +117,7 @@ export class MysqlParticipant implements Participant {
     // One result per statement: keep the caller's.
     const [rows, fields] = query.response as [unknown[], unknown[]]
     const skip = control.length
+    if (options.fenceEpoch !== undefined) await this.#checkFence(conn, branch, options.fenceEpoch, rows[skip - 1])
     query.response =
       rows.length === skip + 1 ? [rows[skip], fields[skip]] : [rows.slice(skip), fields.slice(skip)]
     return query
@@ -125,7 +137,16 @@ export class MysqlParticipant implements Participant {
       statements.push(`SET TRANSACTION ISOLATION LEVEL ${options.isolationLevel.toUpperCase()}`)
     }
     statements.push(`XA START ${xidLiteral(branch)}`)
+    if (options.fenceEpoch !== undefined) statements.push(fenceStatement(this.#fenceTable, this.shardId))
     return statements
+  }
+
+  /** A stale branch is ended at once, so that it can neither take more statements nor commit. */
+  async #checkFence(conn: DriverConnection, branch: BranchId, epoch: number, fenceRows: unknown): Promise<void> {
+    const shardEpoch = staleEpochOf(fenceRows, epoch)
+    if (shardEpoch === undefined) return
+    await run(conn, `XA END ${xidLiteral(branch)}`)
+    throw staleError(this.shardId, epoch, shardEpoch)
   }
 
   async prepare(conn: DriverConnection, branch: BranchId): Promise<void> {

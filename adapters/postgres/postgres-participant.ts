@@ -26,6 +26,8 @@ import {
   UNIQUE_VIOLATION,
 } from './postgres-errors.js'
 import { runWithBegin } from './pipelined-begin.js'
+import { fenceError, fenceStatements } from './postgres-fence.js'
+import { fenceTableOf } from '../../src/topology/table-names.js'
 import { beginStatements, identifier, insertDecisionAndCommit, literal } from './postgres-sql.js'
 
 type Connection = pg.Client & { __knex__disposed?: unknown; processID?: number }
@@ -41,6 +43,7 @@ export class PostgresParticipant implements Participant {
   readonly #prefix: string
   readonly #table: string
   readonly #quotedTable: string
+  readonly #fenceTable: string
   #verified: Promise<void> | undefined
 
   constructor(settings: ParticipantSettings) {
@@ -48,6 +51,7 @@ export class PostgresParticipant implements Participant {
     this.#prefix = settings.prefix
     this.#table = settings.logTable
     this.#quotedTable = identifier(settings.logTable)
+    this.#fenceTable = fenceTableOf(settings.logTable)
     this.knex = knexFactory({
       client: 'pg',
       connection: settings.connection,
@@ -81,11 +85,21 @@ export class PostgresParticipant implements Participant {
   }
 
   async begin(conn: DriverConnection, _branch: BranchId, options: BranchOptions): Promise<void> {
-    await (conn as Connection).query(beginStatements(options.isolationLevel, options.lockTimeoutMs).join('; '))
+    await (conn as Connection).query(this.#begin(options).join('; ')).catch((error: unknown) => this.#fenced(error, options))
   }
 
   beginWith(conn: DriverConnection, _branch: BranchId, options: BranchOptions, query: KnexQuery): Promise<unknown> {
-    return runWithBegin(conn as Connection, beginStatements(options.isolationLevel, options.lockTimeoutMs), query)
+    return runWithBegin(conn as Connection, this.#begin(options), query).catch((error: unknown) => this.#fenced(error, options))
+  }
+
+  #begin(options: BranchOptions): string[] {
+    const statements = beginStatements(options.isolationLevel, options.lockTimeoutMs)
+    if (options.fenceEpoch !== undefined) statements.push(...fenceStatements(this.#fenceTable, this.shardId, options.fenceEpoch))
+    return statements
+  }
+
+  #fenced(error: unknown, options: BranchOptions): never {
+    throw fenceError(error, this.#fenceTable, this.shardId, options.fenceEpoch)
   }
 
   async prepare(conn: DriverConnection, branch: BranchId): Promise<void> {

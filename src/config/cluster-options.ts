@@ -7,6 +7,7 @@ import { type ResolvedTables, resolveTables, type TableDeclaration } from '../sh
 import { normalizeConnection } from './connection.js'
 import type { Dialect, ShardConfig } from './shard-config.js'
 import { functionOption } from './function-option.js'
+import type { TopologyMode } from '../topology/topology-state.js'
 
 /**
  * Options of {@link createCluster}.
@@ -46,6 +47,13 @@ export interface ClusterOptions {
   propagation?: boolean
   /** Sharded and reference tables that `tx.table(name)` routes; see docs/sharded-tables.md. */
   tables?: Record<string, TableDeclaration>
+  /**
+   * `'check'` (default): at first use, the shard set (ids, dialects, weights) must
+   * equal the topology stored on the log shard, or a ConfigError names the
+   * difference. `'follow'`: route by the stored topology; `shards` must still give
+   * a connection for every shard in it. See docs/topology.md.
+   */
+  topology?: TopologyMode
 }
 
 /**
@@ -87,6 +95,7 @@ export interface ResolvedClusterConfig {
   onStep: StepHook | undefined
   propagation: boolean
   tables: ResolvedTables
+  topology: TopologyMode
 }
 
 export interface ResolvedShard {
@@ -98,7 +107,7 @@ export interface ResolvedShard {
 }
 
 const CLUSTER_KEYS = [
-  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'recovery', 'onStep', 'tables', 'propagation',
+  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'recovery', 'onStep', 'tables', 'propagation', 'topology',
 ]
 const SHARD_KEYS = ['id', 'dialect', 'connection', 'weight', 'pool']
 const RECOVERY_KEYS = ['enabled', 'intervalMs', 'graceMs', 'abortRetentionMs', 'dutyCycle']
@@ -146,7 +155,14 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
     onStep: options.onStep,
     propagation: booleanOption('propagation', options.propagation) ?? true,
     tables: resolveTables(options.tables),
+    topology: topologyModeOption(options.topology),
   }
+}
+
+function topologyModeOption(value: unknown): TopologyMode {
+  if (value === undefined) return 'check'
+  if (value !== 'check' && value !== 'follow') throw new ConfigError('topology', `must be 'check' or 'follow', not ${JSON.stringify(value)}`)
+  return value
 }
 
 function resolveShards(input: unknown): ResolvedShard[] {
