@@ -2,25 +2,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { runCli } from '../../src/cli/run-cli.js'
 import { newTransactionId } from '../../src/ids/transaction-id.js'
 import { sharedShards } from '../support/shared-cluster.js'
+import { runCliInProcess as shardtx } from './run-in-process.js'
 
 /** A stack frame line, as Node prints them: user mistakes must never show one. */
 const STACK_FRAME = /^\s+at .+[(:]\d+/m
-
-// The same entry point the binary runs (cli.test.ts runs the built binary);
-// in process, so that the matrix of mistakes costs no process start each.
-async function shardtx(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const code = await runCli(args, {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-    cwd,
-  })
-  return { code, stdout, stderr }
-}
 
 describe('shardtx usage and config mistakes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'shardtx-cli-usage-'))
