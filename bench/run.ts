@@ -6,7 +6,7 @@
  *   npm run bench                  full run (several minutes)
  *   npm run bench -- --quick       short windows, one repeat
  *   npm run bench -- --json        machine-readable output
- *   npm run bench -- --only tx|recovery|memory
+ *   npm run bench -- --only tx|fence|recovery|memory
  */
 import { parseArgs } from 'node:util'
 import type { Knex } from 'knex'
@@ -16,6 +16,7 @@ import { connectRaw, createHandWrittenLog, forgetBatch, handWrittenTransfer, typ
 import { measure, medianOf, type RunResult } from './measure.js'
 import { measureMemory } from './memory.js'
 import { measureRecovery } from './recovery-bench.js'
+import { fenceBench } from './fence-bench.js'
 import { ACCOUNTS, randomAccount, shardtxTransfer } from './transfer.js'
 
 const { values: flags } = parseArgs({
@@ -50,6 +51,7 @@ try {
   log(`servers up; ${cluster.shardIds.length} shards (${cluster.shardIds.join(', ')}), ${ACCOUNTS} accounts each`)
 
   if (flags.only === undefined || flags.only === 'tx') await transactionBench(cluster, shards)
+  if (flags.only === undefined || flags.only === 'fence') await fenceBench(cluster, settings, rows, ratios, log)
   if (flags.only === undefined || flags.only === 'memory') {
     extra.memory = await measureMemory(cluster, quick)
     const m = extra.memory as { rssAfterSmallMb: number; rssAfterLargeMb: number; small: number; large: number }
