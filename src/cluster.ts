@@ -172,7 +172,7 @@ export class Cluster {
    */
   async migrate(): Promise<void> {
     this.#assertOpen()
-    await migrateClusterTables(this.#runtime.participants.values(), this.#config.logShardId, this.#config.logTable)
+    await migrateClusterTables(this.#runtime.participants.values(), this.#config.logShardId, this.#config.logTable, this.#runtime.logger)
   }
 
   /**

@@ -1,5 +1,7 @@
 import { fenceTableMigrationSource, logTableMigrationSource, migrationsTableOf } from '../log-table-migrations.js'
+import type { Logger } from '../logger.js'
 import type { Participant } from '../participant.js'
+import { describeShardError } from '../shard-error-text.js'
 import { fenceMigrationsTableOf } from './table-names.js'
 
 /**
@@ -7,16 +9,28 @@ import { fenceMigrationsTableOf } from './table-names.js'
  * every other shard its fence table, tracked in a migrations table of its own
  * (a shard may share a database with the log shard). One shard at a time, log
  * shard first: two shards in one database must not race to create one table.
+ * A shard other than the log shard that cannot be migrated now (down, login
+ * refused) is skipped with a warning: until it gets its fence table, a branch
+ * there fails with a ConfigError that says to run migrate again.
  */
-export async function migrateClusterTables(participants: Iterable<Participant>, logShardId: string, logTable: string): Promise<void> {
+export async function migrateClusterTables(
+  participants: Iterable<Participant>,
+  logShardId: string,
+  logTable: string,
+  logger: Logger,
+): Promise<void> {
   const all = [...participants]
   const log = all.find((p) => p.shardId === logShardId)!
   await log.knex.migrate.latest({ migrationSource: logTableMigrationSource(logTable), tableName: migrationsTableOf(logTable) })
   for (const participant of all) {
     if (participant === log) continue
-    await participant.knex.migrate.latest({
-      migrationSource: fenceTableMigrationSource(logTable),
-      tableName: fenceMigrationsTableOf(logTable),
-    })
+    try {
+      await participant.knex.migrate.latest({
+        migrationSource: fenceTableMigrationSource(logTable),
+        tableName: fenceMigrationsTableOf(logTable),
+      })
+    } catch (error) {
+      logger.warn({ shardId: participant.shardId }, `migrate: shard ${participant.shardId} skipped (${describeShardError(error)}); run migrate again once it can be reached`)
+    }
   }
 }

@@ -40,6 +40,23 @@ export interface SetTopologyOptions {
   lockWaitMs?: number
   /** Give up after this many ms of blocked attempts (default 30 000); nothing has changed then. */
   timeoutMs?: number
+  /** Observes each step of the change as it is about to happen (progress, tests); awaited. */
+  onStep?: (event: TopologyStepEvent) => void | Promise<void>
+}
+
+/**
+ * One step of a topology change, reported before it happens: `claim` (epoch N+1
+ * as pending), `hold` (one shard's fence), `raise` (one shard's fence to N+1),
+ * `publish`.
+ *
+ * ```ts
+ * await cluster.setTopology(next, { onStep: (e) => console.log(e.step, e.epoch, e.shardId ?? '') })
+ * ```
+ */
+export interface TopologyStepEvent {
+  step: 'claim' | 'hold' | 'raise' | 'publish'
+  epoch: number
+  shardId?: string
 }
 
 /**
@@ -95,7 +112,11 @@ export async function setTopology(
   const losing = losingShards(ctx, from, to)
   await checkMoves(ctx, losing, to, options.allowEmptyMove === true)
 
+  const step = async (event: TopologyStepEvent): Promise<void> => {
+    await options.onStep?.(event)
+  }
   const claim = randomBytes(8).toString('hex')
+  await step({ step: 'claim', epoch: to.epoch })
   if (!(await ctx.store.claim(to, 'pending', claim)) && !(await ctx.store.takeOver(to.epoch, shards, claim))) {
     throw new TopologyChangeBlockedError(`another change published epoch ${to.epoch} meanwhile; read the topology and run the change again`, [])
   }
@@ -106,7 +127,7 @@ export async function setTopology(
   let attempts = 0
   for (;;) {
     attempts++
-    const held = await holdAll(ctx, involved, lockWaitMs)
+    const held = await holdAll(ctx, involved, lockWaitMs, (shardId) => step({ step: 'hold', epoch: to.epoch, shardId }))
     if (!('blockers' in held)) {
       if (losing.length > 0 && options.allowEmptyMove === true) {
         // Every fence is held: no branch can write a row into a moving slot between this look and the change.
@@ -119,7 +140,7 @@ export async function setTopology(
           throw refusedMove(misplaced)
         }
       }
-      await raiseAll(held, to)
+      await raiseAll(held, to, (shardId) => step({ step: 'raise', epoch: to.epoch, shardId }))
       break
     }
     if (performance.now() >= deadline) {
@@ -127,6 +148,7 @@ export async function setTopology(
     }
     await backoff(attempts, deadline)
   }
+  await step({ step: 'publish', epoch: to.epoch })
   if (!(await ctx.store.publish(to.epoch, claim))) {
     throw new TopologyChangeBlockedError(
       `another change took over epoch ${to.epoch} before it was published; the fences are at ${to.epoch} and that change publishes it`,
@@ -188,11 +210,17 @@ function fenceOf(ctx: TopologyChangeContext, shardId: string): EpochFence {
 }
 
 /** Takes the fences one by one in id order (so two changes never wait on each other in a cycle). */
-async function holdAll(ctx: TopologyChangeContext, ids: string[], lockWaitMs: number): Promise<HeldFence[] | { blockers: string[] }> {
-  const held: HeldFence[] = []
+async function holdAll(
+  ctx: TopologyChangeContext,
+  ids: string[],
+  lockWaitMs: number,
+  step: (shardId: string) => Promise<void>,
+): Promise<{ shardId: string; fence: HeldFence }[] | { blockers: string[] }> {
+  const held: { shardId: string; fence: HeldFence }[] = []
   for (const id of ids) {
     let result
     try {
+      await step(id)
       result = await fenceOf(ctx, id).lock(lockWaitMs)
     } catch (error) {
       await releaseAll(held)
@@ -202,17 +230,28 @@ async function holdAll(ctx: TopologyChangeContext, ids: string[], lockWaitMs: nu
       await releaseAll(held)
       return result
     }
-    held.push(result)
+    held.push({ shardId: id, fence: result })
   }
   return held
 }
 
-async function releaseAll(held: HeldFence[]): Promise<void> {
-  await Promise.all(held.map((h) => h.release().catch(() => {})))
+async function releaseAll(held: { fence: HeldFence }[]): Promise<void> {
+  await Promise.all(held.map((h) => h.fence.release().catch(() => {})))
 }
 
-async function raiseAll(held: HeldFence[], to: Topology): Promise<void> {
-  const results = await Promise.allSettled(held.map((h) => h.commit(to.epoch, to.logShardId)))
+/** One shard after another, in id order: a crash in between leaves a prefix raised (docs/topology.md). */
+async function raiseAll(held: { shardId: string; fence: HeldFence }[], to: Topology, step: (shardId: string) => Promise<void>): Promise<void> {
+  const results: PromiseSettledResult<void>[] = []
+  for (const { shardId, fence } of held) {
+    results.push(
+      await step(shardId)
+        .then(() => fence.commit(to.epoch, to.logShardId))
+        .then(
+          () => ({ status: 'fulfilled', value: undefined }) as const,
+          (reason: unknown) => ({ status: 'rejected', reason }) as const,
+        ),
+    )
+  }
   const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
   if (failed.length > 0) {
     throw new ShardTxError(

@@ -99,7 +99,27 @@ export class TopologyState {
       }
     }
     this.#checked = true
+    // Before any change, a shard the first process could not reach has no fence row (it refuses
+    // every branch as epoch 0): give it one now. Only at epoch 1: a change writes every row it needs.
+    if (stored.epoch === 1) await this.#fenceAll(stored.shards.map((s) => s.id), 1)
     return this.adopt(stored)
+  }
+
+  /** Inserts the fence row at `epoch` where a shard has none; a shard that cannot be reached is left for later. */
+  async #fenceAll(shardIds: string[], epoch: number): Promise<void> {
+    const { fences, logShardId } = this.#settings
+    for (const id of shardIds) {
+      let row
+      try {
+        row = await fences.get(id)!.bootstrap(epoch, logShardId)
+      } catch (error) {
+        this.#settings.logger.warn({ shardId: id, err: error }, 'could not give a shard its fence row yet; its branches are refused until it has one')
+        continue
+      }
+      if (row.logShardId !== logShardId) {
+        throw new ConfigError(`shards[${id}]`, `is fenced by the topology of log shard ${row.logShardId}, not ${logShardId}: it belongs to another cluster`)
+      }
+    }
   }
 
   /**
@@ -108,18 +128,8 @@ export class TopologyState {
    * makes racing first processes agree on one of them.
    */
   async #storeFirst(): Promise<Topology> {
-    const { store, fences, configured, logShardId } = this.#settings
-    for (const shard of configured) {
-      const fence = fences.get(shard.id)!
-      const row = await fence.bootstrap(1, logShardId)
-      if (row.logShardId !== logShardId) {
-        throw new ConfigError(`shards[${shard.id}]`, `is fenced by the topology of log shard ${row.logShardId}, not ${logShardId}: it belongs to another cluster`)
-      }
-      if (row.epoch !== 1) {
-        // Fenced at a later epoch while this log shard stores no topology: the table was emptied or replaced.
-        throw new ConfigError(`shards[${shard.id}]`, `is at topology epoch ${row.epoch} but the log shard stores no topology; restore the topology table rather than start over at epoch 1`)
-      }
-    }
+    const { store, configured, logShardId } = this.#settings
+    await this.#fenceAll(configured.map((s) => s.id), 1)
     const first: Topology = { epoch: 1, shards: configured, logShardId }
     if (await store.claim(first, 'active', randomBytes(8).toString('hex'))) return first
     const stored = await store.active()
