@@ -1,4 +1,4 @@
-import type { Participant } from '../src/participant.js'
+import type { Participant } from '../src/protocol/participant.js'
 import type { EpochFence } from '../src/topology/epoch-fence.js'
 import { MysqlEpochFence } from './mysql/mysql-fence.js'
 import { PostgresEpochFence } from './postgres/postgres-fence.js'

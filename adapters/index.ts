@@ -1,12 +1,42 @@
 import type { Dialect } from '../src/config/shard-config.js'
-import type { Participant } from '../src/participant.js'
+import type { Participant } from '../src/protocol/participant.js'
+import type { DialectModule, DialectTraits } from './dialect-module.js'
 import { MysqlParticipant } from './mysql/mysql-participant.js'
+import { mysqlTraits } from './mysql/mysql-traits.js'
 import type { ParticipantSettings } from './participant-settings.js'
 import { PostgresParticipant } from './postgres/postgres-participant.js'
+import { postgresTraits } from './postgres/postgres-traits.js'
 
+export type { DialectModule, DialectTraits, SqlLexRules } from './dialect-module.js'
 export type { ParticipantSettings } from './participant-settings.js'
+
+/**
+ * Every dialect shardtx speaks. adapters/<dialect>/ is the only code that knows
+ * a driver or a dialect's SQL; the rest asks this registry. Adding a dialect is
+ * a new folder, its name in the `Dialect` union and one line here.
+ */
+export const DIALECTS: Record<Dialect, DialectModule> = {
+  postgres: { traits: postgresTraits, createParticipant: (settings) => new PostgresParticipant(settings) },
+  mysql: { traits: mysqlTraits, createParticipant: (settings) => new MysqlParticipant(settings) },
+}
+
+/** True when `name` is a dialect of the registry. */
+export function isDialect(name: unknown): name is Dialect {
+  return typeof name === 'string' && Object.hasOwn(DIALECTS, name)
+}
+
+/** The facts of `dialect`. */
+export function traitsOf(dialect: Dialect): DialectTraits {
+  return DIALECTS[dialect].traits
+}
 
 /** Makes the participant that speaks `dialect` for one shard. */
 export function createParticipant(dialect: Dialect, settings: ParticipantSettings): Participant {
-  return dialect === 'postgres' ? new PostgresParticipant(settings) : new MysqlParticipant(settings)
+  return DIALECTS[dialect].createParticipant(settings)
+}
+
+/** The registry's dialect names for messages: `'postgres' or 'mysql'`. */
+export function dialectNames(): string {
+  const names = Object.keys(DIALECTS).map((name) => `'${name}'`)
+  return names.length === 1 ? names[0]! : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`
 }

@@ -12,6 +12,10 @@ export interface ParticipantSettings {
   pool: { min?: number; max?: number }
   /** How long a transaction waits for a pooled connection before failing. */
   acquireTimeoutMs: number
+  /** Bound on opening one driver connection (TCP connect and login). */
+  connectTimeoutMs: number
+  /** Idle time before TCP keepalive probes start on each connection. */
+  keepAliveDelayMs: number
   /** Where knex's own warnings go. */
   logger: Logger
 }

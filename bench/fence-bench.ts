@@ -1,6 +1,6 @@
 import type { Cluster } from '../src/index.js'
 import { setFenceForBenchmark } from '../src/topology/fence-switch.js'
-import { measure, type RunResult, type RunSettings } from './measure.js'
+import { alternatingMedians, measure, type RunResult, type RunSettings } from './measure.js'
 import { shardtxTransfer } from './transfer.js'
 
 interface Row {
@@ -17,7 +17,7 @@ interface Ratio {
 /**
  * What the epoch fence costs: W1 (PG↔MariaDB) and W2 (one shard, each dialect)
  * with the fence against the same build with it switched off (a benchmark-only
- * switch), at 1 and 16 clients. The two alternate window by window, so that drift
+ * switch), at 1 and 16 clients. The two alternate round by round, so that drift
  * in the machine's load falls on both alike; the median of each is compared.
  */
 export async function fenceBench(
@@ -35,29 +35,19 @@ export async function fenceBench(
   for (const [label, from, to] of workloads) {
     for (const concurrency of [1, 16]) {
       process.stderr.write(`running ${label} fence on/off @${concurrency}…\n`)
-      const on: RunResult[] = []
-      const off: RunResult[] = []
-      try {
-        for (let i = 0; i < settings.repeats; i++) {
-          for (const fence of i % 2 === 0 ? [true, false] : [false, true]) {
-            setFenceForBenchmark(fence)
-            const result = await measure({ ...settings, concurrency }, () => shardtxTransfer(cluster, from, to))
-            ;(fence ? on : off).push(result)
-          }
+      const once = (fence: boolean) => async (): Promise<RunResult> => {
+        setFenceForBenchmark(fence)
+        try {
+          return await measure({ ...settings, concurrency }, () => shardtxTransfer(cluster, from, to))
+        } finally {
+          setFenceForBenchmark(true)
         }
-      } finally {
-        setFenceForBenchmark(true)
       }
-      const withFence = median(on)
-      const without = median(off)
+      const [withFence, without] = (await alternatingMedians(settings.repeats, [once(true), once(false)])) as [RunResult, RunResult]
       rows.push({ name: `${label} fence on @${concurrency}`, result: withFence }, { name: `${label} fence off @${concurrency}`, result: without })
       const value = withFence.txPerSec / without.txPerSec
       ratios.push({ name: `${label} tx/s fence on / off @${concurrency}`, value, target: '≥ 0.97', met: value >= 0.97 })
       log(`${label} @${concurrency}: fence on ${withFence.txPerSec.toFixed(0)} tx/s, off ${without.txPerSec.toFixed(0)} tx/s (${value.toFixed(3)})`)
     }
   }
-}
-
-function median(results: RunResult[]): RunResult {
-  return [...results].sort((a, b) => a.txPerSec - b.txPerSec)[Math.floor(results.length / 2)]!
 }

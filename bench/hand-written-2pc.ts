@@ -38,21 +38,14 @@ export async function handWrittenTransfer(
   other: RawConnection,
   from: number,
   to: number,
-  forget: string[],
+  forget: (id: string) => void,
 ): Promise<void> {
   const id = `b2${process.pid}x${counter++}`
   await log.query(`BEGIN; UPDATE accounts SET balance = balance - 1 WHERE id = ${from}`)
-  const xid = `'${id}','o'`
-  if (other.dialect === 'mysql') {
-    await other.query(`XA START ${xid}; UPDATE accounts SET balance = balance + 1 WHERE id = ${to}`)
-    await other.query(`XA END ${xid}; XA PREPARE ${xid}`)
-  } else {
-    await other.query(`BEGIN; UPDATE accounts SET balance = balance + 1 WHERE id = ${to}`)
-    await other.query(`PREPARE TRANSACTION '${id}'`)
-  }
+  await prepareBranch(other, id, 'o', `UPDATE accounts SET balance = balance + 1 WHERE id = ${to}`)
   await log.query(`INSERT INTO b2_log (tx_id, created_at) VALUES ('${id}', ${Date.now()}); COMMIT`)
-  await other.query(other.dialect === 'mysql' ? `XA COMMIT ${xid}` : `COMMIT PREPARED '${id}'`)
-  forget.push(id)
+  await commitBranch(other, id, 'o')
+  forget(id)
 }
 
 export async function createHandWrittenLog(log: RawConnection): Promise<void> {
@@ -63,4 +56,82 @@ export async function createHandWrittenLog(log: RawConnection): Promise<void> {
 export async function forgetBatch(log: RawConnection, ids: string[]): Promise<void> {
   if (ids.length === 0) return
   await log.query(`DELETE FROM b2_log WHERE tx_id IN (${ids.map((i) => `'${i}'`).join(',')})`)
+}
+
+/**
+ * B2 with the log shard outside the transfer: both branches prepare in parallel,
+ * the decision is an autocommit insert on a third connection, then both
+ * branches commit in parallel. What shardtx's W1 does when the log shard is not
+ * a participant.
+ */
+export async function handWrittenTransferLogOutside(
+  a: RawConnection,
+  b: RawConnection,
+  log: RawConnection,
+  from: number,
+  to: number,
+  forget: (id: string) => void,
+): Promise<void> {
+  const id = `b2${process.pid}x${counter++}`
+  await Promise.all([
+    prepareBranch(a, `${id}`, 'a', `UPDATE accounts SET balance = balance - 1 WHERE id = ${from}`),
+    prepareBranch(b, `${id}`, 'b', `UPDATE accounts SET balance = balance + 1 WHERE id = ${to}`),
+  ])
+  await log.query(`INSERT INTO b2_log (tx_id, created_at) VALUES ('${id}', ${Date.now()})`)
+  await Promise.all([commitBranch(a, id, 'a'), commitBranch(b, id, 'b')])
+  forget(id)
+}
+
+async function prepareBranch(conn: RawConnection, id: string, branch: string, statement: string): Promise<void> {
+  if (conn.dialect === 'mysql') {
+    const xid = `'${id}','${branch}'`
+    await conn.query(`XA START ${xid}; ${statement}`)
+    await conn.query(`XA END ${xid}; XA PREPARE ${xid}`)
+  } else {
+    await conn.query(`BEGIN; ${statement}`)
+    await conn.query(`PREPARE TRANSACTION '${id}${branch}'`)
+  }
+}
+
+function commitBranch(conn: RawConnection, id: string, branch: string): Promise<unknown> {
+  return conn.query(conn.dialect === 'mysql' ? `XA COMMIT '${id}','${branch}'` : `COMMIT PREPARED '${id}${branch}'`)
+}
+
+/**
+ * Baseline B4 for W2: a one-shard transfer as one-phase commit by hand, on the
+ * driver: BEGIN rides with the first statement, COMMIT with the second. Two
+ * round trips, the fewest the same interactive statements allow.
+ */
+export async function rawOnePhaseTransfer(conn: RawConnection, from: number, to: number): Promise<void> {
+  await conn.query(`BEGIN; UPDATE accounts SET balance = balance - 1 WHERE id = ${from}`)
+  await conn.query(`UPDATE accounts SET balance = balance + 1 WHERE id = ${to}; COMMIT`)
+}
+
+/**
+ * Deletes decision records the way shardtx's forgetter does (500 at once, or
+ * 250 ms after the first one waiting), so B2 pays for no more forget commits
+ * than W1 does.
+ */
+export function batchedForget(log: RawConnection): { add(id: string): void; close(): Promise<void> } {
+  let pending: string[] = []
+  let timer: NodeJS.Timeout | undefined
+  let flushing = Promise.resolve()
+  const flush = (): void => {
+    clearTimeout(timer)
+    timer = undefined
+    const batch = pending
+    pending = []
+    flushing = flushing.then(() => forgetBatch(log, batch))
+  }
+  return {
+    add(id) {
+      pending.push(id)
+      if (pending.length >= 500) flush()
+      else timer ??= setTimeout(flush, 250)
+    },
+    async close() {
+      flush()
+      await flushing
+    },
+  }
 }

@@ -5,6 +5,8 @@ export interface RunResult {
   p99Ms: number
   count: number
   errors: number
+  /** CPU time (user + system) of this process per committed transaction, in ms, over the measured window. */
+  cpuMsPerTx: number
   /** The first error, when there were any. */
   firstError?: string
 }
@@ -44,8 +46,10 @@ export async function measure(settings: RunSettings, once: (client: number) => P
   await sleep(settings.warmupMs)
   measuring = true
   const begin = performance.now()
+  const cpuBefore = process.cpuUsage()
   await sleep(settings.durationMs)
   measuring = false
+  const cpu = process.cpuUsage(cpuBefore)
   const elapsed = performance.now() - begin
   stop = true
   await Promise.all(clients)
@@ -57,16 +61,34 @@ export async function measure(settings: RunSettings, once: (client: number) => P
     p99Ms: at(0.99),
     count: latencies.length,
     errors,
+    cpuMsPerTx: (cpu.user + cpu.system) / 1000 / Math.max(1, latencies.length),
     ...(firstError === undefined ? {} : { firstError }),
   }
 }
 
+/**
+ * Runs several workloads `repeats` times in rounds, the order reversed every
+ * other round, so no workload always runs first (cold) or last (after the
+ * servers' background work piled up); gives each one's median run.
+ */
+export async function alternatingMedians(repeats: number, runs: ReadonlyArray<() => Promise<RunResult>>): Promise<RunResult[]> {
+  const results: RunResult[][] = runs.map(() => [])
+  for (let round = 0; round < repeats; round++) {
+    const order = runs.map((_, i) => i)
+    if (round % 2 === 1) order.reverse()
+    for (const i of order) results[i]!.push(await runs[i]!())
+  }
+  return results.map(median)
+}
+
+function median(results: RunResult[]): RunResult {
+  const sorted = [...results].sort((a, b) => a.txPerSec - b.txPerSec)
+  return sorted[Math.floor(sorted.length / 2)]!
+}
+
 /** The median of several runs, by throughput; its latencies come from the same run. */
 export async function medianOf(repeats: number, run: () => Promise<RunResult>): Promise<RunResult> {
-  const results: RunResult[] = []
-  for (let i = 0; i < repeats; i++) results.push(await run())
-  results.sort((a, b) => a.txPerSec - b.txPerSec)
-  return results[Math.floor(results.length / 2)]!
+  return (await alternatingMedians(repeats, [run]))[0]!
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -12,6 +12,13 @@ import { movedBetween, shares } from './ring/hash-space.js'
 import { hashringRouter } from './ring/hashring-router.js'
 import { benchmarkKeys } from './ring/keys.js'
 import { median, timeRuns, worstRelativeError } from './ring/stats.js'
+import { scriptFlags } from '../scripts/script-flags.js'
+
+scriptFlags('bench:ring', `npm run bench:ring
+
+The routing layer against the npm hashring package: balance, movement, weighted
+shares (exact over the hash space) and lookup speed. About a minute; takes no
+flags but -h / --help.`, {})
 
 type ShardList = { id: string; weight: number }[]
 

@@ -1,11 +1,11 @@
 import type { ResolvedClusterConfig } from './config/cluster-options.js'
 import { ConfigError } from './errors.js'
-import type { DecisionForgetter } from './decision-forgetter.js'
+import type { DecisionForgetter } from './protocol/decision-forgetter.js'
 import type { Logger } from './logger.js'
-import type { Participant } from './participant.js'
-import type { StepEvent } from './protocol-steps.js'
+import type { Participant } from './protocol/participant.js'
+import type { StepEvent } from './protocol/protocol-steps.js'
 import type { StatsRecorder } from './stats.js'
-import type { TransactionLog } from './transaction-log.js'
+import type { TransactionLog } from './protocol/transaction-log.js'
 import type { TopologyState } from './topology/topology-state.js'
 
 /** What the coordinator, transactions and recovery share inside one cluster. */

@@ -1,27 +1,27 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Knex } from 'knex'
 import { createParticipant } from '../adapters/index.js'
-import { BackgroundRecovery } from './background-recovery.js'
+import { BackgroundRecovery } from './recovery/background-recovery.js'
 import { type ClusterRuntime, participantOf } from './cluster-runtime.js'
 import { type ClusterOptions, type ResolvedClusterConfig, resolveClusterOptions } from './config/cluster-options.js'
-import { DecisionForgetter } from './decision-forgetter.js'
+import { DecisionForgetter } from './protocol/decision-forgetter.js'
 import { ClosedError } from './errors.js'
-import { type InDoubtBranch, listInDoubtBranches, resolveByHand } from './in-doubt.js'
+import { type InDoubtBranch, listInDoubtBranches, type ResolveOptions, resolveByHand } from './recovery/in-doubt.js'
 import { silentLogger } from './logger.js'
-import type { Participant } from './participant.js'
-import type { RecoveryReport } from './recovery.js'
-import { withRetry } from './retry.js'
-import { runTransaction } from './run-transaction.js'
+import type { Participant } from './protocol/participant.js'
+import type { RecoveryReport } from './recovery/recovery.js'
+import { withRetry } from './transaction/retry.js'
+import { runTransaction } from './transaction/run-transaction.js'
 import { ShardedQuery } from './sharded-tables/sharded-query.js'
 import { clusterAccess } from './sharded-tables/shard-access.js'
 import { tableRouter } from './sharded-tables/table-router.js'
 import { type MigrateShardsOptions, migrateShards, probeShards, type ShardMigrationStatus, type ShardStatus } from './shard-migrations/index.js'
 import { type ClusterStats, StatsRecorder } from './stats.js'
-import { stepReporter } from './step-reporter.js'
-import type { Transaction } from './transaction.js'
-import { resolveTransactionOptions, type TransactionOptions } from './transaction-options.js'
-import { TransactionLog } from './transaction-log.js'
-import { functionOption } from './config/function-option.js'
+import { stepReporter } from './protocol/step-reporter.js'
+import type { Transaction } from './transaction/transaction.js'
+import { resolveTransactionOptions, type TransactionOptions } from './transaction/transaction-options.js'
+import { TransactionLog } from './protocol/transaction-log.js'
+import { functionOption } from './config/validate.js'
 import { epochFenceOf } from '../adapters/epoch-fences.js'
 import { type ClusterTopology, createClusterTopology } from './topology/cluster-topology.js'
 import { migrateClusterTables } from './topology/migrate-topology.js'
@@ -67,6 +67,8 @@ export class Cluster {
           connection: shard.connection,
           pool: shard.pool,
           acquireTimeoutMs: config.maxWaitMs,
+          connectTimeoutMs: config.connectTimeoutMs,
+          keepAliveDelayMs: config.keepAliveDelayMs,
           logger,
         }),
       )
@@ -247,11 +249,18 @@ export class Cluster {
   /**
    * Settles one in-doubt transaction by hand, through the same fence as recovery.
    * Refuses to contradict a logged decision, and refuses `commit` without a commit
-   * record (under presumed abort such a transaction never committed).
+   * record (under presumed abort such a transaction never committed). An id that no
+   * shard holds a branch of and the log does not know is a {@link NoSuchInDoubtTransactionError}
+   * (most often a mistyped id), unless `{ force: true }` asks to fence it with an abort record.
+   *
+   * ```ts
+   * await cluster.resolve(txId, 'abort')
+   * await cluster.resolve(idOfAHungProcess, 'abort', { force: true }) // it can never commit now
+   * ```
    */
-  async resolve(txId: string, decision: 'commit' | 'abort'): Promise<RecoveryReport> {
+  async resolve(txId: string, decision: 'commit' | 'abort', options: ResolveOptions = {}): Promise<RecoveryReport> {
     this.#assertOpen()
-    return resolveByHand(this.#runtime, txId, decision)
+    return resolveByHand(this.#runtime, txId, decision, options)
   }
 
   /** Counters since the cluster was created. */

@@ -169,6 +169,26 @@ export class TransactionTimeoutError extends ShardTxError {
 }
 
 /**
+ * `cluster.resolve()` was asked to settle a transaction that no shard holds a prepared
+ * branch of and the log has no record of: most often a mistyped id, or one already
+ * settled and forgotten. Nothing was written. `{ force: true }` fences it anyway.
+ *
+ * ```ts
+ * catch (err) { if (err instanceof NoSuchInDoubtTransactionError) console.log(`check the id: ${err.txId}`) }
+ * ```
+ */
+export class NoSuchInDoubtTransactionError extends ShardTxError {
+  readonly txId: string
+  constructor(txId: string) {
+    super(
+      `no such in-doubt transaction: ${txId} has no prepared branch on any shard and no log record; nothing was written (force it to fence the id anyway)`,
+      { code: 'NO_SUCH_TRANSACTION' },
+    )
+    this.txId = txId
+  }
+}
+
+/**
  * True when `error` says the same work may succeed if run again.
  *
  * ```ts

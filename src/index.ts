@@ -8,6 +8,7 @@ export {
   ForbiddenStatementError,
   InvalidKeyError,
   isRetryable,
+  NoSuchInDoubtTransactionError,
   ShardTxError,
   ShardUnavailableError,
   StaleTopologyError,
@@ -16,11 +17,11 @@ export {
   TransactionInDoubtError,
   TransactionTimeoutError,
 } from './errors.js'
-export type { InDoubtBranch } from './in-doubt.js'
+export type { InDoubtBranch, ResolveOptions } from './recovery/in-doubt.js'
 export type { Logger } from './logger.js'
-export type { Decision, IsolationLevel } from './participant.js'
-export type { ProtocolStep, StepEvent, StepHook } from './protocol-steps.js'
-export type { BranchRef, RecoveryReport } from './recovery.js'
+export type { Decision, IsolationLevel } from './protocol/participant.js'
+export type { ProtocolStep, StepEvent, StepHook } from './protocol/protocol-steps.js'
+export type { BranchRef, RecoveryReport } from './recovery/recovery.js'
 export {
   MigrationLoadError,
   ShardMigrationError,
@@ -53,6 +54,6 @@ export type { TopologyDiff } from './topology/topology-diff.js'
 export type { TopologyMode } from './topology/topology-state.js'
 export type { TopologyReport } from './topology/topology-report.js'
 export type { SetTopologyOptions, TopologyChange, TopologyStepEvent, TopologyTarget } from './topology/set-topology.js'
-export { Transaction } from './transaction.js'
-export type { TransactionOptions } from './transaction-options.js'
-export type { RetryOptions } from './retry.js'
+export { Transaction } from './transaction/transaction.js'
+export type { TransactionOptions } from './transaction/transaction-options.js'
+export type { RetryOptions } from './transaction/retry.js'

@@ -1,4 +1,4 @@
-import type { ConflictInfo } from '../../src/participant.js'
+import type { ConflictInfo } from '../../src/protocol/participant.js'
 
 /** MySQL/MariaDB errnos that mean "run the transaction again". */
 const CONFLICTS: Record<number, ConflictInfo['kind']> = {
@@ -12,7 +12,6 @@ const CONFLICTS: Record<number, ConflictInfo['kind']> = {
 }
 
 export const ER_DUP_ENTRY = 1062
-export const ER_LOCK_WAIT_TIMEOUT = 1205
 /** XAER_NOTA: unknown xid, or one whose preparing connection is still open. */
 export const ER_XAER_NOTA = 1397
 

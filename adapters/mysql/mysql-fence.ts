@@ -1,7 +1,7 @@
 import type { Knex } from 'knex'
 import type { Connection as Mysql2Connection } from 'mysql2'
 import { ConfigError, StaleTopologyError } from '../../src/errors.js'
-import type { PreparedBranch } from '../../src/participant.js'
+import type { PreparedBranch } from '../../src/protocol/participant.js'
 import { FenceRows } from '../../src/topology/fence-rows.js'
 import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/topology/epoch-fence.js'
 import { errno } from './mysql-errors.js'

@@ -1,7 +1,6 @@
-import knexFactory, { type Knex } from 'knex'
 import type { Connection as Mysql2Connection } from 'mysql2'
-import type { BranchId } from '../../src/ids/branch-id.js'
-import { parseBranchXid } from '../../src/ids/branch-id.js'
+import type { BranchId } from '../../src/protocol/ids/branch-id.js'
+import { parseBranchXid } from '../../src/protocol/ids/branch-id.js'
 import type {
   BranchOptions,
   ConflictInfo,
@@ -13,17 +12,9 @@ import type {
   Participant,
   PreparedBranch,
   RunQuery,
-} from '../../src/participant.js'
-import {
-  deleteAbortsBefore,
-  deleteLogRecords,
-  type FenceRequest,
-  fenceInChunks,
-  type LogRow,
-  readLogRecords,
-  toDecisionRecord,
-} from '../log-row.js'
-import { knexLogOf } from '../knex-log.js'
+} from '../../src/protocol/participant.js'
+import { type FenceRequest, fenceInChunks, LOG_COLUMNS, type LogRow, logRowValues, toDecisionRecord } from '../../src/protocol/log-row.js'
+import { KnexParticipant } from '../shared/knex-participant.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {
   classifyMysqlConflict,
@@ -37,7 +28,6 @@ import { fenceStatement, fenceTableError, staleEpochOf, staleError } from './mys
 import { fenceTableOf } from '../../src/topology/table-names.js'
 
 type Connection = Mysql2Connection & {
-  __knex__disposed?: unknown
   /** The innodb_lock_wait_timeout this session runs with, when shardtx changed it. */
   shardtxLockWaitSeconds?: number
 }
@@ -54,36 +44,28 @@ function run<T = unknown>(conn: DriverConnection, sql: string, values?: unknown[
  * Connections run with `multipleStatements` so that `XA END` + `XA PREPARE`, and
  * the decision insert + `XA COMMIT … ONE PHASE`, each take one round trip.
  */
-export class MysqlParticipant implements Participant {
+export class MysqlParticipant extends KnexParticipant implements Participant {
   readonly dialect = 'mysql' as const
-  readonly shardId: string
-  readonly knex: Knex
-  readonly #prefix: string
-  readonly #table: string
-  readonly #tableName: string
   readonly #fenceTable: string
 
   constructor(settings: ParticipantSettings) {
-    this.shardId = settings.shardId
-    this.#prefix = settings.prefix
-    this.#tableName = settings.logTable
-    this.#table = '`' + settings.logTable.replace(/`/g, '``') + '`'
-    this.#fenceTable = fenceTableOf(settings.logTable)
-    this.knex = knexFactory({
+    super(settings, {
       client: 'mysql2',
-      connection: { ...settings.connection, multipleStatements: true },
-      pool: { min: 0, ...settings.pool },
-      acquireConnectionTimeout: settings.acquireTimeoutMs,
-      log: knexLogOf(settings.logger, settings.shardId),
+      // The shard's own driverOptions come after the defaults, so a user can still override them.
+      connection: {
+        enableKeepAlive: true,
+        keepAliveInitialDelay: settings.keepAliveDelayMs,
+        connectTimeout: settings.connectTimeoutMs,
+        ...settings.connection,
+        multipleStatements: true,
+      },
+      quote: (name) => '`' + name.replace(/`/g, '``') + '`',
     })
+    this.#fenceTable = fenceTableOf(settings.logTable)
   }
 
   async verify(): Promise<void> {
     // XA needs nothing configured on MariaDB 10.5+ / MySQL 8; reaching the server is the check.
-  }
-
-  async acquire(): Promise<DriverConnection> {
-    return (await this.knex.client.acquireConnection()) as Connection
   }
 
   async begin(conn: DriverConnection, branch: BranchId, options: BranchOptions): Promise<void> {
@@ -173,9 +155,9 @@ export class MysqlParticipant implements Participant {
       // A failing statement stops the batch, so the branch never commits without its record.
       await run(
         conn,
-        `INSERT INTO ${this.#table} (tx_id, decision, participants, created_at) VALUES (?, ?, ?, ?); ` +
+        `INSERT INTO ${this.quotedLogTable} (${LOG_COLUMNS}) VALUES (?, ?, ?, ?); ` +
           `XA END ${xid}; XA COMMIT ${xid} ONE PHASE`,
-        [record.txId, record.decision, record.participants.join(','), record.createdAt],
+        logRowValues(record),
       )
       return 'committed'
     } catch (error) {
@@ -205,21 +187,14 @@ export class MysqlParticipant implements Participant {
     }
   }
 
-  release(conn: DriverConnection): void {
-    void this.knex.client.releaseConnection(conn)
-  }
-
-  discard(conn: DriverConnection): void {
-    const connection = conn as Connection
-    connection.__knex__disposed = 'discarded by shardtx'
+  protected endSession(conn: DriverConnection): void {
     // Closing the socket ends the session now, so the server rolls back an unprepared
     // branch and lets other sessions finish a prepared one (1397 while it stays open).
-    connection.destroy()
-    void this.knex.client.releaseConnection(conn)
+    ;(conn as Connection).destroy()
   }
 
-  async cancel(conn: DriverConnection): Promise<void> {
-    await this.knex.client.cancelQuery(conn)
+  protected isDuplicateKey(error: unknown): boolean {
+    return errno(error) === ER_DUP_ENTRY
   }
 
   async listPrepared(): Promise<PreparedBranch[]> {
@@ -240,21 +215,6 @@ export class MysqlParticipant implements Participant {
     }
   }
 
-  async insertDecision(record: DecisionRecord): Promise<'inserted' | 'conflict'> {
-    try {
-      await this.knex.raw(`INSERT INTO ${this.#table} (tx_id, decision, participants, created_at) VALUES (?, ?, ?, ?)`, [
-        record.txId,
-        record.decision,
-        record.participants.join(','),
-        record.createdAt,
-      ])
-      return 'inserted'
-    } catch (error) {
-      if (errno(error) === ER_DUP_ENTRY) return 'conflict'
-      throw error
-    }
-  }
-
   fenceAbort(requests: FenceRequest[], createdAt: number): Promise<Map<string, Decision>> {
     return fenceInChunks(requests, async (chunk) => {
       const decided = new Map<string, Decision>()
@@ -265,10 +225,10 @@ export class MysqlParticipant implements Participant {
         const ids = chunk.map((r) => r.txId)
         results = await this.knex
           .raw(
-            `INSERT INTO ${this.#table} (tx_id, decision, participants, created_at)
+            `INSERT INTO ${this.quotedLogTable} (${LOG_COLUMNS})
              VALUES ${chunk.map(() => "(?, 'abort', ?, ?)").join(', ')}
              ON DUPLICATE KEY UPDATE tx_id = tx_id;
-             SELECT * FROM ${this.#table} WHERE tx_id IN (${ids.map(() => '?').join(', ')})`,
+             SELECT * FROM ${this.quotedLogTable} WHERE tx_id IN (${ids.map(() => '?').join(', ')})`,
             [...chunk.flatMap((r) => [r.txId, r.participants.join(','), createdAt]), ...ids],
           )
           .then((r: unknown[]) => r[0] as unknown[])
@@ -283,18 +243,6 @@ export class MysqlParticipant implements Participant {
     })
   }
 
-  readDecisions(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]> {
-    return readLogRecords(this.knex, this.#tableName, txIds, decision)
-  }
-
-  deleteDecisions(txIds: string[], decision: Decision): Promise<number> {
-    return deleteLogRecords(this.knex, this.#tableName, txIds, decision)
-  }
-
-  deleteAbortsBefore(before: number): Promise<number> {
-    return deleteAbortsBefore(this.knex, this.#tableName, before)
-  }
-
   classifyConflict(error: unknown): ConflictInfo | undefined {
     return classifyMysqlConflict(error)
   }
@@ -303,16 +251,12 @@ export class MysqlParticipant implements Participant {
     return isMysqlConnectionError(error)
   }
 
-  async close(): Promise<void> {
-    await this.knex.destroy()
-  }
-
   /** `XA RECOVER` lists every database on the server: keep our prefix and this shard only. */
   #ours(rows: RecoveredRow[]): PreparedBranch[] {
     const found: PreparedBranch[] = []
     for (const row of rows) {
       const xid = splitRecoveredXid(row)
-      const parsed = parseBranchXid(this.#prefix, xid.formatId, xid.gtrid, xid.bqual)
+      const parsed = parseBranchXid(this.prefix, xid.formatId, xid.gtrid, xid.bqual)
       if (parsed !== undefined && parsed.shardId === this.shardId) found.push(parsed)
     }
     return found

@@ -1,5 +1,5 @@
-import type { BranchId } from '../../src/ids/branch-id.js'
-import { XA_FORMAT_ID } from '../../src/ids/branch-id.js'
+import type { BranchId } from '../../src/protocol/ids/branch-id.js'
+import { XA_FORMAT_ID } from '../../src/protocol/ids/branch-id.js'
 
 /**
  * An xid as SQL: hex literals for gtrid and bqual. XA statements take no

@@ -1,5 +1,5 @@
 import pg from 'pg'
-import type { KnexQuery } from '../../src/participant.js'
+import type { KnexQuery } from '../../src/protocol/participant.js'
 
 /** pg's wire connection, as much of it as the pipeline writes to. */
 interface WireConnection {

@@ -1,4 +1,4 @@
-import type { ConflictInfo } from '../../src/participant.js'
+import type { ConflictInfo } from '../../src/protocol/participant.js'
 
 /** SQLSTATEs that mean "run the transaction again". */
 const CONFLICTS: Record<string, ConflictInfo['kind']> = {

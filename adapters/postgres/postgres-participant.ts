@@ -1,8 +1,7 @@
-import knexFactory, { type Knex } from 'knex'
 import type pg from 'pg'
 import { ConfigError, ShardTxError } from '../../src/errors.js'
-import type { BranchId } from '../../src/ids/branch-id.js'
-import { parseBranchGid } from '../../src/ids/branch-id.js'
+import type { BranchId } from '../../src/protocol/ids/branch-id.js'
+import { parseBranchGid } from '../../src/protocol/ids/branch-id.js'
 import type {
   BranchOptions,
   ConflictInfo,
@@ -13,9 +12,9 @@ import type {
   KnexQuery,
   Participant,
   PreparedBranch,
-} from '../../src/participant.js'
-import { deleteAbortsBefore, deleteLogRecords, type FenceRequest, fenceInChunks, readLogRecords } from '../log-row.js'
-import { knexLogOf } from '../knex-log.js'
+} from '../../src/protocol/participant.js'
+import { type FenceRequest, fenceInChunks, LOG_COLUMNS } from '../../src/protocol/log-row.js'
+import { KnexParticipant } from '../shared/knex-participant.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {
   classifyPostgresConflict,
@@ -30,35 +29,30 @@ import { fenceError, fenceStatements } from './postgres-fence.js'
 import { fenceTableOf } from '../../src/topology/table-names.js'
 import { beginStatements, identifier, insertDecisionAndCommit, literal } from './postgres-sql.js'
 
-type Connection = pg.Client & { __knex__disposed?: unknown; processID?: number }
+type Connection = pg.Client
 
 /**
  * A PostgreSQL shard: branches are plain transactions made durable with
  * `PREPARE TRANSACTION` and finished with `COMMIT PREPARED` from any session.
  */
-export class PostgresParticipant implements Participant {
+export class PostgresParticipant extends KnexParticipant implements Participant {
   readonly dialect = 'postgres' as const
-  readonly shardId: string
-  readonly knex: Knex
-  readonly #prefix: string
-  readonly #table: string
-  readonly #quotedTable: string
   readonly #fenceTable: string
   #verified: Promise<void> | undefined
 
   constructor(settings: ParticipantSettings) {
-    this.shardId = settings.shardId
-    this.#prefix = settings.prefix
-    this.#table = settings.logTable
-    this.#quotedTable = identifier(settings.logTable)
-    this.#fenceTable = fenceTableOf(settings.logTable)
-    this.knex = knexFactory({
+    super(settings, {
       client: 'pg',
-      connection: settings.connection,
-      pool: { min: 0, ...settings.pool },
-      acquireConnectionTimeout: settings.acquireTimeoutMs,
-      log: knexLogOf(settings.logger, settings.shardId),
+      // The shard's own driverOptions come last, so a user can still override these.
+      connection: {
+        keepAlive: true,
+        keepAliveInitialDelayMillis: settings.keepAliveDelayMs,
+        connectionTimeoutMillis: settings.connectTimeoutMs,
+        ...settings.connection,
+      },
+      quote: identifier,
     })
+    this.#fenceTable = fenceTableOf(settings.logTable)
   }
 
   verify(): Promise<void> {
@@ -78,10 +72,6 @@ export class PostgresParticipant implements Participant {
         'PostgreSQL has max_prepared_transactions = 0, so it cannot prepare transactions; set it above 0 (e.g. 100) in postgresql.conf and restart the server',
       )
     }
-  }
-
-  async acquire(): Promise<DriverConnection> {
-    return (await this.knex.client.acquireConnection()) as Connection
   }
 
   async begin(conn: DriverConnection, _branch: BranchId, options: BranchOptions): Promise<void> {
@@ -125,7 +115,7 @@ export class PostgresParticipant implements Participant {
   ): Promise<'committed' | 'conflict'> {
     let results: pg.QueryResult[]
     try {
-      results = (await (conn as Connection).query(insertDecisionAndCommit(this.#table, record))) as unknown as pg.QueryResult[]
+      results = (await (conn as Connection).query(insertDecisionAndCommit(this.logTable, record))) as unknown as pg.QueryResult[]
     } catch (error) {
       if (sqlState(error) !== UNIQUE_VIOLATION) throw error
       // A recoverer's abort record holds the key: the transaction is fenced.
@@ -145,30 +135,22 @@ export class PostgresParticipant implements Participant {
     await (conn as Connection).query(prepared ? `ROLLBACK PREPARED ${literal(branch.gid)}` : 'ROLLBACK')
   }
 
-  release(conn: DriverConnection): void {
-    void this.knex.client.releaseConnection(conn)
+  protected endSession(conn: DriverConnection): void {
+    ;(conn as Connection).end().catch(() => {})
   }
 
-  discard(conn: DriverConnection): void {
-    const connection = conn as Connection
-    // Marked disposed, knex's pool drops it on the next validation instead of reusing it.
-    connection.__knex__disposed = 'discarded by shardtx'
-    connection.end().catch(() => {})
-    void this.knex.client.releaseConnection(conn)
-  }
-
-  async cancel(conn: DriverConnection): Promise<void> {
-    await this.knex.client.cancelQuery(conn)
+  protected isDuplicateKey(error: unknown): boolean {
+    return sqlState(error) === UNIQUE_VIOLATION
   }
 
   async listPrepared(): Promise<PreparedBranch[]> {
     const result = await this.knex.raw<{ rows: { gid: string; prepared: Date }[] }>(
       `SELECT gid, prepared FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, ?)`,
-      [this.#prefix],
+      [this.prefix],
     )
     const found: PreparedBranch[] = []
     for (const row of result.rows) {
-      const parsed = parseBranchGid(this.#prefix, row.gid)
+      const parsed = parseBranchGid(this.prefix, row.gid)
       // Shards may share a cluster and a database: only our own shard's branches are ours to finish.
       if (parsed === undefined || parsed.shardId !== this.shardId) continue
       found.push({ txId: parsed.txId, shardId: parsed.shardId, preparedAt: row.prepared.getTime() })
@@ -189,19 +171,6 @@ export class PostgresParticipant implements Participant {
     }
   }
 
-  async insertDecision(record: DecisionRecord): Promise<'inserted' | 'conflict'> {
-    try {
-      await this.knex.raw(
-        `INSERT INTO ${this.#quotedTable} (tx_id, decision, participants, created_at) VALUES (?, ?, ?, ?)`,
-        [record.txId, record.decision, record.participants.join(','), record.createdAt],
-      )
-      return 'inserted'
-    } catch (error) {
-      if (sqlState(error) === UNIQUE_VIOLATION) return 'conflict'
-      throw error
-    }
-  }
-
   fenceAbort(requests: FenceRequest[], createdAt: number): Promise<Map<string, Decision>> {
     return fenceInChunks(requests, async (chunk) => {
       const decided = new Map<string, Decision>()
@@ -209,7 +178,7 @@ export class PostgresParticipant implements Participant {
         // The insert waits on a coordinator's uncommitted commit record with the same key,
         // then does nothing if that commits; the SELECT, a new statement, then sees it.
         const inserted = await this.knex.raw<{ rows: { tx_id: string }[] }>(
-          `INSERT INTO ${this.#quotedTable} (tx_id, decision, participants, created_at)
+          `INSERT INTO ${this.quotedLogTable} (${LOG_COLUMNS})
            VALUES ${chunk.map(() => "(?, 'abort', ?, ?)").join(', ')}
            ON CONFLICT (tx_id) DO NOTHING RETURNING tx_id`,
           chunk.flatMap((r) => [r.txId, r.participants.join(','), createdAt]),
@@ -226,28 +195,12 @@ export class PostgresParticipant implements Participant {
     })
   }
 
-  readDecisions(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]> {
-    return readLogRecords(this.knex, this.#table, txIds, decision)
-  }
-
-  deleteDecisions(txIds: string[], decision: Decision): Promise<number> {
-    return deleteLogRecords(this.knex, this.#table, txIds, decision)
-  }
-
-  deleteAbortsBefore(before: number): Promise<number> {
-    return deleteAbortsBefore(this.knex, this.#table, before)
-  }
-
   classifyConflict(error: unknown): ConflictInfo | undefined {
     return classifyPostgresConflict(error)
   }
 
   isConnectionError(error: unknown): boolean {
     return isPostgresConnectionError(error)
-  }
-
-  async close(): Promise<void> {
-    await this.knex.destroy()
   }
 
   #rolledBack(statement: string, tag: string | undefined): ShardTxError {

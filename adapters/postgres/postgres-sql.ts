@@ -1,4 +1,5 @@
-import type { DecisionRecord, IsolationLevel } from '../../src/participant.js'
+import { LOG_COLUMNS } from '../../src/protocol/log-row.js'
+import type { DecisionRecord, IsolationLevel } from '../../src/protocol/participant.js'
 
 /**
  * `PREPARE TRANSACTION` takes no bind parameter (42601), so the gid goes in as a
@@ -23,7 +24,7 @@ export function beginStatements(isolationLevel: IsolationLevel | undefined, lock
 /** The commit record and the COMMIT that makes it the decision, in one round trip. */
 export function insertDecisionAndCommit(table: string, record: DecisionRecord): string {
   return (
-    `INSERT INTO ${identifier(table)} (tx_id, decision, participants, created_at) VALUES (` +
+    `INSERT INTO ${identifier(table)} (${LOG_COLUMNS}) VALUES (` +
     `${literal(record.txId)}, ${literal(record.decision)}, ${literal(record.participants.join(','))}, ${Math.trunc(record.createdAt)}); COMMIT`
   )
 }

@@ -37,6 +37,8 @@ export interface CliArgs {
   /** topology set: the config whose shard list is the target, and whether slots of empty sharded tables may move. */
   to: string | undefined
   allowEmptyMove: boolean
+  /** resolve: fence an abort even for an id no shard and no log record knows. */
+  force: boolean
 }
 
 const OPTIONS = {
@@ -53,6 +55,7 @@ const OPTIONS = {
   only: { type: 'string' },
   to: { type: 'string' },
   'allow-empty-move': { type: 'boolean' },
+  force: { type: 'boolean' },
 } as const
 
 const GLOBAL_FLAGS = { config: true, json: true, quiet: true, verbose: true, help: true }
@@ -62,7 +65,7 @@ const COMMAND_FLAGS: Record<CommandName, (keyof typeof OPTIONS)[]> = {
   status: [],
   'in-doubt': [],
   recover: [],
-  resolve: [],
+  resolve: ['force'],
   route: ['int', 'bigint'],
   migrate: ['shards', 'directory', 'table', 'only'],
   topology: ['to', 'allow-empty-move'],
@@ -73,7 +76,7 @@ const ARITY: Record<CommandName, [number, number, string]> = {
   status: [0, 0, 'status'],
   'in-doubt': [0, 0, 'in-doubt'],
   recover: [0, 0, 'recover'],
-  resolve: [2, 2, 'resolve <txId> commit|abort'],
+  resolve: [2, 2, 'resolve <txId> commit|abort [--force]'],
   route: [1, Infinity, 'route <key>...'],
   migrate: [0, 0, 'migrate [--shards [--directory dir] [--table name] [--only ids]]'],
   topology: [1, 1, 'topology show | set --to <config> [--allow-empty-move]'],
@@ -111,6 +114,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
     only: values.only?.split(',').map((id) => id.trim()).filter((id) => id !== ''),
     to: values.to,
     allowEmptyMove: values['allow-empty-move'] ?? false,
+    force: values.force ?? false,
   }
   if (args.help) return args
   if (name === undefined) throw new CliUsageError('no command given; see shardtx --help')

@@ -36,6 +36,11 @@ route
       --bigint          read the keys as bigints; keys are strings otherwise.
                         The ring routes 42, 42n and '42' alike. Negative: route --int -- -5
 
+resolve
+      --force           abort (fence) an id that no shard holds a branch of and the log does
+                        not know, which is refused otherwise as most likely a mistyped id: for a
+                        transaction whose coordinator may still run where you cannot see it
+
 migrate --shards
   -d, --directory <dir> folder of migration files (default ./migrations)
       --table <name>    migrations table on each shard (default knex_migrations)

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { extname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { CliUsageError } from './cli-errors.js'
+import { jsonErrorPosition } from './json-error-position.js'
 
 /**
  * Looked for in the working directory, in this order, when `--config` is not given.
@@ -47,13 +48,10 @@ export async function loadConfig(given: string | undefined, cwd: string): Promis
   try {
     module = (await import(pathToFileURL(path).href)) as { default?: unknown }
   } catch (error) {
-    const typescript = (error as { code?: unknown }).code === 'ERR_UNKNOWN_FILE_EXTENSION'
-    const reason = typescript
-      ? 'this Node cannot import TypeScript; use a .js/.mjs/.json config or run the CLI under tsx'
-      : error instanceof Error
-        ? error.message
-        : String(error)
-    throw new CliUsageError(`cannot load config ${path}: ${reason}`, error)
+    if ((error as { code?: unknown }).code === 'ERR_UNKNOWN_FILE_EXTENSION') {
+      throw new CliUsageError(`cannot load config ${path}: this Node cannot import TypeScript; use a .js/.mjs/.json config or run the CLI under tsx`)
+    }
+    throw new CliUsageError(`cannot load config ${path}: ${failureWithoutText(error, path)}`)
   }
   if (module.default === undefined) throw new CliUsageError(`config ${path} has no default export (export default { shards: [...] })`)
   let options: unknown = module.default
@@ -61,10 +59,40 @@ export async function loadConfig(given: string | undefined, cwd: string): Promis
     try {
       options = await (options as () => unknown)()
     } catch (error) {
-      throw new CliUsageError(`config ${path}: its default function failed: ${error instanceof Error ? error.message : String(error)}`, error)
+      throw new CliUsageError(`config ${path}: its default function failed: ${failureWithoutText(error, path)}`)
     }
   }
   return { path, options }
+}
+
+const BUILT_IN_ERRORS = ['Error', 'SyntaxError', 'TypeError', 'ReferenceError', 'RangeError', 'URIError', 'EvalError', 'AggregateError']
+const LOAD_FAILURE_CODES = ['ERR_MODULE_NOT_FOUND', 'ERR_REQUIRE_ESM', 'ERR_UNSUPPORTED_DIR_IMPORT', 'ERR_PACKAGE_PATH_NOT_EXPORTED']
+
+/**
+ * A config module's failure without its message: a message may quote the module's text
+ * (a syntax error's line) or hold what the module read (`throw new Error(password)`), and
+ * no secret of that config is known yet to mask it. The error's kind, Node's code and the
+ * place in the config file are kept; running the file with node shows the rest to its owner.
+ * The error is not kept as `cause` either, so that nothing downstream can print it.
+ */
+function failureWithoutText(error: unknown, path: string): string {
+  // A module can set an error's name and code too: only JavaScript's own names and Node's load failures are named.
+  const name = error instanceof Error && BUILT_IN_ERRORS.includes(error.name) ? error.name : 'an error'
+  const code = (error as { code?: unknown } | null)?.code
+  const known = typeof code === 'string' && LOAD_FAILURE_CODES.includes(code) ? ` [${code}]` : ''
+  const where = placeIn(error instanceof Error ? error.stack : undefined, path)
+  return `${name}${known}${where} (its message is not shown, as it may quote the config; load the file with node to see it)`
+}
+
+/** ` at line L[, column C]`, from the first stack line that names the config file; '' if none does. */
+function placeIn(stack: string | undefined, path: string): string {
+  if (stack === undefined) return ''
+  for (const file of [pathToFileURL(path).href, path]) {
+    const escaped = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    const found = new RegExp(`${escaped}:(\\d+)(?::(\\d+))?`).exec(stack)
+    if (found !== null) return ` at line ${found[1]}${found[2] === undefined ? '' : `, column ${found[2]}`}`
+  }
+  return ''
 }
 
 function findDefault(cwd: string): string {
@@ -76,11 +104,12 @@ function findDefault(cwd: string): string {
 }
 
 function readJson(path: string): unknown {
+  const text = readFileSync(path, 'utf8')
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as unknown
-  } catch (error) {
-    // V8 quotes the text around the mistake, and that text may hold a password: keep only the position.
-    const reason = error instanceof Error ? error.message.replace(/, ".*" is not valid JSON$/s, '') : String(error)
-    throw new CliUsageError(`config ${path} is not valid JSON: ${reason}`)
+    return JSON.parse(text) as unknown
+  } catch {
+    // V8's message quotes the text around the mistake, and that text may hold a password: only the place is reported.
+    const { line, column } = jsonErrorPosition(text)
+    throw new CliUsageError(`config ${path} is not valid JSON: syntax error at line ${line}, column ${column}`)
   }
 }

@@ -1,12 +1,13 @@
+import { dialectNames, isDialect } from '../../adapters/index.js'
 import { ConfigError } from '../errors.js'
-import { MAX_TIMEOUT_MS } from '../ids/transaction-id.js'
-import type { IsolationLevel } from '../participant.js'
+import { MAX_TIMEOUT_MS } from '../protocol/ids/transaction-id.js'
+import type { IsolationLevel } from '../protocol/participant.js'
 import type { Logger } from '../logger.js'
-import type { StepHook } from '../protocol-steps.js'
+import type { StepHook } from '../protocol/protocol-steps.js'
 import { type ResolvedTables, resolveTables, type TableDeclaration } from '../sharded-tables/table-declaration.js'
 import { normalizeConnection } from './connection.js'
 import type { Dialect, ShardConfig } from './shard-config.js'
-import { functionOption } from './function-option.js'
+import { booleanOption, functionOption, integerAtLeast, nonNegativeMs, plainObject, positiveMs, rejectUnknownKeys } from './validate.js'
 import type { TopologyMode } from '../topology/topology-state.js'
 
 /**
@@ -34,6 +35,18 @@ export interface ClusterOptions {
   lockTimeout?: number
   /** How long a transaction waits for a pooled connection, in ms (default 10 000). */
   maxWait?: number
+  /**
+   * How long opening one driver connection may take, TCP connect and login
+   * included, in ms (default 10 000). Without it a server that accepts but never
+   * answers would hold the caller until TCP gives up.
+   */
+  connectTimeout?: number
+  /**
+   * Idle time after which TCP keepalive probes start on every driver connection,
+   * in ms (default 10 000), so a dead peer is noticed on idle pooled connections.
+   * The OS sets the probe interval and count.
+   */
+  keepAliveDelay?: number
   /** Background recovery; `false` turns it off. */
   recovery?: false | RecoveryOptions
   /** Observes each protocol step; see {@link StepHook}. */
@@ -91,6 +104,8 @@ export interface ResolvedClusterConfig {
   isolationLevel: IsolationLevel | undefined
   lockTimeoutMs: number | undefined
   maxWaitMs: number
+  connectTimeoutMs: number
+  keepAliveDelayMs: number
   recovery: Required<RecoveryOptions>
   onStep: StepHook | undefined
   propagation: boolean
@@ -107,7 +122,7 @@ export interface ResolvedShard {
 }
 
 const CLUSTER_KEYS = [
-  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'recovery', 'onStep', 'tables', 'propagation', 'topology',
+  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'connectTimeout', 'keepAliveDelay', 'recovery', 'onStep', 'tables', 'propagation', 'topology',
 ]
 const SHARD_KEYS = ['id', 'dialect', 'connection', 'weight', 'pool']
 const RECOVERY_KEYS = ['enabled', 'intervalMs', 'graceMs', 'abortRetentionMs', 'dutyCycle']
@@ -151,6 +166,8 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
     isolationLevel: isolationLevelOption('isolationLevel', options.isolationLevel),
     lockTimeoutMs: positiveMs('lockTimeout', options.lockTimeout),
     maxWaitMs: positiveMs('maxWait', options.maxWait) ?? 10_000,
+    connectTimeoutMs: positiveMs('connectTimeout', options.connectTimeout) ?? 10_000,
+    keepAliveDelayMs: positiveMs('keepAliveDelay', options.keepAliveDelay) ?? 10_000,
     recovery: resolveRecovery(options.recovery),
     onStep: options.onStep,
     propagation: booleanOption('propagation', options.propagation) ?? true,
@@ -177,8 +194,9 @@ function resolveShards(input: unknown): ResolvedShard[] {
     }
     if (seen.has(shard.id)) throw new ConfigError(`${field}.id`, `duplicate shard id "${shard.id}"`)
     seen.add(shard.id)
-    if (shard.dialect !== 'postgres' && shard.dialect !== 'mysql') {
-      throw new ConfigError(`${field}.dialect`, `must be 'postgres' or 'mysql', not ${JSON.stringify(shard.dialect)}`)
+    if (!isDialect(shard.dialect)) {
+      // The value itself is not quoted: a config error must never echo config text (it may be a misplaced secret).
+      throw new ConfigError(`${field}.dialect`, `must be ${dialectNames()} (got ${shard.dialect === undefined ? 'none' : `another ${typeof shard.dialect}`})`)
     }
     const weight = shard.weight === undefined ? 1 : shard.weight
     if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
@@ -199,12 +217,8 @@ function resolvePool(field: string, input: unknown): { min?: number; max?: numbe
   const pool = plainObject(field, input) as { min?: unknown; max?: unknown }
   rejectUnknownKeys(field, pool, ['min', 'max'])
   const { min, max } = pool
-  if (min !== undefined && !(Number.isInteger(min) && (min as number) >= 0)) {
-    throw new ConfigError(`${field}.min`, 'must be an integer ≥ 0')
-  }
-  if (max !== undefined && !(Number.isInteger(max) && (max as number) >= 1)) {
-    throw new ConfigError(`${field}.max`, 'must be an integer ≥ 1')
-  }
+  integerAtLeast(`${field}.min`, min, 0)
+  integerAtLeast(`${field}.max`, max, 1)
   if (min !== undefined && max !== undefined && (min as number) > (max as number)) {
     throw new ConfigError(`${field}.min`, 'must not exceed max')
   }
@@ -232,7 +246,7 @@ function resolveRecovery(input: unknown): Required<RecoveryOptions> {
 function dutyCycleOption(value: unknown): number | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 1) {
-    throw new ConfigError('recovery.dutyCycle', `must be a number in (0, 1], got ${String(value)}`)
+    throw new ConfigError('recovery.dutyCycle', `must be a number in (0, 1], got ${typeof value === 'number' ? String(value) : `a ${typeof value}`}`)
   }
   return value
 }
@@ -252,42 +266,8 @@ export function isolationLevelOption(field: string, value: unknown): IsolationLe
   return value as IsolationLevel
 }
 
-function booleanOption(field: string, value: unknown): boolean | undefined {
-  if (value !== undefined && typeof value !== 'boolean') throw new ConfigError(field, 'must be true or false')
-  return value as boolean | undefined
-}
-
-export function positiveMs(field: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new ConfigError(field, 'must be a finite number of milliseconds above 0')
-  }
-  return value
-}
-
-function nonNegativeMs(field: string, value: unknown): number | undefined {
-  if (value === undefined) return undefined
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new ConfigError(field, 'must be a finite number of milliseconds, 0 or more')
-  }
-  return value
-}
-
 function isLogger(value: unknown): boolean {
   if (value === null || typeof value !== 'object') return false
   const logger = value as Record<string, unknown>
   return ['debug', 'info', 'warn', 'error', 'child'].every((method) => typeof logger[method] === 'function')
-}
-
-export function plainObject(field: string, value: unknown): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(field, 'must be an object')
-  return value as Record<string, unknown>
-}
-
-export function rejectUnknownKeys(field: string, object: object, known: string[]): void {
-  for (const key of Object.keys(object)) {
-    if (!known.includes(key)) {
-      throw new ConfigError(field === 'options' ? key : `${field}.${key}`, `unknown option (known: ${known.join(', ')})`)
-    }
-  }
 }

@@ -1,10 +1,6 @@
 import { ConfigError } from '../errors.js'
+import { traitsOf } from '../../adapters/index.js'
 import type { ConnectionObject, Dialect } from './shard-config.js'
-
-const URL_PROTOCOLS: Record<Dialect, string[]> = {
-  postgres: ['postgres:', 'postgresql:'],
-  mysql: ['mysql:', 'mariadb:'],
-}
 
 const OBJECT_KEYS = new Set(['host', 'port', 'user', 'password', 'database', 'socketPath', 'ssl', 'driverOptions'])
 
@@ -45,21 +41,22 @@ export function normalizeConnection(
   const { driverOptions: _, socketPath, ...plain } = object
   const settings: Record<string, unknown> = { ...(driverOptions as object), ...plain }
   // pg takes a unix socket directory as `host`; mysql2 calls it `socketPath`.
-  if (socketPath !== undefined) settings[dialect === 'postgres' ? 'host' : 'socketPath'] = socketPath
+  if (socketPath !== undefined) settings[traitsOf(dialect).socketPathSetting] = socketPath
   return settings
 }
 
 function fromUrl(field: string, dialect: Dialect, text: string): Record<string, unknown> {
+  const traits = traitsOf(dialect)
   let url: URL
   try {
     url = new URL(text)
   } catch {
-    throw new ConfigError(field, `is not a valid URL (expected ${URL_PROTOCOLS[dialect][0]}//user:password@host:port/database)`)
+    throw new ConfigError(field, `is not a valid URL (expected ${traits.urlProtocols[0]}//user:password@host:port/database)`)
   }
-  if (!URL_PROTOCOLS[dialect].includes(url.protocol)) {
+  if (!traits.urlProtocols.includes(url.protocol)) {
     throw new ConfigError(
       field,
-      `a ${dialect} shard needs a ${URL_PROTOCOLS[dialect].join(' or ')} URL, not ${url.protocol}`,
+      `a ${dialect} shard needs a ${traits.urlProtocols.join(' or ')} URL, not ${url.protocol}`,
     )
   }
   if (url.hostname === '') throw new ConfigError(field, 'the URL names no host')
@@ -72,9 +69,7 @@ function fromUrl(field: string, dialect: Dialect, text: string): Record<string, 
       throw new ConfigError(field, `the URL's ${part} holds a malformed percent-escape (write % as %25)`)
     }
   }
-  if (dialect === 'postgres') return { connectionString: text }
-  // mysql2 reads `uri` itself; `mariadb:` is an alias it does not know.
-  return { uri: url.protocol === 'mariadb:' ? 'mysql:' + text.slice('mariadb:'.length) : text }
+  return traits.connectionFromUrl(url, text)
 }
 
 function isPlainObject(value: unknown): boolean {

@@ -1,9 +1,8 @@
 import { statSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { plainObject, rejectUnknownKeys } from '../config/cluster-options.js'
+import { functionOption, plainObject, rejectUnknownKeys } from '../config/validate.js'
 import { ConfigError } from '../errors.js'
 import type { MigrationProgress } from './migration-progress.js'
-import { functionOption } from '../config/function-option.js'
 
 /**
  * Options of `cluster.migrateShards()`: your own knex migrations, run on every shard.

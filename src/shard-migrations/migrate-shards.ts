@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import type { Knex } from 'knex'
+import { traitsOf } from '../../adapters/index.js'
 import type { Dialect } from '../config/shard-config.js'
 import { DirectoryMigrationSource, type MigrationFile } from './directory-migration-source.js'
 import { type MigrateShardsOptions, type ResolvedMigrateShardsOptions, resolveMigrateShardsOptions } from './migrate-shards-options.js'
@@ -118,7 +119,7 @@ async function applyOne(
       migration: file.name,
       message: messageOf(error),
       // Another process holding knex's lock means nothing of this migration ran here.
-      mayBePartial: (error as Error).name !== 'MigrationLocked' && (dialect === 'mysql' || !inTransaction),
+      mayBePartial: (error as Error).name !== 'MigrationLocked' && (!traitsOf(dialect).transactionalDdl || !inTransaction),
       cause: error,
     }
     options.onProgress({ event: 'failed', shardId, migration: file.name, ms: performance.now() - started, error })

@@ -1,5 +1,5 @@
 import type { Dialect } from '../config/shard-config.js'
-import type { Participant } from '../participant.js'
+import type { Participant } from '../protocol/participant.js'
 import { describeShardError } from '../shard-error-text.js'
 
 /**

@@ -1,10 +1,7 @@
 import type { Knex } from 'knex'
+import { traitsOf } from '../../adapters/index.js'
 import type { Dialect } from '../config/shard-config.js'
 import type { OrderTerm } from './query-state.js'
-
-// Where each server puts NULLs when ORDER BY does not say: PostgreSQL sorts them
-// as the largest value, MySQL/MariaDB as the smallest.
-const NULLS_SORT_AS_LARGEST: Record<Dialect, boolean> = { postgres: true, mysql: false }
 
 /**
  * Adds ORDER BY terms that put NULLs where each term asks on every dialect, so
@@ -21,7 +18,7 @@ const NULLS_SORT_AS_LARGEST: Record<Dialect, boolean> = { postgres: true, mysql:
  */
 export function applyOrder(knex: Knex, builder: Knex.QueryBuilder, order: readonly OrderTerm[], dialect: Dialect): void {
   for (const term of order) {
-    const largest = NULLS_SORT_AS_LARGEST[dialect]
+    const largest = traitsOf(dialect).nullsSortAsLargest
     const native = (term.direction === 'asc') === largest ? 'last' : 'first'
     if (term.nulls !== native) builder.orderBy(knex.raw('(?? is null)', [term.column]) as never, term.nulls === 'last' ? 'asc' : 'desc')
     builder.orderBy(term.column, term.direction)

@@ -1,7 +1,21 @@
 import type { Knex } from 'knex'
-import type { Cluster } from '../cluster.js'
-import type { Transaction } from '../transaction.js'
 import { writeAtomically } from './atomic-write.js'
+
+/**
+ * What a builder needs of a transaction: its branch knex per shard. Declared
+ * here, not imported, so that sharded tables do not depend on the transaction
+ * or the cluster that use them (no import cycle).
+ */
+export interface BranchesByShard {
+  forShard(shardId: string): Knex
+}
+
+/** What a builder needs of a cluster outside a transaction. */
+export interface ShardsOfCluster {
+  forShard(shardId: string): Knex
+  transaction<T>(work: (tx: BranchesByShard) => Promise<T>): Promise<T>
+  currentTransaction(): BranchesByShard | undefined
+}
 
 /**
  * How a builder reaches the shards: inside a transaction, its branches; outside,
@@ -30,7 +44,7 @@ export interface ShardAccess {
  * transactionAccess(tx).reader('pg-0') === tx.forShard('pg-0') // true
  * ```
  */
-export function transactionAccess(tx: Transaction): ShardAccess {
+export function transactionAccess(tx: BranchesByShard): ShardAccess {
   return {
     reader: (shardId) => tx.forShard(shardId),
     async writeEach(shardIds, statement) {
@@ -51,7 +65,7 @@ export function transactionAccess(tx: Transaction): ShardAccess {
  * await clusterAccess(cluster).writeEach(['pg-0', 'my-0'], (knex) => knex('t').insert({ id: 1 }))
  * ```
  */
-export function clusterAccess(cluster: Pick<Cluster, 'forShard' | 'transaction' | 'currentTransaction'>): ShardAccess {
+export function clusterAccess(cluster: ShardsOfCluster): ShardAccess {
   return {
     reader(shardId) {
       return cluster.currentTransaction()?.forShard(shardId) ?? cluster.forShard(shardId)

@@ -1,3 +1,4 @@
+import { rejectUnknownKeys } from '../config/validate.js'
 import { ConfigError } from '../errors.js'
 import type { ShardKey } from '../sharding/index.js'
 
@@ -106,9 +107,7 @@ function resolveTable(field: string, name: string, input: unknown): ResolvedTabl
     throw new ConfigError(field, 'must be { shardKey } or { reference: true }')
   }
   const declaration = input as Record<string, unknown>
-  for (const key of Object.keys(declaration)) {
-    if (!TABLE_KEYS.includes(key)) throw new ConfigError(`${field}.${key}`, `unknown option (known: ${TABLE_KEYS.join(', ')})`)
-  }
+  rejectUnknownKeys(field, declaration, TABLE_KEYS)
   const { shardKey, keyColumns, reference } = declaration
   if (reference !== undefined) {
     if (reference !== true) throw new ConfigError(`${field}.reference`, 'must be true (leave it out for a sharded table)')

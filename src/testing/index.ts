@@ -12,6 +12,7 @@
 export { startLocalCluster } from './start-local-cluster.js'
 export type { LocalCluster, ServerInfo } from './local-cluster.js'
 export type { LocalClusterBackend, LocalClusterOptions } from './local-cluster-options.js'
+export type { PartitionMode, PartitionOptions } from './faults/fault-options.js'
 export {
   LocalClusterError,
   MissingServerBinaryError,

@@ -14,7 +14,9 @@ export type LocalClusterErrorCode =
   | 'LOCAL_CLUSTER_UNKNOWN_SHARD'
   | 'LOCAL_CLUSTER_UNSUPPORTED'
   | 'LOCAL_CLUSTER_NO_CONTAINER_RUNTIME'
+  | 'LOCAL_CLUSTER_IMAGE_MISSING'
   | 'LOCAL_CLUSTER_DESTROYED'
+  | 'LOCAL_CLUSTER_NO_FAULTS'
 
 /**
  * A throwaway test cluster could not be started or operated. `code` says

@@ -48,8 +48,28 @@ export interface LocalClusterOptions {
   searchPath?: readonly string[]
   /** `local` backend: extra command-line arguments for each server. */
   serverArgs?: { postgres?: readonly string[]; mysql?: readonly string[] }
-  /** `containers` backend: images (default `postgres:16-alpine`, `mariadb:11.4`). */
+  /**
+   * `containers` backend: images. Default: `SHARDTX_TEST_POSTGRES_IMAGE` /
+   * `SHARDTX_TEST_MYSQL_IMAGE`, else the official `postgres:16-alpine` and
+   * `mariadb:11.4`. Any image that takes the official images' variables
+   * (`POSTGRES_PASSWORD`, `MARIADB_ROOT_PASSWORD`) and server arguments as its
+   * command will do, such as the `shardtx-local/*` images that the
+   * repository's `scripts/build-local-images.sh` builds with no pull.
+   */
   images?: { postgres?: string; mysql?: string }
+  /**
+   * `true`: put a TCP proxy on 127.0.0.1 in front of every shard, so that
+   * `partition`, `heal` and `delay` can break or slow its path; `shards` then
+   * point at the proxies (default false).
+   */
+  faults?: boolean
+  /**
+   * `containers` backend: whether missing images may be pulled. Default:
+   * `false` when `SHARDTX_TEST_PULL` is `never`, else `true`. With `false` a
+   * missing image fails the start with `LOCAL_CLUSTER_IMAGE_MISSING`, and
+   * testcontainers' Ryuk reaper (an image of its own) is not used.
+   */
+  pull?: boolean
   /** Environment read for `SHARDTX_TEST_*` variables (default `process.env`). */
   env?: Readonly<Record<string, string | undefined>>
 }
@@ -70,11 +90,13 @@ export interface ResolvedLocalClusterOptions {
   searchPath: readonly string[] | undefined
   serverArgs: { postgres: readonly string[]; mysql: readonly string[] }
   images: { postgres: string; mysql: string }
+  faults: boolean
+  pull: boolean
   env: Readonly<Record<string, string | undefined>>
 }
 
 const KNOWN_KEYS = new Set<string>([
-  'postgres', 'mysql', 'databasesPerServer', 'durable', 'backend', 'searchPath', 'serverArgs', 'images', 'env',
+  'postgres', 'mysql', 'databasesPerServer', 'durable', 'backend', 'searchPath', 'serverArgs', 'images', 'faults', 'pull', 'env',
 ])
 
 /**
@@ -98,7 +120,9 @@ export function resolveLocalClusterOptions(options: LocalClusterOptions): Resolv
   if (postgres + mysql === 0) throw invalid('postgres/mysql', 'ask for at least one server, e.g. { postgres: 1 }')
   const backend = options.backend ?? backendFromEnv(env)
   if (!BACKENDS.includes(backend)) throw invalid('backend', `unknown backend "${String(backend)}"; use ${BACKENDS.join(', ')}`)
-  if (options.durable !== undefined && typeof options.durable !== 'boolean') throw invalid('durable', 'must be a boolean')
+  for (const flag of ['durable', 'faults', 'pull'] as const) {
+    if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw invalid(flag, 'must be a boolean')
+  }
   return {
     postgres,
     mysql,
@@ -111,9 +135,11 @@ export function resolveLocalClusterOptions(options: LocalClusterOptions): Resolv
       mysql: strings('serverArgs.mysql', options.serverArgs?.mysql ?? []),
     },
     images: {
-      postgres: options.images?.postgres ?? 'postgres:16-alpine',
-      mysql: options.images?.mysql ?? 'mariadb:11.4',
+      postgres: options.images?.postgres ?? nonEmpty(env.SHARDTX_TEST_POSTGRES_IMAGE) ?? 'postgres:16-alpine',
+      mysql: options.images?.mysql ?? nonEmpty(env.SHARDTX_TEST_MYSQL_IMAGE) ?? 'mariadb:11.4',
     },
+    faults: options.faults ?? false,
+    pull: options.pull ?? env.SHARDTX_TEST_PULL?.trim() !== 'never',
     env,
   }
 }
@@ -125,6 +151,10 @@ function backendFromEnv(env: Readonly<Record<string, string | undefined>>): Loca
     throw invalid('SHARDTX_TEST_BACKEND', `unknown backend "${value}"; use ${BACKENDS.join(', ')}`)
   }
   return value as LocalClusterBackend
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value?.trim() || undefined
 }
 
 function count(field: string, value: unknown, min: number): number {

@@ -1,4 +1,5 @@
 import type { Dialect, ShardConfig } from '../config/shard-config.js'
+import type { PartitionOptions } from './faults/fault-options.js'
 import type { LocalClusterBackend } from './local-cluster-options.js'
 
 /**
@@ -16,6 +17,8 @@ export interface ServerInfo {
   pid: number | undefined
   /** Data directory (`local` backend only). */
   dataDir: string | undefined
+  /** Id of the server's container (`containers` backend only). */
+  containerId: string | undefined
   /** Whether the server was last started rather than killed or stopped. */
   running: boolean
   /** Every shard held by this server (several with `databasesPerServer`). */
@@ -31,6 +34,9 @@ export interface ServerInfo {
  * const cluster = createCluster({ shards: local.shards })
  * await local.kill('pg-1')     // a real crash: SIGKILL
  * await local.restart('pg-1')  // same data dir and port; resolves once it accepts connections
+ * // with { faults: true }:
+ * await local.partition('my-0', { mode: 'blackhole' }) // or 'reset'
+ * await local.heal('my-0')
  * await local.destroy()
  * ```
  */
@@ -52,6 +58,32 @@ export interface LocalCluster {
    * resolves once it accepts connections. A running server is stopped first.
    */
   restart(shardId: string): Promise<void>
+  /**
+   * Breaks the network path to `shardId` (this shard only, even when its server
+   * holds others). Needs `faults: true`. Resolves once existing connections are
+   * dealt with:
+   * - `blackhole` (default): every byte is dropped both ways and sockets stay
+   *   open, like a firewall or NAT that forgot the flow. New connections are
+   *   accepted and never answered.
+   * - `reset`: existing connections are closed with a TCP RST on both sides;
+   *   new ones are reset as soon as they are accepted.
+   *
+   * The proxy's own kernel still answers TCP keepalive probes, so a black-holed
+   * connection is only noticed by a client-side deadline (a statement or query
+   * timeout), never by keepalive.
+   */
+  partition(shardId: string, options?: PartitionOptions): Promise<void>
+  /**
+   * Ends a partition and any added latency of `shardId`: new connections pass
+   * again. Connections that were black-holed stay silent forever (the harsher
+   * of what real networks do after a flow is lost); clients must drop them.
+   */
+  heal(shardId: string): Promise<void>
+  /**
+   * Holds every chunk to and from `shardId` for `ms` before passing it on, in
+   * order, on existing and new connections; `0` removes it. Needs `faults: true`.
+   */
+  delay(shardId: string, ms: number): Promise<void>
   /** Stops every server and removes every file the cluster made. Idempotent. */
   destroy(): Promise<void>
 }

@@ -1,6 +1,6 @@
 import type { ResolvedClusterConfig } from '../config/cluster-options.js'
 import type { Logger } from '../logger.js'
-import type { Participant } from '../participant.js'
+import type { Participant } from '../protocol/participant.js'
 import type { EpochFence } from './epoch-fence.js'
 import { fenceTableOf, topologyTableOf } from './table-names.js'
 import { TopologyState } from './topology-state.js'

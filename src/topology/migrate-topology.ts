@@ -1,6 +1,7 @@
-import { fenceTableMigrationSource, logTableMigrationSource, migrationsTableOf } from '../log-table-migrations.js'
+import { migrationsTableOf } from '../protocol/log-table-migrations.js'
+import { fenceTableMigrationSource, logShardMigrationSource } from './topology-migrations.js'
 import type { Logger } from '../logger.js'
-import type { Participant } from '../participant.js'
+import type { Participant } from '../protocol/participant.js'
 import { describeShardError } from '../shard-error-text.js'
 import { fenceMigrationsTableOf } from './table-names.js'
 
@@ -21,7 +22,7 @@ export async function migrateClusterTables(
 ): Promise<void> {
   const all = [...participants]
   const log = all.find((p) => p.shardId === logShardId)!
-  await log.knex.migrate.latest({ migrationSource: logTableMigrationSource(logTable), tableName: migrationsTableOf(logTable) })
+  await log.knex.migrate.latest({ migrationSource: logShardMigrationSource(logTable), tableName: migrationsTableOf(logTable) })
   for (const participant of all) {
     if (participant === log) continue
     try {

@@ -1,4 +1,4 @@
-import type { Participant } from '../participant.js'
+import type { Participant } from '../protocol/participant.js'
 import type { ShardKey, ShardRing } from '../sharding/index.js'
 import type { ResolvedTables } from '../sharded-tables/table-declaration.js'
 

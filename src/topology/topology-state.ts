@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { ConfigError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { ringFor } from '../ring-cache.js'
+import { ringFor } from '../sharding/ring-cache.js'
 import type { EpochFence } from './epoch-fence.js'
 import type { Routing } from './routing.js'
 import { describeDiff, diffTopology, isSameTopology } from './topology-diff.js'

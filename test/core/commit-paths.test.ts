@@ -1,14 +1,29 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
+import { preparedOnServer } from '../support/server-activity.js'
 import { sharedShards } from '../support/shared-cluster.js'
 
 describe.each(['pg-1', 'my-1'])('commit paths with %s written', (writer) => {
   let t: TestCluster
   let accounts: string
   const reader = writer === 'pg-1' ? 'my-0' : 'pg-1'
+  const dialectOf = (shardId: string) => (shardId.startsWith('pg-') ? 'postgres' : 'mysql')
+  // What the servers hold prepared for a transaction at its decision, read from them.
+  let preparedAtDecision: Record<string, number> | undefined
+  const readPreparedAtDecision = async (txId: string): Promise<void> => {
+    const counts: Record<string, number> = {}
+    for (const shardId of ['pg-1', 'my-0', 'my-1']) {
+      counts[shardId] = await preparedOnServer(t.cluster.forShard(shardId), dialectOf(shardId), txId)
+    }
+    preparedAtDecision = counts
+  }
 
   beforeAll(async () => {
-    t = await startTestCluster(sharedShards(), { log: 'pg-0' })
+    t = await startTestCluster(sharedShards(), {
+      log: 'pg-0',
+      // The hook's errors are only logged: it records, the test asserts.
+      onStep: (e) => (e.step === 'decided' ? readPreparedAtDecision(e.txId) : undefined),
+    })
     accounts = t.table('accounts')
     await t.createAccounts(accounts, ['pg-0', 'pg-1', 'my-0', 'my-1'], [{ id: 1, balance: 100 }])
   })
@@ -31,15 +46,20 @@ describe.each(['pg-1', 'my-1'])('commit paths with %s written', (writer) => {
 
   it('never prepares a read-only branch of a two-phase transaction', async () => {
     const other = writer === 'pg-1' ? 'my-1' : 'pg-1'
+    // A shard this transaction only reads (for my-1, `reader` is the other writer).
+    const readOnly = 'my-0'
+    preparedAtDecision = undefined
     const txId = await t.cluster.transaction(async (tx) => {
       await tx.forShard(writer)(accounts).where({ id: 1 }).increment('balance', 1)
       await tx.forShard(other)(accounts).where({ id: 1 }).decrement('balance', 1)
-      await tx.forShard(reader)(accounts).where({ id: 1 }).first()
+      await tx.forShard(readOnly)(accounts).where({ id: 1 }).first()
       return tx.id
     })
     const prepared = t.steps.filter((s) => s.txId === txId && s.step === 'prepared').map((s) => s.shardId)
     expect(prepared.sort()).toEqual([writer, other].sort())
     expect(t.steps.some((s) => s.txId === txId && s.step === 'decided')).toBe(true)
+    // The servers agree: at the decision both written branches were prepared, the read one never.
+    expect(preparedAtDecision).toEqual({ [writer]: 1, [other]: 1, [readOnly]: 0 })
   })
 
   it('commits nothing for a read-only transaction', async () => {
@@ -54,11 +74,15 @@ describe.each(['pg-1', 'my-1'])('commit paths with %s written', (writer) => {
   })
 
   it('treats raw SQL as a write', async () => {
+    preparedAtDecision = undefined
     const txId = await t.cluster.transaction(async (tx) => {
       await tx.forShard(writer).raw('select 1')
       await tx.forShard(reader).raw('select 1')
       return tx.id
     })
     expect(t.steps.filter((s) => s.txId === txId && s.step === 'decided')).toHaveLength(1)
+    // Both raw branches were really prepared on their servers, as writes are.
+    const untouched = ['pg-1', 'my-0', 'my-1'].find((id) => id !== writer && id !== reader)!
+    expect(preparedAtDecision).toEqual({ [writer]: 1, [reader]: 1, [untouched]: 0 })
   })
 })

@@ -13,26 +13,33 @@ describe.each(['pg-0', 'my-0'])('opt-in retry on %s', (shardId) => {
   })
   afterAll(() => t.close())
 
-  /** Holds a row lock in another transaction for the first `ms` of a test. */
-  async function holdLock(ms: number): Promise<{ holder: Promise<void> }> {
+  /**
+   * Holds a row lock in another transaction until `release` is called: the test
+   * says when the lock may go (after a conflict was seen), never a timer, since
+   * MariaDB rounds a lock timeout up to whole seconds and a loaded machine is slow.
+   */
+  async function holdLock(): Promise<{ holder: Promise<void>; release: () => void }> {
     let locked!: () => void
     const isLocked = new Promise<void>((resolve) => (locked = resolve))
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
     const holder = t.cluster.transaction(async (tx) => {
       await tx.forShard(shardId)(accounts).where({ id: 1 }).forUpdate().select()
       locked()
-      await new Promise((resolve) => setTimeout(resolve, ms))
+      await released
     })
     await isLocked
     // Wrapped: an async function returning the promise itself would wait for it.
-    return { holder }
+    return { holder, release }
   }
 
   it('re-runs the callback after a lock timeout, then commits', async () => {
-    const { holder } = await holdLock(1_500)
+    const { holder, release } = await holdLock()
     let runs = 0
     await t.cluster.transaction(
       async (tx) => {
-        runs++
+        // A second run means the first one met the lock and timed out: let it go.
+        if (++runs === 2) release()
         await tx.forShard(shardId)(accounts).where({ id: 1 }).increment('balance', 1)
       },
       { lockTimeout: 300, retry: { attempts: 20, backoff: 200 } },
@@ -43,7 +50,7 @@ describe.each(['pg-0', 'my-0'])('opt-in retry on %s', (shardId) => {
   })
 
   it('gives up after its attempts with the conflict', async () => {
-    const { holder } = await holdLock(3_000)
+    const { holder, release } = await holdLock()
     let runs = 0
     const error = await t.cluster
       .transaction(
@@ -54,8 +61,10 @@ describe.each(['pg-0', 'my-0'])('opt-in retry on %s', (shardId) => {
         { lockTimeout: 200, retry: { attempts: 2, backoff: 0 } },
       )
       .catch((e: unknown) => e)
+    release()
     await holder
     expect(error).toBeInstanceOf(ConflictError)
+    expect((error as ConflictError).serverCode).toBe(shardId.startsWith('pg-') ? '55P03' : '1205')
     expect(runs).toBe(2)
   })
 

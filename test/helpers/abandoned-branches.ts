@@ -1,10 +1,10 @@
 import { createParticipant } from '../../adapters/index.js'
 import { resolveClusterOptions } from '../../src/config/cluster-options.js'
 import type { ShardConfig } from '../../src/index.js'
-import { branchIdOf } from '../../src/ids/branch-id.js'
-import { newTransactionId } from '../../src/ids/transaction-id.js'
+import { branchIdOf } from '../../src/protocol/ids/branch-id.js'
+import { newTransactionId } from '../../src/protocol/ids/transaction-id.js'
 import { silentLogger } from '../../src/logger.js'
-import type { DriverConnection, Participant } from '../../src/participant.js'
+import type { DriverConnection, Participant } from '../../src/protocol/participant.js'
 
 /**
  * Makes prepared branches the way a coordinator that died after PREPARE leaves
@@ -28,6 +28,8 @@ export class BranchFactory {
           connection: shard.connection,
           pool: { max: 20 },
           acquireTimeoutMs: 10_000,
+          connectTimeoutMs: config.connectTimeoutMs,
+          keepAliveDelayMs: config.keepAliveDelayMs,
           logger: silentLogger,
         }),
       )

@@ -3,8 +3,8 @@ import { Branch, CoordinatorPhase as P, LogRecord, Verdict } from './state-codes
 import { StepKind, type Successors } from './successors.js'
 
 /**
- * The coordinator of transaction `t`, step by step as DESIGN.md "Commit
- * protocol" and src/coordinator.ts name them. Each call adds every step the
+ * The coordinator of transaction `t`, step by step as docs/protocol.md "Commit"
+ * and src/protocol/coordinator.ts name them. Each call adds every step the
  * coordinator can take from `s`, including crashing and losing a reply.
  */
 export function coordinatorSteps(m: Model, s: Uint8Array, t: number, out: Successors): void {

@@ -63,11 +63,11 @@ export interface ModelScope {
    * What the coordinator does when the decision write fails with a connection
    * error (the log shard died, or the reply was lost), so the write may or may
    * not have taken effect:
-   * - `in-doubt` (DESIGN.md): report in doubt, leave it to recovery.
-   * - `fence` (src/coordinator.ts `decide` before the model check): fence its own
+   * - `in-doubt` (the protocol as first designed): report in doubt, leave it to recovery.
+   * - `fence` (src/protocol/coordinator.ts `decide` before the model check): fence its own
    *   tx from a fresh connection and go by what that reads; in doubt only if the
    *   fence fails. The model finds this unsound: see docs/model-check.md, "Findings".
-   * - `fence-and-check` (the default: src/coordinator.ts `decide` now): the same,
+   * - `fence-and-check` (the default: src/protocol/coordinator.ts `decide` now): the same,
    *   but an abort read there is taken as proof only once a ROLLBACK PREPARED found
    *   a branch still prepared; else in doubt.
    */

@@ -8,8 +8,8 @@ const DECIDED_ABORT = 2
 const REFENCING = 3
 
 /**
- * Recoverer `r`, one round at a time, as DESIGN.md "Recovery" and
- * src/recovery.ts name the steps. It runs concurrently with everything and may
+ * Recoverer `r`, one round at a time, as docs/protocol.md "Recovery" and
+ * src/recovery/recovery.ts name the steps. It runs concurrently with everything and may
  * crash at any step (it forgets its round and may start again).
  *
  * A round: readCommitRecords (the records it may forget at the end: read
@@ -289,7 +289,7 @@ export function settleRecoverer(m: Model, n: Uint8Array, r: number): void {
           n[base + Model.TX] = t + 1
           continue
         }
-        // A commit record read at the start of the round is final: no age, no fence (src/recovery.ts).
+        // A commit record read at the start of the round is final: no age, no fence (src/recovery/recovery.ts).
         if ((at(n, base + Model.RECORDS) >> t) & 1 && !m.bugs.commitRecordsReadAfterListing) {
           n[base + Model.DECISION] = DECIDED_COMMIT
           n[base + Model.STAGE] = R.ResolveBranch

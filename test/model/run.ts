@@ -12,7 +12,7 @@
  * does after a connection error on the decision write (see `ModelScope`).
  * Exit code 1 on a violation.
  */
-import { parseArgs } from 'node:util'
+import { scriptFlags } from '../../scripts/script-flags.js'
 import { check, formatViolation } from './explorer.js'
 import { scopesNamed, type SeededBugs } from './model-scope.js'
 
@@ -27,22 +27,35 @@ const seededBugs: ReadonlyArray<keyof SeededBugs> = [
   'expireAbortsEarly',
 ]
 
-const { values } = parseArgs({
-  options: {
+const decideErrors = ['in-doubt', 'fence', 'fence-and-check'] as const
+const HELP = `npx tsx test/model/run.ts [flags]   (npm run model: the large scope)
+
+The model check of the commit and recovery protocol, scenario by scenario.
+
+  --scope quick|large   which scenarios (default SHARDTX_MODEL_SCOPE, then quick)
+  --only TEXT           keep the scenarios whose name contains TEXT
+  --bug NAME            switch a seeded bug on (repeatable): ${seededBugs.join(', ')}
+  --decide-error KIND   what every coordinator does after an error on the decision
+                        write: ${decideErrors.join(', ')}
+  -h, --help            this text
+
+Exit code 1 on a violation, 2 on a bad flag.`
+const values = scriptFlags(
+  'model',
+  HELP,
+  {
     scope: { type: 'string', default: process.env.SHARDTX_MODEL_SCOPE ?? 'quick' },
     bug: { type: 'string', multiple: true, default: [] },
     only: { type: 'string' },
     'decide-error': { type: 'string' },
   },
-})
-const decideErrors = ['in-doubt', 'fence', 'fence-and-check'] as const
+  { scope: ['quick', 'large'], bug: seededBugs, 'decide-error': decideErrors },
+)
 type DecideError = (typeof decideErrors)[number]
 const decideError = values['decide-error'] as DecideError | undefined
-if (decideError !== undefined && !decideErrors.includes(decideError)) throw new Error(`--decide-error: one of ${decideErrors.join(', ')}`)
 
 const bugs: SeededBugs = {}
 for (const name of values.bug) {
-  if (!seededBugs.includes(name as keyof SeededBugs)) throw new Error(`unknown bug ${name}; one of: ${seededBugs.join(', ')}`)
   bugs[name as keyof SeededBugs] = true
 }
 

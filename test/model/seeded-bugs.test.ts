@@ -90,7 +90,7 @@ describe('seeded bugs: the checker finds each with a counterexample', () => {
 })
 
 describe('found by the model, not seeded', () => {
-  // src/coordinator.ts `decide` as it was: after a connection error on the decision write it
+  // src/protocol/coordinator.ts `decide` as it was: after a connection error on the decision write it
   // fenced its own tx and threw TransactionAbortedError when the fence read or inserted abort.
   // A commit that landed may have been completed and forgotten by recovery meanwhile. Fixed
   // ('fence-and-check', the model's default now); the old behaviour stays pinned here.

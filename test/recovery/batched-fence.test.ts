@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createParticipant } from '../../adapters/index.js'
 import { resolveClusterOptions } from '../../src/config/cluster-options.js'
-import { newTransactionId } from '../../src/ids/transaction-id.js'
+import { newTransactionId } from '../../src/protocol/ids/transaction-id.js'
 import { silentLogger } from '../../src/logger.js'
-import type { Participant } from '../../src/participant.js'
+import type { Participant } from '../../src/protocol/participant.js'
 import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
+import { lockWaiters, untilServer } from '../support/server-activity.js'
 import { sharedShards } from '../support/shared-cluster.js'
 
 const oldTx = (): string => newTransactionId(Date.now() - 60_000, 1_000)
@@ -31,6 +32,8 @@ describe.each(['pg-0', 'my-0'])('fencing a batch on log shard %s', (logShard) =>
       connection: shard.connection,
       pool: { max: 10 },
       acquireTimeoutMs: 10_000,
+      connectTimeoutMs: config.connectTimeoutMs,
+      keepAliveDelayMs: config.keepAliveDelayMs,
       logger: silentLogger,
     })
   })
@@ -62,8 +65,10 @@ describe.each(['pg-0', 'my-0'])('fencing a batch on log shard %s', (logShard) =>
       expect(coordinatorCommitted).toBe(true)
       return decided
     })
-    // Long enough for the fence to reach the locked key before the coordinator commits.
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // The fence's insert is blocked on the coordinator's uncommitted key, as the server sees it.
+    const dialect = logShard.startsWith('pg-') ? 'postgres' : 'mysql'
+    await untilServer('the fence waits on the uncommitted commit record', async () =>
+      (await lockWaiters(t.cluster.forShard(logShard), dialect, t.logTable)) > 0)
     coordinatorCommitted = true
     await coordinator.commit()
     expect(Object.fromEntries(await fence)).toEqual({ [coordinated]: 'commit', [abandoned]: 'abort' })

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import pino from 'pino'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type Cluster, createCluster } from '../../src/index.js'
 import { type LocalCluster, startLocalCluster } from '../../src/testing/index.js'
 import { BranchFactory } from '../helpers/abandoned-branches.js'
@@ -54,18 +55,21 @@ describe('recovery with shards down', () => {
   })
 
   it('runs in the background, survives a shard being down, and settles once it is back', async () => {
+    const warnings: string[] = []
     const background = createCluster({
       shards: local.shards,
       log: 'pg-0',
       prefix: PREFIX,
       recovery: { intervalMs: 100, graceMs: 0 },
+      logger: pino({ level: 'warn' }, { write: (line: string) => void warnings.push(line) }),
     })
     try {
       const txId = BranchFactory.oldTxId()
       await factory.prepare('pg-0', txId, { table: 'rows', row: { id: 3 } })
       await local.kill('my-0')
-      // Rounds fail on my-0 meanwhile; none may throw out of the timer.
-      await new Promise((resolve) => setTimeout(resolve, 400))
+      // Rounds fail on my-0 meanwhile (wait until one has said so); none may throw out of the timer.
+      const roundFailedOnMy0 = (line: string) => line.includes('recovery could not reach some shards') && line.includes('"my-0"')
+      await vi.waitFor(() => expect(warnings.some(roundFailedOnMy0)).toBe(true), { timeout: 20_000 })
       await local.restart('my-0')
       for (let i = 0; i < 100 && background.stats().recovered.rolledBack === 0; i++) {
         await new Promise((resolve) => setTimeout(resolve, 100))

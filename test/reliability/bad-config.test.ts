@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError, createCluster, type ShardConfig } from '../../src/index.js'
-import { newTransactionId } from '../../src/ids/transaction-id.js'
+import { newTransactionId } from '../../src/protocol/ids/transaction-id.js'
 import { BranchFactory } from '../helpers/abandoned-branches.js'
 import { sharedShards } from '../support/shared-cluster.js'
 
@@ -112,6 +112,10 @@ const BAD: [string, unknown, string][] = [
   ['a string lockTimeout', { shards: [pg], lockTimeout: '1s' }, 'lockTimeout'],
   ['maxWait 0', { shards: [pg], maxWait: 0 }, 'maxWait'],
   ['an infinite maxWait', { shards: [pg], maxWait: Number.POSITIVE_INFINITY }, 'maxWait'],
+  ['connectTimeout 0', { shards: [pg], connectTimeout: 0 }, 'connectTimeout'],
+  ['a string connectTimeout', { shards: [pg], connectTimeout: '5s' }, 'connectTimeout'],
+  ['a negative keepAliveDelay', { shards: [pg], keepAliveDelay: -1 }, 'keepAliveDelay'],
+  ['keepAliveDelay NaN', { shards: [pg], keepAliveDelay: Number.NaN }, 'keepAliveDelay'],
   ['an unknown isolation level', { shards: [pg], isolationLevel: 'snapshot' }, 'isolationLevel'],
   ['an isolation level in capitals', { shards: [pg], isolationLevel: 'SERIALIZABLE' }, 'isolationLevel'],
   // recovery

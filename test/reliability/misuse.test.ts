@@ -155,11 +155,14 @@ describe('misuse', () => {
       const closing = secondCluster()
       let wrote!: () => void
       const hasWritten = new Promise<void>((resolve) => (wrote = resolve))
+      let beginClose!: () => void
+      const closeBegun = new Promise<void>((resolve) => (beginClose = resolve))
       const running = closing
         .transaction(async (tx) => {
           await tx.forShard('pg-0')(accounts).where({ id: 1 }).increment('balance', 1)
           wrote()
-          await new Promise((resolve) => setTimeout(resolve, 200))
+          // Goes on only once close() has begun: the rest runs while the cluster closes.
+          await closeBegun
           await tx.forShard('my-0')(accounts).where({ id: 1 }).increment('balance', 1)
           await tx.forShard('my-0')(accounts).where({ id: 1 }).decrement('balance', 1)
           await tx.forShard('pg-0')(accounts).where({ id: 1 }).decrement('balance', 1)
@@ -169,8 +172,10 @@ describe('misuse', () => {
           (e: unknown) => e,
         )
       await hasWritten
+      const closed = closing.close()
+      beginClose()
       await Promise.race([
-        Promise.all([closing.close(), running]),
+        Promise.all([closed, running]),
         new Promise((_, reject) => setTimeout(() => reject(new Error('close or the transaction hung')), 15_000)),
       ])
       const outcome = await running

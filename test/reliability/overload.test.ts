@@ -52,28 +52,44 @@ describe('more transactions than pooled connections', () => {
   })
 
   it('do not deadlock in the pools when they take two shards in opposite orders', async () => {
-    // Half take pg-0 then my-0, half my-0 then pg-0: with 2 connections per pool each
-    // side can end up holding one pool while waiting for the other. maxWait breaks it.
-    const results = await Promise.allSettled(
-      Array.from({ length: 10 }, (_, id) =>
-        t.cluster.transaction(async (tx) => {
-          const [first, second] = id % 2 === 0 ? ['pg-0', 'my-0'] : ['my-0', 'pg-0']
-          await tx.forShard(first!)(accounts).where({ id }).increment('balance', 1)
-          await new Promise((resolve) => setTimeout(resolve, 100))
-          await tx.forShard(second!)(accounts).where({ id }).increment('balance', 1)
-        }),
-      ),
-    )
-    for (const r of results) {
-      if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ShardUnavailableError)
+    // Two take pg-0 then my-0, two my-0 then pg-0. Each waits until all four hold their
+    // first connection, so both pools (2 connections each) are full of transactions
+    // waiting for the other pool: a pool deadlock, every time, whatever the load.
+    // maxWait must end it. How many of the four get through once the first gives up
+    // depends on timer order, so only what holds for every order is asserted.
+    const TAKERS = 4
+    let holding = 0
+    let allHolding!: () => void
+    const everyoneHolds = new Promise<void>((resolve) => (allHolding = resolve))
+    const transfer = (id: number, barrier: boolean) =>
+      t.cluster.transaction(async (tx) => {
+        const [first, second] = id % 2 === 0 ? ['pg-0', 'my-0'] : ['my-0', 'pg-0']
+        await tx.forShard(first!)(accounts).where({ id }).increment('balance', 1)
+        if (barrier) {
+          if (++holding === TAKERS) allHolding()
+          await everyoneHolds
+        }
+        await tx.forShard(second!)(accounts).where({ id }).increment('balance', 1)
+      })
+    const results = await Promise.allSettled(Array.from({ length: TAKERS }, (_, id) => transfer(id, true)))
+    const failed = results.flatMap((r, id) => (r.status === 'rejected' ? [{ id, error: r.reason as Error }] : []))
+    // Nobody could move until a wait ended: at least one gave up, with the pool's typed error.
+    expect(failed.length).toBeGreaterThanOrEqual(1)
+    for (const { error } of failed) {
+      expect(error).toBeInstanceOf(ShardUnavailableError)
+      expect(error.message).toMatch(/could not get a connection: no connection within the wait limit \(maxWait\)/)
     }
-    expect(results.some((r) => r.status === 'fulfilled')).toBe(true)
-    const pg = await t.balances(accounts, 'pg-0')
-    const my = await t.balances(accounts, 'my-0')
+    // Each committed transaction moved both of its rows; each failed one moved none.
+    const moved = async () => [await t.balances(accounts, 'pg-0'), await t.balances(accounts, 'my-0')] as const
+    let [pg, my] = await moved()
     results.forEach((r, id) => {
       const expected = r.status === 'fulfilled' ? 101 : 100
       expect([pg.get(id), my.get(id)]).toEqual([expected, expected])
     })
+    // The pools came out whole: every one that gave up commits when run again.
+    for (const { id } of failed) await transfer(id, false)
+    ;[pg, my] = await moved()
+    for (let id = 0; id < TAKERS; id++) expect([pg.get(id), my.get(id)]).toEqual([101, 101])
     await expectNothingLeaked(t.cluster)
   })
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { inspect } from 'node:util'
 import pino from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type Cluster, ConfigError, createCluster, type ShardConfig } from '../../src/index.js'
 import { connectMysql } from '../support/raw-connections.js'
 import { sharedShards } from '../support/shared-cluster.js'
@@ -173,8 +173,8 @@ describe('passwords stay secret', () => {
     captured.push(inspect(report, { depth: 8 }), JSON.stringify(report))
     const status = await cluster.status()
     captured.push(inspect(status, { depth: 8 }), JSON.stringify(status))
-    // Let background recovery rounds fail on the bad shards and log it.
-    await new Promise((resolve) => setTimeout(resolve, 300))
+    // Background recovery rounds fail on the bad shards and log it: wait for that line.
+    await vi.waitFor(() => expect(logLines.join('')).toMatch(/recovery could not reach some shards/), { timeout: 20_000 })
     expect(captured.join('\n')).toMatch(/ECONNREFUSED/)
     expect(leaksIn(captured.join('\n'))).toEqual([])
   })

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Cluster, createCluster, type Dialect, ShardUnavailableError } from '../../src/index.js'
 import { type LocalCluster, startLocalCluster } from '../../src/testing/index.js'
 import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
+import { runningStatementsOn, untilServer } from '../support/server-activity.js'
 import { sharedShards } from '../support/shared-cluster.js'
 import { closedPort, expectNothingLeaked, failureOf, poolUsage } from './leak-checks.js'
 
@@ -100,11 +101,14 @@ describe('a shard server that disappears mid-query', () => {
         await tx.forShard(other)('accounts').where({ id: 1 }).increment('balance', 1)
         await tx.forShard(victim)('accounts').where({ id: 1 }).increment('balance', 1)
         const slow = tx.forShard(victim).raw(sleepSql)
-        setTimeout(sleeping, 300)
+        sleeping()
         await slow
       }),
     )
     await isSleeping
+    // Killed while the server runs the statement, not before it arrives.
+    const shard = local.shards.find((s) => s.id === victim)!
+    await untilServer(`${victim} runs the sleep`, async () => (await runningStatementsOn(shard, sleepSql)) > 0)
     await local.kill(victim)
     const { error } = await running
     try {

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { duplicateKeyFrom, rejectionOf } from '../support/server-errors.js'
 import { SHARDS, type ShardedFixture, startShardedFixture } from './sharded-fixture.js'
 
 describe('reference tables: written on every shard atomically, read from the log shard', () => {
@@ -55,20 +56,20 @@ describe('reference tables: written on every shard atomically, read from the log
     const onlyThePreexistingRow = { ...everywhere([]), 'my-0': ['EUR'] }
 
     it('inside a transaction that fails', async () => {
-      await expect(f.cluster.transaction((tx) => tx.table(f.currencies).insert([{ code: 'USD', rate: 2 }, { code: 'EUR', rate: 2 }]))).rejects.toThrow()
+      expect(duplicateKeyFrom(await rejectionOf(f.cluster.transaction((tx) => tx.table(f.currencies).insert([{ code: 'USD', rate: 2 }, { code: 'EUR', rate: 2 }]))))).toBe('mysql')
       expect(await codesByShard()).toEqual(onlyThePreexistingRow)
     })
 
     it('inside a transaction that catches the error and commits', async () => {
       await f.cluster.transaction(async (tx) => {
-        await expect(tx.table(f.currencies).insert([{ code: 'USD', rate: 2 }, { code: 'EUR', rate: 2 }])).rejects.toThrow()
+        expect(duplicateKeyFrom(await rejectionOf(tx.table(f.currencies).insert([{ code: 'USD', rate: 2 }, { code: 'EUR', rate: 2 }])))).toBe('mysql')
         await tx.table(f.currencies).insert({ code: 'GBP', rate: 3 })
       })
       expect(await codesByShard()).toEqual({ ...everywhere(['GBP']), 'my-0': ['EUR', 'GBP'] })
     })
 
     it('outside a transaction', async () => {
-      await expect(f.cluster.table(f.currencies).insert([{ code: 'USD', rate: 2 }, { code: 'EUR', rate: 2 }])).rejects.toThrow()
+      expect(duplicateKeyFrom(await rejectionOf(f.cluster.table(f.currencies).insert([{ code: 'USD', rate: 2 }, { code: 'EUR', rate: 2 }])))).toBe('mysql')
       expect(await codesByShard()).toEqual(onlyThePreexistingRow)
     })
   })

@@ -47,6 +47,7 @@ describe('startLocalCluster refuses bad options before starting anything', () =>
     ['no servers asked for', {}, /at least one server/],
     ['zero databases per server', { postgres: 1, databasesPerServer: 0 }, /databasesPerServer: must be an integer ≥ 1/],
     ['an unknown option', { postgres: 1, mysqll: 1 } as never, /mysqll: unknown option/],
+    ['faults that is not a boolean', { postgres: 1, faults: 'yes' as never }, /faults: must be a boolean/],
   ])('%s', async (_, options, message) => {
     const error = await failure(options as LocalClusterOptions)
     expect(error.code).toBe('LOCAL_CLUSTER_OPTIONS')
@@ -117,10 +118,4 @@ describe('the env backend', () => {
     const error = await failure({ postgres: 3, env })
     expect(error.message).toMatch(/3 postgres shard\(s\) asked for, but SHARDTX_TEST_POSTGRES_URLS lists 2/)
   })
-})
-
-test('the containers backend says so when no container runtime is reachable', async () => {
-  const error = await failure({ postgres: 1, backend: 'containers', env: {} })
-  expect(error.code).toBe('LOCAL_CLUSTER_NO_CONTAINER_RUNTIME')
-  expect(error.message).toMatch(/no reachable container runtime/)
 })

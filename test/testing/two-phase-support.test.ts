@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { connectMysql, connectPostgres } from '../support/raw-connections.js'
+import { untilServer } from '../support/server-activity.js'
 import { sharedShards } from '../support/shared-cluster.js'
 
 // The shared cluster's servers must take part in two-phase commit as the
@@ -59,18 +60,32 @@ describe('MariaDB shards of the shared cluster', () => {
     expect(rows).toEqual([{ db: 'shardtx', connections: 500 }])
   })
 
-  test('XA START … XA END … XA PREPARE … XA COMMIT', async () => {
+  test('XA PREPARE on one connection, XA COMMIT from another once the owner is gone', async () => {
     const xid = `testing-${process.pid}-${Date.now()}`
     await conn.query(`create table ${table} (id int primary key) engine=InnoDB`)
-    await conn.query(`XA START '${xid}'`)
-    await conn.query(`insert into ${table} values (1)`)
-    await conn.query(`XA END '${xid}'`)
-    await conn.query(`XA PREPARE '${xid}'`)
+    const owner = await connectMysql(shard!)
+    await owner.query(`XA START '${xid}'`)
+    await owner.query(`insert into ${table} values (1)`)
+    await owner.query(`XA END '${xid}'`)
+    await owner.query(`XA PREPARE '${xid}'`)
     const [recovered] = await conn.query('XA RECOVER')
     expect((recovered as { data: string }[]).map((row) => String(row.data))).toContain(xid)
+    // While its owner is connected, only the owner may finish the branch (1397 XAER_NOTA).
+    await expect(conn.query(`XA COMMIT '${xid}'`)).rejects.toMatchObject({ errno: 1397 })
 
+    // The owner goes away, as a crashed coordinator's connection does: the branch
+    // stays prepared and another connection commits it.
+    const ownerSession = owner.threadId
+    await owner.end()
+    // The server ends the session after the client's goodbye: wait until it has.
+    await untilServer('the owner session is gone', async () => {
+      const [sessions] = await conn.query('select id from information_schema.PROCESSLIST where id = ?', [ownerSession])
+      return (sessions as unknown[]).length === 0
+    })
     await conn.query(`XA COMMIT '${xid}'`)
     const [rows] = await conn.query(`select id from ${table}`)
     expect(rows).toEqual([{ id: 1 }])
+    const [left] = await conn.query('XA RECOVER')
+    expect((left as { data: string }[]).map((row) => String(row.data))).not.toContain(xid)
   })
 })

@@ -2,20 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, test } from 'vitest'
-import { runCli } from '../../src/cli/run-cli.js'
+import { runInProcess } from '../cli/in-process-cli.js'
 import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
 import { sharedShards } from '../support/shared-cluster.js'
 
-async function shardtx(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''
-  let stderr = ''
-  const code = await runCli(args, {
-    stdout: { write: (text: string) => (stdout += text) },
-    stderr: { write: (text: string) => (stderr += text) },
-    cwd,
-  })
-  return { code, stdout, stderr }
-}
+const shardtx = (cwd: string, ...args: string[]) => runInProcess(args, cwd)
 
 describe('shardtx topology', () => {
   const dir = mkdtempSync(join(tmpdir(), 'shardtx-topology-'))

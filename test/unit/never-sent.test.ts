@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { neverSent } from '../../src/never-sent.js'
+import { neverSent } from '../../adapters/shared/never-sent.js'
 
 describe('neverSent', () => {
   it('is true only for errors raised before any connection existed', () => {

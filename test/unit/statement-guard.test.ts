@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { findTransactionControl } from '../../src/statement-guard.js'
+import { findTransactionControl } from '../../src/transaction/statement-guard.js'
 
 describe('findTransactionControl', () => {
   it.each([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { branchIdOf, parseBranchGid, parseBranchXid, XA_FORMAT_ID } from '../../src/ids/branch-id.js'
-import { newTransactionId, parseTransactionId, TRANSACTION_ID_LENGTH } from '../../src/ids/transaction-id.js'
+import { branchIdOf, parseBranchGid, parseBranchXid, XA_FORMAT_ID } from '../../src/protocol/ids/branch-id.js'
+import { newTransactionId, parseTransactionId, TRANSACTION_ID_LENGTH } from '../../src/protocol/ids/transaction-id.js'
 
 describe('transaction ids', () => {
   it('carry the start time and timeout', () => {

@@ -1,4 +1,4 @@
-import type { InDoubtBranch } from '../../in-doubt.js'
+import type { InDoubtBranch } from '../../recovery/in-doubt.js'
 import type { Command } from '../command-context.js'
 import { ExitCode } from '../exit-codes.js'
 import { rethrowExplained } from '../failure-exit.js'

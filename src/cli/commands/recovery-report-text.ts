@@ -1,4 +1,4 @@
-import type { RecoveryReport } from '../../recovery.js'
+import type { RecoveryReport } from '../../recovery/recovery.js'
 import { textTable } from '../text-table.js'
 
 /**

@@ -1,4 +1,4 @@
-import type { RecoveryReport } from '../../recovery.js'
+import type { RecoveryReport } from '../../recovery/recovery.js'
 import { CliUsageError } from '../cli-errors.js'
 import type { Command } from '../command-context.js'
 import { ExitCode } from '../exit-codes.js'
@@ -8,7 +8,9 @@ import { recoveryReportText } from './recovery-report-text.js'
 
 /**
  * `shardtx resolve <txId> commit|abort`: settles one in-doubt transaction by hand
- * through `cluster.resolve()`, which refuses to contradict a logged decision (exit 1).
+ * through `cluster.resolve()`, which refuses to contradict a logged decision (exit 1),
+ * and an id no shard holds a branch of and the log does not know ("no such in-doubt
+ * transaction", exit 1) unless `--force` asks to fence it.
  * Exits 3 when a shard holding a branch could not be reached: it is settled later
  * by recovery, by the decision now on record.
  *
@@ -24,7 +26,7 @@ export const resolveCommand: Command = async ({ cluster, args, out }) => {
   out.progress(`resolving ${txId} as ${decision}…`)
   let report: RecoveryReport
   try {
-    report = await cluster.resolve(txId, decision)
+    report = await cluster.resolve(txId, decision, { force: args.force })
   } catch (error) {
     return rethrowExplained(cluster, cluster.shardIds, error)
   }

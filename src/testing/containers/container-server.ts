@@ -1,6 +1,4 @@
-import type { MariaDbContainer } from '@testcontainers/mariadb'
-import type { PostgreSqlContainer } from '@testcontainers/postgresql'
-import type { ContainerRuntimeClient, StartedTestContainer } from 'testcontainers'
+import type { ContainerRuntimeClient, GenericContainer, ImageName, StartedTestContainer } from 'testcontainers'
 import type { ShardConfig } from '../../config/shard-config.js'
 import { LocalClusterError } from '../local-cluster-errors.js'
 import type { ServerInfo } from '../local-cluster.js'
@@ -9,30 +7,34 @@ import { acceptsMysqlConnections } from '../mysql-handshake-probe.js'
 import { pollUntil } from '../poll-until.js'
 import type { ServerPlan } from '../server-plan.js'
 import { findFreePorts } from '../local/free-ports.js'
+import { CONTAINER_PASSWORD, CONTAINER_RECIPES, type ContainerRecipe } from './container-recipes.js'
 
 /**
- * What the lazily imported testcontainers packages provide.
+ * What the lazily imported testcontainers package provides.
  *
  * ```ts
- * const runtime: ContainerRuntime = { client: await getContainerRuntimeClient(), PostgreSqlContainer, MariaDbContainer }
+ * const runtime: ContainerRuntime = { client: await getContainerRuntimeClient(), GenericContainer, ImageName }
  * ```
  */
 export interface ContainerRuntime {
   client: ContainerRuntimeClient
-  PostgreSqlContainer: typeof PostgreSqlContainer
-  MariaDbContainer: typeof MariaDbContainer
+  GenericContainer: typeof GenericContainer
+  ImageName: typeof ImageName
 }
 
-const PASSWORD = 'shardtx'
 const READY_TIMEOUT_MS = 120_000
+const EXIT_TIMEOUT_MS = 60_000
+const HOST = '127.0.0.1'
 
 /**
- * One database server in a container. The host port is fixed at creation,
- * not left to Docker, so that shard configs stay valid across a kill and a
- * restart (Docker would map a restarted container to a new random port).
+ * One database server in a container on the host's network (no bridge, no
+ * port mapping), listening on 127.0.0.1 on a port chosen here and kept for
+ * the container's life, so shard configs stay valid across a kill and a
+ * restart. The data lives in the container's own filesystem, which a
+ * stopped or killed container keeps until it is removed.
  *
  * ```ts
- * const server = new ContainerServer(plan, { runtime, image: 'postgres:16-alpine', durable: false })
+ * const server = new ContainerServer(plan, { runtime, image: 'postgres:16-alpine', durable: false, pull: true })
  * await server.start()
  * ```
  */
@@ -41,98 +43,136 @@ export class ContainerServer implements ManagedServer {
   readonly #runtime: ContainerRuntime
   readonly #image: string
   readonly #durable: boolean
+  readonly #pull: boolean
+  readonly #recipe: ContainerRecipe
   #container: StartedTestContainer | undefined
-  #host = '127.0.0.1'
   #port = 0
   #running = false
 
-  constructor(plan: ServerPlan, settings: { runtime: ContainerRuntime; image: string; durable: boolean }) {
+  constructor(plan: ServerPlan, settings: { runtime: ContainerRuntime; image: string; durable: boolean; pull: boolean }) {
     this.plan = plan
     this.#runtime = settings.runtime
     this.#image = settings.image
     this.#durable = settings.durable
+    this.#pull = settings.pull
+    this.#recipe = CONTAINER_RECIPES[plan.dialect]
   }
 
   get shards(): ShardConfig[] {
-    return this.plan.dialect === 'postgres'
-      ? shardConfigsFor(this.plan, { host: this.#host, port: this.#port, user: 'postgres', password: PASSWORD })
-      : shardConfigsFor(this.plan, { host: this.#host, port: this.#port, user: 'root', password: PASSWORD })
+    return shardConfigsFor(this.plan, { host: HOST, port: this.#port, user: this.#recipe.user, password: CONTAINER_PASSWORD })
+  }
+
+  /** The container's id once created, for `docker logs` and the like. */
+  get containerId(): string | undefined {
+    return this.#container?.getId()
   }
 
   info(): ServerInfo {
     return {
       dialect: this.plan.dialect,
-      host: this.#host,
+      host: HOST,
       port: this.#port,
       pid: undefined,
       dataDir: undefined,
+      containerId: this.containerId,
       running: this.#running,
       shardIds: this.plan.shards.map((shard) => shard.id),
     }
   }
 
-  /** Creates and starts the container and the planned databases. */
+  /** Creates and starts the container, waits until it accepts connections, makes the planned databases. */
   async start(): Promise<void> {
+    await this.#checkImage()
     ;[this.#port] = (await findFreePorts(1)) as [number]
-    const [first, ...others] = this.plan.shards.map((shard) => shard.database)
-    const container = this.plan.dialect === 'postgres'
-      ? await new this.#runtime.PostgreSqlContainer(this.#image)
-          .withDatabase(first!)
-          .withUsername('postgres')
-          .withPassword(PASSWORD)
-          .withExposedPorts({ container: 5432, host: this.#port })
-          .withCommand(['postgres', ...this.#postgresSettings()])
-          .start()
-      : await new this.#runtime.MariaDbContainer(this.#image)
-          .withDatabase(first!)
-          .withRootPassword(PASSWORD)
-          .withExposedPorts({ container: 3306, host: this.#port })
-          .withCommand(['--max-connections=500', '--skip-name-resolve', ...this.#mariadbSettings()])
-          .start()
-    this.#container = container
-    this.#host = container.getHost()
+    this.#container = await new this.#runtime.GenericContainer(this.#image)
+      .withNetworkMode('host')
+      .withEnvironment(this.#recipe.environment)
+      .withCommand(this.#recipe.command(this.#port, this.#durable))
+      // Ryuk, testcontainers' reaper, is itself an image to pull; without pulling, destroy() alone removes the container.
+      .withAutoCleanup(this.#pull)
+      .start()
     this.#running = true
-    for (const database of others) await this.#exec(this.#createDatabaseCommand(database))
+    await this.#waitUntilReady('start')
+    for (const { database } of this.plan.shards) await this.#exec(this.#recipe.createDatabaseCommand(this.#port, database))
   }
 
+  /** A real crash: SIGKILL of the server, the container's main process. */
   async kill(): Promise<void> {
     if (!this.#running) return
-    const container = this.#runtime.client.container.getById(this.#containerId())
-    await container.kill({ signal: 'SIGKILL' })
-    await container.wait()
-    this.#running = false
+    await this.#dockerContainer().kill({ signal: 'SIGKILL' })
+    await this.#waitUntilExited()
   }
 
   async stop(): Promise<void> {
     if (!this.#running) return
-    await this.#runtime.client.container.stop(this.#runtime.client.container.getById(this.#containerId()), { timeout: 60_000 })
-    this.#running = false
+    await this.#dockerContainer().kill({ signal: this.#recipe.shutdownSignal })
+    await this.#waitUntilExited()
   }
 
   async restart(): Promise<void> {
     await this.stop()
-    await this.#runtime.client.container.start(this.#runtime.client.container.getById(this.#containerId()))
+    await this.#dockerContainer().start()
     this.#running = true
-    await pollUntil(() => this.#acceptsConnections(), {
-      timeoutMs: READY_TIMEOUT_MS,
-      onTimeout: () => new LocalClusterError('LOCAL_CLUSTER_START', `container ${this.plan.name} did not accept connections after restart`),
-    })
+    await this.#waitUntilReady('restart')
   }
 
   async destroy(): Promise<void> {
-    await this.#container?.stop({ remove: true, removeVolumes: true, timeout: 0 })
+    if (!this.#container) return
+    await this.#dockerContainer().remove({ force: true, v: true }).catch((error: { statusCode?: number }) => {
+      if (error.statusCode !== 404) throw error
+    })
     this.#running = false
   }
 
-  #containerId(): string {
+  async #checkImage(): Promise<void> {
+    if (this.#pull) return
+    if (await this.#runtime.client.image.exists(this.#runtime.ImageName.fromString(this.#image))) return
+    throw new LocalClusterError(
+      'LOCAL_CLUSTER_IMAGE_MISSING',
+      `image ${this.#image} is not on the container engine, and pulling is off (pull: false); build it first ` +
+        '(the shardtx repository\'s scripts/build-local-images.sh builds shardtx-local/postgres and shardtx-local/mariadb ' +
+        'from the installed Debian packages), or allow pulling',
+    )
+  }
+
+  #dockerContainer(): ReturnType<ContainerRuntimeClient['container']['getById']> {
     if (!this.#container) throw new LocalClusterError('LOCAL_CLUSTER_START', `container ${this.plan.name} was never started`)
-    return this.#container.getId()
+    return this.#runtime.client.container.getById(this.#container.getId())
+  }
+
+  async #waitUntilExited(): Promise<void> {
+    const container = this.#dockerContainer()
+    await pollUntil(async () => !(await container.inspect()).State.Running, {
+      timeoutMs: EXIT_TIMEOUT_MS,
+      intervalMs: 50,
+      onTimeout: () => new LocalClusterError('LOCAL_CLUSTER_START', `container ${this.plan.name} was still running ${EXIT_TIMEOUT_MS} ms after the signal`),
+    })
+    this.#running = false
+  }
+
+  async #waitUntilReady(phase: 'start' | 'restart'): Promise<void> {
+    const container = this.#dockerContainer()
+    await pollUntil(
+      async () => {
+        const { State } = await container.inspect()
+        if (!State.Running) {
+          const logs = await container.logs({ stdout: true, stderr: true, tail: 20, follow: false }).then(logText, () => '')
+          throw new LocalClusterError('LOCAL_CLUSTER_START', `container ${this.plan.name} (${this.#image}) exited during ${phase} (code ${State.ExitCode}):\n${logs}`)
+        }
+        return this.#acceptsConnections()
+      },
+      {
+        timeoutMs: READY_TIMEOUT_MS,
+        intervalMs: 50,
+        onTimeout: () => new LocalClusterError('LOCAL_CLUSTER_START', `container ${this.plan.name} (${this.#image}) did not accept connections on ${HOST}:${this.#port} after ${phase}`),
+      },
+    )
   }
 
   async #acceptsConnections(): Promise<boolean> {
-    if (this.plan.dialect === 'mysql') return acceptsMysqlConnections(this.#host, this.#port)
-    const result = await this.#container!.exec(['pg_isready', '-h', '127.0.0.1', '-U', 'postgres'])
-    return result.exitCode === 0
+    const command = this.#recipe.readyCommand(this.#port)
+    if (!command) return acceptsMysqlConnections(HOST, this.#port)
+    return (await this.#container!.exec(command)).exitCode === 0
   }
 
   async #exec(command: string[]): Promise<void> {
@@ -141,21 +181,15 @@ export class ContainerServer implements ManagedServer {
       throw new LocalClusterError('LOCAL_CLUSTER_START', `${command.join(' ')} failed in ${this.plan.name}: ${result.output}`)
     }
   }
+}
 
-  #createDatabaseCommand(database: string): string[] {
-    return this.plan.dialect === 'postgres'
-      ? ['psql', '-U', 'postgres', '-d', 'postgres', '-c', `CREATE DATABASE "${database}"`]
-      : ['mariadb', '-uroot', `-p${PASSWORD}`, '-e', `CREATE DATABASE \`${database}\``]
+/** Docker's log stream is framed: 1 byte stream type, 3 zero bytes, a 4-byte length, then the text. */
+function logText(raw: Buffer): string {
+  let text = ''
+  for (let at = 0; at + 8 <= raw.length; ) {
+    const length = raw.readUInt32BE(at + 4)
+    text += raw.subarray(at + 8, at + 8 + length).toString('utf8')
+    at += 8 + length
   }
-
-  #postgresSettings(): string[] {
-    const settings = ['max_connections=300', 'max_prepared_transactions=100']
-    // Same settings as the local backend; see postgres-server.ts for why synchronous_commit stays on.
-    if (!this.#durable) settings.push('fsync=off', 'full_page_writes=off')
-    return settings.flatMap((setting) => ['-c', setting])
-  }
-
-  #mariadbSettings(): string[] {
-    return this.#durable ? [] : ['--innodb-flush-log-at-trx-commit=2', '--sync-binlog=0', '--innodb-doublewrite=0']
-  }
+  return text
 }

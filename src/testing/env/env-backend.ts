@@ -1,6 +1,6 @@
 import type { ConnectionObject, Dialect, ShardConfig } from '../../config/shard-config.js'
 import { LocalClusterError, UnsupportedByBackendError } from '../local-cluster-errors.js'
-import type { LocalCluster, ServerInfo } from '../local-cluster.js'
+import type { ServerInfo } from '../local-cluster.js'
 import type { ResolvedLocalClusterOptions } from '../local-cluster-options.js'
 import { ManagedCluster } from '../managed-cluster.js'
 import type { ManagedServer } from '../managed-server.js'
@@ -22,7 +22,7 @@ const SOURCES = {
  * const local = startEnvBackend(resolveLocalClusterOptions({ postgres: 2, backend: 'env' }))
  * ```
  */
-export function startEnvBackend(options: ResolvedLocalClusterOptions): LocalCluster {
+export function startEnvBackend(options: ResolvedLocalClusterOptions): ManagedCluster {
   if (options.databasesPerServer !== 1) {
     throw new UnsupportedByBackendError('env', 'databasesPerServer', 'list one URL per shard instead; two URLs may name two databases on one server')
   }
@@ -80,6 +80,7 @@ class EnvServer implements ManagedServer {
       port: this.#connection.port ?? SOURCES[this.plan.dialect].defaultPort,
       pid: undefined,
       dataDir: undefined,
+      containerId: undefined,
       running: true,
       shardIds: this.plan.shards.map((shard) => shard.id),
     }

@@ -46,11 +46,24 @@ function install(): void {
   for (const signal of SIGNALS) {
     const onSignal = (): void => {
       runCleanups()
-      if (process.listenerCount(signal) === 1) {
+      if (process.listenerCount(signal) === 1 + signalExitListeners()) {
         process.removeListener(signal, onSignal)
         process.kill(process.pid, signal)
       }
     }
     process.on(signal, onSignal)
   }
+}
+
+/**
+ * How many listeners signal-exit installed (testcontainers loads it through
+ * proper-lockfile). It too re-raises a signal only when no one else listens,
+ * counting its own instances in a global; without this, each of us would
+ * wait for the other and a SIGTERMed process would live on.
+ */
+function signalExitListeners(): number {
+  // Version 3 keeps its emitter on process, version 4 on globalThis under a symbol.
+  const v3 = (process as { __signal_exit_emitter__?: { count?: number } }).__signal_exit_emitter__
+  const v4 = (globalThis as { [key: symbol]: { count?: number } | undefined })[Symbol.for('signal-exit emitter')]
+  return (v3?.count ?? 0) + (v4?.count ?? 0)
 }

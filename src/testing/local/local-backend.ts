@@ -2,7 +2,6 @@ import { chownSync, mkdtempSync, rmSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { LocalCluster } from '../local-cluster.js'
 import type { ResolvedLocalClusterOptions } from '../local-cluster-options.js'
 import { ManagedCluster } from '../managed-cluster.js'
 import { planServers } from '../server-plan.js'
@@ -25,7 +24,7 @@ const PORT_ATTEMPTS = 3
  * const local = await startLocalBackend(resolveLocalClusterOptions({ postgres: 2, mysql: 2 }))
  * ```
  */
-export async function startLocalBackend(options: ResolvedLocalClusterOptions): Promise<LocalCluster> {
+export async function startLocalBackend(options: ResolvedLocalClusterOptions): Promise<ManagedCluster> {
   // Look everything up before touching the disk, so a missing package fails fast and clean.
   const postgresBinaries = options.postgres > 0 ? findPostgresBinaries(options.searchPath) : undefined
   const mariadbBinaries = options.mysql > 0 ? findMariadbBinaries(options.searchPath) : undefined

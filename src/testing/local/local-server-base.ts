@@ -47,6 +47,7 @@ export abstract class LocalServerBase {
       port: this.port,
       pid: this.serverProcess.pid,
       dataDir: this.dataDir,
+      containerId: undefined,
       running: this.serverProcess.running,
       shardIds: this.plan.shards.map((shard) => shard.id),
     }

@@ -1,0 +1,60 @@
+import { ConfigError } from '../errors.js'
+
+/*
+ * The checks the option readers share (cluster config, transaction options,
+ * table declarations, migration options), so the same mistake reads the same
+ * everywhere: each throws a ConfigError naming the field.
+ */
+
+/**
+ * `value` when it is a function, else a ConfigError naming `field`: for callbacks
+ * and hooks, refused when they are handed over rather than when first called.
+ *
+ * ```ts
+ * const hook = functionOption('afterCommit(hook)', hook) // throws "afterCommit(hook): must be a function, got null"
+ * ```
+ */
+export function functionOption<F extends (...args: never[]) => unknown>(field: string, value: unknown): F {
+  if (typeof value !== 'function') throw new ConfigError(field, `must be a function, got ${value === null ? 'null' : typeof value}`)
+  return value as F
+}
+
+export function booleanOption(field: string, value: unknown): boolean | undefined {
+  if (value !== undefined && typeof value !== 'boolean') throw new ConfigError(field, 'must be true or false')
+  return value as boolean | undefined
+}
+
+export function positiveMs(field: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError(field, 'must be a finite number of milliseconds above 0')
+  }
+  return value
+}
+
+export function nonNegativeMs(field: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new ConfigError(field, 'must be a finite number of milliseconds, 0 or more')
+  }
+  return value
+}
+
+export function plainObject(field: string, value: unknown): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(field, 'must be an object')
+  return value as Record<string, unknown>
+}
+
+export function rejectUnknownKeys(field: string, object: object, known: string[]): void {
+  for (const key of Object.keys(object)) {
+    if (!known.includes(key)) {
+      throw new ConfigError(field === 'options' ? key : `${field}.${key}`, `unknown option (known: ${known.join(', ')})`)
+    }
+  }
+}
+
+/** `value` when it is an integer ≥ `min` (or undefined). */
+export function integerAtLeast(field: string, value: unknown, min: number): number | undefined {
+  if (value !== undefined && !(Number.isInteger(value) && (value as number) >= min)) throw new ConfigError(field, `must be an integer ≥ ${min}`)
+  return value as number | undefined
+}

@@ -1,0 +1,215 @@
+import type { Branch } from '../transaction/branch.js'
+import type { ClusterRuntime } from '../cluster-runtime.js'
+import {
+  isRetryable,
+  TransactionAbortedError,
+  TransactionInDoubtError,
+  TransactionTimeoutError,
+} from '../errors.js'
+import type { Decision, DecisionRecord } from './participant.js'
+import type { TransactionContext as Transaction } from '../transaction/transaction-context.js'
+
+/**
+ * Commits a transaction whose callback succeeded: the commit protocol of
+ * docs/protocol.md ("Commit"), step by step. Resolves when the transaction is committed; throws
+ * {@link TransactionAbortedError} when it is rolled back everywhere and
+ * {@link TransactionInDoubtError} when this process cannot learn the outcome.
+ */
+export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Promise<void> {
+  tx.setState('committing')
+  const branches = tx.openedBranches().filter((b) => b.endIfNeverBegun())
+  const written = branches.filter((b) => b.wrote)
+  // Read-only branches are never prepared (a prepared read-only XA branch is not even
+  // persisted: 1402 later); ending them does not wait for the written ones.
+  const readersDone = Promise.all(branches.filter((b) => !b.wrote).map((b) => finishReadOnly(tx, b)))
+  try {
+    if (written.length === 0) rt.stats.commits.readOnly++
+    else if (written.length === 1) await commitOnePhase(rt, tx, written[0]!)
+    else await commitTwoPhase(rt, tx, written)
+  } finally {
+    await readersDone
+  }
+}
+
+/** Rolls back every opened branch; never throws (a branch it cannot reach is left to presumed abort). */
+export async function rollbackTransaction(rt: ClusterRuntime, tx: Transaction): Promise<void> {
+  tx.setState('rolling back')
+  const branches = tx.openedBranches()
+  await abortAll(rt, tx, branches, branches.length > 0)
+}
+
+// Step 2: at most one branch wrote.
+async function commitOnePhase(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
+  await rt.step({ step: 'one-phase', txId: tx.id, shardId: branch.shardId })
+  try {
+    await branch.commitOnePhase()
+  } catch (error) {
+    if (branch.participant.isConnectionError(error)) {
+      rt.stats.inDoubt++
+      throw new TransactionInDoubtError(
+        tx.id,
+        `shard ${branch.shardId} lost its connection during a one-phase COMMIT; the server committed or rolled back on its own`,
+        error,
+      )
+    }
+    rt.stats.aborts++
+    throw aborted(tx, `COMMIT failed on shard ${branch.shardId}`, branch.asConflict(error))
+  }
+  rt.stats.commits.onePhase++
+}
+
+// Step 3: two or more branches wrote.
+async function commitTwoPhase(rt: ClusterRuntime, tx: Transaction, written: Branch[]): Promise<void> {
+  // The log shard's branch is not prepared: the decision is written inside it and its
+  // one-phase commit is the commit point, one round trip and one sync fewer.
+  const logBranch = written.find((b) => b.shardId === rt.log.shardId)
+  const toPrepare = logBranch === undefined ? written : written.filter((b) => b !== logBranch)
+
+  // 3.1 Prepare every written branch in parallel. Any failure aborts.
+  const prepares = await Promise.allSettled(toPrepare.map((b) => prepareBranch(rt, tx, b)))
+  const failed = prepares.findIndex((p) => p.status === 'rejected')
+  if (failed !== -1) {
+    const error = (prepares[failed] as PromiseRejectedResult).reason
+    await abortAll(rt, tx, written)
+    throw aborted(tx, `PREPARE failed on shard ${toPrepare[failed]!.shardId}`, toPrepare[failed]!.asConflict(error))
+  }
+  // A coordinator past its deadline may already have been judged abandoned by a recoverer.
+  const late = tx.abortReason ?? (Date.now() >= tx.deadline ? new TransactionTimeoutError('deadline passed before the decision') : undefined)
+  if (late !== undefined) {
+    await abortAll(rt, tx, written)
+    throw aborted(tx, late.message, late)
+  }
+
+  // 3.2 Decide: the commit record is the commit point; its primary key is the fence.
+  const record: DecisionRecord = {
+    txId: tx.id,
+    decision: 'commit',
+    participants: written.map((b) => b.shardId),
+    createdAt: Date.now(),
+  }
+  await rt.step({ step: 'decide', txId: tx.id })
+  const decision = await decide(rt, tx, record, logBranch, toPrepare)
+  if (decision === 'fenced') {
+    await abortAll(rt, tx, written)
+    throw aborted(tx, 'a recoverer decided abort first (the commit record was fenced)', undefined)
+  }
+  rt.stats.commits.twoPhase++
+  await rt.step({ step: 'decided', txId: tx.id, decision: 'commit' })
+
+  // 3.3 Commit the prepared branches in parallel. Failures no longer change the outcome.
+  const commits = await Promise.allSettled(toPrepare.map((b) => commitPreparedBranch(rt, tx, b)))
+  if (commits.some((c) => c.status === 'rejected')) {
+    rt.stats.commitPhaseIncomplete++
+    return
+  }
+  // 3.4 Forget, off the caller's path.
+  rt.forgetter.add(tx.id)
+}
+
+async function prepareBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
+  await rt.step({ step: 'prepare', txId: tx.id, shardId: branch.shardId })
+  await branch.prepare()
+  await rt.step({ step: 'prepared', txId: tx.id, shardId: branch.shardId })
+}
+
+/**
+ * Writes the commit record. When the write's outcome is unknown (the connection
+ * broke), fence the transaction from a fresh connection: whatever that reads is final.
+ */
+async function decide(
+  rt: ClusterRuntime,
+  tx: Transaction,
+  record: DecisionRecord,
+  logBranch: Branch | undefined,
+  prepared: Branch[],
+): Promise<'committed' | 'fenced'> {
+  try {
+    if (logBranch === undefined) return await rt.log.decideCommit(record)
+    return await logBranch.commitWith((conn, id) => rt.log.decideCommitInBranch(conn, id, record))
+  } catch (error) {
+    // The server answered (a failed branch, a missing table), or the autocommit insert never
+    // left this process (log shard refusing connections, pool exhausted): nothing was committed.
+    if (!rt.log.participant.isConnectionError(error) || (logBranch === undefined && rt.log.participant.neverSent(error))) {
+      await abortAll(rt, tx, prepared)
+      const cause = logBranch === undefined ? error : logBranch.asConflict(error)
+      throw aborted(tx, `the decision could not be written on log shard ${rt.log.shardId}`, cause)
+    }
+    let decision: Decision
+    try {
+      decision = await rt.log.fence(tx.id, record.participants)
+    } catch (fenceError) {
+      throw inDoubt(rt, tx, prepared, 'the decision could not be written or read', [error, fenceError])
+    }
+    if (decision === 'commit') return 'committed'
+    // An abort record stands now, yet the lost write may have committed, been seen by a
+    // recoverer that committed every branch, and been forgotten before the fence ran (found
+    // by the model check). A branch still prepared proves that did not happen: a commit
+    // record is only forgotten once no branch is prepared. Without one, nobody can tell.
+    if (await rollbackAnyPrepared(tx, prepared)) return 'fenced'
+    throw inDoubt(rt, tx, prepared, 'the decision write was lost and no prepared branch was left to prove an abort', [error])
+  }
+}
+
+/** Rolls back the branches still prepared; true when at least one was (so none had committed). */
+async function rollbackAnyPrepared(tx: Transaction, branches: Branch[]): Promise<boolean> {
+  const prepared = branches.filter((b) => b.state === 'prepared')
+  return (await Promise.all(prepared.map((b) => rollbackBranch(tx, b)))).includes(true)
+}
+
+/**
+ * The outcome is unknown to this process; recovery settles it. Prepared branches stay
+ * prepared, and MySQL only lets others finish them once the preparing connection is gone,
+ * so those connections are closed rather than pooled.
+ */
+function inDoubt(rt: ClusterRuntime, tx: Transaction, prepared: Branch[], reason: string, errors: unknown[]): TransactionInDoubtError {
+  rt.stats.inDoubt++
+  for (const branch of prepared) branch.leavePreparedToRecovery()
+  return new TransactionInDoubtError(
+    tx.id,
+    `${reason} on log shard ${rt.log.shardId}`,
+    errors.length === 1 ? errors[0] : new AggregateError(errors, reason),
+  )
+}
+
+async function commitPreparedBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
+  await rt.step({ step: 'commit', txId: tx.id, shardId: branch.shardId })
+  try {
+    await branch.commitPrepared()
+  } catch (error) {
+    // Committed by decision all the same: the branch waits for recovery (its
+    // connection was closed, not pooled, while the branch is prepared).
+    tx.logger.warn({ err: error, shardId: branch.shardId }, 'COMMIT PREPARED failed; recovery will commit this branch')
+    throw error
+  }
+  await rt.step({ step: 'committed', txId: tx.id, shardId: branch.shardId })
+}
+
+async function finishReadOnly(tx: Transaction, branch: Branch): Promise<void> {
+  try {
+    await branch.finishReadOnly()
+  } catch (error) {
+    tx.logger.warn({ err: error, shardId: branch.shardId }, 'could not end a read-only branch; its connection was closed')
+  }
+}
+
+/** The `abort` step (reported unless `report` is false): every branch rolled back, in parallel. */
+async function abortAll(rt: ClusterRuntime, tx: Transaction, branches: Branch[], report = true): Promise<void> {
+  if (report) await rt.step({ step: 'abort', txId: tx.id })
+  await Promise.all(branches.map((b) => rollbackBranch(tx, b)))
+  rt.stats.aborts++
+}
+
+/** Rolls back one branch on its own connection; true when the server confirmed it. */
+async function rollbackBranch(tx: Transaction, branch: Branch): Promise<boolean> {
+  try {
+    return await branch.rollback()
+  } catch (error) {
+    // An unreachable prepared branch has no commit record: recovery rolls it back.
+    tx.logger.warn({ err: error, shardId: branch.shardId }, 'rollback failed; the server or recovery will roll back')
+    return false
+  }
+}
+
+function aborted(tx: Transaction, reason: string, cause: unknown): TransactionAbortedError {
+  return new TransactionAbortedError(tx.id, reason, cause, isRetryable(cause))
+}

@@ -1,0 +1,111 @@
+import type { ClusterRuntime } from '../cluster-runtime.js'
+import { ConfigError, NoSuchInDoubtTransactionError, ShardTxError, ShardUnavailableError } from '../errors.js'
+import { parseTransactionId } from '../protocol/ids/transaction-id.js'
+import type { Decision } from '../protocol/participant.js'
+import { emptyReport, listInDoubt, type RecoveryReport, resolveBranch } from './recovery.js'
+
+/**
+ * A prepared branch of ours, as `cluster.inDoubt()` lists it.
+ *
+ * ```ts
+ * for (const b of await cluster.inDoubt()) console.log(b.txId, b.shardId, b.ageMs, b.decision)
+ * ```
+ */
+export interface InDoubtBranch {
+  txId: string
+  shardId: string
+  /** ms since the coordinator started the transaction (by the id), or since PREPARE (PostgreSQL). */
+  ageMs: number | undefined
+  /** The logged decision, or undefined when there is none yet (presumed abort once abandoned). */
+  decision: Decision | undefined
+}
+
+export async function listInDoubtBranches(rt: ClusterRuntime): Promise<InDoubtBranch[]> {
+  const failed: RecoveryReport['failed'] = []
+  const { inDoubt } = await listInDoubt(rt, { failed })
+  if (failed.length > 0) {
+    throw new ShardUnavailableError(
+      failed[0]!.shardId,
+      `could not list in-doubt branches on ${failed.map((f) => `${f.shardId} (${f.error})`).join(', ')}`,
+    )
+  }
+  const records = await rt.log.read([...inDoubt.keys()])
+  const decisions = new Map(records.map((r) => [r.txId, r.decision]))
+  const now = Date.now()
+  const list: InDoubtBranch[] = []
+  for (const [txId, branches] of inDoubt) {
+    const startedAt = parseTransactionId(txId)?.startedAt
+    for (const b of branches) {
+      const since = b.preparedAt ?? startedAt
+      list.push({ txId, shardId: b.shardId, ageMs: since === undefined ? undefined : now - since, decision: decisions.get(txId) })
+    }
+  }
+  return list.sort((a, b) => (b.ageMs ?? 0) - (a.ageMs ?? 0))
+}
+
+/**
+ * Options of `cluster.resolve()`.
+ *
+ * ```ts
+ * await cluster.resolve(txId, 'abort', { force: true })
+ * ```
+ */
+export interface ResolveOptions {
+  /**
+   * Fence an `abort` even when no shard holds a branch of the transaction and the log has
+   * no record of it. For a transaction whose coordinator may still be alive where you
+   * cannot see it (a process on the far side of a partition, hung before its PREPAREs
+   * reached any shard you can list): the abort record makes its commit insert fail, so it
+   * can never commit. Without `force` such an id is refused, since it is most often a typo.
+   */
+  force?: boolean
+}
+
+/** An operator's decision for one transaction, taken through the log's fence. */
+export async function resolveByHand(
+  rt: ClusterRuntime,
+  txId: string,
+  wanted: Decision,
+  options: ResolveOptions = {},
+): Promise<RecoveryReport> {
+  if (parseTransactionId(txId) === undefined) {
+    throw new ShardTxError(`"${String(txId)}" is not a shardtx transaction id`, { code: 'INVALID_ARGUMENT' })
+  }
+  if (wanted !== 'commit' && wanted !== 'abort') {
+    throw new ShardTxError(`decision must be 'commit' or 'abort', not ${JSON.stringify(wanted)}`, { code: 'INVALID_ARGUMENT' })
+  }
+  const force = (options as ResolveOptions | null)?.force
+  if (options === null || typeof options !== 'object' || (force !== undefined && typeof force !== 'boolean')) {
+    throw new ConfigError('options.force', 'must be true or false, in an options object like { force: true }')
+  }
+  const report = emptyReport()
+  const { inDoubt } = await listInDoubt(rt, report)
+  const branches = inDoubt.get(txId) ?? []
+  const logged = (await rt.log.read([txId]))[0]?.decision
+  // Only when every shard answered: a branch may be on a shard that did not (then the
+  // fence is what keeps it from committing, and the report names the shard).
+  if (branches.length === 0 && logged === undefined && report.failed.length === 0 && force !== true) {
+    throw new NoSuchInDoubtTransactionError(txId)
+  }
+  let decision: Decision
+  if (wanted === 'commit') {
+    // Without a commit record nobody knows that every branch was prepared: committing the
+    // ones in sight could commit half a transaction. Presumed abort says it never committed.
+    if (logged !== 'commit') {
+      throw new ShardTxError(
+        `transaction ${txId} has ${logged === 'abort' ? 'an abort record' : 'no commit record'}; it did not commit and cannot be committed by hand`,
+        { code: 'CONTRADICTS_DECISION' },
+      )
+    }
+    decision = 'commit'
+  } else {
+    decision = logged ?? (await rt.log.fence(txId, branches.map((b) => b.shardId)))
+    if (decision === 'commit') {
+      throw new ShardTxError(`transaction ${txId} has a commit record; it committed and cannot be aborted`, {
+        code: 'CONTRADICTS_DECISION',
+      })
+    }
+  }
+  await Promise.all(branches.map((branch) => resolveBranch(rt, report, branch, decision, new Set())))
+  return report
+}

@@ -1,0 +1,303 @@
+import type { ClusterRuntime } from '../cluster-runtime.js'
+import { branchIdOf } from '../protocol/ids/branch-id.js'
+import { parseTransactionId } from '../protocol/ids/transaction-id.js'
+import type { Decision, DecisionRecord, PreparedBranch } from '../protocol/participant.js'
+
+/**
+ * One branch of one transaction on one shard.
+ *
+ * ```ts
+ * for (const { txId, shardId } of (await cluster.recover()).committed) console.log(txId, shardId)
+ * ```
+ */
+export interface BranchRef {
+  txId: string
+  shardId: string
+}
+
+/**
+ * What one recovery round did.
+ *
+ * ```ts
+ * const report = await cluster.recover()
+ * console.log(report.committed.length, report.rolledBack.length, report.failed)
+ * ```
+ */
+export interface RecoveryReport {
+  /** Prepared branches committed because their transaction's decision is commit. */
+  committed: BranchRef[]
+  /** Prepared branches rolled back because their transaction's decision is abort (or none: presumed abort). */
+  rolledBack: BranchRef[]
+  /**
+   * Branches left for a later round: `young` (the coordinator may still decide),
+   * `busy` (its owner still holds it), `foreign` (not a shardtx transaction id).
+   */
+  skipped: (BranchRef & { reason: 'young' | 'busy' | 'foreign' })[]
+  /** Shards (or single branches) that could not be reached; nothing was guessed for them. */
+  failed: { shardId: string; txId?: string; error: string }[]
+  /** Commit records deleted because every listed participant holds no prepared branch any more. */
+  forgotten: number
+  /** Abort records deleted after their retention. */
+  expired: number
+}
+
+/** A report of a round that has done nothing yet. */
+export function emptyReport(): RecoveryReport {
+  return { committed: [], rolledBack: [], skipped: [], failed: [], forgotten: 0, expired: 0 }
+}
+
+/**
+ * How a round works through the in-doubt transactions it found.
+ *
+ * ```ts
+ * await recover(rt, { workers: 2, batch: 2, dutyCycle: 0.05, signal })
+ * ```
+ */
+export interface RoundPace {
+  /** Workers settling batches side by side. */
+  workers: number
+  /**
+   * Transactions per batch: one statement fences the batch's abandoned ones, then all
+   * their branches are finished at once (each holds a pooled connection of its shard).
+   */
+  batch: number
+  /**
+   * Fraction of the time each worker spends settling: after a batch that took t ms
+   * it pauses t·(1/dutyCycle − 1) ms. The pause grows with the servers' load, so a
+   * background round yields to the application's own transactions; 1 never pauses.
+   */
+  dutyCycle: number
+  /** Stops the round between batches; an interrupted round forgets no records. */
+  signal?: AbortSignal
+}
+
+/** `cluster.recover()`: as fast as the servers allow, 64 transactions in flight. */
+export const ON_DEMAND_PACE: RoundPace = { workers: 4, batch: 16, dutyCycle: 1 }
+/** Background rounds keep four transactions in flight while they work, paced by `recovery.dutyCycle`. */
+export const BACKGROUND_PACE: Omit<RoundPace, 'dutyCycle'> = { workers: 2, batch: 2 }
+
+/**
+ * One recovery round (docs/protocol.md, "Recovery"). Safe to run in any process, any
+ * number at once: every decision goes through the log's primary-key fence.
+ */
+export async function recover(rt: ClusterRuntime, pace: RoundPace = ON_DEMAND_PACE): Promise<RecoveryReport> {
+  const report = emptyReport()
+  const now = Date.now()
+
+  // Commit records are read before the listings: a record committed before this read had
+  // all its branches prepared before it, so the listings see whichever are still prepared.
+  let commitRecords: DecisionRecord[]
+  try {
+    commitRecords = await rt.log.read(undefined, 'commit')
+  } catch (error) {
+    report.failed.push({ shardId: rt.log.shardId, error: describe(error) })
+    // Nothing can be decided without the log, but the other shards are still listed, so
+    // that the report names every shard that could not be reached, each with its reason.
+    const listing: RecoveryReport['failed'] = []
+    await listInDoubt(rt, { failed: listing })
+    report.failed.push(...listing.filter((f) => f.shardId !== rt.log.shardId))
+    return report
+  }
+  const decided = new Map<string, Decision>(commitRecords.map((r) => [r.txId, r.decision]))
+
+  const { inDoubt, reached } = await listInDoubt(rt, report)
+  const stillPrepared = new Set<string>()
+  const finished = await forEachPaced(batchesOf([...inDoubt], pace.batch), pace, async (batch) => {
+    const decisions = await decideBatch(rt, report, now, decided, batch)
+    await Promise.all(
+      batch.map(async ([txId, branches]) => {
+        const decision = decisions.get(txId)
+        if (decision === undefined) {
+          for (const b of branches) stillPrepared.add(key(b))
+          return
+        }
+        await Promise.all(branches.map((b) => resolveBranch(rt, report, b, decision, stillPrepared)))
+      }),
+    )
+  })
+  // Branches an interrupted round never reached are still prepared, and the commit
+  // records they need must stay; the next round cleans up.
+  if (!finished) return report
+
+  report.forgotten = await forgetCommitted(rt, report, commitRecords, reached, stillPrepared)
+  try {
+    report.expired = await rt.log.expireAborts(now - rt.config.recovery.abortRetentionMs)
+  } catch (error) {
+    report.failed.push({ shardId: rt.log.shardId, error: describe(error) })
+  }
+  return report
+}
+
+/** Lists our prepared branches on every shard, grouped by transaction. */
+export async function listInDoubt(
+  rt: ClusterRuntime,
+  report: Pick<RecoveryReport, 'failed'>,
+): Promise<{ inDoubt: Map<string, PreparedBranch[]>; reached: Set<string> }> {
+  const inDoubt = new Map<string, PreparedBranch[]>()
+  const reached = new Set<string>()
+  await Promise.all(
+    [...rt.participants.values()].map(async (participant) => {
+      try {
+        for (const branch of await participant.listPrepared()) {
+          const list = inDoubt.get(branch.txId)
+          if (list === undefined) inDoubt.set(branch.txId, [branch])
+          else list.push(branch)
+        }
+        reached.add(participant.shardId)
+      } catch (error) {
+        report.failed.push({ shardId: participant.shardId, error: describe(error) })
+      }
+    }),
+  )
+  return { inDoubt, reached }
+}
+
+/**
+ * The decisions for a batch of transactions. One with a commit record commits. One
+ * without: once its coordinator's deadline (carried in its id) and the grace period
+ * have passed, it is fenced, all such in the batch by one statement. The fence, not
+ * the clock, is what makes this safe: a live coordinator's commit insert then fails.
+ * Younger ones get no decision this round.
+ */
+async function decideBatch(
+  rt: ClusterRuntime,
+  report: RecoveryReport,
+  now: number,
+  logged: Map<string, Decision>,
+  batch: [string, PreparedBranch[]][],
+): Promise<Map<string, Decision>> {
+  const decisions = new Map<string, Decision>()
+  const abandoned: { txId: string; participants: string[] }[] = []
+  for (const [txId, branches] of batch) {
+    const decision = logged.get(txId)
+    if (decision !== undefined) {
+      decisions.set(txId, decision)
+      continue
+    }
+    const info = parseTransactionId(txId)
+    if (info === undefined || now < info.deadline + rt.config.recovery.graceMs) {
+      for (const b of branches) report.skipped.push({ txId, shardId: b.shardId, reason: info === undefined ? 'foreign' : 'young' })
+    } else {
+      abandoned.push({ txId, participants: branches.map((b) => b.shardId) })
+    }
+  }
+  if (abandoned.length === 0) return decisions
+  let fenced: Map<string, Decision>
+  try {
+    fenced = await rt.log.fenceMany(abandoned)
+  } catch (error) {
+    for (const { txId } of abandoned) report.failed.push({ shardId: rt.log.shardId, txId, error: describe(error) })
+    return decisions
+  }
+  for (const { txId } of abandoned) {
+    const decision = fenced.get(txId)!
+    try {
+      await rt.step({ step: 'recover-fenced', txId, decision })
+      decisions.set(txId, decision)
+    } catch (error) {
+      report.failed.push({ shardId: rt.log.shardId, txId, error: describe(error) })
+    }
+  }
+  return decisions
+}
+
+/** Finishes one prepared branch by the decision, recording what happened in the report. */
+export async function resolveBranch(
+  rt: ClusterRuntime,
+  report: RecoveryReport,
+  branch: PreparedBranch,
+  decision: Decision,
+  stillPrepared: Set<string>,
+): Promise<void> {
+  const participant = rt.participants.get(branch.shardId)!
+  try {
+    const result = await participant.finishPrepared(branchIdOf(rt.config.prefix, branch.txId, branch.shardId), decision)
+    if (result === 'busy') {
+      stillPrepared.add(key(branch))
+      report.skipped.push({ ...ref(branch), reason: 'busy' })
+      return
+    }
+    if (result === 'done') {
+      ;(decision === 'commit' ? report.committed : report.rolledBack).push(ref(branch))
+      // Counted as each branch settles, so stats() shows a long paced round's progress.
+      if (decision === 'commit') rt.stats.recovered.committed++
+      else rt.stats.recovered.rolledBack++
+      rt.logger.info({ txId: branch.txId, shardId: branch.shardId, decision }, 'recovery finished an in-doubt branch')
+    }
+    await rt.step({ step: 'recover-resolved', txId: branch.txId, shardId: branch.shardId, decision })
+  } catch (error) {
+    stillPrepared.add(key(branch))
+    report.failed.push({ shardId: branch.shardId, txId: branch.txId, error: describe(error) })
+  }
+}
+
+/**
+ * Deletes a commit record only when every participant it lists was reached and holds
+ * no prepared branch of it: a shard that is down may come back with the branch still
+ * prepared, and without the record presumed abort would roll back a committed branch.
+ */
+async function forgetCommitted(
+  rt: ClusterRuntime,
+  report: RecoveryReport,
+  records: DecisionRecord[],
+  reached: Set<string>,
+  stillPrepared: Set<string>,
+): Promise<number> {
+  const done = records
+    .filter((r) => r.participants.every((shardId) => reached.has(shardId) && !stillPrepared.has(`${r.txId}/${shardId}`)))
+    .map((r) => r.txId)
+  if (done.length === 0) return 0
+  try {
+    return await rt.log.forget(done)
+  } catch (error) {
+    report.failed.push({ shardId: rt.log.shardId, error: describe(error) })
+    return 0
+  }
+}
+
+function key(branch: BranchRef): string {
+  return `${branch.txId}/${branch.shardId}`
+}
+
+function ref(branch: BranchRef): BranchRef {
+  return { txId: branch.txId, shardId: branch.shardId }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+function batchesOf<T>(items: T[], size: number): T[][] {
+  const batches: T[][] = []
+  for (let start = 0; start < items.length; start += size) batches.push(items.slice(start, start + size))
+  return batches
+}
+
+/** Runs `work` over `items` at the given pace; false when the signal stopped it early. */
+async function forEachPaced<T>(items: T[], pace: RoundPace, work: (item: T) => Promise<void>): Promise<boolean> {
+  const { workers, dutyCycle, signal } = pace
+  // Pausing workers wait here; one abort listener for the round wakes them all.
+  const waiting = new Set<() => void>()
+  signal?.addEventListener('abort', () => waiting.forEach((wake) => wake()), { once: true })
+  const pause = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      if (signal?.aborted === true) return resolve()
+      const wake = (): void => {
+        clearTimeout(timer)
+        waiting.delete(wake)
+        resolve()
+      }
+      const timer = setTimeout(wake, ms)
+      waiting.add(wake)
+    })
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length && signal?.aborted !== true) {
+      const started = performance.now()
+      await work(items[next++]!)
+      if (dutyCycle < 1) await pause((performance.now() - started) * (1 / dutyCycle - 1))
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(workers, items.length) }, worker))
+  return next >= items.length
+}

@@ -1,0 +1,252 @@
+import type { Knex } from 'knex'
+import { createBranchKnex, type BranchBinding } from './branch-knex.js'
+import { ClosedError, ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError, StaleTopologyError } from '../errors.js'
+import type { BranchId } from '../protocol/ids/branch-id.js'
+import type { BranchDriver, BranchOptions, DriverConnection, ErrorClassification, KnexQuery, RunQuery } from '../protocol/participant.js'
+import { describeShardError } from '../shard-error-text.js'
+import { findTransactionControl } from './statement-guard.js'
+
+/** Statements knex marks as reads; anything else, raw SQL included, counts as a write. */
+const READ_METHODS = new Set(['select', 'first', 'pluck', 'columnInfo'])
+
+/**
+ * `new` → `active` (it holds a connection; BEGIN / XA START goes with its first
+ * statement) → `prepared` → `finished`;
+ * `finished` also after a one-phase commit or a rollback, and whenever the
+ * branch gives up its connection: a branch still prepared on the server but
+ * whose connection was closed is `finished` here and left to recovery.
+ */
+export type BranchState = 'new' | 'active' | 'prepared' | 'finished'
+
+/** What a branch asks of its transaction. */
+export interface BranchOwner {
+  /** Throws when the transaction no longer takes statements. */
+  assertAcceptsStatements(): void
+  /** A shard refused the branch as routed by another topology epoch (even if the caller swallows the error). */
+  noteStaleTopology?(): void
+}
+
+/**
+ * One shard's part of a transaction: its connection, whether it wrote, and the
+ * knex instance the caller builds queries with. It opens lazily, on first use.
+ */
+export class Branch implements BranchBinding {
+  readonly id: BranchId
+  /** The shard, in the roles a branch needs. */
+  readonly participant: BranchDriver & ErrorClassification
+  readonly knex: Knex
+  state: BranchState = 'new'
+  /** BEGIN / XA START was sent (with the first statement). */
+  begun = false
+  wrote = false
+  conn: DriverConnection | undefined
+  readonly #owner: BranchOwner
+  readonly #options: BranchOptions
+  #opening: Promise<DriverConnection> | undefined
+  #inflight = 0
+  #idle: (() => void) | undefined
+
+  constructor(owner: BranchOwner, participant: BranchDriver & ErrorClassification, id: BranchId, options: BranchOptions) {
+    this.#owner = owner
+    this.participant = participant
+    this.id = id
+    this.#options = options
+    this.knex = createBranchKnex(participant.knex, this)
+  }
+
+  get shardId(): string {
+    return this.id.shardId
+  }
+
+  acquire(): Promise<DriverConnection> {
+    if (this.conn !== undefined) return Promise.resolve(this.conn)
+    this.#opening ??= this.#open()
+    return this.#opening
+  }
+
+  async #open(): Promise<DriverConnection> {
+    this.#owner.assertAcceptsStatements()
+    try {
+      await this.participant.verify()
+      this.conn = await this.participant.acquire()
+    } catch (error) {
+      this.#opening = undefined
+      throw this.#unavailable('could not get a connection', error)
+    }
+    this.state = 'active'
+    return this.conn
+  }
+
+  /**
+   * Sends a statement. The first one carries the branch's BEGIN / XA START in the
+   * same round trip; the branch counts as begun from the moment it is sent.
+   */
+  runStatement(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {
+    if (this.begun) return run(query)
+    this.begun = true
+    return this.participant.beginWith(conn, this.id, this.#options, query, run)
+  }
+
+  /** Begins the branch on its own, for a statement that cannot carry it (a stream). */
+  async beginAlone(conn: DriverConnection): Promise<void> {
+    if (this.begun) return
+    this.begun = true
+    await this.participant.begin(conn, this.id, this.#options)
+  }
+
+  beforeStatement(sql: string, method: string | undefined): void {
+    this.#owner.assertAcceptsStatements()
+    const control = findTransactionControl(sql, this.participant.dialect)
+    if (control !== undefined) throw new ForbiddenStatementError(this.shardId, control)
+    if (method === undefined || !READ_METHODS.has(method)) this.wrote = true
+    this.#inflight++
+  }
+
+  afterStatement(error: unknown): unknown {
+    if (--this.#inflight === 0 && this.#idle !== undefined) {
+      this.#idle()
+      this.#idle = undefined
+    }
+    if (error === undefined) return undefined
+    // knex prefixed the SQL (ours included) to the message: give the caller the error as it was made.
+    if (error instanceof StaleTopologyError) {
+      this.#owner.noteStaleTopology?.()
+      return new StaleTopologyError(error.shardId, error.routedEpoch, error.shardEpoch)
+    }
+    const conflict = this.asConflict(error)
+    if (conflict !== error) return conflict
+    // A statement cut off by a lost connection or a vanished server gets a typed error naming the shard.
+    if (!(error instanceof ShardTxError) && this.participant.isConnectionError(error)) {
+      return this.#unavailable('lost the connection during a statement', error)
+    }
+    return error
+  }
+
+  /** `error` as a retryable ConflictError when the server resolved a conflict with it; else unchanged. */
+  asConflict(error: unknown): unknown {
+    if (error instanceof ShardTxError) return error
+    const conflict = this.participant.classifyConflict(error)
+    return conflict === undefined ? error : new ConflictError(this.shardId, conflict.serverCode, conflict.kind, error)
+  }
+
+  get busy(): boolean {
+    return this.#inflight > 0
+  }
+
+  /** Cancels the statement running on the branch, if one is. */
+  async cancelRunning(): Promise<void> {
+    if (this.busy && this.conn !== undefined) await this.participant.cancel(this.conn)
+  }
+
+  // The branch's end of life, one method per protocol move. Each leaves the branch
+  // `finished` with its connection pooled (`keep`) or closed (`discard`) unless it
+  // says otherwise; the coordinator decides which move to make, never how.
+
+  /**
+   * A branch that got a connection but never sent a statement has nothing to end
+   * on the server: its connection goes back to the pool. True when the branch began.
+   */
+  endIfNeverBegun(): boolean {
+    if (this.begun) return true
+    this.#finish('keep')
+    return false
+  }
+
+  /** PREPARE TRANSACTION / XA END + XA PREPARE. On failure the branch stays `active` (rollback ends it). */
+  async prepare(): Promise<void> {
+    await this.participant.prepare(this.#connection(), this.id)
+    this.state = 'prepared'
+  }
+
+  /**
+   * COMMIT PREPARED / XA COMMIT. On failure the connection is closed, not pooled
+   * (MySQL lets another session finish a prepared branch only once the preparing
+   * one is gone), and the branch is left to recovery.
+   */
+  async commitPrepared(): Promise<void> {
+    await this.#ending(() => this.participant.commitPrepared(this.#connection(), this.id))
+  }
+
+  /** COMMIT / XA COMMIT ONE PHASE of the only written branch. */
+  async commitOnePhase(): Promise<void> {
+    await this.#ending(() => this.participant.commitOnePhase(this.#connection(), this.id))
+  }
+
+  /**
+   * Ends the branch by a commit that `write` runs on its connection (the log
+   * shard's branch, which carries the decision record).
+   */
+  commitWith<T>(write: (conn: DriverConnection, id: BranchId) => Promise<T>): Promise<T> {
+    return this.#ending(() => write(this.#connection(), this.id))
+  }
+
+  /** Ends a branch that only read. */
+  async finishReadOnly(): Promise<void> {
+    await this.#ending(() => this.participant.finishReadOnly(this.#connection(), this.id))
+  }
+
+  /**
+   * Rolls the branch back, prepared or not. False when there was nothing to roll
+   * back (finished, never opened or never begun); throws when the server did not
+   * confirm, after closing the connection.
+   */
+  async rollback(): Promise<boolean> {
+    if (this.state === 'finished' || this.conn === undefined || !this.endIfNeverBegun()) return false
+    await this.#ending(() => this.participant.rollback(this.#connection(), this.id, this.state === 'prepared'))
+    return true
+  }
+
+  /**
+   * Leaves a prepared branch to recovery: the outcome is unknown here, so its
+   * connection is closed (a pooled one would keep MySQL's branch tied to it).
+   * True when the branch was prepared.
+   */
+  leavePreparedToRecovery(): boolean {
+    if (this.state !== 'prepared') return false
+    this.#finish('discard')
+    return true
+  }
+
+  async #ending<T>(end: () => Promise<T>): Promise<T> {
+    let result: T
+    try {
+      result = await end()
+    } catch (error) {
+      this.#finish('discard')
+      throw error
+    }
+    this.#finish('keep')
+    return result
+  }
+
+  #finish(connection: 'keep' | 'discard'): void {
+    this.state = 'finished'
+    const conn = this.conn
+    if (conn === undefined) return
+    if (connection === 'keep') this.participant.release(conn)
+    else this.participant.discard(conn)
+  }
+
+  #connection(): DriverConnection {
+    if (this.conn === undefined) throw new ClosedError(`branch on shard ${this.shardId} (it has no connection)`)
+    return this.conn
+  }
+
+  /** Resolves once no statement is running and the branch is not half-open. */
+  async settled(): Promise<void> {
+    if (this.#opening !== undefined) await this.#opening.catch(() => {})
+    if (this.#inflight === 0) return
+    await new Promise<void>((resolve) => {
+      const previous = this.#idle
+      this.#idle = () => {
+        previous?.()
+        resolve()
+      }
+    })
+  }
+
+  #unavailable(what: string, error: unknown): unknown {
+    if (error instanceof ShardTxError) return error
+    return new ShardUnavailableError(this.shardId, `${what}: ${describeShardError(error)}`, error)
+  }
+}

@@ -1,0 +1,56 @@
+import { ConfigError, isRetryable } from '../errors.js'
+
+/**
+ * Opt-in re-runs of a whole transaction after an error that says `retryable: true`:
+ * a conflict the servers resolved by failing it (serialization failure, deadlock,
+ * lock timeout), a shard that could not be reached or gave no pooled connection in
+ * time, or an abort caused by either. All of them happen before the decision.
+ *
+ * ```ts
+ * await cluster.transaction(work, { retry: { attempts: 5, backoff: (n) => 10 * 2 ** n } })
+ * ```
+ */
+export interface RetryOptions {
+  /** Attempts in all, the first included (≥ 1). */
+  attempts: number
+  /** ms to wait before attempt n+1: a number, or a function of n (1-based) and the error. Default: 10·2ⁿ⁻¹ ms with full jitter, at most 1 s. */
+  backoff?: number | ((attempt: number, error: unknown) => number)
+}
+
+export function resolveRetry(field: string, value: unknown): RetryOptions | undefined {
+  if (value === undefined) return undefined
+  if (value === null || typeof value !== 'object') throw new ConfigError(field, 'must be an object like { attempts: 3 }')
+  const { attempts, backoff, ...rest } = value as RetryOptions
+  const unknown = Object.keys(rest)[0]
+  if (unknown !== undefined) throw new ConfigError(`${field}.${unknown}`, 'unknown option (known: attempts, backoff)')
+  if (!Number.isInteger(attempts) || attempts < 1) throw new ConfigError(`${field}.attempts`, 'must be an integer ≥ 1')
+  const fixed = typeof backoff === 'number' && Number.isFinite(backoff) && backoff >= 0
+  if (backoff !== undefined && !fixed && typeof backoff !== 'function') {
+    throw new ConfigError(`${field}.backoff`, 'must be a number of ms ≥ 0 or a function (attempt, error) => ms')
+  }
+  return { attempts, ...(backoff === undefined ? {} : { backoff }) }
+}
+
+/**
+ * Re-runs `attempt` while it fails with an error that says it is retryable
+ * ({@link isRetryable}: what `retryable` claims is what is retried). Every such error
+ * is raised before the decision, with nothing committed anywhere; a failure after the
+ * decision is not an error (the transaction committed) and in-doubt is never retryable.
+ */
+export async function withRetry<T>(retry: RetryOptions | undefined, attempt: () => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt()
+    } catch (error) {
+      if (retry === undefined || n >= retry.attempts || !isRetryable(error)) throw error
+      await new Promise((resolve) => setTimeout(resolve, delayMs(retry, n, error)))
+    }
+  }
+}
+
+function delayMs(retry: RetryOptions, n: number, error: unknown): number {
+  const { backoff } = retry
+  if (typeof backoff === 'number') return backoff
+  if (typeof backoff === 'function') return Math.max(0, Number(backoff(n, error)) || 0)
+  return Math.random() * Math.min(1000, 10 * 2 ** (n - 1))
+}
