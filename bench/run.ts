@@ -22,9 +22,10 @@ import { measureHotSpots } from './hot-spot-bench.js'
 import { measureMemory } from './memory.js'
 import { measureRecovery } from './recovery-bench.js'
 import { measureTelemetry } from './telemetry-bench.js'
+import { fenceBench } from './fence-bench.js'
 import { ACCOUNTS, randomAccount, shardtxTransfer } from './transfer.js'
 
-const PARTS = ['tx', 'recovery', 'memory', 'hotspot', 'telemetry'] as const
+const PARTS = ['tx', 'fence', 'recovery', 'memory', 'hotspot', 'telemetry'] as const
 const HELP = `npm run bench -- [flags]
 
 shardtx against what users would write instead, on throwaway servers it starts
@@ -40,7 +41,8 @@ Workloads: W1 cross-shard transfer (log shard inside, and outside), W2 one-shard
 transfer, W3 2/4/8 shards. Baselines: B1 best effort (autocommit, both shards in
 parallel) and B1 knex.transaction per shard, one after the other; B2 two-phase
 commit by hand on the drivers; B3 knex.transaction; B4 one-phase by hand on the
-driver. Workloads of a comparison run in rounds whose order alternates.
+driver. fence: W1 and W2 with the topology epoch fence on and off (a bench-only
+switch). Workloads of a comparison run in rounds whose order alternates.
 hotspot: N clients over H hot rows on 4 shards (bench/hot-spot-bench.ts).
 Part telemetry: W1 with the OpenTelemetry api and no SDK, then with an SDK registered.
 `
@@ -80,6 +82,7 @@ try {
   log(`servers up; ${cluster.shardIds.length} shards (${cluster.shardIds.join(', ')}), ${ACCOUNTS} accounts each`)
 
   if (flags.only === undefined || flags.only === 'tx') await transactionBench(cluster, shards)
+  if (flags.only === undefined || flags.only === 'fence') await fenceBench(cluster, settings, rows, ratios, log)
   if (flags.only === undefined || flags.only === 'memory') {
     extra.memory = await measureMemory(cluster, quick)
     const m = extra.memory as { rssAfterSmallMb: number; rssAfterLargeMb: number; small: number; large: number }

@@ -8,6 +8,7 @@ import type { StepEvent } from './protocol/protocol-steps.js'
 import type { StatsRecorder } from './stats.js'
 import type { Telemetry } from './observability/telemetry.js'
 import type { TransactionLog } from './protocol/transaction-log.js'
+import type { TopologyState } from './topology/topology-state.js'
 
 /** What the coordinator, transactions and recovery share inside one cluster. */
 export interface ClusterRuntime {
@@ -21,6 +22,8 @@ export interface ClusterRuntime {
   readonly contention: Contention
   /** OpenTelemetry spans and metrics; does nothing without `@opentelemetry/api`. */
   readonly telemetry: Telemetry
+  /** The stored topology this process routes by, and each shard's epoch fence. */
+  readonly topology: TopologyState
   /** Routes a key to a shard id. */
   shardFor(key: unknown): string
   /** Reports a protocol step to the `onStep` hook; undefined when there is none to wait for. */

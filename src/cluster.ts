@@ -7,14 +7,11 @@ import { type ClusterOptions, type ResolvedClusterConfig, resolveClusterOptions 
 import { DecisionForgetter } from './protocol/decision-forgetter.js'
 import { ClosedError } from './errors.js'
 import { type InDoubtBranch, listInDoubtBranches, type ResolveOptions, resolveByHand } from './recovery/in-doubt.js'
-import { logTableMigrationSource, migrationsTableOf } from './protocol/log-table-migrations.js'
 import { silentLogger } from './logger.js'
 import type { Participant } from './protocol/participant.js'
 import type { RecoveryReport } from './recovery/recovery.js'
 import { withRetry } from './transaction/retry.js'
 import { runTransaction } from './transaction/run-transaction.js'
-import { ringFor } from './sharding/ring-cache.js'
-import type { ShardRing } from './sharding/index.js'
 import { ShardedQuery } from './sharded-tables/sharded-query.js'
 import { clusterAccess } from './sharded-tables/shard-access.js'
 import { tableRouter } from './sharded-tables/table-router.js'
@@ -29,6 +26,12 @@ import { functionOption } from './config/validate.js'
 import { asUnavailable } from './shard-unavailable.js'
 import { admitted } from './contention/admission-gate.js'
 import { contentionStats, createContention } from './contention/contention.js'
+import { epochFenceOf } from '../adapters/epoch-fences.js'
+import { type ClusterTopology, createClusterTopology } from './topology/cluster-topology.js'
+import { migrateClusterTables } from './topology/migrate-topology.js'
+import { setTopology, type SetTopologyOptions, type TopologyChange, type TopologyTarget } from './topology/set-topology.js'
+import { readTopologyReport, type TopologyReport } from './topology/topology-report.js'
+import { withTopology } from './topology/with-topology.js'
 
 /**
  * A set of shards that commit together. Make one per process with
@@ -47,7 +50,7 @@ import { contentionStats, createContention } from './contention/contention.js'
 export class Cluster {
   readonly #config: ResolvedClusterConfig
   readonly #runtime: ClusterRuntime
-  readonly #ring: ShardRing
+  readonly #topology: ClusterTopology
   readonly #recovery: BackgroundRecovery
   readonly #context = new AsyncLocalStorage<Transaction>()
   #closed: Promise<void> | undefined
@@ -57,7 +60,6 @@ export class Cluster {
     const config = resolveClusterOptions(options)
     const logger = (options.logger ?? silentLogger).child({ component: 'shardtx' })
     this.#config = config
-    this.#ring = ringFor(config.shards)
     const participants = new Map<string, Participant>()
     for (const shard of config.shards) {
       participants.set(
@@ -79,7 +81,8 @@ export class Cluster {
     const log = new TransactionLog(participants.get(config.logShardId)!)
     const telemetry = createTelemetry(config.shards, config.logShardId)
     const step = telemetry.observeSteps(stepReporter(config.onStep, options.logger === undefined ? undefined : logger))
-    const ring = this.#ring
+    const topology = createClusterTopology(config, participants, logger, epochFenceOf)
+    this.#topology = topology
     this.#runtime = {
       config,
       participants,
@@ -89,7 +92,8 @@ export class Cluster {
       stats: new StatsRecorder(),
       contention: createContention(config, participants, logger),
       telemetry,
-      shardFor: (key) => ring.shardFor(key as string),
+      topology: topology.state,
+      shardFor: (key) => topology.state.current.ring.shardFor(key as string),
       step,
     }
     this.#recovery = new BackgroundRecovery(this.#runtime)
@@ -101,10 +105,10 @@ export class Cluster {
     return this.#config.shards.map((s) => s.id)
   }
 
-  /** The shard that owns `key`, by the consistent-hash ring. */
+  /** The shard that owns `key`, by the consistent-hash ring of the topology this process routes by. */
   shardFor(key: string | number | bigint | Uint8Array): string {
     this.#assertOpen()
-    return this.#ring.shardFor(key)
+    return this.#runtime.topology.current.ring.shardFor(key)
   }
 
   /**
@@ -157,11 +161,12 @@ export class Cluster {
     // Every attempt waits for admission before its callback starts, so that no transaction holds a
     // connection while waiting for one; each carries the first attempt's start time, so that a
     // retried one ages into priority, in the queue and as a deadlock victim (docs/deadlocks.md).
+    // Each attempt routes by the topology epoch current when it starts (docs/topology.md).
     const firstStartedAt = Date.now()
     const { gate } = this.#runtime.contention
     return withRetry(resolved.retry, (attempt) =>
       admitted(gate, firstStartedAt, resolved.timeoutMs, resolved.signal, () =>
-        runTransaction(this.#runtime, work, resolved, enter, firstStartedAt, attempt),
+        withTopology(this.#runtime.topology, () => runTransaction(this.#runtime, work, resolved, enter, firstStartedAt, attempt)),
       ),
     )
   }
@@ -181,24 +186,44 @@ export class Cluster {
   }
 
   /**
-   * Creates the transaction log table on the log shard (a knex migration from
-   * `migrations/`, tracked in `<logTable>_migrations`). Idempotent.
+   * Creates shardtx's own tables (knex migrations from `migrations/`): the log and
+   * topology tables on the log shard (tracked in `<logTable>_migrations`) and the
+   * epoch fence on every shard. Idempotent; upgrades an older schema in place.
    */
   async migrate(): Promise<void> {
     this.#assertOpen()
-    // A knex of its own, every statement bounded: a log shard that stopped answering fails the call.
-    const participant = this.#runtime.log.participant
-    const knex = participant.boundedKnex(this.#config.timeouts.recoveryMs)
-    try {
-      await knex.migrate.latest({
-        migrationSource: logTableMigrationSource(this.#config.logTable),
-        tableName: migrationsTableOf(this.#config.logTable),
-      })
-    } catch (error) {
-      throw asUnavailable(participant, 'could not migrate the log table', error)
-    } finally {
-      await knex.destroy()
-    }
+    // Every statement bounded: a shard that stopped answering fails the call (the log shard) or is skipped.
+    await migrateClusterTables(this.#runtime.participants.values(), this.#config.logShardId, this.#config.logTable, this.#runtime.logger, this.#config.timeouts.recoveryMs)
+  }
+
+  /**
+   * The topology stored on the log shard (storing this process's shard set at
+   * epoch 1 on a cluster that has none), a change that stopped half-way, and each
+   * shard's fence epoch. See docs/topology.md.
+   *
+   * ```ts
+   * const { epoch, shards } = await cluster.topology()
+   * ```
+   */
+  async topology(): Promise<TopologyReport> {
+    this.#assertOpen()
+    return readTopologyReport(this.#topology.state, this.#topology.store, this.#topology.fences)
+  }
+
+  /**
+   * Changes the shard set every process routes by: add a shard, remove one, change
+   * a weight. Bumps the epoch fence of every shard, then publishes the new epoch;
+   * a process that routes by the old one is refused with a retryable
+   * {@link StaleTopologyError} and reloads. This process needs a connection for
+   * every old and new shard. See docs/topology.md.
+   *
+   * ```ts
+   * await cluster.setTopology([...(await cluster.topology()).shards, { id: 'pg-2' }])
+   * ```
+   */
+  async setTopology(target: TopologyTarget, options?: SetTopologyOptions): Promise<TopologyChange> {
+    this.#assertOpen()
+    return setTopology({ config: this.#config, participants: this.#runtime.participants, ...this.#topology }, target, options)
   }
 
   /**

@@ -217,3 +217,51 @@ export class NoSuchInDoubtTransactionError extends ShardTxError {
 export function isRetryable(error: unknown): boolean {
   return error instanceof ShardTxError && error.retryable
 }
+
+/**
+ * A shard refused a branch because this process routes by an older (or newer)
+ * topology epoch than the one the shard was last told: the shard set changed.
+ * Nothing the branch wrote can commit. The process reloads the topology; a
+ * transaction with `retry` runs again under the new routing.
+ *
+ * ```ts
+ * catch (err) { if (err instanceof StaleTopologyError) console.log(err.routedEpoch, err.shardEpoch) }
+ * ```
+ */
+export class StaleTopologyError extends ShardTxError {
+  readonly shardId: string
+  /** The epoch this process routed the transaction by. */
+  readonly routedEpoch: number
+  /** The epoch the shard holds (0 when it was never told one). */
+  readonly shardEpoch: number
+  constructor(shardId: string, routedEpoch: number, shardEpoch: number) {
+    super(
+      `shard ${shardId}: this process routes by topology epoch ${routedEpoch} but the shard is at epoch ${shardEpoch}; ` +
+        'the topology changed, the process reloads it, and the transaction may run again',
+      { code: 'STALE_TOPOLOGY', retryable: true },
+    )
+    this.shardId = shardId
+    this.routedEpoch = routedEpoch
+    this.shardEpoch = shardEpoch
+  }
+}
+
+/**
+ * A topology change could not take the fence of every shard within its time:
+ * `blockers` names what held it (sessions, in-doubt branches). Nothing changed
+ * on any shard; running the change again later may succeed.
+ *
+ * ```ts
+ * catch (err) { if (err instanceof TopologyChangeBlockedError) console.log(err.blockers.join('\n')) }
+ * ```
+ */
+export class TopologyChangeBlockedError extends ShardTxError {
+  readonly blockers: string[]
+  constructor(reason: string, blockers: string[]) {
+    super(`topology change blocked: ${reason}${blockers.length > 0 ? `; held by: ${blockers.join('; ')}` : ''}`, {
+      code: 'TOPOLOGY_CHANGE_BLOCKED',
+      retryable: true,
+    })
+    this.blockers = blockers
+  }
+}

@@ -12,6 +12,8 @@ export {
   ShardTxError,
   ShardUnavailableError,
   ShardUnresponsiveError,
+  StaleTopologyError,
+  TopologyChangeBlockedError,
   TransactionAbortedError,
   TransactionInDoubtError,
   TransactionTimeoutError,
@@ -53,6 +55,11 @@ export {
   type TableDeclaration,
   type WriteOptions,
 } from './sharded-tables/index.js'
+export type { Topology, TopologyShard } from './topology/topology.js'
+export type { TopologyDiff } from './topology/topology-diff.js'
+export type { TopologyMode } from './topology/topology-state.js'
+export type { TopologyReport } from './topology/topology-report.js'
+export type { SetTopologyOptions, TopologyChange, TopologyStepEvent, TopologyTarget } from './topology/set-topology.js'
 export { Transaction } from './transaction/transaction.js'
 export type { TransactionOptions } from './transaction/transaction-options.js'
 export type { RetryOptions } from './transaction/retry.js'

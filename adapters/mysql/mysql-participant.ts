@@ -25,6 +25,8 @@ import {
 } from './mysql-errors.js'
 import { labelComment, MysqlLockWaits } from './mysql-lock-waits.js'
 import { splitRecoveredXid, xidLiteral } from './mysql-xid.js'
+import { fenceStatement, fenceTableError, staleEpochOf, staleError } from './mysql-fence.js'
+import { fenceTableOf } from '../../src/topology/table-names.js'
 
 type Connection = Mysql2Connection & {
   /** The innodb_lock_wait_timeout this session runs with, when shardtx changed it. */
@@ -46,6 +48,7 @@ function run<T = unknown>(conn: DriverConnection, sql: string, values?: unknown[
 export class MysqlParticipant extends KnexParticipant implements Participant {
   readonly dialect = 'mysql' as const
   readonly lockWaits: MysqlLockWaits = new MysqlLockWaits(this)
+  readonly #fenceTable: string
 
   constructor(settings: ParticipantSettings) {
     super(settings, {
@@ -60,6 +63,7 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
       },
       quote: (name) => '`' + name.replace(/`/g, '``') + '`',
     })
+    this.#fenceTable = fenceTableOf(settings.logTable)
   }
 
   async verify(): Promise<void> {
@@ -67,7 +71,12 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
   }
 
   async begin(conn: DriverConnection, branch: BranchId, options: BranchOptions): Promise<void> {
-    await run(conn, this.#beginStatements(conn as Connection, branch, options).join('; '))
+    const results = await run<unknown[]>(conn, this.#beginStatements(conn as Connection, branch, options).join('; ')).catch(
+      (error: unknown) => {
+        throw fenceTableError(error, this.#fenceTable, this.shardId)
+      },
+    )
+    if (options.fenceEpoch !== undefined) await this.#checkFence(conn, branch, options.fenceEpoch, results[results.length - 1])
   }
 
   /** The branch's settings and XA START go ahead of the first statement in one multi-statement query. */
@@ -85,6 +94,8 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
     query.sql = `${control.join('; ')}; ${label}${sql}`
     try {
       await runQuery(query)
+    } catch (error) {
+      throw fenceTableError(error, this.#fenceTable, this.shardId)
     } finally {
       // knex puts the SQL into the error message: show the caller's statement, not ours.
       query.sql = sql
@@ -92,6 +103,7 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
     // One result per statement: keep the caller's.
     const [rows, fields] = query.response as [unknown[], unknown[]]
     const skip = control.length
+    if (options.fenceEpoch !== undefined) await this.#checkFence(conn, branch, options.fenceEpoch, rows[skip - 1])
     query.response =
       rows.length === skip + 1 ? [rows[skip], fields[skip]] : [rows.slice(skip), fields.slice(skip)]
     return query
@@ -111,7 +123,16 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
       statements.push(`SET TRANSACTION ISOLATION LEVEL ${options.isolationLevel.toUpperCase()}`)
     }
     statements.push(`XA START ${xidLiteral(branch)}`)
+    if (options.fenceEpoch !== undefined) statements.push(fenceStatement(this.#fenceTable, this.shardId))
     return statements
+  }
+
+  /** A stale branch is ended at once, so that it can neither take more statements nor commit. */
+  async #checkFence(conn: DriverConnection, branch: BranchId, epoch: number, fenceRows: unknown): Promise<void> {
+    const shardEpoch = staleEpochOf(fenceRows, epoch)
+    if (shardEpoch === undefined) return
+    await run(conn, `XA END ${xidLiteral(branch)}`)
+    throw staleError(this.shardId, epoch, shardEpoch)
   }
 
   async prepare(conn: DriverConnection, branch: BranchId): Promise<void> {

@@ -26,6 +26,8 @@ import {
 } from './postgres-errors.js'
 import { runWithBegin } from './pipelined-begin.js'
 import { labelSent, PostgresLockWaits, setLabelStatement } from './postgres-lock-waits.js'
+import { fenceError, fenceStatements } from './postgres-fence.js'
+import { fenceTableOf } from '../../src/topology/table-names.js'
 import { beginStatements, identifier, insertDecisionAndCommit, literal } from './postgres-sql.js'
 
 type Connection = pg.Client & { connection?: { stream?: { destroy(): void } } }
@@ -37,6 +39,7 @@ type Connection = pg.Client & { connection?: { stream?: { destroy(): void } } }
 export class PostgresParticipant extends KnexParticipant implements Participant {
   readonly dialect = 'postgres' as const
   readonly lockWaits: PostgresLockWaits = new PostgresLockWaits(this)
+  readonly #fenceTable: string
   #verified: Promise<void> | undefined
 
   constructor(settings: ParticipantSettings) {
@@ -51,6 +54,7 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
       },
       quote: identifier,
     })
+    this.#fenceTable = fenceTableOf(settings.logTable)
   }
 
   verify(): Promise<void> {
@@ -75,17 +79,27 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
   }
 
   async begin(conn: DriverConnection, _branch: BranchId, options: BranchOptions): Promise<void> {
-    await (conn as Connection).query(beginStatements(options.isolationLevel, options.lockTimeoutMs).join('; '))
+    await (conn as Connection).query(this.#begin(options).join('; ')).catch((error: unknown) => this.#fenced(error, options))
   }
 
   beginWith(conn: DriverConnection, _branch: BranchId, options: BranchOptions, query: KnexQuery): Promise<unknown> {
-    const control = beginStatements(options.isolationLevel, options.lockTimeoutMs)
+    const control = this.#begin(options)
     // The deadlock detector's label rides in the same round trip as BEGIN.
     if (options.label !== undefined) {
       control.push(setLabelStatement(options.label))
       labelSent(conn, options.label)
     }
-    return runWithBegin(conn as Connection, control, query)
+    return runWithBegin(conn as Connection, control, query).catch((error: unknown) => this.#fenced(error, options))
+  }
+
+  #begin(options: BranchOptions): string[] {
+    const statements = beginStatements(options.isolationLevel, options.lockTimeoutMs)
+    if (options.fenceEpoch !== undefined) statements.push(...fenceStatements(this.#fenceTable, this.shardId, options.fenceEpoch))
+    return statements
+  }
+
+  #fenced(error: unknown, options: BranchOptions): never {
+    throw fenceError(error, this.#fenceTable, this.shardId, options.fenceEpoch)
   }
 
   async prepare(conn: DriverConnection, branch: BranchId): Promise<void> {

@@ -8,7 +8,7 @@ import { CliUsageError } from './cli-errors.js'
  * const name: CommandName = 'in-doubt'
  * ```
  */
-export const COMMANDS = ['status', 'in-doubt', 'recover', 'resolve', 'route', 'migrate'] as const
+export const COMMANDS = ['status', 'in-doubt', 'recover', 'resolve', 'route', 'migrate', 'topology'] as const
 export type CommandName = (typeof COMMANDS)[number]
 
 /**
@@ -34,6 +34,9 @@ export interface CliArgs {
   directory: string | undefined
   table: string | undefined
   only: string[] | undefined
+  /** topology set: the config whose shard list is the target, and whether slots of empty sharded tables may move. */
+  to: string | undefined
+  allowEmptyMove: boolean
   /** resolve: fence an abort even for an id no shard and no log record knows. */
   force: boolean
 }
@@ -50,6 +53,8 @@ const OPTIONS = {
   directory: { type: 'string', short: 'd' },
   table: { type: 'string' },
   only: { type: 'string' },
+  to: { type: 'string' },
+  'allow-empty-move': { type: 'boolean' },
   force: { type: 'boolean' },
 } as const
 
@@ -63,6 +68,7 @@ const COMMAND_FLAGS: Record<CommandName, (keyof typeof OPTIONS)[]> = {
   resolve: ['force'],
   route: ['int', 'bigint'],
   migrate: ['shards', 'directory', 'table', 'only'],
+  topology: ['to', 'allow-empty-move'],
 }
 
 /** How many positionals each command takes: [min, max]. */
@@ -73,6 +79,7 @@ const ARITY: Record<CommandName, [number, number, string]> = {
   resolve: [2, 2, 'resolve <txId> commit|abort [--force]'],
   route: [1, Infinity, 'route <key>...'],
   migrate: [0, 0, 'migrate [--shards [--directory dir] [--table name] [--only ids]]'],
+  topology: [1, 1, 'topology show | set --to <config> [--allow-empty-move]'],
 }
 
 /**
@@ -105,6 +112,8 @@ export function parseCliArgs(argv: string[]): CliArgs {
     directory: values.directory,
     table: values.table,
     only: values.only?.split(',').map((id) => id.trim()).filter((id) => id !== ''),
+    to: values.to,
+    allowEmptyMove: values['allow-empty-move'] ?? false,
     force: values.force ?? false,
   }
   if (args.help) return args
@@ -120,9 +129,17 @@ export function parseCliArgs(argv: string[]): CliArgs {
   }
   const [min, max, usage] = ARITY[command]
   if (rest.length < min || rest.length > max) throw new CliUsageError(`usage: shardtx ${usage}`)
+  if (command === 'topology') checkTopologyArgs(args)
   if (args.int && args.bigint) throw new CliUsageError('route takes --int or --bigint, not both')
   if (!args.shards && (args.directory !== undefined || args.table !== undefined || args.only !== undefined)) {
     throw new CliUsageError('--directory, --table and --only go with migrate --shards')
   }
   return args
+}
+
+function checkTopologyArgs(args: CliArgs): void {
+  const [verb] = args.positionals
+  if (verb !== 'show' && verb !== 'set') throw new CliUsageError('usage: shardtx topology show | set --to <config> [--allow-empty-move]')
+  if (verb === 'set' && args.to === undefined) throw new CliUsageError('topology set needs --to <config>, the config whose shards are the new topology')
+  if (verb === 'show' && (args.to !== undefined || args.allowEmptyMove)) throw new CliUsageError('--to and --allow-empty-move go with topology set')
 }

@@ -16,8 +16,12 @@ Commands
   recover                         run one recovery round now
   resolve <txId> commit|abort     settle one in-doubt transaction by hand (through the log's fence)
   route <key>...                  print the shard of each key (no connection needed)
-  migrate                         create the transaction log table on the log shard
+  migrate                         create shardtx's tables: log and topology on the log shard,
+                                  the epoch fence on every shard
   migrate --shards                run your knex migrations on every shard, in lockstep
+  topology show                   the stored topology: epoch, shards, each shard's fence epoch
+  topology set --to <config>      route every process by the shards of <config>: bumps the
+                                  epoch on every shard, then publishes it
 
 Options
   -c, --config <file>   config file (default: shardtx.config.js, .mjs, .cjs or .json in the
@@ -41,6 +45,11 @@ migrate --shards
   -d, --directory <dir> folder of migration files (default ./migrations)
       --table <name>    migrations table on each shard (default knex_migrations)
       --only <ids>      only these shards, comma-separated
+
+topology set
+      --to <config>     config file whose shards (ids, weights) are the new topology; the
+                        connections of shards new to the cluster are taken from it too
+      --allow-empty-move  allow moving slots of declared sharded tables, once they hold no rows
 
 Exit codes
   0  done, nothing left in doubt

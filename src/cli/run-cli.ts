@@ -10,6 +10,7 @@ import { recoverCommand } from './commands/recover-command.js'
 import { resolveCommand } from './commands/resolve-command.js'
 import { routeCommand } from './commands/route-command.js'
 import { statusCommand } from './commands/status-command.js'
+import { topologyCommand } from './commands/topology-command.js'
 import { ExitCode } from './exit-codes.js'
 import { exitCodeOf } from './failure-exit.js'
 import { HELP_TEXT } from './help-text.js'
@@ -22,6 +23,7 @@ const COMMAND_RUNNERS: Record<CommandName, Command> = {
   resolve: resolveCommand,
   route: routeCommand,
   migrate: migrateCommand,
+  topology: topologyCommand,
 }
 
 /**
@@ -83,6 +85,8 @@ function forTheCli(options: unknown, out: CliOutput): ClusterOptions {
   return {
     ...rest,
     logger: out.logger(),
+    // Commands read the stored topology, whatever the config lists; `topology show` names the difference.
+    topology: 'follow',
     // Anything else goes through as it is, for createCluster to reject with its own message.
     recovery: recovery === undefined ? { enabled: false } : isObject ? { ...recovery, enabled: false } : recovery,
     // A command runs no application transactions: no deadlock detector, no start-up probe (nor its warning).

@@ -8,6 +8,7 @@ import { type ResolvedTables, resolveTables, type TableDeclaration } from '../sh
 import { normalizeConnection } from './connection.js'
 import type { Dialect, ShardConfig } from './shard-config.js'
 import { booleanOption, functionOption, integerAtLeast, nonNegativeMs, plainObject, positiveMs, rejectUnknownKeys } from './validate.js'
+import type { TopologyMode } from '../topology/topology-state.js'
 
 /**
  * Options of {@link createCluster}.
@@ -67,6 +68,13 @@ export interface ClusterOptions {
   propagation?: boolean
   /** Sharded and reference tables that `tx.table(name)` routes; see docs/sharded-tables.md. */
   tables?: Record<string, TableDeclaration>
+  /**
+   * `'check'` (default): at first use, the shard set (ids, dialects, weights) must
+   * equal the topology stored on the log shard, or a ConfigError names the
+   * difference. `'follow'`: route by the stored topology; `shards` must still give
+   * a connection for every shard in it. See docs/topology.md.
+   */
+  topology?: TopologyMode
 }
 
 /**
@@ -150,6 +158,7 @@ export interface ResolvedClusterConfig {
   onStep: StepHook | undefined
   propagation: boolean
   tables: ResolvedTables
+  topology: TopologyMode
 }
 
 export interface ResolvedTimeouts {
@@ -169,7 +178,7 @@ export interface ResolvedShard {
 
 const CLUSTER_KEYS = [
   'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'deadlockTimeout', 'connectTimeout', 'keepAliveDelay', 'timeouts',
-  'recovery', 'onStep', 'tables', 'propagation',
+  'recovery', 'onStep', 'tables', 'propagation', 'topology',
 ]
 const SHARD_KEYS = ['id', 'dialect', 'connection', 'weight', 'pool']
 const TIMEOUT_KEYS = ['decision', 'commit', 'rollback', 'recovery']
@@ -224,7 +233,14 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
     onStep: options.onStep,
     propagation: booleanOption('propagation', options.propagation) ?? true,
     tables: resolveTables(options.tables),
+    topology: topologyModeOption(options.topology),
   }
+}
+
+function topologyModeOption(value: unknown): TopologyMode {
+  if (value === undefined) return 'check'
+  if (value !== 'check' && value !== 'follow') throw new ConfigError('topology', `must be 'check' or 'follow', not ${JSON.stringify(value)}`)
+  return value
 }
 
 function resolveShards(input: unknown): ResolvedShard[] {

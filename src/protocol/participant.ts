@@ -28,6 +28,8 @@ export interface BranchOptions {
   lockTimeoutMs?: number | undefined
   /** Shown to other sessions for deadlock detection, when it is on (see docs/deadlocks.md). */
   label?: WaitLabel | undefined
+  /** The topology epoch the transaction routes by: the branch checks the shard's fence with it (docs/topology.md). */
+  fenceEpoch?: number | undefined
 }
 
 /** The part of knex's query object a participant touches. */

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
 import { createBranchKnex, type BranchBinding } from './branch-knex.js'
-import { ClosedError, ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError, ShardUnresponsiveError } from '../errors.js'
+import { ClosedError, ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError, ShardUnresponsiveError, StaleTopologyError } from '../errors.js'
 import { withDeadline } from '../protocol/deadline.js'
 import type { BranchId } from '../protocol/ids/branch-id.js'
 import type { BranchDriver, BranchOptions, DriverConnection, ErrorClassification, KnexQuery, RunQuery } from '../protocol/participant.js'
@@ -30,6 +30,8 @@ export interface BranchOwner {
   waitLabel(): WaitLabel | undefined
   /** The branch waited `ms` for a connection of its shard's pool (for the pool-wait metric). */
   connectionWaited?(shardId: string, ms: number): void
+  /** A shard refused the branch as routed by another topology epoch (even if the caller swallows the error). */
+  noteStaleTopology?(): void
 }
 
 /**
@@ -140,6 +142,11 @@ export class Branch implements BranchBinding {
     if (error === undefined) return undefined
     // The detector cancelled this statement to break a cycle: say so, not "query cancelled".
     if (this.#owner.abortReason instanceof ConflictError) return this.#owner.abortReason
+    // knex prefixed the SQL (ours included) to the message: give the caller the error as it was made.
+    if (error instanceof StaleTopologyError) {
+      this.#owner.noteStaleTopology?.()
+      return new StaleTopologyError(error.shardId, error.routedEpoch, error.shardEpoch)
+    }
     const conflict = this.asConflict(error)
     if (conflict !== error) return conflict
     // A statement cut off by a lost connection or a vanished server gets a typed error naming the shard.

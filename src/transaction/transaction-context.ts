@@ -14,6 +14,8 @@ import { transactionAccess } from '../sharded-tables/shard-access.js'
 import { tableRouter } from '../sharded-tables/table-router.js'
 import { functionOption } from '../config/validate.js'
 import { Transaction, type TransactionInside, type TransactionState } from './transaction.js'
+import { fenceEnabled } from '../topology/fence-switch.js'
+import type { Routing } from '../topology/routing.js'
 
 /** When an outcome hook runs. */
 export type Outcome = 'committed' | 'rolled back' | 'unknown'
@@ -32,6 +34,8 @@ export class TransactionContext implements BranchOwner, TransactionInside, Detec
   /** The public face handed to the callback. */
   readonly transaction: Transaction
   readonly #branchOptions: BranchOptions
+  /** Taken once: every branch presents the epoch of the ring the transaction routes by. */
+  readonly #routing: Routing
   readonly #branches = new Map<string, Branch>()
   #state: TransactionState = 'active'
   #abortReason: ShardTxError | undefined
@@ -54,7 +58,8 @@ export class TransactionContext implements BranchOwner, TransactionInside, Detec
     const aged = firstStartedAt !== undefined && firstStartedAt < startedAt && this.deadline - firstStartedAt <= MAX_TIMEOUT_MS
     this.id = aged ? newTransactionId(firstStartedAt, this.deadline - firstStartedAt) : newTransactionId(startedAt, timeoutMs)
     this.runtime = runtime
-    this.#branchOptions = branchOptions
+    this.#routing = runtime.topology.current
+    this.#branchOptions = fenceEnabled() ? { ...branchOptions, fenceEpoch: this.#routing.epoch } : branchOptions
     this.transaction = new Transaction(this)
   }
 
@@ -77,7 +82,7 @@ export class TransactionContext implements BranchOwner, TransactionInside, Detec
 
   forKey(key: string | number | bigint | Uint8Array): Knex {
     this.assertAcceptsStatements()
-    return this.branch(this.runtime.shardFor(key)).knex
+    return this.branch(this.#routing.ring.shardFor(key as string)).knex
   }
 
   table<TRow extends object>(name: string): ShardedQuery<TRow> {
@@ -101,6 +106,11 @@ export class TransactionContext implements BranchOwner, TransactionInside, Detec
     const opened: Branch[] = []
     for (const branch of this.#branches.values()) if (branch.state !== 'new') opened.push(branch)
     return opened
+  }
+
+  /** A shard refused a branch as routed by another topology epoch: reload before the next transaction. */
+  noteStaleTopology(): void {
+    this.runtime.topology.invalidate()
   }
 
   assertAcceptsStatements(): void {

@@ -12,7 +12,11 @@ const CHILD = fileURLToPath(new URL('./crash-coordinator.ts', import.meta.url))
  * branch must use the log shard that holds its decision.
  */
 const prefixFor = (log: string): string => `crash_${log.replace('-', '')}_`
-const LOG_TABLE = 'crash_log'
+/**
+ * And its own log table: the topology and the shards' epoch fences are named after
+ * it, and a shard fenced by one log shard's topology refuses a cluster with another.
+ */
+const logTableFor = (log: string): string => `crash_log_${log.replace('-', '')}`
 const TABLE = 'transfers'
 /**
  * Transaction timeouts: long enough that a loaded CI machine still reaches each crash
@@ -56,7 +60,7 @@ let local: LocalCluster
 
 beforeAll(async () => {
   local = await startLocalCluster({ postgres: 2, mysql: 2, durable: false })
-  const setup = createCluster({ shards: local.shards, recovery: false, logTable: LOG_TABLE })
+  const setup = createCluster({ shards: local.shards, recovery: false, logTable: logTableFor('pg-0') })
   await Promise.all(
     local.shards.map(async (s) => {
       const knex = setup.forShard(s.id)
@@ -65,7 +69,7 @@ beforeAll(async () => {
         t.integer('amount').notNullable()
       })
       // Every shard may be the log shard of some case.
-      const onLog = createCluster({ shards: local.shards, log: s.id, recovery: false, logTable: LOG_TABLE })
+      const onLog = createCluster({ shards: local.shards, log: s.id, recovery: false, logTable: logTableFor(s.id) })
       await onLog.migrate()
       await onLog.close()
     }),
@@ -81,7 +85,7 @@ function recoverer(log: string): Cluster {
     shards: local.shards,
     log,
     prefix: prefixFor(log),
-    logTable: LOG_TABLE,
+    logTable: logTableFor(log),
     recovery: { enabled: false, graceMs: 0 },
   })
 }
@@ -114,7 +118,7 @@ async function outcomeOf(c: Case, inspector: Cluster): Promise<'committed' | 'ro
 
 async function commitRecordsLeft(inspector: Cluster, txIds: string[]): Promise<unknown[]> {
   const rows = await Promise.all(
-    local.shards.map((s) => inspector.forShard(s.id)(LOG_TABLE).whereIn('tx_id', txIds).where({ decision: 'commit' })),
+    local.shards.map((s) => inspector.forShard(s.id)(logTableFor(s.id)).whereIn('tx_id', txIds).where({ decision: 'commit' })),
   )
   return rows.flat()
 }
@@ -125,7 +129,7 @@ function crashCoordinator(c: Case): Promise<{ txId: string; killed: boolean; lin
     shards: local.shards,
     log: c.log,
     prefix: prefixFor(c.log),
-    logTable: LOG_TABLE,
+    logTable: logTableFor(c.log),
     table: TABLE,
     a: c.a,
     b: c.b,
@@ -207,7 +211,7 @@ describe('crash matrix: a shard server is SIGKILLed at each protocol step and re
           shards: local.shards,
           log: c.log,
           prefix: prefixFor(c.log),
-          logTable: LOG_TABLE,
+          logTable: logTableFor(c.log),
           recovery: false,
           onStep: async (event) => {
             seen.push(event)

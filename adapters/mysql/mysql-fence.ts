@@ -1,0 +1,180 @@
+import type { Knex } from 'knex'
+import type { Connection as Mysql2Connection } from 'mysql2'
+import { ConfigError, StaleTopologyError } from '../../src/errors.js'
+import type { PreparedBranch } from '../../src/protocol/participant.js'
+import { FenceRows } from '../../src/topology/fence-rows.js'
+import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/topology/epoch-fence.js'
+import { errno } from './mysql-errors.js'
+
+const ER_NO_SUCH_TABLE = 1146
+const ER_QUERY_INTERRUPTED = 1317
+/** How often an epoch change looks again for prepared branches while it holds the fence. */
+const DRAIN_POLL_MS = 5
+
+function quote(table: string): string {
+  return '`' + table.replace(/`/g, '``') + '`'
+}
+
+function text(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
+}
+
+/**
+ * The fence of a branch: a locking read of the shard's row right after `XA START`,
+ * in the same multi-statement round trip. `LOCK IN SHARE MODE` is a locking read
+ * under every isolation level (it reads the latest committed row, not the
+ * snapshot), and its shared lock blocks an epoch change until the branch ends or
+ * reaches `XA PREPARE` (MariaDB then releases it, MDEV-26682; see
+ * docs/topology.md for what the epoch change does about that window). NOWAIT: while
+ * an epoch change holds or waits for the fence, a branch fails at once (1205, a
+ * retryable ConflictError) rather than close a wait cycle with it.
+ */
+export function fenceStatement(table: string, shardId: string): string {
+  return `SELECT epoch FROM ${quote(table)} WHERE shard_id = ${text(shardId)} LOCK IN SHARE MODE NOWAIT`
+}
+
+/**
+ * The epoch the fence statement read (0 without a row), checked against the
+ * branch's; on a mismatch the caller's statement already ran, so the branch is
+ * ended (`XA END`) before the error is thrown: an ended branch takes no more
+ * statements and its PREPARE or one-phase COMMIT fails, so nothing it wrote can commit.
+ */
+export function staleEpochOf(rows: unknown, routedEpoch: number): number | undefined {
+  const row = (rows as { epoch?: unknown }[] | undefined)?.[0]
+  const shardEpoch = row === undefined ? 0 : Number(row.epoch)
+  return shardEpoch === routedEpoch ? undefined : shardEpoch
+}
+
+export function staleError(shardId: string, routedEpoch: number, shardEpoch: number): StaleTopologyError {
+  return new StaleTopologyError(shardId, routedEpoch, shardEpoch)
+}
+
+/** The fence table is missing on this shard: a ConfigError saying what to run; else `error` itself. */
+export function fenceTableError(error: unknown, table: string, shardId: string): unknown {
+  if (errno(error) === ER_NO_SUCH_TABLE && error instanceof Error && error.message.includes(table)) return missingFence(shardId, table)
+  return error
+}
+
+function missingFence(shardId: string, table: string): ConfigError {
+  return new ConfigError(`shards[${shardId}]`, `the fence table ${table} does not exist on this shard: run cluster.migrate() (or \`shardtx migrate\`)`)
+}
+
+type Connection = Mysql2Connection
+
+function run<T = unknown>(conn: Connection, sql: string, values: unknown[] = []): Promise<T> {
+  return new Promise((resolve, reject) => {
+    conn.query(sql, values, (error, rows) => (error ? reject(error) : resolve(rows as T)))
+  })
+}
+
+/**
+ * A MySQL-protocol shard's fence as an epoch change uses it. The exclusive read
+ * waits in InnoDB's queue (so the branches that hold the fence cannot starve it)
+ * and is cancelled with KILL QUERY once `waitMs` has passed: innodb_lock_wait_timeout
+ * counts whole seconds, which would stall every new branch on the shard for as long.
+ */
+export class MysqlEpochFence implements EpochFence {
+  readonly shardId: string
+  readonly #knex: Knex
+  readonly #table: string
+  readonly #rows: FenceRows
+  readonly #listPrepared: () => Promise<PreparedBranch[]>
+
+  constructor(knex: Knex, table: string, shardId: string, listPrepared: () => Promise<PreparedBranch[]>) {
+    this.#knex = knex
+    this.#table = table
+    this.shardId = shardId
+    this.#rows = new FenceRows(knex, table, shardId, (error) => fenceTableError(error, table, shardId))
+    this.#listPrepared = listPrepared
+  }
+
+  read(): Promise<FenceRow | undefined> {
+    return this.#rows.read()
+  }
+
+  bootstrap(epoch: number, logShardId: string): Promise<FenceRow> {
+    return this.#rows.bootstrap(epoch, logShardId)
+  }
+
+  async lock(waitMs: number): Promise<HeldFence | FenceBlocked> {
+    this.#lastBlockers = []
+    const deadline = performance.now() + waitMs
+    const conn = (await this.#knex.client.acquireConnection()) as Connection
+    const done = async (sql: string): Promise<void> => {
+      try {
+        await run(conn, sql)
+      } finally {
+        await this.#knex.client.releaseConnection(conn)
+      }
+    }
+    const blockedBy = async (blockers: string[]): Promise<FenceBlocked> => {
+      await done('ROLLBACK').catch(() => {})
+      return { blockers }
+    }
+    try {
+      await run(conn, 'SET SESSION innodb_lock_wait_timeout = 1; BEGIN')
+      const locked = this.#lockRow(conn)
+      const timer = setTimeout(() => void this.#cancelAfterLooking(conn), waitMs)
+      const outcome = await locked.finally(() => clearTimeout(timer))
+      if (outcome !== 'locked') return await blockedBy(this.#lastBlockers.length > 0 ? this.#lastBlockers : [`shard ${this.shardId}: a branch held the fence past ${waitMs} ms`])
+    } catch (error) {
+      await done('ROLLBACK').catch(() => {})
+      throw fenceTableError(error, this.#table, this.shardId)
+    }
+    // No branch passes the fence now; those that passed it before and reached XA PREPARE
+    // no longer hold it, but may still commit: wait until none of ours is left prepared.
+    for (;;) {
+      const prepared = await this.#listPrepared()
+      if (prepared.length === 0) break
+      if (performance.now() >= deadline) {
+        return blockedBy(
+          prepared.map((b) => `shard ${this.shardId}: prepared branch of transaction ${b.txId} (in doubt until its coordinator or recovery finishes it)`),
+        )
+      }
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS))
+    }
+    const quoted = quote(this.#table)
+    return {
+      commit: (epoch, logShardId) =>
+        done(
+          `INSERT INTO ${quoted} (shard_id, epoch, log_shard) VALUES (${text(this.shardId)}, ${Math.trunc(epoch)}, ${text(logShardId)}) ` +
+            // log_shard first: MySQL assigns left to right, so epoch must still be the old one there.
+            'ON DUPLICATE KEY UPDATE log_shard = IF(epoch < VALUES(epoch), VALUES(log_shard), log_shard), epoch = GREATEST(epoch, VALUES(epoch)); COMMIT',
+        ),
+      release: () => done('ROLLBACK'),
+    }
+  }
+
+  #lastBlockers: string[] = []
+
+  async #lockRow(conn: Connection): Promise<'locked' | 'cancelled'> {
+    try {
+      await run(conn, `SELECT epoch FROM ${quote(this.#table)} WHERE shard_id = ? FOR UPDATE`, [this.shardId])
+      return 'locked'
+    } catch (error) {
+      // Cancelled by us at the deadline, or InnoDB's own (1 s) timeout: either way, not now.
+      if (errno(error) === ER_QUERY_INTERRUPTED || errno(error) === 1205) return 'cancelled'
+      throw error
+    }
+  }
+
+  /** Notes who holds the fence (InnoDB shows it while we wait), then cancels the wait. */
+  async #cancelAfterLooking(conn: Connection): Promise<void> {
+    try {
+      const [rows] = (await this.#knex.raw(
+        `SELECT b.trx_mysql_thread_id AS thread, b.trx_state AS state, b.trx_query AS query
+         FROM information_schema.INNODB_LOCK_WAITS w
+         JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id
+         JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id
+         WHERE r.trx_mysql_thread_id = ?`,
+        [(conn as unknown as { threadId: number }).threadId],
+      )) as [{ thread: number; state: string; query: string | null }[]]
+      this.#lastBlockers = rows.map(
+        (r) => `shard ${this.shardId}: session ${r.thread} (${r.state}${r.query === null ? ', idle' : `: ${r.query.slice(0, 120)}`})`,
+      )
+    } catch {
+      this.#lastBlockers = []
+    }
+    await this.#knex.client.cancelQuery(conn).catch(() => {})
+  }
+}

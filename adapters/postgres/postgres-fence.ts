@@ -1,0 +1,126 @@
+import type { Knex } from 'knex'
+import type pg from 'pg'
+import { ConfigError, StaleTopologyError } from '../../src/errors.js'
+import { FenceRows } from '../../src/topology/fence-rows.js'
+import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/topology/epoch-fence.js'
+import { sqlState } from './postgres-errors.js'
+import { identifier, literal } from './postgres-sql.js'
+
+const STALE_MARKER = 'shardtx-stale-epoch:'
+const INVALID_TEXT_REPRESENTATION = '22P02'
+const UNDEFINED_TABLE = '42P01'
+const LOCK_NOT_AVAILABLE = '55P03'
+
+/**
+ * The fence of a branch, after BEGIN and before the caller's first statement, in
+ * the same round trip. `ROW SHARE` is a fast-path relation lock: no WAL (a
+ * `FOR SHARE` row lock would write the tuple's xmax on every transaction), kept by
+ * a prepared transaction until `COMMIT PREPARED`. Taken before any query, it also
+ * holds under REPEATABLE READ and SERIALIZABLE: the snapshot is taken by the check
+ * after the wait, so it reads the epoch an epoch change committed. The check fails
+ * the statement, so the caller's statement never runs under a stale epoch; the
+ * failing cast carries the shard's epoch into the error text (PostgreSQL has no
+ * conditional RAISE outside a function, and a function would need DDL per shard).
+ * NOWAIT: while an epoch change holds or waits for the fence, a branch fails at
+ * once (55P03, a retryable ConflictError) instead of queueing. A branch that waited
+ * here while holding another shard's fence would close a cycle with the epoch
+ * change, which takes the fences one after another.
+ */
+export function fenceStatements(table: string, shardId: string, epoch: number): string[] {
+  const quoted = identifier(table)
+  return [
+    `LOCK TABLE ${quoted} IN ROW SHARE MODE NOWAIT`,
+    `SELECT CAST(${literal(STALE_MARKER)} || coalesce(max(epoch)::text, '0') AS integer) FROM ${quoted} ` +
+      `WHERE shard_id = ${literal(shardId)} HAVING max(epoch) IS DISTINCT FROM ${Math.trunc(epoch)}`,
+  ]
+}
+
+/** The typed error for a failed fence check, or `error` itself. */
+export function fenceError(error: unknown, table: string, shardId: string, epoch: number | undefined): unknown {
+  if (epoch === undefined) return error
+  const code = sqlState(error)
+  const message = error instanceof Error ? error.message : ''
+  if (code === INVALID_TEXT_REPRESENTATION && message.includes(STALE_MARKER)) {
+    const shardEpoch = Number(/shardtx-stale-epoch:(\d+)/.exec(message)?.[1] ?? 0)
+    return new StaleTopologyError(shardId, epoch, shardEpoch)
+  }
+  if (code === UNDEFINED_TABLE && message.includes(table)) return missingFence(shardId, table)
+  return error
+}
+
+function missingFence(shardId: string, table: string): ConfigError {
+  return new ConfigError(`shards[${shardId}]`, `the fence table ${table} does not exist on this shard: run cluster.migrate() (or \`shardtx migrate\`)`)
+}
+
+type Connection = pg.Client
+
+/** A PostgreSQL shard's fence as an epoch change uses it. */
+export class PostgresEpochFence implements EpochFence {
+  readonly shardId: string
+  readonly #knex: Knex
+  readonly #table: string
+  readonly #rows: FenceRows
+
+  constructor(knex: Knex, table: string, shardId: string) {
+    this.#knex = knex
+    this.#table = table
+    this.shardId = shardId
+    this.#rows = new FenceRows(knex, table, shardId, (error) => (sqlState(error) === UNDEFINED_TABLE ? missingFence(shardId, table) : error))
+  }
+
+  read(): Promise<FenceRow | undefined> {
+    return this.#rows.read()
+  }
+
+  bootstrap(epoch: number, logShardId: string): Promise<FenceRow> {
+    return this.#rows.bootstrap(epoch, logShardId)
+  }
+
+  async lock(waitMs: number): Promise<HeldFence | FenceBlocked> {
+    const conn = (await this.#knex.client.acquireConnection()) as Connection
+    const quoted = identifier(this.#table)
+    try {
+      // EXCLUSIVE conflicts with ROW SHARE only (and stronger): reads outside branches go on.
+      // lock_timeout bounds the wait, during which new branches queue behind it.
+      await conn.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(waitMs))}; LOCK TABLE ${quoted} IN EXCLUSIVE MODE`)
+    } catch (error) {
+      await conn.query('ROLLBACK').catch(() => {})
+      await this.#knex.client.releaseConnection(conn)
+      if (sqlState(error) === LOCK_NOT_AVAILABLE) return { blockers: await this.#blockers() }
+      if (sqlState(error) === UNDEFINED_TABLE) throw missingFence(this.shardId, this.#table)
+      throw error
+    }
+    const release = async (sql: string): Promise<void> => {
+      try {
+        await conn.query(sql)
+      } finally {
+        await this.#knex.client.releaseConnection(conn)
+      }
+    }
+    return {
+      commit: (epoch, logShardId) =>
+        release(
+          `INSERT INTO ${quoted} (shard_id, epoch, log_shard) VALUES (${literal(this.shardId)}, ${Math.trunc(epoch)}, ${literal(logShardId)}) ` +
+            `ON CONFLICT (shard_id) DO UPDATE SET epoch = EXCLUDED.epoch, log_shard = EXCLUDED.log_shard WHERE ${quoted}.epoch < EXCLUDED.epoch; COMMIT`,
+        ),
+      release: () => release('ROLLBACK'),
+    }
+  }
+
+  /** Who holds the fence: sessions by pid and statement, prepared transactions by gid (in-doubt ones need recovery). */
+  async #blockers(): Promise<string[]> {
+    const result = await this.#knex.raw<{ rows: { pid: number | null; gid: string | null; state: string | null; query: string | null }[] }>(
+      `SELECT l.pid, p.gid, a.state, a.query FROM pg_locks l
+       LEFT JOIN pg_locks x ON l.pid IS NULL AND x.locktype = 'transactionid' AND x.virtualtransaction = l.virtualtransaction
+       LEFT JOIN pg_prepared_xacts p ON p.transaction = x.transactionid
+       LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+       WHERE l.locktype = 'relation' AND l.relation = ?::regclass AND l.granted AND l.mode = 'RowShareLock'`,
+      [identifier(this.#table)],
+    )
+    return result.rows.map((r) =>
+      r.gid !== null
+        ? `shard ${this.shardId}: prepared transaction ${r.gid} (in doubt until its coordinator or recovery finishes it)`
+        : `shard ${this.shardId}: session pid ${r.pid ?? '?'} (${r.state ?? 'unknown state'}: ${(r.query ?? '').slice(0, 120)})`,
+    )
+  }
+}

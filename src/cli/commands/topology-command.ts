@@ -1,0 +1,73 @@
+import type { ClusterOptions } from '../../config/cluster-options.js'
+import type { ShardConfig } from '../../config/shard-config.js'
+import { ConfigError } from '../../errors.js'
+import type { TopologyReport } from '../../topology/topology-report.js'
+import type { Command, CommandContext } from '../command-context.js'
+import { ExitCode } from '../exit-codes.js'
+import { loadConfig } from '../load-config.js'
+import { textTable } from '../text-table.js'
+
+/**
+ * `shardtx topology show`: the stored topology, a change left half-way, and each
+ * shard's fence epoch; exits 1 when a fence disagrees with the stored epoch.
+ * `shardtx topology set --to <config>`: makes the shards of `<config>` the topology
+ * (see `cluster.setTopology()`); the command connects to the shards of both configs.
+ *
+ * ```ts
+ * await topologyCommand({ cluster, args: { ...args, positionals: ['show'] }, out, logShardId, logTable, cwd })
+ * ```
+ */
+export const topologyCommand: Command = async (context) => {
+  return context.args.positionals[0] === 'set' ? setTopology(context) : showTopology(context)
+}
+
+async function showTopology({ cluster, out }: CommandContext): Promise<ExitCode> {
+  const report = await cluster.topology()
+  out.result({ topology: report }, () => render(report))
+  return report.pending !== undefined || report.fences.some((f) => f.epoch !== report.epoch && isRouted(report, f.shardId)) ? ExitCode.Failed : ExitCode.Ok
+}
+
+async function setTopology({ args, out, cwd }: CommandContext): Promise<ExitCode> {
+  const current = (await loadConfig(args.config, cwd)).options as ClusterOptions
+  const target = (await loadConfig(args.to, cwd)).options as Partial<ClusterOptions>
+  if (!Array.isArray(target?.shards)) throw new ConfigError('--to', 'must be a config with a shards list')
+  // Connections for every shard old and new: the change bumps the fence of each.
+  const known = new Set(current.shards.map((s) => s.id))
+  const shards: ShardConfig[] = [...current.shards, ...target.shards.filter((s) => !known.has(s.id))]
+  const { createCluster } = await import('../../cluster.js')
+  const { logger: _ignored, ...rest } = current
+  const cluster = createCluster({ ...rest, shards, topology: 'follow', recovery: false, logger: out.logger() })
+  try {
+    out.progress(`changing the topology to ${target.shards.map((s) => s.id).join(', ')}…`)
+    const change = await cluster.setTopology(
+      target.shards.map((s) => ({ id: s.id, dialect: s.dialect, ...(s.weight === undefined ? {} : { weight: s.weight }) })),
+      { allowEmptyMove: args.allowEmptyMove },
+    )
+    out.result({ change }, () =>
+      change.from.epoch === change.to.epoch
+        ? `topology unchanged at epoch ${change.to.epoch}`
+        : `topology epoch ${change.from.epoch} → ${change.to.epoch} (${change.attempts} attempt${change.attempts === 1 ? '' : 's'})\n\n${render({ ...change.to, pending: undefined, fences: [] })}`,
+    )
+    return ExitCode.Ok
+  } finally {
+    await cluster.close().catch(() => {})
+  }
+}
+
+function isRouted(report: TopologyReport, shardId: string): boolean {
+  return report.shards.some((s) => s.id === shardId)
+}
+
+function render(report: TopologyReport): string {
+  const fences = new Map(report.fences.map((f) => [f.shardId, f]))
+  const rows = report.shards.map((s) => {
+    const fence = fences.get(s.id)
+    return [s.id, s.dialect, String(s.weight), fence === undefined ? '-' : (fence.error ?? String(fence.epoch ?? 'none'))]
+  })
+  for (const fence of report.fences) if (!isRouted(report, fence.shardId)) rows.push([fence.shardId, '(not routed)', '-', String(fence.epoch ?? 'none')])
+  const lines = [`epoch ${report.epoch}, log shard ${report.logShardId}`, '', textTable(['SHARD', 'DIALECT', 'WEIGHT', 'FENCE'], rows)]
+  if (report.pending !== undefined) {
+    lines.push('', `a change to epoch ${report.pending.epoch} (${report.pending.shards.map((s) => s.id).join(', ')}) was claimed and not published: run topology set again to finish it`)
+  }
+  return lines.join('\n')
+}

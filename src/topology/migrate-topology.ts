@@ -1,0 +1,56 @@
+import type { Knex } from 'knex'
+import { migrationsTableOf } from '../protocol/log-table-migrations.js'
+import { fenceTableMigrationSource, logShardMigrationSource } from './topology-migrations.js'
+import type { Logger } from '../logger.js'
+import type { Participant } from '../protocol/participant.js'
+import { describeShardError } from '../shard-error-text.js'
+import { asUnavailable } from '../shard-unavailable.js'
+import { fenceMigrationsTableOf } from './table-names.js'
+
+/**
+ * `cluster.migrate()`: the log shard gets the log, topology and fence tables;
+ * every other shard its fence table, tracked in a migrations table of its own
+ * (a shard may share a database with the log shard). One shard at a time, log
+ * shard first: two shards in one database must not race to create one table.
+ * A shard other than the log shard that cannot be migrated now (down, login
+ * refused) is skipped with a warning: until it gets its fence table, a branch
+ * there fails with a ConfigError that says to run migrate again. Each shard
+ * migrates on a knex of its own whose every statement is bounded by
+ * `statementMs`: a shard that stopped answering fails (the log shard) or is
+ * skipped (any other), never hangs the call.
+ */
+export async function migrateClusterTables(
+  participants: Iterable<Participant>,
+  logShardId: string,
+  logTable: string,
+  logger: Logger,
+  statementMs: number,
+): Promise<void> {
+  const all = [...participants]
+  const log = all.find((p) => p.shardId === logShardId)!
+  try {
+    await migrateBounded(log, statementMs, { migrationSource: logShardMigrationSource(logTable), tableName: migrationsTableOf(logTable) })
+  } catch (error) {
+    throw asUnavailable(log, 'could not migrate the log table', error)
+  }
+  for (const participant of all) {
+    if (participant === log) continue
+    try {
+      await migrateBounded(participant, statementMs, {
+        migrationSource: fenceTableMigrationSource(logTable),
+        tableName: fenceMigrationsTableOf(logTable),
+      })
+    } catch (error) {
+      logger.warn({ shardId: participant.shardId }, `migrate: shard ${participant.shardId} skipped (${describeShardError(error)}); run migrate again once it can be reached`)
+    }
+  }
+}
+
+async function migrateBounded(participant: Participant, statementMs: number, config: Knex.MigratorConfig): Promise<void> {
+  const knex = participant.boundedKnex(statementMs)
+  try {
+    await knex.migrate.latest(config)
+  } finally {
+    await knex.destroy()
+  }
+}

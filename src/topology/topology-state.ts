@@ -1,0 +1,152 @@
+import { randomBytes } from 'node:crypto'
+import { ConfigError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { ringFor } from '../sharding/ring-cache.js'
+import type { EpochFence } from './epoch-fence.js'
+import type { Routing } from './routing.js'
+import { describeDiff, diffTopology, isSameTopology } from './topology-diff.js'
+import type { TopologyStore } from './topology-store.js'
+import type { Topology, TopologyShard } from './topology.js'
+
+/**
+ * `check` (default): at first use the configured shard set must equal the stored
+ * one; `follow`: route by the stored topology whatever the configuration lists
+ * (it must still say how to connect to every stored shard).
+ *
+ * ```ts
+ * createCluster({ shards, topology: 'follow' })
+ * ```
+ */
+export type TopologyMode = 'check' | 'follow'
+
+export interface TopologyStateSettings {
+  configured: TopologyShard[]
+  logShardId: string
+  mode: TopologyMode
+  store: TopologyStore
+  fences: ReadonlyMap<string, EpochFence>
+  logger: Logger
+}
+
+/**
+ * One process's view of the stored topology. Loaded at first use (and stored, on
+ * a cluster that has none), reloaded after a shard refused a branch as stale.
+ * Routing reads {@link current} synchronously; only loading does I/O.
+ */
+export class TopologyState {
+  readonly #settings: TopologyStateSettings
+  #current: Routing
+  #loading: Promise<Routing> | undefined
+  #loaded = false
+  #checked = false
+
+  constructor(settings: TopologyStateSettings) {
+    this.#settings = settings
+    const topology: Topology = { epoch: 0, shards: settings.configured, logShardId: settings.logShardId }
+    this.#current = { topology, ring: ringFor(settings.configured), epoch: 0 }
+  }
+
+  /** The routing in force; the configured one (epoch 0) before the first load. */
+  get current(): Routing {
+    return this.#current
+  }
+
+  /** Resolves once the stored topology is loaded (at once when it is). */
+  ready(): Promise<Routing> | undefined {
+    if (this.#loaded) return undefined
+    return this.reload()
+  }
+
+  /** A shard said it is at another epoch: load the stored topology before the next transaction. */
+  invalidate(): void {
+    this.#loaded = false
+  }
+
+  /** Loads the stored topology now; concurrent callers share one load. */
+  reload(): Promise<Routing> {
+    this.#loading ??= this.#load().finally(() => {
+      this.#loading = undefined
+    })
+    return this.#loading
+  }
+
+  /** Routes by `topology` from now on (after this process changed it). */
+  adopt(topology: Topology): Routing {
+    this.#assertConnectable(topology)
+    const previous = this.#current.topology
+    this.#current = { topology, ring: ringFor(topology.shards), epoch: topology.epoch }
+    this.#loaded = true
+    if (previous.epoch !== 0 && previous.epoch !== topology.epoch) {
+      this.#settings.logger.info({ from: previous.epoch, to: topology.epoch }, 'routing by a new topology epoch')
+    }
+    return this.#current
+  }
+
+  async #load(): Promise<Routing> {
+    const { store, mode, configured } = this.#settings
+    const stored = (await store.active()) ?? (await this.#storeFirst())
+    if (stored.logShardId !== this.#settings.logShardId) {
+      throw new ConfigError('log', `the topology on this log shard names ${stored.logShardId} as the log shard, not ${this.#settings.logShardId}`)
+    }
+    if (mode === 'check' && !this.#checked) {
+      const diff = diffTopology(stored.shards, configured)
+      if (!isSameTopology(diff)) {
+        throw new ConfigError(
+          'shards',
+          `differ from the topology stored on the log shard at epoch ${stored.epoch}: ${describeDiff(diff, 'the configuration', 'the stored topology')}. ` +
+            "Change the stored topology with cluster.setTopology() or `shardtx topology set`, or set topology: 'follow' to route by the stored one",
+        )
+      }
+    }
+    this.#checked = true
+    // Before any change, a shard the first process could not reach has no fence row (it refuses
+    // every branch as epoch 0): give it one now. Only at epoch 1: a change writes every row it needs.
+    if (stored.epoch === 1) await this.#fenceAll(stored.shards.map((s) => s.id), 1)
+    return this.adopt(stored)
+  }
+
+  /** Inserts the fence row at `epoch` where a shard has none; a shard that cannot be reached is left for later. */
+  async #fenceAll(shardIds: string[], epoch: number): Promise<void> {
+    const { fences, logShardId } = this.#settings
+    for (const id of shardIds) {
+      let row
+      try {
+        row = await fences.get(id)!.bootstrap(epoch, logShardId)
+      } catch (error) {
+        this.#settings.logger.warn({ shardId: id, err: error }, 'could not give a shard its fence row yet; its branches are refused until it has one')
+        continue
+      }
+      if (row.logShardId !== logShardId) {
+        throw new ConfigError(`shards[${id}]`, `is fenced by the topology of log shard ${row.logShardId}, not ${logShardId}: it belongs to another cluster`)
+      }
+    }
+  }
+
+  /**
+   * The first process of a cluster stores its own shard set as epoch 1: fence rows
+   * first (inserted only where missing), then the topology row, whose primary key
+   * makes racing first processes agree on one of them.
+   */
+  async #storeFirst(): Promise<Topology> {
+    const { store, configured, logShardId } = this.#settings
+    await this.#fenceAll(configured.map((s) => s.id), 1)
+    const first: Topology = { epoch: 1, shards: configured, logShardId }
+    if (await store.claim(first, 'active', randomBytes(8).toString('hex'))) return first
+    const stored = await store.active()
+    if (stored === undefined) throw new ConfigError('log', 'the topology table holds a first change that was never published; run cluster.setTopology() to finish it')
+    return stored
+  }
+
+  #assertConnectable(topology: Topology): void {
+    const configured = new Map(this.#settings.configured.map((s) => [s.id, s]))
+    for (const shard of topology.shards) {
+      const known = configured.get(shard.id)
+      if (known === undefined) {
+        throw new ConfigError('shards', `the stored topology (epoch ${topology.epoch}) routes to shard ${shard.id}, which this process has no connection for`)
+      }
+      if (known.dialect !== shard.dialect) {
+        throw new ConfigError('shards', `the stored topology (epoch ${topology.epoch}) says shard ${shard.id} is ${shard.dialect}; this process connects to it as ${known.dialect}`)
+      }
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import type { Knex } from 'knex'
+import { ConfigError } from '../errors.js'
+import { decodeShards, encodeShards, type Topology, type TopologyShard } from './topology.js'
+
+interface TopologyRow {
+  epoch: number | string
+  shards: string
+  log_shard: string
+  state: 'pending' | 'active'
+  claimed_by: string
+  created_at: number | string
+}
+
+/**
+ * A claimed but not yet published change: epoch N+1 while N is active.
+ *
+ * ```ts
+ * const pending = await store.pending(active.epoch) // { epoch: 8, shards, claimedBy, createdAt } | undefined
+ * ```
+ */
+export interface PendingTopology extends Topology {
+  readonly claimedBy: string
+  readonly createdAt: number
+}
+
+/**
+ * The topology table on the log shard, through the log shard's own knex (autocommit):
+ * the queries are plain enough for every dialect. Every read is its own statement,
+ * so a process never routes by an uncommitted change.
+ */
+export class TopologyStore {
+  readonly #knex: Knex
+  readonly #table: string
+
+  constructor(knex: Knex, table: string) {
+    this.#knex = knex
+    this.#table = table
+  }
+
+  /** The topology processes route by, or undefined on a cluster that never stored one. */
+  async active(): Promise<Topology | undefined> {
+    const row = (await this.#read((q) => q.where({ state: 'active' }).orderBy('epoch', 'desc').first())) as TopologyRow | undefined
+    return row === undefined ? undefined : toTopology(row)
+  }
+
+  /** The change claimed after `activeEpoch`, if one was claimed and not published. */
+  async pending(activeEpoch: number): Promise<PendingTopology | undefined> {
+    const row = (await this.#read((q) => q.where({ epoch: activeEpoch + 1, state: 'pending' }).first())) as TopologyRow | undefined
+    return row === undefined ? undefined : { ...toTopology(row), claimedBy: row.claimed_by, createdAt: Number(row.created_at) }
+  }
+
+  /**
+   * Inserts the row of `epoch` unless one exists (the primary key decides between
+   * racing writers), then says whether the row that stands is this claim.
+   */
+  async claim(topology: Topology, state: 'pending' | 'active', claimedBy: string): Promise<boolean> {
+    await this.#read((q) =>
+      q
+        .insert({
+          epoch: topology.epoch,
+          shards: encodeShards(topology.shards),
+          log_shard: topology.logShardId,
+          state,
+          claimed_by: claimedBy,
+          created_at: Date.now(),
+        })
+        .onConflict('epoch')
+        .ignore(),
+    )
+    const row = (await this.#read((q) => q.where({ epoch: topology.epoch }).first())) as TopologyRow | undefined
+    return row?.claimed_by === claimedBy
+  }
+
+  /** Takes over a pending change left by a change that stopped (or lost its way): same epoch, new shards. */
+  async takeOver(epoch: number, shards: readonly TopologyShard[], claimedBy: string): Promise<boolean> {
+    const changed = await this.#read((q) =>
+      q.where({ epoch, state: 'pending' }).update({ shards: encodeShards(shards), claimed_by: claimedBy, created_at: Date.now() }),
+    )
+    return Number(changed) === 1
+  }
+
+  /** Makes a claimed change the one processes route by; false when another change took the claim over. */
+  async publish(epoch: number, claimedBy: string): Promise<boolean> {
+    const changed = await this.#read((q) => q.where({ epoch, state: 'pending', claimed_by: claimedBy }).update({ state: 'active' }))
+    return Number(changed) === 1
+  }
+
+  async #read<T>(query: (q: Knex.QueryBuilder) => Knex.QueryBuilder | Promise<T>): Promise<unknown> {
+    try {
+      return await query(this.#knex(this.#table))
+    } catch (error) {
+      // Looked at only on failure: a cluster whose log shard was never migrated to topologies.
+      if (!(await this.#knex.schema.hasTable(this.#table).catch(() => true))) {
+        throw new ConfigError('log', `the topology table ${this.#table} does not exist on the log shard: run cluster.migrate() (or \`shardtx migrate\`)`)
+      }
+      throw error
+    }
+  }
+}
+
+function toTopology(row: TopologyRow): Topology {
+  return { epoch: Number(row.epoch), shards: decodeShards(row.shards), logShardId: row.log_shard }
+}
