@@ -86,7 +86,9 @@ it('loses nothing and splits nothing while workers and shard servers are SIGKILL
   expect(report.passed, text).toBe(true)
   expect(report.unexpectedWorkerExits, text).toEqual([])
   // The run did what it claims: work got done and crashes of both kinds were injected.
-  expect(report.acknowledged, text).toBeGreaterThan(20)
+  // How much work a fixed-length run gets done depends on the machine's load, so only
+  // "some" is asserted; the audit above is what judges it.
+  expect(report.acknowledged, text).toBeGreaterThan(0)
   expect(report.coordinatorKills, text).toBeGreaterThanOrEqual(1)
   expect(report.shardKillTotal, text).toBeGreaterThanOrEqual(1)
   expect(report.networkFaultTotal, text).toBeGreaterThanOrEqual(1)
