@@ -52,7 +52,10 @@ export interface Telemetry {
   forgetBatch(txIds: readonly string[], forget: () => Promise<void>): Promise<void>
   /** A branch waited `ms` for a connection of its shard's pool. */
   connectionWaited(shardId: string, ms: number): void
-  /** An attempt waited `ms` to be admitted (for an admission gate in front of the attempts). */
+  /**
+   * An attempt waited `ms` to be admitted: for an admission gate in front of the attempts,
+   * to call with the time its `enter` took (recorded as `shardtx.admission.wait_time`).
+   */
   admissionWaited(ms: number): void
 }
 
