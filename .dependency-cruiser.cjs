@@ -30,8 +30,8 @@ module.exports = {
     {
       name: 'protocol-not-cli-or-testing',
       severity: 'error',
-      comment: 'The protocol knows nothing of the CLI or of the testing servers.',
-      from: { path: '^src/(protocol|recovery|transaction)/' },
+      comment: 'The protocol, transactions, recovery and contention know nothing of the CLI or of the testing servers.',
+      from: { path: '^src/(protocol|recovery|transaction|contention)/' },
       to: { path: '^src/(cli|testing)/' },
     },
     {

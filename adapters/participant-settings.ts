@@ -16,6 +16,8 @@ export interface ParticipantSettings {
   connectTimeoutMs: number
   /** Idle time before TCP keepalive probes start on each connection. */
   keepAliveDelayMs: number
+  /** Bounds on the autocommit statements of the log and of recovery (`decisionMs`, `recoveryMs`). */
+  timeouts: { decisionMs: number; recoveryMs: number }
   /** Where knex's own warnings go. */
   logger: Logger
 }

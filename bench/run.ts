@@ -18,12 +18,13 @@ import {
   rawOnePhaseTransfer,
 } from './hand-written-2pc.js'
 import { alternatingMedians, measure, type RunResult } from './measure.js'
+import { measureHotSpots } from './hot-spot-bench.js'
 import { measureMemory } from './memory.js'
 import { measureRecovery } from './recovery-bench.js'
 import { measureTelemetry } from './telemetry-bench.js'
 import { ACCOUNTS, randomAccount, shardtxTransfer } from './transfer.js'
 
-const PARTS = ['tx', 'recovery', 'memory', 'telemetry'] as const
+const PARTS = ['tx', 'recovery', 'memory', 'hotspot', 'telemetry'] as const
 const HELP = `npm run bench -- [flags]
 
 shardtx against what users would write instead, on throwaway servers it starts
@@ -40,6 +41,7 @@ transfer, W3 2/4/8 shards. Baselines: B1 best effort (autocommit, both shards in
 parallel) and B1 knex.transaction per shard, one after the other; B2 two-phase
 commit by hand on the drivers; B3 knex.transaction; B4 one-phase by hand on the
 driver. Workloads of a comparison run in rounds whose order alternates.
+hotspot: N clients over H hot rows on 4 shards (bench/hot-spot-bench.ts).
 Part telemetry: W1 with the OpenTelemetry api and no SDK, then with an SDK registered.
 `
 const flags = scriptFlags(
@@ -104,6 +106,15 @@ try {
       met: recovery.foregroundRatio >= 0.9,
     })
   }
+  if (flags.only === undefined || flags.only === 'hotspot') {
+    const hotspot = await measureHotSpots(local.shards, { quick, log })
+    extra.hotspot = hotspot
+    for (const r of hotspot.ratios) {
+      const name = `hot spot H=${r.hotRows}${r.retry ? ' with retry' : ''}: tx/s at 64 clients`
+      ratios.push({ name: `${name} / at 16`, value: r.ratio64to16, target: '≥ 0.80', met: r.ratio64to16 >= 0.8 })
+      ratios.push({ name: `${name} / at 4`, value: r.ratio64to4, target: 'reported', met: true })
+    }
+  }
   // Last: an SDK once registered stays behind the tracers handed out while it was.
   if (flags.only === undefined || flags.only === 'telemetry') {
     const telemetry = await measureTelemetry(shards, settings, 16)
@@ -128,6 +139,7 @@ if (flags.json) {
   for (const r of ratios) console.log(`| ${r.name} | ${r.value.toFixed(2)} | ${r.target} | ${r.met ? 'yes' : 'NO'} |`)
   if (extra.recovery !== undefined) console.log('\nrecovery:', extra.recovery)
   if (extra.memory !== undefined) console.log('memory:', extra.memory)
+  if (extra.hotspot !== undefined) console.table((extra.hotspot as Awaited<ReturnType<typeof measureHotSpots>>).results)
 }
 
 const missed = ratios.filter((r) => !r.met)

@@ -1,4 +1,5 @@
 import type { ResolvedClusterConfig } from './config/cluster-options.js'
+import type { Contention } from './contention/contention.js'
 import { ConfigError } from './errors.js'
 import type { DecisionForgetter } from './protocol/decision-forgetter.js'
 import type { Logger } from './logger.js'
@@ -16,6 +17,8 @@ export interface ClusterRuntime {
   readonly logger: Logger
   readonly forgetter: DecisionForgetter
   readonly stats: StatsRecorder
+  /** The admission gate and the distributed deadlock detector. */
+  readonly contention: Contention
   /** OpenTelemetry spans and metrics; does nothing without `@opentelemetry/api`. */
   readonly telemetry: Telemetry
   /** Routes a key to a shard id. */

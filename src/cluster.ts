@@ -26,6 +26,9 @@ import type { Transaction } from './transaction/transaction.js'
 import { resolveTransactionOptions, type TransactionOptions } from './transaction/transaction-options.js'
 import { TransactionLog } from './protocol/transaction-log.js'
 import { functionOption } from './config/validate.js'
+import { asUnavailable } from './shard-unavailable.js'
+import { admitted } from './contention/admission-gate.js'
+import { contentionStats, createContention } from './contention/contention.js'
 
 /**
  * A set of shards that commit together. Make one per process with
@@ -68,6 +71,7 @@ export class Cluster {
           acquireTimeoutMs: config.maxWaitMs,
           connectTimeoutMs: config.connectTimeoutMs,
           keepAliveDelayMs: config.keepAliveDelayMs,
+          timeouts: config.timeouts,
           logger,
         }),
       )
@@ -83,6 +87,7 @@ export class Cluster {
       logger,
       forgetter: new DecisionForgetter(log, logger, step, telemetry),
       stats: new StatsRecorder(),
+      contention: createContention(config, participants, logger),
       telemetry,
       shardFor: (key) => ring.shardFor(key as string),
       step,
@@ -128,7 +133,7 @@ export class Cluster {
    */
   table<TRow extends object = Record<string, any>>(name: string): ShardedQuery<TRow> {
     this.#assertOpen()
-    return new ShardedQuery<TRow>(tableRouter(this.#runtime, name), clusterAccess(this))
+    return new ShardedQuery<TRow>(tableRouter(this.#runtime, name), clusterAccess(this, this.#config.timeoutMs))
   }
 
   /**
@@ -149,7 +154,16 @@ export class Cluster {
     const enter = this.#config.propagation
       ? (tx: Transaction, run: () => Promise<T>): Promise<T> => this.#context.run(tx, run)
       : (_tx: Transaction, run: () => Promise<T>): Promise<T> => run()
-    return withRetry(resolved.retry, (attempt) => runTransaction(this.#runtime, work, resolved, enter, attempt))
+    // Every attempt waits for admission before its callback starts, so that no transaction holds a
+    // connection while waiting for one; each carries the first attempt's start time, so that a
+    // retried one ages into priority, in the queue and as a deadlock victim (docs/deadlocks.md).
+    const firstStartedAt = Date.now()
+    const { gate } = this.#runtime.contention
+    return withRetry(resolved.retry, (attempt) =>
+      admitted(gate, firstStartedAt, resolved.timeoutMs, resolved.signal, () =>
+        runTransaction(this.#runtime, work, resolved, enter, firstStartedAt, attempt),
+      ),
+    )
   }
 
   /**
@@ -172,10 +186,19 @@ export class Cluster {
    */
   async migrate(): Promise<void> {
     this.#assertOpen()
-    await this.#runtime.log.participant.knex.migrate.latest({
-      migrationSource: logTableMigrationSource(this.#config.logTable),
-      tableName: migrationsTableOf(this.#config.logTable),
-    })
+    // A knex of its own, every statement bounded: a log shard that stopped answering fails the call.
+    const participant = this.#runtime.log.participant
+    const knex = participant.boundedKnex(this.#config.timeouts.recoveryMs)
+    try {
+      await knex.migrate.latest({
+        migrationSource: logTableMigrationSource(this.#config.logTable),
+        tableName: migrationsTableOf(this.#config.logTable),
+      })
+    } catch (error) {
+      throw asUnavailable(participant, 'could not migrate the log table', error)
+    } finally {
+      await knex.destroy()
+    }
   }
 
   /**
@@ -202,7 +225,7 @@ export class Cluster {
    */
   async status(): Promise<ShardStatus[]> {
     this.#assertOpen()
-    return probeShards([...this.#runtime.participants.values()], this.#config.logShardId, this.#config.logTable)
+    return probeShards([...this.#runtime.participants.values()], this.#config.logShardId, this.#config.logTable, this.#config.timeouts.recoveryMs)
   }
 
   /** Runs one recovery round now: settles every in-doubt branch old enough to judge. */
@@ -236,13 +259,14 @@ export class Cluster {
 
   /** Counters since the cluster was created. */
   stats(): ClusterStats {
-    return this.#runtime.stats.snapshot()
+    return { ...this.#runtime.stats.snapshot(), ...contentionStats(this.#runtime.contention) }
   }
 
   /** Stops background recovery, forgets pending commit records, and closes every pool. Idempotent. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
       await this.#recovery.stop()
+      await this.#runtime.contention.detector?.stop()
       await this.#runtime.forgetter.flush()
       await Promise.all([...this.#runtime.participants.values()].map((p) => p.close()))
     })()

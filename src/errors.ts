@@ -131,9 +131,9 @@ export class ConflictError extends ShardTxError {
   readonly shardId: string
   /** The server's own code: SQLSTATE on PostgreSQL, errno on MySQL. */
   readonly serverCode: string
-  constructor(shardId: string, serverCode: string, kind: string, cause: unknown) {
+  constructor(shardId: string, serverCode: string, kind: string, cause: unknown, code = 'CONFLICT') {
     const detail = cause instanceof Error ? `: ${cause.message}` : ''
-    super(`shard ${shardId}: ${kind} (${serverCode})${detail}`, { code: 'CONFLICT', cause, retryable: true })
+    super(`shard ${shardId}: ${kind} (${serverCode})${detail}`, { code, cause, retryable: true })
     this.shardId = shardId
     this.serverCode = serverCode
   }
@@ -151,6 +151,25 @@ export class ShardUnavailableError extends ShardTxError {
   constructor(shardId: string, reason: string, cause?: unknown) {
     super(`shard ${shardId}: ${reason}`, { code: 'SHARD_UNAVAILABLE', cause, retryable: true })
     this.shardId = shardId
+  }
+}
+
+/**
+ * A shard did not answer one statement within its bound (the cluster's `timeouts`),
+ * typically a network path that drops packets without closing the socket. The
+ * connection it ran on was closed, never pooled. Whether the statement reached the
+ * server is unknown, so shardtx treats it as a lost connection.
+ *
+ * ```ts
+ * catch (err) { if (err instanceof ShardUnresponsiveError) console.log(err.shardId, err.timeoutMs) }
+ * ```
+ */
+export class ShardUnresponsiveError extends ShardUnavailableError {
+  /** The bound the statement missed, in ms. */
+  readonly timeoutMs: number
+  constructor(shardId: string, what: string, timeoutMs: number) {
+    super(shardId, `${what} got no answer within ${timeoutMs} ms; its connection was closed`)
+    this.timeoutMs = timeoutMs
   }
 }
 

@@ -1,5 +1,5 @@
 export { Cluster, createCluster } from './cluster.js'
-export type { ClusterOptions, RecoveryOptions } from './config/cluster-options.js'
+export type { ClusterOptions, RecoveryOptions, TimeoutOptions } from './config/cluster-options.js'
 export type { ConnectionObject, Dialect, ShardConfig } from './config/shard-config.js'
 export {
   ClosedError,
@@ -11,6 +11,7 @@ export {
   NoSuchInDoubtTransactionError,
   ShardTxError,
   ShardUnavailableError,
+  ShardUnresponsiveError,
   TransactionAbortedError,
   TransactionInDoubtError,
   TransactionTimeoutError,
@@ -31,6 +32,11 @@ export {
   type ShardStatus,
 } from './shard-migrations/index.js'
 export type { ClusterStats } from './stats.js'
+export { AdmissionTimeoutError } from './contention/admission-timeout-error.js'
+export type { AdmissionStats } from './contention/admission-gate.js'
+export { DistributedDeadlockError } from './contention/distributed-deadlock-error.js'
+export type { DeadlockStats } from './contention/deadlock-detector.js'
+export type { WaitEdge } from './contention/wait-for-graph.js'
 export {
   type ComparisonOperator,
   type Filter,

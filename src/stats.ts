@@ -1,3 +1,6 @@
+import type { AdmissionStats } from './contention/admission-gate.js'
+import type { DeadlockStats } from './contention/deadlock-detector.js'
+
 /**
  * Counters of one cluster since it was created, from `cluster.stats()`.
  *
@@ -26,6 +29,10 @@ export interface ClusterStats {
   }
   /** Wall time of committed transactions, callback included, over the last 1024 of them. */
   latency: { count: number; p50Ms: number | undefined; p99Ms: number | undefined; maxMs: number | undefined }
+  /** The admission gate: how many transactions ran, queued, and gave up in the queue. */
+  admission: AdmissionStats
+  /** The distributed deadlock detector: rounds and victims. */
+  deadlocks: DeadlockStats
 }
 
 const WINDOW = 1024
@@ -44,7 +51,7 @@ export class StatsRecorder {
     this.#latencies[this.#latencyCount++ % WINDOW] = ms
   }
 
-  snapshot(): ClusterStats {
+  snapshot(): Omit<ClusterStats, 'admission' | 'deadlocks'> {
     const sorted = this.#latencies.slice(0, Math.min(this.#latencyCount, WINDOW)).sort()
     const at = (q: number): number | undefined =>
       sorted.length === 0 ? undefined : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]

@@ -23,6 +23,7 @@ import {
   errno,
   isMysqlConnectionError,
 } from './mysql-errors.js'
+import { labelComment, MysqlLockWaits } from './mysql-lock-waits.js'
 import { splitRecoveredXid, xidLiteral } from './mysql-xid.js'
 
 type Connection = Mysql2Connection & {
@@ -44,6 +45,7 @@ function run<T = unknown>(conn: DriverConnection, sql: string, values?: unknown[
  */
 export class MysqlParticipant extends KnexParticipant implements Participant {
   readonly dialect = 'mysql' as const
+  readonly lockWaits: MysqlLockWaits = new MysqlLockWaits(this)
 
   constructor(settings: ParticipantSettings) {
     super(settings, {
@@ -78,7 +80,9 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
   ): Promise<unknown> {
     const control = this.#beginStatements(conn as Connection, branch, options)
     const sql = query.sql
-    query.sql = `${control.join('; ')}; ${sql}`
+    // The deadlock detector's label leads the caller's statement, where trx_query shows it.
+    const label = options.label === undefined ? '' : labelComment(options.label)
+    query.sql = `${control.join('; ')}; ${label}${sql}`
     try {
       await runQuery(query)
     } finally {
@@ -167,9 +171,11 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
   }
 
   protected endSession(conn: DriverConnection): void {
-    // Closing the socket ends the session now, so the server rolls back an unprepared
-    // branch and lets other sessions finish a prepared one (1397 while it stays open).
-    ;(conn as Connection).destroy()
+    // Closing the socket ends the session (once the path lets the server know), so the server
+    // rolls back an unprepared branch and lets other sessions finish a prepared one (1397 while
+    // it stays open). Not mysql2's destroy(): it only half-closes and marks the connection
+    // closing, which silences the pending command; with the socket destroyed the command fails.
+    ;(conn as unknown as { stream: { destroy(): void } }).stream.destroy()
   }
 
   protected isDuplicateKey(error: unknown): boolean {
@@ -177,14 +183,15 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
   }
 
   async listPrepared(): Promise<PreparedBranch[]> {
-    const [rows] = await this.knex.raw('XA RECOVER')
+    const [rows] = await this.own('XA RECOVER', this.timeouts.recoveryMs, (conn) => this.knex.raw('XA RECOVER').connection(conn))
     return this.#ours(rows as RecoveredRow[])
   }
 
   async finishPrepared(branch: BranchId, outcome: Decision): Promise<FinishResult> {
     const verb = outcome === 'commit' ? 'COMMIT' : 'ROLLBACK'
     try {
-      await this.knex.raw(`XA ${verb} ${xidLiteral(branch)}`)
+      const sql = `XA ${verb} ${xidLiteral(branch)}`
+      await this.own(`XA ${verb}`, this.timeouts.recoveryMs, (conn) => this.knex.raw(sql).connection(conn))
       return 'done'
     } catch (error) {
       if (errno(error) !== ER_XAER_NOTA) throw error
@@ -202,15 +209,18 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
         // ON DUPLICATE KEY (not INSERT IGNORE, which would also swallow other errors) waits on a
         // coordinator's uncommitted commit record; the SELECT then reads what it committed.
         const ids = chunk.map((r) => r.txId)
-        results = await this.knex
-          .raw(
-            `INSERT INTO ${this.quotedLogTable} (${LOG_COLUMNS})
-             VALUES ${chunk.map(() => "(?, 'abort', ?, ?)").join(', ')}
-             ON DUPLICATE KEY UPDATE tx_id = tx_id;
-             SELECT * FROM ${this.quotedLogTable} WHERE tx_id IN (${ids.map(() => '?').join(', ')})`,
-            [...chunk.flatMap((r) => [r.txId, r.participants.join(','), createdAt]), ...ids],
-          )
-          .then((r: unknown[]) => r[0] as unknown[])
+        results = await this.own('the fence', this.timeouts.decisionMs, (conn) =>
+          this.knex
+            .raw(
+              `INSERT INTO ${this.quotedLogTable} (${LOG_COLUMNS})
+               VALUES ${chunk.map(() => "(?, 'abort', ?, ?)").join(', ')}
+               ON DUPLICATE KEY UPDATE tx_id = tx_id;
+               SELECT * FROM ${this.quotedLogTable} WHERE tx_id IN (${ids.map(() => '?').join(', ')})`,
+              [...chunk.flatMap((r) => [r.txId, r.participants.join(','), createdAt]), ...ids],
+            )
+            .connection(conn)
+            .then((r: unknown[]) => r[0] as unknown[]),
+        )
       } catch (error) {
         // 1205 / 1213: a coordinator's branch held a key past innodb_lock_wait_timeout, or
         // InnoDB saw a deadlock and rolled the insert back. That means "ask again", never "decide".

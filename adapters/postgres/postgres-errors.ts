@@ -27,8 +27,9 @@ export function classifyPostgresConflict(error: unknown): ConflictInfo | undefin
 /** Errors without a SQLSTATE from the server: the socket or the server went away. */
 export function isPostgresConnectionError(error: unknown): boolean {
   const code = sqlState(error)
-  // pg's own socket errors carry no code, only words ("Connection terminated unexpectedly").
-  if (code === undefined) return error instanceof Error && /connection|terminat|socket|closed/i.test(error.message)
+  // pg's own socket errors carry no code, only words ("Connection terminated unexpectedly",
+  // and "timeout expired" when connectionTimeoutMillis ends a connect that got no answer).
+  if (code === undefined) return error instanceof Error && /connection|terminat|socket|closed|^timeout expired$/i.test(error.message)
   // Class 08: connection exception; 57P01..57P03: admin shutdown, crash shutdown, cannot connect now.
   return code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code.startsWith('E')
 }

@@ -13,7 +13,7 @@ import type {
   Participant,
   PreparedBranch,
 } from '../../src/protocol/participant.js'
-import { type FenceRequest, fenceInChunks, LOG_COLUMNS } from '../../src/protocol/log-row.js'
+import { type FenceRequest, fenceInChunks, LOG_COLUMNS, readLogRecords } from '../../src/protocol/log-row.js'
 import { KnexParticipant } from '../shared/knex-participant.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {
@@ -25,9 +25,10 @@ import {
   UNIQUE_VIOLATION,
 } from './postgres-errors.js'
 import { runWithBegin } from './pipelined-begin.js'
+import { labelSent, PostgresLockWaits, setLabelStatement } from './postgres-lock-waits.js'
 import { beginStatements, identifier, insertDecisionAndCommit, literal } from './postgres-sql.js'
 
-type Connection = pg.Client
+type Connection = pg.Client & { connection?: { stream?: { destroy(): void } } }
 
 /**
  * A PostgreSQL shard: branches are plain transactions made durable with
@@ -35,6 +36,7 @@ type Connection = pg.Client
  */
 export class PostgresParticipant extends KnexParticipant implements Participant {
   readonly dialect = 'postgres' as const
+  readonly lockWaits: PostgresLockWaits = new PostgresLockWaits(this)
   #verified: Promise<void> | undefined
 
   constructor(settings: ParticipantSettings) {
@@ -60,7 +62,9 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
   }
 
   async #checkPreparedTransactions(): Promise<void> {
-    const result = await this.knex.raw<{ rows: { max_prepared_transactions: string }[] }>('SHOW max_prepared_transactions')
+    const result = await this.own('SHOW max_prepared_transactions', this.timeouts.recoveryMs, (conn) =>
+      this.knex.raw<{ rows: { max_prepared_transactions: string }[] }>('SHOW max_prepared_transactions').connection(conn),
+    )
     // PREPARE fails with 55000 when this is 0, which is PostgreSQL's default.
     if (Number(result.rows[0]?.max_prepared_transactions ?? 0) <= 0) {
       throw new ConfigError(
@@ -75,7 +79,13 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
   }
 
   beginWith(conn: DriverConnection, _branch: BranchId, options: BranchOptions, query: KnexQuery): Promise<unknown> {
-    return runWithBegin(conn as Connection, beginStatements(options.isolationLevel, options.lockTimeoutMs), query)
+    const control = beginStatements(options.isolationLevel, options.lockTimeoutMs)
+    // The deadlock detector's label rides in the same round trip as BEGIN.
+    if (options.label !== undefined) {
+      control.push(setLabelStatement(options.label))
+      labelSent(conn, options.label)
+    }
+    return runWithBegin(conn as Connection, control, query)
   }
 
   async prepare(conn: DriverConnection, branch: BranchId): Promise<void> {
@@ -122,7 +132,9 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
   }
 
   protected endSession(conn: DriverConnection): void {
-    ;(conn as Connection).end().catch(() => {})
+    // The socket itself: pg fails the pending query ("Connection terminated") and the
+    // server rolls back what is not prepared once the path lets it know.
+    ;(conn as Connection).connection?.stream?.destroy()
   }
 
   protected isDuplicateKey(error: unknown): boolean {
@@ -130,9 +142,13 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
   }
 
   async listPrepared(): Promise<PreparedBranch[]> {
-    const result = await this.knex.raw<{ rows: { gid: string; prepared: Date }[] }>(
-      `SELECT gid, prepared FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, ?)`,
-      [this.prefix],
+    const result = await this.own('listing prepared transactions', this.timeouts.recoveryMs, (conn) =>
+      this.knex
+        .raw<{ rows: { gid: string; prepared: Date }[] }>(
+          `SELECT gid, prepared FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, ?)`,
+          [this.prefix],
+        )
+        .connection(conn),
     )
     const found: PreparedBranch[] = []
     for (const row of result.rows) {
@@ -147,7 +163,8 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
   async finishPrepared(branch: BranchId, outcome: Decision): Promise<FinishResult> {
     const verb = outcome === 'commit' ? 'COMMIT' : 'ROLLBACK'
     try {
-      await this.knex.raw(`${verb} PREPARED ${literal(branch.gid)}`)
+      const sql = `${verb} PREPARED ${literal(branch.gid)}`
+      await this.own(`${verb} PREPARED`, this.timeouts.recoveryMs, (conn) => this.knex.raw(sql).connection(conn))
       return 'done'
     } catch (error) {
       const code = sqlState(error)
@@ -158,27 +175,31 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
   }
 
   fenceAbort(requests: FenceRequest[], createdAt: number): Promise<Map<string, Decision>> {
-    return fenceInChunks(requests, async (chunk) => {
-      const decided = new Map<string, Decision>()
-      try {
-        // The insert waits on a coordinator's uncommitted commit record with the same key,
-        // then does nothing if that commits; the SELECT, a new statement, then sees it.
-        const inserted = await this.knex.raw<{ rows: { tx_id: string }[] }>(
-          `INSERT INTO ${this.quotedLogTable} (${LOG_COLUMNS})
-           VALUES ${chunk.map(() => "(?, 'abort', ?, ?)").join(', ')}
-           ON CONFLICT (tx_id) DO NOTHING RETURNING tx_id`,
-          chunk.flatMap((r) => [r.txId, r.participants.join(','), createdAt]),
-        )
-        for (const row of inserted.rows) decided.set(row.tx_id, 'abort')
-      } catch (error) {
-        // Deadlock detection or a lock timeout ended the wait: that means "ask again".
-        if (classifyPostgresConflict(error) !== undefined) return decided
-        throw error
-      }
-      const others = chunk.filter((r) => !decided.has(r.txId)).map((r) => r.txId)
-      for (const record of await this.readDecisions(others)) decided.set(record.txId, record.decision)
-      return decided
-    })
+    return fenceInChunks(requests, (chunk) =>
+      this.own('the fence', this.timeouts.decisionMs, async (conn) => {
+        const decided = new Map<string, Decision>()
+        try {
+          // The insert waits on a coordinator's uncommitted commit record with the same key,
+          // then does nothing if that commits; the SELECT, a new statement, then sees it.
+          const inserted = await this.knex
+            .raw<{ rows: { tx_id: string }[] }>(
+              `INSERT INTO ${this.quotedLogTable} (${LOG_COLUMNS})
+               VALUES ${chunk.map(() => "(?, 'abort', ?, ?)").join(', ')}
+               ON CONFLICT (tx_id) DO NOTHING RETURNING tx_id`,
+              chunk.flatMap((r) => [r.txId, r.participants.join(','), createdAt]),
+            )
+            .connection(conn)
+          for (const row of inserted.rows) decided.set(row.tx_id, 'abort')
+        } catch (error) {
+          // Deadlock detection or a lock timeout ended the wait: that means "ask again".
+          if (classifyPostgresConflict(error) !== undefined) return decided
+          throw error
+        }
+        const others = chunk.filter((r) => !decided.has(r.txId)).map((r) => r.txId)
+        for (const record of await readLogRecords(this.knex, conn, this.logTable, others, undefined)) decided.set(record.txId, record.decision)
+        return decided
+      }),
+    )
   }
 
   classifyConflict(error: unknown): ConflictInfo | undefined {

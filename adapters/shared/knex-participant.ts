@@ -4,8 +4,10 @@ import { deleteAbortsBefore, deleteLogRecords, LOG_COLUMNS, logRowValues, readLo
 import type { Decision, DecisionRecord, DriverConnection } from '../../src/protocol/participant.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import { knexLogOf } from './knex-log.js'
-import { acquireConnection, cancelQuery, discardConnection, releaseConnection } from './knex-pool.js'
+import { boundEveryStatement, closeConnectionsWithin, destroyWithin } from './bounded-knex.js'
+import { acquireConnection, cancelQuery, DISCARD_MARKER, discardConnection, releaseConnection } from './knex-pool.js'
 import { neverSent } from './never-sent.js'
+import { disposeIdle, onOwnConnection } from './own-connection.js'
 
 /** What a dialect's participant tells the shared part about its driver. */
 export interface KnexDriver {
@@ -32,12 +34,15 @@ export abstract class KnexParticipant {
   protected readonly logTable: string
   /** The log table's name quoted, for raw SQL. */
   protected readonly quotedLogTable: string
+  /** Bounds on the autocommit statements of the log (`decisionMs`) and of recovery (`recoveryMs`). */
+  protected readonly timeouts: ParticipantSettings['timeouts']
 
   constructor(settings: ParticipantSettings, driver: KnexDriver) {
     this.shardId = settings.shardId
     this.prefix = settings.prefix
     this.logTable = settings.logTable
     this.quotedLogTable = driver.quote(settings.logTable)
+    this.timeouts = settings.timeouts
     this.knex = knexFactory({
       client: driver.client,
       connection: driver.connection,
@@ -45,6 +50,7 @@ export abstract class KnexParticipant {
       acquireConnectionTimeout: settings.acquireTimeoutMs,
       log: knexLogOf(settings.logger, settings.shardId),
     })
+    closeConnectionsWithin(this.knex, (conn: DriverConnection) => this.endSession(conn))
   }
 
   acquire(): Promise<DriverConnection> {
@@ -55,12 +61,30 @@ export abstract class KnexParticipant {
     releaseConnection(this.knex, conn)
   }
 
-  discard(conn: DriverConnection): void {
+  discard(conn: DriverConnection, why?: 'unresponsive'): void {
+    if ((conn as { __knex__disposed?: unknown }).__knex__disposed === DISCARD_MARKER) return
     discardConnection(this.knex, conn, () => this.endSession(conn))
+    if (why === 'unresponsive') disposeIdle(this.knex, `shard ${this.shardId} stopped answering on another connection`)
   }
 
-  /** Ends the driver's session on `conn` now, without waiting. */
+  /**
+   * Ends the driver's session on `conn` now, without waiting: its socket is destroyed.
+   * Not the driver's polite goodbye, which waits for an answer a black-holed path never
+   * sends; with the socket gone, a pending query fails at once.
+   */
   protected abstract endSession(conn: DriverConnection): void
+
+  boundedKnex(statementMs: number): Knex {
+    // The shard's own settings, on a small pool of its own that the caller destroys when done.
+    const knex = knexFactory({ ...this.knex.client.config, pool: { min: 0, max: 2 } })
+    closeConnectionsWithin(knex, (conn: DriverConnection) => this.endSession(conn))
+    return boundEveryStatement(knex, this.shardId, statementMs, (conn: DriverConnection) => this.endSession(conn))
+  }
+
+  /** Runs autocommit statements on a pooled connection of their own, bounded by `ms` (see {@link onOwnConnection}). */
+  protected own<T>(what: string, ms: number, work: (conn: DriverConnection) => PromiseLike<T>): Promise<T> {
+    return onOwnConnection(this, what, ms, work)
+  }
 
   cancel(conn: DriverConnection): Promise<void> {
     return cancelQuery(this.knex, conn)
@@ -68,7 +92,9 @@ export abstract class KnexParticipant {
 
   async insertDecision(record: DecisionRecord): Promise<'inserted' | 'conflict'> {
     try {
-      await this.knex.raw(`INSERT INTO ${this.quotedLogTable} (${LOG_COLUMNS}) VALUES (?, ?, ?, ?)`, logRowValues(record))
+      await this.own('the decision insert', this.timeouts.decisionMs, (conn) =>
+        this.knex.raw(`INSERT INTO ${this.quotedLogTable} (${LOG_COLUMNS}) VALUES (?, ?, ?, ?)`, logRowValues(record)).connection(conn),
+      )
       return 'inserted'
     } catch (error) {
       if (this.isDuplicateKey(error)) return 'conflict'
@@ -80,22 +106,23 @@ export abstract class KnexParticipant {
   protected abstract isDuplicateKey(error: unknown): boolean
 
   readDecisions(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]> {
-    return readLogRecords(this.knex, this.logTable, txIds, decision)
+    return this.own('reading the log', this.timeouts.recoveryMs, (conn) => readLogRecords(this.knex, conn, this.logTable, txIds, decision))
   }
 
   deleteDecisions(txIds: string[], decision: Decision): Promise<number> {
-    return deleteLogRecords(this.knex, this.logTable, txIds, decision)
+    return this.own('deleting log records', this.timeouts.recoveryMs, (conn) => deleteLogRecords(this.knex, conn, this.logTable, txIds, decision))
   }
 
   deleteAbortsBefore(before: number): Promise<number> {
-    return deleteAbortsBefore(this.knex, this.logTable, before)
+    return this.own('deleting abort records', this.timeouts.recoveryMs, (conn) => deleteAbortsBefore(this.knex, conn, this.logTable, before))
   }
 
   neverSent(error: unknown): boolean {
     return neverSent(error)
   }
 
+  /** Closes the pool; connections still in use after the recovery bound are closed under their statements. */
   async close(): Promise<void> {
-    await this.knex.destroy()
+    await destroyWithin(this.knex, this.timeouts.recoveryMs, (conn: DriverConnection) => this.endSession(conn))
   }
 }

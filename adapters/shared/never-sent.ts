@@ -1,5 +1,12 @@
+import { ShardUnavailableError } from '../../src/errors.js'
+
 /** Socket errors raised before a connection exists: no statement can have reached the server. */
 const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'])
+
+/** A statement given up before it was sent (no connection within its bound). */
+export class NotSentError extends Error {
+  override readonly name = 'NotSentError'
+}
 
 /**
  * True when `error` proves the statement was never sent: the connection was
@@ -12,6 +19,8 @@ const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENE
  */
 export function neverSent(error: unknown): boolean {
   if (!(error instanceof Error)) return false
+  // "Could not get a connection" keeps the driver's reason as its cause.
+  if (error instanceof ShardUnavailableError && error.cause !== undefined) return neverSent(error.cause)
   const code = (error as { code?: unknown }).code
-  return (typeof code === 'string' && NOT_CONNECTED.has(code)) || error.name === 'KnexTimeoutError'
+  return (typeof code === 'string' && NOT_CONNECTED.has(code)) || error.name === 'KnexTimeoutError' || error instanceof NotSentError
 }

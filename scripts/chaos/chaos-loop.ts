@@ -1,4 +1,4 @@
-import type { LocalCluster } from '../../src/testing/index.js'
+import type { LocalCluster, PartitionMode } from '../../src/testing/index.js'
 import type { ChaosOptions } from './chaos-options.js'
 import { deriveSeed, Prng } from './prng.js'
 import type { WorkerPool } from './worker-pool.js'
@@ -11,13 +11,15 @@ export interface ChaosEvent {
 
 /**
  * Injects crashes at random moments from a seeded schedule: SIGKILLs of worker
- * processes (coordinators), and SIGKILLs of shard servers followed, after a
- * random downtime, by their restart. Each kind runs on its own PRNG stream, so
- * one schedule does not shift when the other's timing does.
+ * processes (coordinators), SIGKILLs of shard servers followed, after a random
+ * downtime, by their restart, and network faults: a shard's path black-holed or
+ * reset through its fault proxy, healed after a random while. Each kind runs on
+ * its own PRNG stream, so one schedule does not shift when another's timing does.
  */
 export class ChaosLoop {
   readonly events: ChaosEvent[] = []
   readonly shardKills = new Map<string, number>()
+  readonly networkFaults: Record<PartitionMode, number> = { blackhole: 0, reset: 0 }
   restartFailures = 0
   readonly #options: ChaosOptions
   readonly #pool: WorkerPool
@@ -25,7 +27,10 @@ export class ChaosLoop {
   readonly #say: (line: string) => void
   readonly #coordinatorRandom: Prng
   readonly #shardRandom: Prng
+  readonly #networkRandom: Prng
   readonly #down = new Set<string>()
+  /** Shards whose path is broken right now; never killed meanwhile, so a restart never waits on a broken path. */
+  readonly #partitioned = new Set<string>()
   readonly #inflight = new Set<Promise<void>>()
   readonly #timers = new Set<NodeJS.Timeout>()
   #stopped = false
@@ -38,6 +43,7 @@ export class ChaosLoop {
     this.#say = say
     this.#coordinatorRandom = new Prng(deriveSeed(options.seed, 0xc0))
     this.#shardRandom = new Prng(deriveSeed(options.seed, 0x5d))
+    this.#networkRandom = new Prng(deriveSeed(options.seed, 0x4e))
     for (const shard of local.shards) this.shardKills.set(shard.id, 0)
   }
 
@@ -45,6 +51,10 @@ export class ChaosLoop {
     let total = 0
     for (const n of this.shardKills.values()) total += n
     return total
+  }
+
+  get networkFaultCount(): number {
+    return this.networkFaults.blackhole + this.networkFaults.reset
   }
 
   /** Shard servers down right now. */
@@ -56,14 +66,16 @@ export class ChaosLoop {
     this.#startedAt = Date.now()
     if (this.#options.coordinatorKillEveryMs > 0) this.#scheduleCoordinatorKill()
     if (this.#options.shardKillEveryMs > 0) this.#scheduleShardKill()
+    if (this.#options.networkFaultEveryMs > 0) this.#scheduleNetworkFault()
   }
 
-  /** Stops injecting, waits for kills and restarts in flight, and brings every shard back up. */
+  /** Stops injecting, waits for kills, restarts and faults in flight, and brings every shard and path back. */
   async stop(): Promise<void> {
     this.#stopped = true
     for (const timer of this.#timers) clearTimeout(timer)
     this.#timers.clear()
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight])
+    for (const shardId of [...this.#partitioned]) await this.#heal(shardId)
     for (const shardId of [...this.#down]) await this.#restart(shardId)
   }
 
@@ -107,7 +119,7 @@ export class ChaosLoop {
 
   #scheduleShardKill(first = true): void {
     this.#after(this.#gap(this.#shardRandom, this.#options.shardKillEveryMs, first), () => {
-      const candidates = this.#local.shards.map((s) => s.id).filter((id) => !this.#down.has(id))
+      const candidates = this.#local.shards.map((s) => s.id).filter((id) => !this.#down.has(id) && !this.#partitioned.has(id))
       const choice = this.#shardRandom.next()
       const downtime = this.#shardRandom.between(this.#options.shardDownMs.min, this.#options.shardDownMs.max)
       if (this.#down.size < this.#options.maxShardsDown && candidates.length > 0) {
@@ -117,6 +129,36 @@ export class ChaosLoop {
       }
       this.#scheduleShardKill(false)
     })
+  }
+
+  #scheduleNetworkFault(first = true): void {
+    this.#after(this.#gap(this.#networkRandom, this.#options.networkFaultEveryMs, first), () => {
+      const candidates = this.#local.shards.map((s) => s.id).filter((id) => !this.#down.has(id) && !this.#partitioned.has(id))
+      // Drawn whether or not a shard is free, so the stream stays the same.
+      const choice = this.#networkRandom.next()
+      const mode: PartitionMode = this.#networkRandom.next() < 0.5 ? 'blackhole' : 'reset'
+      const lasts = this.#networkRandom.between(this.#options.networkDownMs.min, this.#options.networkDownMs.max)
+      if (candidates.length > 0) {
+        const shardId = candidates[Math.floor(choice * candidates.length)]!
+        this.#partitioned.add(shardId)
+        this.#track(this.#partitionThenHeal(shardId, mode, lasts))
+      }
+      this.#scheduleNetworkFault(false)
+    })
+  }
+
+  async #partitionThenHeal(shardId: string, mode: PartitionMode, lastsMs: number): Promise<void> {
+    await this.#local.partition(shardId, { mode })
+    this.networkFaults[mode]++
+    this.#note(`${mode} path to ${shardId} (for ${lastsMs} ms)`)
+    await new Promise((resolve) => setTimeout(resolve, lastsMs))
+    await this.#heal(shardId)
+  }
+
+  async #heal(shardId: string): Promise<void> {
+    await this.#local.heal(shardId)
+    this.#partitioned.delete(shardId)
+    this.#note(`healed path to ${shardId}`)
   }
 
   async #killThenRestart(shardId: string, downtimeMs: number): Promise<void> {

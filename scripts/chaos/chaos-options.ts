@@ -26,6 +26,14 @@ export interface ChaosOptions {
   shardDownMs: { min: number; max: number }
   /** At most this many shard servers down at once. */
   maxShardsDown: number
+  /**
+   * Mean gap between network faults in ms: a shard's path black-holed (bytes dropped,
+   * sockets open) or reset (connections get a TCP RST) through the fault proxy of
+   * shardtx/testing; 0 turns them off.
+   */
+  networkFaultEveryMs: number
+  /** How long a network fault lasts before the path heals, in ms (uniform in [min, max]). */
+  networkDownMs: { min: number; max: number }
   /** Transaction timeout of the workers, in ms: recovery judges a transaction abandoned after it plus the grace. */
   timeoutMs: number
   /** Lock wait limit of every branch, in ms (MariaDB rounds it up to whole seconds). */
@@ -53,6 +61,8 @@ export const DEFAULT_CHAOS_OPTIONS: ChaosOptions = {
   shardKillEveryMs: 4_000,
   shardDownMs: { min: 200, max: 2_000 },
   maxShardsDown: 1,
+  networkFaultEveryMs: 4_000,
+  networkDownMs: { min: 200, max: 3_000 },
   timeoutMs: 3_000,
   lockTimeoutMs: 1_000,
   recovery: { intervalMs: 1_000, graceMs: 1_000 },
@@ -66,7 +76,8 @@ export const CHAOS_HELP = `Usage: npx tsx scripts/chaos.ts [flags]
 
 Chaos bank test: 2 PostgreSQL + 2 MariaDB throwaway servers (fsync on), worker
 processes running random transfers through shardtx, and a seeded chaos loop that
-SIGKILLs workers and shard servers and restarts them. Exits 1 on any violation.
+SIGKILLs workers and shard servers and restarts them, and black-holes or resets
+shards' network paths for a while. Exits 1 on any violation.
 
   --duration <t>           time under fire (default 60s; e.g. 90s, 8m, 20000ms)
   --workers <n>            worker processes (default 4)
@@ -77,6 +88,8 @@ SIGKILLs workers and shard servers and restarts them. Exits 1 on any violation.
   --shard-kill <t>         mean gap between shard server SIGKILLs (default 4s; 0 = never)
   --shard-down <t>..<t>    downtime of a killed shard before its restart (default 200ms..2s)
   --max-down <n>           shard servers down at once at most (default 1)
+  --network-fault <t>      mean gap between network faults, black hole or reset (default 4s; 0 = never)
+  --network-down <t>..<t>  how long a network fault lasts before it heals (default 200ms..3s)
   --timeout <t>            transaction timeout (default 3s)
   --lock-timeout <t>       lock wait limit (default 1s)
   --recovery-interval <t>  background recovery interval of each worker (default 1s)
@@ -89,7 +102,12 @@ SIGKILLs workers and shard servers and restarts them. Exits 1 on any violation.
 
 /** Parses command-line flags over the defaults; throws with a clear message on a bad one. */
 export function parseChaosFlags(argv: readonly string[], defaults: ChaosOptions = DEFAULT_CHAOS_OPTIONS): ChaosOptions {
-  const options: ChaosOptions = { ...defaults, shardDownMs: { ...defaults.shardDownMs }, recovery: { ...defaults.recovery } }
+  const options: ChaosOptions = {
+    ...defaults,
+    shardDownMs: { ...defaults.shardDownMs },
+    networkDownMs: { ...defaults.networkDownMs },
+    recovery: { ...defaults.recovery },
+  }
   options.seed = randomSeed()
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!
@@ -108,6 +126,8 @@ export function parseChaosFlags(argv: readonly string[], defaults: ChaosOptions 
       case '--shard-kill': options.shardKillEveryMs = duration(flag, value(), true); break
       case '--shard-down': options.shardDownMs = range(flag, value()); break
       case '--max-down': options.maxShardsDown = integer(flag, value(), 1); break
+      case '--network-fault': options.networkFaultEveryMs = duration(flag, value(), true); break
+      case '--network-down': options.networkDownMs = range(flag, value()); break
       case '--timeout': options.timeoutMs = duration(flag, value()); break
       case '--lock-timeout': options.lockTimeoutMs = duration(flag, value()); break
       case '--recovery-interval': options.recovery.intervalMs = duration(flag, value()); break
@@ -135,6 +155,8 @@ export function chaosCommand(o: ChaosOptions): string {
     `--shard-kill ${ms(o.shardKillEveryMs)}`,
     `--shard-down ${ms(o.shardDownMs.min)}..${ms(o.shardDownMs.max)}`,
     `--max-down ${o.maxShardsDown}`,
+    `--network-fault ${ms(o.networkFaultEveryMs)}`,
+    `--network-down ${ms(o.networkDownMs.min)}..${ms(o.networkDownMs.max)}`,
     `--timeout ${ms(o.timeoutMs)}`,
     `--lock-timeout ${ms(o.lockTimeoutMs)}`,
     `--recovery-interval ${ms(o.recovery.intervalMs)}`,

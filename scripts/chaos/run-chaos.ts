@@ -22,6 +22,9 @@ export interface ChaosReport {
   shardKills: Record<string, number>
   shardKillTotal: number
   injectedCrashes: number
+  /** Network faults injected, by kind: paths black-holed and reset. */
+  networkFaults: { blackhole: number; reset: number }
+  networkFaultTotal: number
   restartFailures: number
   unexpectedWorkerExits: WorkerPool['unexpectedExits']
   workerStats: WorkerStats
@@ -48,7 +51,8 @@ export async function runChaos(
   hooks: { tamper?: (cluster: Cluster, outcomes: TransferOutcomes) => Promise<void> } = {},
 ): Promise<ChaosReport> {
   const runDir = mkdtempSync(join(tmpdir(), 'shardtx-chaos-'))
-  const local = await startLocalCluster({ postgres: 2, mysql: 2, durable: options.durable })
+  // With network faults, every shard is reached through a fault proxy (shardtx/testing).
+  const local = await startLocalCluster({ postgres: 2, mysql: 2, durable: options.durable, faults: options.networkFaultEveryMs > 0 })
   let pool: WorkerPool | undefined
   let passed = false
   const onExit = (): void => pool?.killAll()
@@ -85,7 +89,8 @@ export async function runChaos(
       if (options.verbose) {
         say(
           `  ${((Date.now() - started) / 1000).toFixed(0)}s: ${pool.outcomes.acknowledged.size} acknowledged, ` +
-            `${pool.kills} worker kills, ${chaos.shardKillCount} shard kills, down: ${chaos.down.join(' ') || '-'}\n    ${pool.describeLive()}`,
+            `${pool.kills} worker kills, ${chaos.shardKillCount} shard kills, ${chaos.networkFaultCount} network faults, ` +
+            `down: ${chaos.down.join(' ') || '-'}\n    ${pool.describeLive()}`,
         )
       }
     }
@@ -122,6 +127,8 @@ export async function runChaos(
         shardKills,
         shardKillTotal: chaos.shardKillCount,
         injectedCrashes: pool.kills + chaos.shardKillCount,
+        networkFaults: { ...chaos.networkFaults },
+        networkFaultTotal: chaos.networkFaultCount,
         restartFailures: chaos.restartFailures,
         unexpectedWorkerExits: pool.unexpectedExits,
         workerStats: pool.stats(),
@@ -163,6 +170,7 @@ export function formatChaosReport(report: ChaosReport, command: string): string 
     `${pad('coordinator kills')}${report.coordinatorKills}`,
     `${pad('shard kills')}${report.shardKillTotal}${kills ? ` (${kills})` : ''}`,
     `${pad('injected crashes')}${report.injectedCrashes}`,
+    `${pad('network faults')}${report.networkFaultTotal} (blackhole ${report.networkFaults.blackhole}, reset ${report.networkFaults.reset})`,
     `${pad('unexpected worker exits')}${report.unexpectedWorkerExits.length}`,
     `${pad('background recovery (workers)')}committed ${w.recoveredCommitted}, rolled back ${w.recoveredRolledBack} branches`,
     `${pad('final recovery rounds')}${f.rounds} in ${(f.ms / 1000).toFixed(1)} s (committed ${f.committed}, rolled back ${f.rolledBack}, forgot ${f.forgotten} commit records)`,

@@ -36,6 +36,8 @@ const cluster = createCluster({
   timeout: plan.timeoutMs,
   lockTimeout: plan.lockTimeoutMs,
   maxWait: plan.timeoutMs,
+  // A black-holed path accepts connections and never answers: give up on one as soon as on a pooled wait.
+  connectTimeout: plan.timeoutMs,
   recovery: plan.recovery,
 })
 

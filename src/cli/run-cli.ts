@@ -69,7 +69,8 @@ export async function runCli(argv: string[], io: CliStreams & { cwd: string }): 
 
 /**
  * The config's options as the CLI runs them: background recovery off (a command
- * runs recovery only when asked, with the config's other recovery settings), and
+ * runs recovery only when asked, with the config's other recovery settings), no
+ * deadlock detection, and
  * the CLI's own stderr logger, so that stdout stays clean for `--json` and every
  * log line passes the redactor.
  */
@@ -84,6 +85,8 @@ function forTheCli(options: unknown, out: CliOutput): ClusterOptions {
     logger: out.logger(),
     // Anything else goes through as it is, for createCluster to reject with its own message.
     recovery: recovery === undefined ? { enabled: false } : isObject ? { ...recovery, enabled: false } : recovery,
+    // A command runs no application transactions: no deadlock detector, no start-up probe (nor its warning).
+    deadlockTimeout: false,
   }
 }
 

@@ -1,6 +1,8 @@
 import type { Cluster } from '../cluster.js'
 import { describeShardError } from '../shard-error-text.js'
 
+const PROBE_TIMEOUT_MS = 5_000
+
 /**
  * The shards among `shardIds` that do not answer `select 1` (valid SQL on both
  * dialects), with the driver's reason. The CLI asks only after something failed,
@@ -14,7 +16,8 @@ export async function unreachableShards(cluster: Cluster, shardIds: readonly str
   const results = await Promise.all(
     [...new Set(shardIds)].map(async (shardId) => {
       try {
-        await cluster.forShard(shardId).raw('select 1')
+        // Bounded: a shard that stopped answering is as down as one that refuses connections.
+        await cluster.forShard(shardId).raw('select 1').timeout(PROBE_TIMEOUT_MS)
         return undefined
       } catch (error) {
         return { shardId, error: describeShardError(error) }

@@ -35,6 +35,12 @@ export interface ClusterOptions {
   /** How long a transaction waits for a pooled connection, in ms (default 10 000). */
   maxWait?: number
   /**
+   * How long a branch statement may wait before the coordinator looks for a lock
+   * cycle across shards, in ms (default 250); `false` turns distributed deadlock
+   * detection off. See docs/deadlocks.md.
+   */
+  deadlockTimeout?: number | false
+  /**
    * How long opening one driver connection may take, TCP connect and login
    * included, in ms (default 10 000). Without it a server that accepts but never
    * answers would hold the caller until TCP gives up.
@@ -46,6 +52,8 @@ export interface ClusterOptions {
    * The OS sets the probe interval and count.
    */
   keepAliveDelay?: number
+  /** Client-side bounds on the protocol's statements, so no call hangs on a shard that stopped answering. */
+  timeouts?: TimeoutOptions
   /** Background recovery; `false` turns it off. */
   recovery?: false | RecoveryOptions
   /** Observes each protocol step; see {@link StepHook}. */
@@ -86,6 +94,44 @@ export interface RecoveryOptions {
   dutyCycle?: number
 }
 
+/**
+ * Bounds, in ms, on what the commit protocol and recovery wait for. A network that
+ * drops packets without closing the socket leaves a driver waiting until TCP gives
+ * up (about 15 minutes); past its bound a statement's connection is closed (never
+ * pooled) and the protocol goes on as if the connection had broken. None of these
+ * decides an outcome: safety rests on the log's fence, never on a clock.
+ *
+ * ```ts
+ * createCluster({ shards, timeout: 5_000, timeouts: { decision: 3_000, commit: 1_000 } })
+ * ```
+ */
+export interface TimeoutOptions {
+  /**
+   * Writing the commit decision (or a one-phase COMMIT), and again reading it back
+   * through the fence when the write's answer was lost (default 5 000). Missing both
+   * makes the transaction in doubt (`TransactionInDoubtError`).
+   */
+  decision?: number
+  /**
+   * How long the caller waits for the commit phase once the decision is durable
+   * (default 2 000). A branch that does not answer is left to recovery, with a
+   * warning; the caller gets success.
+   */
+  commit?: number
+  /**
+   * Rolling back, and ending read-only branches (default 2 000). After the timeout
+   * it also bounds the wait for a cancelled statement; a branch not rolled back in
+   * time has its connection closed, and presumed abort covers it.
+   */
+  rollback?: number
+  /**
+   * Each statement of recovery and of the operator calls: `recover()`, `inDoubt()`,
+   * `resolve()`, `status()`, `migrate()`, and the background deletion of commit
+   * records (default 5 000). A shard that misses it is reported in a round's `failed`.
+   */
+  recovery?: number
+}
+
 /** The options after validation, with every default filled in. */
 export interface ResolvedClusterConfig {
   shards: ResolvedShard[]
@@ -96,12 +142,21 @@ export interface ResolvedClusterConfig {
   isolationLevel: IsolationLevel | undefined
   lockTimeoutMs: number | undefined
   maxWaitMs: number
+  deadlockTimeoutMs: number | false
   connectTimeoutMs: number
   keepAliveDelayMs: number
+  timeouts: ResolvedTimeouts
   recovery: Required<RecoveryOptions>
   onStep: StepHook | undefined
   propagation: boolean
   tables: ResolvedTables
+}
+
+export interface ResolvedTimeouts {
+  decisionMs: number
+  commitMs: number
+  rollbackMs: number
+  recoveryMs: number
 }
 
 export interface ResolvedShard {
@@ -113,9 +168,11 @@ export interface ResolvedShard {
 }
 
 const CLUSTER_KEYS = [
-  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'connectTimeout', 'keepAliveDelay', 'recovery', 'onStep', 'tables', 'propagation',
+  'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'deadlockTimeout', 'connectTimeout', 'keepAliveDelay', 'timeouts',
+  'recovery', 'onStep', 'tables', 'propagation',
 ]
 const SHARD_KEYS = ['id', 'dialect', 'connection', 'weight', 'pool']
+const TIMEOUT_KEYS = ['decision', 'commit', 'rollback', 'recovery']
 const RECOVERY_KEYS = ['enabled', 'intervalMs', 'graceMs', 'abortRetentionMs', 'dutyCycle']
 export const ISOLATION_LEVELS: IsolationLevel[] = ['read uncommitted', 'read committed', 'repeatable read', 'serializable']
 
@@ -125,6 +182,8 @@ const PREFIX_PATTERN = /^[A-Za-z0-9_]{1,24}$/
 const TABLE_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,47}$/
 
 export const DEFAULT_TIMEOUT_MS = 30_000
+/** A few hundred ms: longer than most lock waits last, short beside any lock timeout. */
+export const DEFAULT_DEADLOCK_TIMEOUT_MS = 250
 
 /** Validates cluster options; every problem is a {@link ConfigError} naming its field. */
 export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
@@ -157,8 +216,10 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
     isolationLevel: isolationLevelOption('isolationLevel', options.isolationLevel),
     lockTimeoutMs: positiveMs('lockTimeout', options.lockTimeout),
     maxWaitMs: positiveMs('maxWait', options.maxWait) ?? 10_000,
+    deadlockTimeoutMs: deadlockTimeoutOption(options.deadlockTimeout),
     connectTimeoutMs: positiveMs('connectTimeout', options.connectTimeout) ?? 10_000,
     keepAliveDelayMs: positiveMs('keepAliveDelay', options.keepAliveDelay) ?? 10_000,
+    timeouts: resolveTimeouts(options.timeouts),
     recovery: resolveRecovery(options.recovery),
     onStep: options.onStep,
     propagation: booleanOption('propagation', options.propagation) ?? true,
@@ -209,6 +270,20 @@ function resolvePool(field: string, input: unknown): { min?: number; max?: numbe
   return { ...(min === undefined ? {} : { min: min as number }), ...(max === undefined ? {} : { max: max as number }) }
 }
 
+export const DEFAULT_TIMEOUTS: ResolvedTimeouts = { decisionMs: 5_000, commitMs: 2_000, rollbackMs: 2_000, recoveryMs: 5_000 }
+
+function resolveTimeouts(input: unknown): ResolvedTimeouts {
+  if (input === undefined) return DEFAULT_TIMEOUTS
+  const timeouts = plainObject('timeouts', input) as TimeoutOptions
+  rejectUnknownKeys('timeouts', timeouts, TIMEOUT_KEYS)
+  return {
+    decisionMs: positiveMs('timeouts.decision', timeouts.decision) ?? DEFAULT_TIMEOUTS.decisionMs,
+    commitMs: positiveMs('timeouts.commit', timeouts.commit) ?? DEFAULT_TIMEOUTS.commitMs,
+    rollbackMs: positiveMs('timeouts.rollback', timeouts.rollback) ?? DEFAULT_TIMEOUTS.rollbackMs,
+    recoveryMs: positiveMs('timeouts.recovery', timeouts.recovery) ?? DEFAULT_TIMEOUTS.recoveryMs,
+  }
+}
+
 function resolveRecovery(input: unknown): Required<RecoveryOptions> {
   const defaults = { enabled: true, intervalMs: 30_000, graceMs: 5_000, abortRetentionMs: 86_400_000, dutyCycle: 0.05 }
   if (input === undefined) return defaults
@@ -225,6 +300,15 @@ function resolveRecovery(input: unknown): Required<RecoveryOptions> {
     abortRetentionMs: positiveMs('recovery.abortRetentionMs', recovery.abortRetentionMs) ?? defaults.abortRetentionMs,
     dutyCycle: dutyCycleOption(recovery.dutyCycle) ?? defaults.dutyCycle,
   }
+}
+
+function deadlockTimeoutOption(value: unknown): number | false {
+  if (value === undefined) return DEFAULT_DEADLOCK_TIMEOUT_MS
+  if (value === false) return false
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new ConfigError('deadlockTimeout', 'must be a finite number of milliseconds above 0, or false to turn distributed deadlock detection off')
+  }
+  return value
 }
 
 function dutyCycleOption(value: unknown): number | undefined {

@@ -6,6 +6,8 @@ import {
   TransactionInDoubtError,
   TransactionTimeoutError,
 } from '../errors.js'
+import { msUntil } from './deadline.js'
+import { lostConnection } from './lost-connection.js'
 import type { Decision, DecisionRecord } from './participant.js'
 import type { CommitPath } from './protocol-steps.js'
 import type { TransactionContext as Transaction } from '../transaction/transaction-context.js'
@@ -15,6 +17,10 @@ import type { TransactionContext as Transaction } from '../transaction/transacti
  * docs/protocol.md ("Commit"), step by step. Resolves when the transaction is committed; throws
  * {@link TransactionAbortedError} when it is rolled back everywhere and
  * {@link TransactionInDoubtError} when this process cannot learn the outcome.
+ *
+ * Every statement runs under a bound (docs/protocol.md, "Liveness"): PREPARE within
+ * the transaction's deadline, the decision within `timeouts.decision`, the commit
+ * phase within `timeouts.commit`, ending or rolling back within `timeouts.rollback`.
  */
 export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Promise<CommitPath> {
   tx.setState('committing')
@@ -22,7 +28,8 @@ export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Pr
   const written = branches.filter((b) => b.wrote)
   // Read-only branches are never prepared (a prepared read-only XA branch is not even
   // persisted: 1402 later); ending them does not wait for the written ones.
-  const readersDone = Promise.all(branches.filter((b) => !b.wrote).map((b) => finishReadOnly(tx, b)))
+  const readersBy = Date.now() + rt.config.timeouts.rollbackMs
+  const readersDone = Promise.all(branches.filter((b) => !b.wrote).map((b) => finishReadOnly(tx, b, readersBy)))
   try {
     if (written.length === 0) {
       rt.stats.commits.readOnly++
@@ -39,20 +46,24 @@ export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Pr
   }
 }
 
-/** Rolls back every opened branch; never throws (a branch it cannot reach is left to presumed abort). */
-export async function rollbackTransaction(rt: ClusterRuntime, tx: Transaction): Promise<void> {
+/**
+ * Rolls back every opened branch by `deadline` (ms since epoch); never throws (a
+ * branch it cannot reach is left to its server, or to presumed abort once prepared).
+ */
+export async function rollbackTransaction(rt: ClusterRuntime, tx: Transaction, deadline: number): Promise<void> {
   tx.setState('rolling back')
   const branches = tx.openedBranches()
-  await abortAll(rt, tx, branches, branches.length > 0)
+  await abortAll(rt, tx, branches, branches.length > 0, deadline)
 }
 
 // Step 2: at most one branch wrote.
 async function commitOnePhase(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
   await rt.step({ step: 'one-phase', txId: tx.id, shardId: branch.shardId })
   try {
-    await branch.commitOnePhase()
+    // The one-phase COMMIT is this transaction's commit point: it gets the decision's bound.
+    await branch.commitOnePhase(rt.config.timeouts.decisionMs)
   } catch (error) {
-    if (branch.participant.isConnectionError(error)) {
+    if (lostConnection(branch.participant, error)) {
       rt.stats.inDoubt++
       throw new TransactionInDoubtError(
         tx.id,
@@ -104,8 +115,10 @@ async function commitTwoPhase(rt: ClusterRuntime, tx: Transaction, written: Bran
   rt.stats.commits.twoPhase++
   await rt.step({ step: 'decided', txId: tx.id, decision: 'commit' })
 
-  // 3.3 Commit the prepared branches in parallel. Failures no longer change the outcome.
-  const commits = await Promise.allSettled(toPrepare.map((b) => commitPreparedBranch(rt, tx, b)))
+  // 3.3 Commit the prepared branches in parallel. Failures no longer change the outcome, and
+  // the caller waits no longer than the commit bound for them: recovery finishes the rest.
+  const commitBy = Date.now() + rt.config.timeouts.commitMs
+  const commits = await Promise.allSettled(toPrepare.map((b) => commitPreparedBranch(rt, tx, b, commitBy)))
   if (commits.some((c) => c.status === 'rejected')) {
     rt.stats.commitPhaseIncomplete++
     return
@@ -116,7 +129,8 @@ async function commitTwoPhase(rt: ClusterRuntime, tx: Transaction, written: Bran
 
 async function prepareBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
   await rt.step({ step: 'prepare', txId: tx.id, shardId: branch.shardId })
-  await branch.prepare()
+  // The prepare phase is bounded by the transaction's timeout.
+  await branch.prepare(msUntil(tx.deadline))
   await rt.step({ step: 'prepared', txId: tx.id, shardId: branch.shardId })
 }
 
@@ -133,11 +147,11 @@ async function decide(
 ): Promise<'committed' | 'fenced'> {
   try {
     if (logBranch === undefined) return await rt.log.decideCommit(record)
-    return await logBranch.commitWith((conn, id) => rt.log.decideCommitInBranch(conn, id, record))
+    return await logBranch.commitWith(rt.config.timeouts.decisionMs, (conn, id) => rt.log.decideCommitInBranch(conn, id, record))
   } catch (error) {
     // The server answered (a failed branch, a missing table), or the autocommit insert never
     // left this process (log shard refusing connections, pool exhausted): nothing was committed.
-    if (!rt.log.participant.isConnectionError(error) || (logBranch === undefined && rt.log.participant.neverSent(error))) {
+    if (!lostConnection(rt.log.participant, error) || (logBranch === undefined && rt.log.participant.neverSent(error))) {
       await abortAll(rt, tx, prepared)
       const cause = logBranch === undefined ? error : logBranch.asConflict(error)
       throw aborted(tx, `the decision could not be written on log shard ${rt.log.shardId}`, cause)
@@ -153,15 +167,16 @@ async function decide(
     // recoverer that committed every branch, and been forgotten before the fence ran (found
     // by the model check). A branch still prepared proves that did not happen: a commit
     // record is only forgotten once no branch is prepared. Without one, nobody can tell.
-    if (await rollbackAnyPrepared(tx, prepared)) return 'fenced'
+    if (await rollbackAnyPrepared(rt, tx, prepared)) return 'fenced'
     throw inDoubt(rt, tx, prepared, 'the decision write was lost and no prepared branch was left to prove an abort', [error])
   }
 }
 
 /** Rolls back the branches still prepared; true when at least one was (so none had committed). */
-async function rollbackAnyPrepared(tx: Transaction, branches: Branch[]): Promise<boolean> {
+async function rollbackAnyPrepared(rt: ClusterRuntime, tx: Transaction, branches: Branch[]): Promise<boolean> {
   const prepared = branches.filter((b) => b.state === 'prepared')
-  return (await Promise.all(prepared.map((b) => rollbackBranch(tx, b)))).includes(true)
+  const deadline = Date.now() + rt.config.timeouts.rollbackMs
+  return (await Promise.all(prepared.map((b) => rollbackBranch(tx, b, deadline)))).includes(true)
 }
 
 /**
@@ -179,10 +194,10 @@ function inDoubt(rt: ClusterRuntime, tx: Transaction, prepared: Branch[], reason
   )
 }
 
-async function commitPreparedBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
+async function commitPreparedBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch, deadline: number): Promise<void> {
   await rt.step({ step: 'commit', txId: tx.id, shardId: branch.shardId })
   try {
-    await branch.commitPrepared()
+    await branch.commitPrepared(msUntil(deadline))
   } catch (error) {
     // Committed by decision all the same: the branch waits for recovery (its
     // connection was closed, not pooled, while the branch is prepared).
@@ -192,25 +207,29 @@ async function commitPreparedBranch(rt: ClusterRuntime, tx: Transaction, branch:
   await rt.step({ step: 'committed', txId: tx.id, shardId: branch.shardId })
 }
 
-async function finishReadOnly(tx: Transaction, branch: Branch): Promise<void> {
+async function finishReadOnly(tx: Transaction, branch: Branch, deadline: number): Promise<void> {
   try {
-    await branch.finishReadOnly()
+    await branch.finishReadOnly(msUntil(deadline))
   } catch (error) {
     tx.logger.warn({ err: error, shardId: branch.shardId }, 'could not end a read-only branch; its connection was closed')
   }
 }
 
-/** The `abort` step (reported unless `report` is false): every branch rolled back, in parallel. */
-async function abortAll(rt: ClusterRuntime, tx: Transaction, branches: Branch[], report = true): Promise<void> {
+/**
+ * The `abort` step (reported unless `report` is false): every branch rolled back, in
+ * parallel, by `deadline` (by default `timeouts.rollback` from now).
+ */
+async function abortAll(rt: ClusterRuntime, tx: Transaction, branches: Branch[], report = true, deadline?: number): Promise<void> {
   if (report) await rt.step({ step: 'abort', txId: tx.id })
-  await Promise.all(branches.map((b) => rollbackBranch(tx, b)))
+  const by = deadline ?? Date.now() + rt.config.timeouts.rollbackMs
+  await Promise.all(branches.map((b) => rollbackBranch(tx, b, by)))
   rt.stats.aborts++
 }
 
-/** Rolls back one branch on its own connection; true when the server confirmed it. */
-async function rollbackBranch(tx: Transaction, branch: Branch): Promise<boolean> {
+/** Rolls back one branch on its own connection by `deadline`; true when the server confirmed it. */
+async function rollbackBranch(tx: Transaction, branch: Branch, deadline: number): Promise<boolean> {
   try {
-    return await branch.rollback()
+    return await branch.rollback(msUntil(deadline))
   } catch (error) {
     // An unreachable prepared branch has no commit record: recovery rolls it back.
     tx.logger.warn({ err: error, shardId: branch.shardId }, 'rollback failed; the server or recovery will roll back')

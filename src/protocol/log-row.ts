@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import type { Decision, DecisionRecord } from './participant.js'
+import type { Decision, DecisionRecord, DriverConnection } from './participant.js'
 
 /** A row of the log table as both drivers return it. */
 export interface LogRow {
@@ -23,26 +23,27 @@ export function toDecisionRecord(row: LogRow): DecisionRecord {
 /** Reads log records, of some transactions and one decision when asked; the query is the same in every dialect. */
 export async function readLogRecords(
   knex: Knex,
+  conn: DriverConnection,
   table: string,
   txIds: string[] | undefined,
   decision: Decision | undefined,
 ): Promise<DecisionRecord[]> {
   if (txIds !== undefined && txIds.length === 0) return []
-  const query = knex.select('*').from(table)
+  const query = knex.select('*').from(table).connection(conn)
   if (txIds !== undefined) query.whereIn('tx_id', txIds)
   if (decision !== undefined) query.where('decision', decision)
   return ((await query) as LogRow[]).map(toDecisionRecord)
 }
 
 /** Deletes the named records that hold `decision`; the statement is the same in every dialect. */
-export async function deleteLogRecords(knex: Knex, table: string, txIds: string[], decision: Decision): Promise<number> {
+export async function deleteLogRecords(knex: Knex, conn: DriverConnection, table: string, txIds: string[], decision: Decision): Promise<number> {
   if (txIds.length === 0) return 0
-  return knex(table).whereIn('tx_id', txIds).where('decision', decision).del()
+  return knex(table).connection(conn).whereIn('tx_id', txIds).where('decision', decision).del()
 }
 
 /** Deletes abort records written before `before` (ms since epoch). */
-export async function deleteAbortsBefore(knex: Knex, table: string, before: number): Promise<number> {
-  return knex(table).where('decision', 'abort').where('created_at', '<', before).del()
+export async function deleteAbortsBefore(knex: Knex, conn: DriverConnection, table: string, before: number): Promise<number> {
+  return knex(table).connection(conn).where('decision', 'abort').where('created_at', '<', before).del()
 }
 
 /** A transaction to fence: its id and the shards its record lists. */

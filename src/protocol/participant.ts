@@ -1,5 +1,6 @@
 import type { Knex } from 'knex'
 import type { Dialect } from '../config/shard-config.js'
+import type { WaitLabel } from '../contention/wait-label.js'
 import type { BranchId } from './ids/branch-id.js'
 
 /**
@@ -25,6 +26,8 @@ export interface BranchOptions {
   isolationLevel?: IsolationLevel | undefined
   /** Lock wait limit for this branch in ms (PostgreSQL `lock_timeout`, MySQL `innodb_lock_wait_timeout`). */
   lockTimeoutMs?: number | undefined
+  /** Shown to other sessions for deadlock detection, when it is on (see docs/deadlocks.md). */
+  label?: WaitLabel | undefined
 }
 
 /** The part of knex's query object a participant touches. */
@@ -87,6 +90,8 @@ export interface BranchDriver {
   readonly dialect: Dialect
   /** The shard's own knex instance and pool. */
   readonly knex: Knex
+  /** Role 5, lock waits and statement labels for distributed deadlock detection; absent where a dialect has none. */
+  readonly lockWaits?: LockWaitSource
 
   /** Checks once per shard that the server can take part in two-phase commit. */
   verify(): Promise<void>
@@ -114,8 +119,19 @@ export interface BranchDriver {
   rollback(conn: DriverConnection, branch: BranchId, prepared: boolean): Promise<void>
   /** Returns a connection whose branch is finished to the pool. */
   release(conn: DriverConnection): void
-  /** Closes a connection instead of pooling it: its server session ends (and rolls back whatever is not prepared). */
-  discard(conn: DriverConnection): void
+  /**
+   * Closes a connection instead of pooling it: its server session ends (and rolls back
+   * whatever is not prepared). `unresponsive`: it missed a deadline, so the pool's idle
+   * connections, opened before the shard stopped answering, are dropped too rather
+   * than handed to the next transaction to time out on.
+   */
+  discard(conn: DriverConnection, why?: 'unresponsive'): void
+  /**
+   * A knex instance of its own for one operation (migrations, health checks) that
+   * bounds every statement it sends by `statementMs`: one that misses it has its
+   * connection destroyed and fails with ShardUnresponsiveError. Destroy it when done.
+   */
+  boundedKnex(statementMs: number): Knex
   /** Cancels the statement running on a connection, from another connection. */
   cancel(conn: DriverConnection): Promise<void>
 
@@ -171,3 +187,42 @@ export interface ErrorClassification {
 
 /** A shard as the protocol speaks to it: every role, one implementation per dialect. */
 export interface Participant extends BranchDriver, PreparedBranchListing, DecisionStore, ErrorClassification {}
+
+/**
+ * One lock wait a shard reports: session `waiter` waits for a lock that session
+ * `blocker` holds (or waits for ahead of it). Labels are whatever text the server
+ * shows for each session, where a {@link WaitLabel} may be found; null when it
+ * shows none (a MariaDB session that is idle between statements).
+ */
+export interface LockWait {
+  waiter: string
+  waiterText: string | null
+  blocker: string
+  blockerText: string | null
+}
+
+/**
+ * Role 5, lock waits: what distributed deadlock detection needs from a shard
+ * (docs/deadlocks.md), implemented in `adapters/<dialect>/`:
+ * the server's lock waits, a way to label a branch's statements, and the id of the
+ * server session behind a connection.
+ */
+export interface LockWaitSource {
+  /**
+   * True when an idle session still shows its label to others (PostgreSQL's
+   * `application_name`, set for the transaction). Sessions of shards where it
+   * does not are listed in the label a transaction sends everywhere else.
+   */
+  readonly idleSessionsShowLabel: boolean
+  /** The server session id behind a connection (pg `processID`, mysql2 `threadId`). */
+  sessionOf(conn: DriverConnection): string
+  /** Undefined when lock waits can be read here; otherwise why not, for the warning. */
+  probe(boundMs: number): Promise<string | undefined>
+  /** The lock waits of this shard now, under a bound of `boundMs` on the server and on the client. */
+  lockWaits(boundMs: number): Promise<LockWait[]>
+  /**
+   * Runs a statement of a begun branch so that the server shows `label` for it,
+   * in the same round trip as the statement.
+   */
+  runLabelled(conn: DriverConnection, query: KnexQuery, run: RunQuery, label: WaitLabel): Promise<unknown>
+}

@@ -7,7 +7,7 @@ import type { BranchId } from './ids/branch-id.js'
  */
 export class TransactionLog {
   /** The log shard, in the roles the log needs: its store, its errors, and its knex (for the table's migration). */
-  readonly participant: DecisionStore & ErrorClassification & Pick<BranchDriver, 'shardId' | 'knex'>
+  readonly participant: DecisionStore & ErrorClassification & Pick<BranchDriver, 'shardId' | 'knex' | 'boundedKnex'>
 
   constructor(participant: TransactionLog['participant']) {
     this.participant = participant

@@ -1,4 +1,5 @@
 import type { ClusterRuntime } from '../cluster-runtime.js'
+import { ShardUnresponsiveError } from '../errors.js'
 import { branchIdOf } from '../protocol/ids/branch-id.js'
 import { parseTransactionId } from '../protocol/ids/transaction-id.js'
 import type { Decision, DecisionRecord, PreparedBranch } from '../protocol/participant.js'
@@ -102,8 +103,11 @@ export async function recover(rt: ClusterRuntime, pace: RoundPace = ON_DEMAND_PA
 
   const { inDoubt, reached } = await listInDoubt(rt, report)
   const stillPrepared = new Set<string>()
+  // A shard that missed a statement's bound is not asked again this round: every further
+  // statement would wait out the same bound. It is in `failed`; the next round tries again.
+  const unresponsive = new Set<string>()
   const finished = await forEachPaced(batchesOf([...inDoubt], pace.batch), pace, async (batch) => {
-    const decisions = await decideBatch(rt, report, now, decided, batch)
+    const decisions = await decideBatch(rt, report, now, decided, batch, unresponsive)
     await Promise.all(
       batch.map(async ([txId, branches]) => {
         const decision = decisions.get(txId)
@@ -111,7 +115,7 @@ export async function recover(rt: ClusterRuntime, pace: RoundPace = ON_DEMAND_PA
           for (const b of branches) stillPrepared.add(key(b))
           return
         }
-        await Promise.all(branches.map((b) => resolveBranch(rt, report, b, decision, stillPrepared)))
+        await Promise.all(branches.map((b) => resolveBranch(rt, report, b, decision, stillPrepared, unresponsive)))
       }),
     )
   })
@@ -165,6 +169,7 @@ async function decideBatch(
   now: number,
   logged: Map<string, Decision>,
   batch: [string, PreparedBranch[]][],
+  unresponsive: Set<string>,
 ): Promise<Map<string, Decision>> {
   const decisions = new Map<string, Decision>()
   const abandoned: { txId: string; participants: string[] }[] = []
@@ -184,8 +189,10 @@ async function decideBatch(
   if (abandoned.length === 0) return decisions
   let fenced: Map<string, Decision>
   try {
+    if (unresponsive.has(rt.log.shardId)) throw new Error(STOPPED_ANSWERING)
     fenced = await rt.log.fenceMany(abandoned)
   } catch (error) {
+    if (error instanceof ShardUnresponsiveError) unresponsive.add(rt.log.shardId)
     for (const { txId } of abandoned) report.failed.push({ shardId: rt.log.shardId, txId, error: describe(error) })
     return decisions
   }
@@ -208,9 +215,11 @@ export async function resolveBranch(
   branch: PreparedBranch,
   decision: Decision,
   stillPrepared: Set<string>,
+  unresponsive = new Set<string>(),
 ): Promise<void> {
   const participant = rt.participants.get(branch.shardId)!
   try {
+    if (unresponsive.has(branch.shardId)) throw new Error(STOPPED_ANSWERING)
     const result = await participant.finishPrepared(branchIdOf(rt.config.prefix, branch.txId, branch.shardId), decision)
     if (result === 'busy') {
       stillPrepared.add(key(branch))
@@ -226,6 +235,7 @@ export async function resolveBranch(
     }
     await rt.step({ step: 'recover-resolved', txId: branch.txId, shardId: branch.shardId, decision })
   } catch (error) {
+    if (error instanceof ShardUnresponsiveError) unresponsive.add(branch.shardId)
     stillPrepared.add(key(branch))
     report.failed.push({ shardId: branch.shardId, txId: branch.txId, error: describe(error) })
   }
@@ -254,6 +264,8 @@ async function forgetCommitted(
     return 0
   }
 }
+
+const STOPPED_ANSWERING = 'not asked: the shard stopped answering earlier in this round'
 
 function key(branch: BranchRef): string {
   return `${branch.txId}/${branch.shardId}`

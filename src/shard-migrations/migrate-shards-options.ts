@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { functionOption, plainObject, rejectUnknownKeys } from '../config/validate.js'
+import { functionOption, plainObject, positiveMs, rejectUnknownKeys } from '../config/validate.js'
 import { ConfigError } from '../errors.js'
 import type { MigrationProgress } from './migration-progress.js'
 
@@ -35,6 +35,12 @@ export interface MigrateShardsOptions {
   shards?: string[]
   /** Told as each migration starts and ends on each shard; a throwing callback is ignored. */
   onProgress?: (progress: MigrationProgress) => void
+  /**
+   * Bound on each statement sent to a shard, in ms (default 60 000): a shard that stops
+   * answering fails its migration with ShardUnresponsiveError instead of holding the run
+   * until TCP gives up. Raise it for migrations with long-running statements.
+   */
+  statementTimeout?: number
 }
 
 /**
@@ -51,6 +57,7 @@ export interface ResolvedMigrateShardsOptions {
   disableTransactions: boolean
   shards: string[]
   onProgress: (progress: MigrationProgress) => void
+  statementTimeoutMs: number
 }
 
 /**
@@ -62,7 +69,8 @@ export interface ResolvedMigrateShardsOptions {
  */
 export const DEFAULT_LOAD_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts']
 
-const KEYS = ['directory', 'tableName', 'loadExtensions', 'disableTransactions', 'shards', 'onProgress']
+const KEYS = ['directory', 'tableName', 'loadExtensions', 'disableTransactions', 'shards', 'onProgress', 'statementTimeout']
+export const DEFAULT_MIGRATION_STATEMENT_TIMEOUT_MS = 60_000
 /** knex quotes the name, but MySQL caps identifiers at 64 characters and the lock table adds `_lock`. */
 const TABLE_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,58}$/
 
@@ -103,6 +111,7 @@ export function resolveMigrateShardsOptions(input: unknown, shardIds: string[]):
     tableName,
     loadExtensions,
     disableTransactions: options.disableTransactions ?? false,
+    statementTimeoutMs: positiveMs('statementTimeout', options.statementTimeout) ?? DEFAULT_MIGRATION_STATEMENT_TIMEOUT_MS,
     // Configuration order, whatever order the caller listed them in.
     shards: shardIds.filter((id) => shards.includes(id)),
     onProgress: (progress) => {

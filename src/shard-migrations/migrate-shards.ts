@@ -19,6 +19,8 @@ export interface MigrationTarget {
   readonly shardId: string
   readonly dialect: Dialect
   readonly knex: Knex
+  /** A knex of its own that bounds every statement (a participant has one); used instead of `knex` when present. */
+  boundedKnex?(statementMs: number): Knex
 }
 
 /** One shard's progress through a run. */
@@ -66,9 +68,25 @@ export async function migrateShards(
     tableName: options.tableName,
     disableTransactions: options.disableTransactions,
   }
-  const runs = await Promise.all(
-    targets.filter((t) => options.shards.includes(t.shardId)).map((target) => readShard(target, config)),
-  )
+  // Each shard migrates on a knex of its own whose statements are bounded, closed at the end.
+  const bounded = targets
+    .filter((t) => options.shards.includes(t.shardId))
+    .map((t) => ({ shardId: t.shardId, dialect: t.dialect, knex: t.boundedKnex?.(options.statementTimeoutMs) ?? t.knex, own: t.boundedKnex !== undefined }))
+  try {
+    return await runInLockstep(bounded, source, files, config, options)
+  } finally {
+    await Promise.all(bounded.filter((t) => t.own).map((t) => t.knex.destroy()))
+  }
+}
+
+async function runInLockstep(
+  targets: MigrationTarget[],
+  source: DirectoryMigrationSource,
+  files: MigrationFile[],
+  config: Knex.MigratorConfig,
+  options: ResolvedMigrateShardsOptions,
+): Promise<ShardMigrationStatus[]> {
+  const runs = await Promise.all(targets.map((target) => readShard(target, config)))
   const statuses = (): ShardMigrationStatus[] => runs.map((run) => statusOf(run, files))
   if (runs.some((run) => run.failure !== undefined)) throw new ShardMigrationError(statuses())
 

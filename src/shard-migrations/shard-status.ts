@@ -1,3 +1,4 @@
+import type { Knex } from 'knex'
 import type { Dialect } from '../config/shard-config.js'
 import type { Participant } from '../protocol/participant.js'
 import { describeShardError } from '../shard-error-text.js'
@@ -35,21 +36,32 @@ export interface ShardStatus {
   problems: string[]
 }
 
-type Probed = Pick<Participant, 'shardId' | 'dialect' | 'knex' | 'verify' | 'listPrepared'>
+type Probed = Pick<Participant, 'shardId' | 'dialect' | 'boundedKnex' | 'verify' | 'listPrepared'>
 
 /**
  * Checks every shard in parallel; a shard that fails a check is reported, not thrown.
+ * Each statement is bounded by `statementMs`: a shard that stopped answering is
+ * reported unreachable rather than holding the call.
  *
  * ```ts
- * const statuses = await probeShards(participants, 'pg-0', 'shardtx_log')
+ * const statuses = await probeShards(participants, 'pg-0', 'shardtx_log', 5_000)
  * ```
  */
-export function probeShards(participants: readonly Probed[], logShardId: string, logTable: string): Promise<ShardStatus[]> {
-  return Promise.all(participants.map((p) => probeShard(p, p.shardId === logShardId ? logTable : undefined)))
+export function probeShards(participants: readonly Probed[], logShardId: string, logTable: string, statementMs: number): Promise<ShardStatus[]> {
+  return Promise.all(
+    participants.map(async (p) => {
+      const knex = p.boundedKnex(statementMs)
+      try {
+        return await probeShard(p, knex, p.shardId === logShardId ? logTable : undefined)
+      } finally {
+        await knex.destroy()
+      }
+    }),
+  )
 }
 
-async function probeShard(participant: Probed, logTable: string | undefined): Promise<ShardStatus> {
-  const { shardId, dialect, knex } = participant
+async function probeShard(participant: Probed, knex: Knex, logTable: string | undefined): Promise<ShardStatus> {
+  const { shardId, dialect } = participant
   const status: ShardStatus = {
     shardId,
     dialect,

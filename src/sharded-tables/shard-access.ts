@@ -29,6 +29,11 @@ export interface ShardAccess {
   /** The knex to read `shardId` with. */
   reader(shardId: string): Knex
   /**
+   * The bound on one read, in ms, when nothing else bounds it (outside a transaction,
+   * whose own timeout does); undefined otherwise.
+   */
+  readTimeoutMs?(): number | undefined
+  /**
    * Runs one write statement on each of `shardIds` (in parallel, all-or-nothing)
    * and resolves with the results in the same order.
    */
@@ -65,10 +70,13 @@ export function transactionAccess(tx: BranchesByShard): ShardAccess {
  * await clusterAccess(cluster).writeEach(['pg-0', 'my-0'], (knex) => knex('t').insert({ id: 1 }))
  * ```
  */
-export function clusterAccess(cluster: ShardsOfCluster): ShardAccess {
+export function clusterAccess(cluster: ShardsOfCluster, readTimeoutMs?: number): ShardAccess {
   return {
     reader(shardId) {
       return cluster.currentTransaction()?.forShard(shardId) ?? cluster.forShard(shardId)
+    },
+    readTimeoutMs() {
+      return cluster.currentTransaction() === undefined ? readTimeoutMs : undefined
     },
     async writeEach(shardIds, statement) {
       const current = cluster.currentTransaction()

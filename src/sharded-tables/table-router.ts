@@ -1,4 +1,5 @@
-import type { ClusterRuntime } from '../cluster-runtime.js'
+import { type ClusterRuntime, participantOf } from '../cluster-runtime.js'
+import { asUnavailable } from '../shard-unavailable.js'
 import type { Dialect } from '../config/shard-config.js'
 import { ConfigError } from '../errors.js'
 import type { ResolvedTable } from './table-declaration.js'
@@ -20,6 +21,8 @@ export interface TableRouter {
   readonly referenceShardId: string
   dialectOf(shardId: string): Dialect
   shardFor(key: unknown): string
+  /** `error` as a ShardUnavailableError when it means `shardId` could not be reached; else unchanged. */
+  unavailable(shardId: string, what: string, error: unknown): unknown
 }
 
 const routers = new WeakMap<ClusterRuntime, Map<string, TableRouter>>()
@@ -53,6 +56,7 @@ export function tableRouter(runtime: ClusterRuntime, name: string): TableRouter 
       referenceShardId: config.logShardId,
       dialectOf: (shardId) => dialects.get(shardId)!,
       shardFor: (key) => runtime.shardFor(key),
+      unavailable: (shardId, what, error) => asUnavailable(participantOf(runtime, shardId), what, error),
     }
     byName.set(name, router)
   }

@@ -1,9 +1,11 @@
 import type { Knex } from 'knex'
 import { createBranchKnex, type BranchBinding } from './branch-knex.js'
-import { ClosedError, ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError } from '../errors.js'
+import { ClosedError, ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError, ShardUnresponsiveError } from '../errors.js'
+import { withDeadline } from '../protocol/deadline.js'
 import type { BranchId } from '../protocol/ids/branch-id.js'
 import type { BranchDriver, BranchOptions, DriverConnection, ErrorClassification, KnexQuery, RunQuery } from '../protocol/participant.js'
 import { describeShardError } from '../shard-error-text.js'
+import type { WaitLabel } from '../contention/wait-label.js'
 import { findTransactionControl } from './statement-guard.js'
 
 /** Statements knex marks as reads; anything else, raw SQL included, counts as a write. */
@@ -22,6 +24,10 @@ export type BranchState = 'new' | 'active' | 'prepared' | 'finished'
 export interface BranchOwner {
   /** Throws when the transaction no longer takes statements. */
   assertAcceptsStatements(): void
+  /** Why it was stopped from outside, if it was: a deadlock victim's statement fails with that. */
+  readonly abortReason: ShardTxError | undefined
+  /** The label statements carry for deadlock detection, or undefined when it is off. */
+  waitLabel(): WaitLabel | undefined
   /** The branch waited `ms` for a connection of its shard's pool (for the pool-wait metric). */
   connectionWaited?(shardId: string, ms: number): void
 }
@@ -40,11 +46,23 @@ export class Branch implements BranchBinding {
   begun = false
   wrote = false
   conn: DriverConnection | undefined
+  /** performance.now() when the statement now running was sent; undefined while none runs. */
+  busySince: number | undefined
   readonly #owner: BranchOwner
   readonly #options: BranchOptions
   #opening: Promise<DriverConnection> | undefined
   #inflight = 0
   #idle: (() => void) | undefined
+  /** The transaction gave up on the branch while its connection was being opened. */
+  #abandoned = false
+  /**
+   * A cancel went out for a statement of this branch, from another connection. It may
+   * arrive after the statement ended, so the connection is closed, never pooled: a late
+   * cancel must not hit the next transaction's statement on it (seen as 1317 on MariaDB).
+   */
+  #cancelSent = false
+  /** The connection went back to the pool or was closed. */
+  #letGo = false
 
   constructor(owner: BranchOwner, participant: BranchDriver & ErrorClassification, id: BranchId, options: BranchOptions) {
     this.#owner = owner
@@ -69,8 +87,14 @@ export class Branch implements BranchBinding {
     try {
       await this.participant.verify()
       const asked = performance.now()
-      this.conn = await this.participant.acquire()
+      const conn = await this.participant.acquire()
       this.#owner.connectionWaited?.(this.shardId, performance.now() - asked)
+      // The transaction gave up on this branch while its connection was coming: pool it unused.
+      if (this.#abandoned) {
+        this.participant.release(conn)
+        throw new ClosedError(`branch on shard ${this.shardId} (its transaction ended while the connection was opening)`)
+      }
+      this.conn = conn
     } catch (error) {
       this.#opening = undefined
       throw this.#unavailable('could not get a connection', error)
@@ -84,9 +108,10 @@ export class Branch implements BranchBinding {
    * same round trip; the branch counts as begun from the moment it is sent.
    */
   runStatement(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {
-    if (this.begun) return run(query)
+    const label = this.participant.lockWaits === undefined ? undefined : this.#owner.waitLabel()
+    if (this.begun) return label === undefined ? run(query) : this.participant.lockWaits!.runLabelled(conn, query, run, label)
     this.begun = true
-    return this.participant.beginWith(conn, this.id, this.#options, query, run)
+    return this.participant.beginWith(conn, this.id, label === undefined ? this.#options : { ...this.#options, label }, query, run)
   }
 
   /** Begins the branch on its own, for a statement that cannot carry it (a stream). */
@@ -101,15 +126,20 @@ export class Branch implements BranchBinding {
     const control = findTransactionControl(sql, this.participant.dialect)
     if (control !== undefined) throw new ForbiddenStatementError(this.shardId, control)
     if (method === undefined || !READ_METHODS.has(method)) this.wrote = true
-    this.#inflight++
+    if (this.#inflight++ === 0) this.busySince = performance.now()
   }
 
   afterStatement(error: unknown): unknown {
-    if (--this.#inflight === 0 && this.#idle !== undefined) {
-      this.#idle()
-      this.#idle = undefined
+    if (--this.#inflight === 0) {
+      this.busySince = undefined
+      if (this.#idle !== undefined) {
+        this.#idle()
+        this.#idle = undefined
+      }
     }
     if (error === undefined) return undefined
+    // The detector cancelled this statement to break a cycle: say so, not "query cancelled".
+    if (this.#owner.abortReason instanceof ConflictError) return this.#owner.abortReason
     const conflict = this.asConflict(error)
     if (conflict !== error) return conflict
     // A statement cut off by a lost connection or a vanished server gets a typed error naming the shard.
@@ -130,14 +160,43 @@ export class Branch implements BranchBinding {
     return this.#inflight > 0
   }
 
+  /** No statement running and no connection being opened. */
+  get idle(): boolean {
+    return this.#inflight === 0 && (this.#opening === undefined || this.conn !== undefined)
+  }
+
   /** Cancels the statement running on the branch, if one is. */
   async cancelRunning(): Promise<void> {
-    if (this.busy && this.conn !== undefined) await this.participant.cancel(this.conn)
+    if (!this.busy || this.conn === undefined) return
+    this.#cancelSent = true
+    await this.participant.cancel(this.conn)
+  }
+
+  /**
+   * Gives up on a branch that did not settle in time: a running statement's connection
+   * is closed (the server rolls the branch back when the session ends; a statement whose
+   * cancel cannot reach its shard must not hold the caller), and a connection still being
+   * opened goes back to the pool unused when it comes.
+   */
+  abandonIfBusy(): void {
+    if (this.conn === undefined) {
+      this.#abandoned = this.#opening !== undefined
+      return
+    }
+    if (this.#inflight === 0 || this.state === 'finished') return
+    this.#finish('unresponsive')
   }
 
   // The branch's end of life, one method per protocol move. Each leaves the branch
   // `finished` with its connection pooled (`keep`) or closed (`discard`) unless it
   // says otherwise; the coordinator decides which move to make, never how.
+  //
+  // Each runs under a client-side bound of `ms` (docs/protocol.md, "Liveness"): past it
+  // the connection is destroyed, never pooled, and the move fails with
+  // ShardUnresponsiveError. The driver's promise then rejects, the server ends the
+  // session once the path lets it know (rolling back what is not prepared), and a
+  // prepared MySQL branch becomes finishable by others (1397 while its owner lives).
+  // With no time left the statement is not sent at all.
 
   /**
    * A branch that got a connection but never sent a statement has nothing to end
@@ -149,9 +208,13 @@ export class Branch implements BranchBinding {
     return false
   }
 
-  /** PREPARE TRANSACTION / XA END + XA PREPARE. On failure the branch stays `active` (rollback ends it). */
-  async prepare(): Promise<void> {
-    await this.participant.prepare(this.#connection(), this.id)
+  /**
+   * PREPARE TRANSACTION / XA END + XA PREPARE. On failure the branch stays `active`
+   * (rollback ends it); past `ms` it is `finished`, and may be prepared on the server:
+   * with no commit record, recovery rolls it back (presumed abort).
+   */
+  async prepare(ms: number): Promise<void> {
+    await this.#bounded(ms, 'PREPARE', (conn) => this.participant.prepare(conn, this.id))
     this.state = 'prepared'
   }
 
@@ -160,26 +223,26 @@ export class Branch implements BranchBinding {
    * (MySQL lets another session finish a prepared branch only once the preparing
    * one is gone), and the branch is left to recovery.
    */
-  async commitPrepared(): Promise<void> {
-    await this.#ending(() => this.participant.commitPrepared(this.#connection(), this.id))
+  async commitPrepared(ms: number): Promise<void> {
+    await this.#ending(ms, 'COMMIT PREPARED', (conn) => this.participant.commitPrepared(conn, this.id))
   }
 
   /** COMMIT / XA COMMIT ONE PHASE of the only written branch. */
-  async commitOnePhase(): Promise<void> {
-    await this.#ending(() => this.participant.commitOnePhase(this.#connection(), this.id))
+  async commitOnePhase(ms: number): Promise<void> {
+    await this.#ending(ms, 'COMMIT', (conn) => this.participant.commitOnePhase(conn, this.id))
   }
 
   /**
    * Ends the branch by a commit that `write` runs on its connection (the log
    * shard's branch, which carries the decision record).
    */
-  commitWith<T>(write: (conn: DriverConnection, id: BranchId) => Promise<T>): Promise<T> {
-    return this.#ending(() => write(this.#connection(), this.id))
+  commitWith<T>(ms: number, write: (conn: DriverConnection, id: BranchId) => Promise<T>): Promise<T> {
+    return this.#ending(ms, 'the decision', (conn) => write(conn, this.id))
   }
 
   /** Ends a branch that only read. */
-  async finishReadOnly(): Promise<void> {
-    await this.#ending(() => this.participant.finishReadOnly(this.#connection(), this.id))
+  async finishReadOnly(ms: number): Promise<void> {
+    await this.#ending(ms, 'ending a read-only branch', (conn) => this.participant.finishReadOnly(conn, this.id))
   }
 
   /**
@@ -187,9 +250,10 @@ export class Branch implements BranchBinding {
    * back (finished, never opened or never begun); throws when the server did not
    * confirm, after closing the connection.
    */
-  async rollback(): Promise<boolean> {
+  async rollback(ms: number): Promise<boolean> {
     if (this.state === 'finished' || this.conn === undefined || !this.endIfNeverBegun()) return false
-    await this.#ending(() => this.participant.rollback(this.#connection(), this.id, this.state === 'prepared'))
+    const prepared = this.state === 'prepared'
+    await this.#ending(ms, 'ROLLBACK', (conn) => this.participant.rollback(conn, this.id, prepared), this.#cancelSent ? 'discard' : 'keep')
     return true
   }
 
@@ -204,24 +268,40 @@ export class Branch implements BranchBinding {
     return true
   }
 
-  async #ending<T>(end: () => Promise<T>): Promise<T> {
+  async #ending<T>(ms: number, what: string, end: (conn: DriverConnection) => Promise<T>, after: 'keep' | 'discard' = 'keep'): Promise<T> {
     let result: T
     try {
-      result = await end()
+      result = await this.#bounded(ms, what, end)
     } catch (error) {
       this.#finish('discard')
       throw error
     }
-    this.#finish('keep')
+    this.#finish(after)
     return result
   }
 
-  #finish(connection: 'keep' | 'discard'): void {
+  /** Runs one statement on the branch's connection within `ms`; past it the branch is finished, its connection destroyed. */
+  #bounded<T>(ms: number, what: string, statement: (conn: DriverConnection) => Promise<T>): Promise<T> {
+    const conn = this.#connection()
+    const missed = (): ShardUnresponsiveError => {
+      this.#finish('unresponsive')
+      return new ShardUnresponsiveError(this.shardId, what, Math.round(ms))
+    }
+    if (ms <= 0) return Promise.reject(missed())
+    return withDeadline(statement(conn), ms, missed)
+  }
+
+  /**
+   * `unresponsive`: closed because it missed a deadline; the pool's idle connections,
+   * opened before the shard stopped answering, are dropped too.
+   */
+  #finish(connection: 'keep' | 'discard' | 'unresponsive'): void {
     this.state = 'finished'
     const conn = this.conn
-    if (conn === undefined) return
+    if (conn === undefined || this.#letGo) return
+    this.#letGo = true
     if (connection === 'keep') this.participant.release(conn)
-    else this.participant.discard(conn)
+    else this.participant.discard(conn, connection === 'unresponsive' ? 'unresponsive' : undefined)
   }
 
   #connection(): DriverConnection {

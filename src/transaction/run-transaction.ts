@@ -1,25 +1,27 @@
 import type { ClusterRuntime } from '../cluster-runtime.js'
 import { commitTransaction, rollbackTransaction } from '../protocol/coordinator.js'
-import { TransactionAbortedError, TransactionInDoubtError, TransactionTimeoutError } from '../errors.js'
+import { ConflictError, TransactionAbortedError, TransactionInDoubtError, TransactionTimeoutError } from '../errors.js'
 import { timeoutReason, type Transaction } from './transaction.js'
 import { TransactionContext } from './transaction-context.js'
 import type { ResolvedTransactionOptions } from './transaction-options.js'
 import type { CommitPath } from '../protocol/protocol-steps.js'
 
 /**
- * One attempt of a transaction: runs the callback, then commits, or rolls back
- * when the callback throws, times out or is aborted by its signal. The outcome
- * hooks registered on the transaction run once the outcome is known. The attempt
- * (1-based) runs in its telemetry span's context, callback and commit alike.
+ * One attempt of a transaction, once admitted (docs/deadlocks.md): runs the
+ * callback, then commits, or rolls back when the callback throws, times out or is
+ * aborted by its signal or the deadlock detector. The outcome hooks registered on
+ * the transaction run once the outcome is known. The attempt (1-based) runs in its
+ * telemetry span's context, callback and commit alike.
  */
 export async function runTransaction<T>(
   rt: ClusterRuntime,
   work: (tx: Transaction) => Promise<T> | T,
   options: ResolvedTransactionOptions,
   enter: (tx: Transaction, run: () => Promise<T>) => Promise<T>,
+  firstStartedAt: number,
   attempt = 1,
 ): Promise<T> {
-  const tx = new TransactionContext(rt, options.timeoutMs, options.branch)
+  const tx = new TransactionContext(rt, options.timeoutMs, options.branch, firstStartedAt)
   const { signal } = options
   if (signal?.aborted) throw new TransactionAbortedError(tx.id, 'its signal was aborted before it started', signalReason(signal))
   const started = performance.now()
@@ -27,6 +29,7 @@ export async function runTransaction<T>(
   const onSignal = (): void => tx.abort(signalReason(signal!))
   signal?.addEventListener('abort', onSignal, { once: true })
   let outcome: 'committed' | 'rolled back' | 'unknown' = 'rolled back'
+  const untrack = rt.contention.detector?.track(tx)
   const trace = rt.telemetry.startAttempt(tx.id, attempt)
   let path: CommitPath | undefined
   let failure: unknown
@@ -34,11 +37,17 @@ export async function runTransaction<T>(
     let value: T
     try {
       value = await trace.run(() => enter(tx.transaction, () => tx.runCallback(work)))
-      await tx.settled()
+      // Statements the callback did not await: wait for them, or for the timeout.
+      await tx.settle()
       if (tx.abortReason !== undefined) throw tx.abortReason
     } catch (error) {
-      await tx.settled()
-      await trace.run(() => rollbackTransaction(rt, tx))
+      // Cancelled statements get the rollback bound to stop; a cancel that cannot reach its
+      // shard does not extend it (the connection is closed instead).
+      const rollbackBy = Date.now() + rt.config.timeouts.rollbackMs
+      await tx.settle(rollbackBy)
+      await trace.run(() => rollbackTransaction(rt, tx, rollbackBy))
+      // A deadlock victim gets the ConflictError itself, as for a deadlock a server broke.
+      if (tx.abortReason instanceof ConflictError) throw tx.abortReason
       if (tx.abortReason !== undefined) throw new TransactionAbortedError(tx.id, tx.abortReason.message, tx.abortReason)
       throw error
     }
@@ -55,6 +64,7 @@ export async function runTransaction<T>(
     failure = error
     throw error
   } finally {
+    untrack?.()
     clearTimeout(timer)
     signal?.removeEventListener('abort', onSignal)
     tx.setState('finished')

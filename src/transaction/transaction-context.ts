@@ -1,11 +1,14 @@
 import { Branch, type BranchOwner } from './branch.js'
 import { type ClusterRuntime, participantOf } from '../cluster-runtime.js'
-import { ClosedError, type TransactionTimeoutError } from '../errors.js'
+import type { DetectableTransaction } from '../contention/deadlock-detector.js'
+import { type HeldSession, type WaitLabel, waitLabel } from '../contention/wait-label.js'
+import { ClosedError, type ShardTxError } from '../errors.js'
 import { branchIdOf } from '../protocol/ids/branch-id.js'
-import { newTransactionId } from '../protocol/ids/transaction-id.js'
+import { MAX_TIMEOUT_MS, newTransactionId } from '../protocol/ids/transaction-id.js'
 import type { Knex } from 'knex'
 import type { Logger } from '../logger.js'
 import type { BranchOptions } from '../protocol/participant.js'
+import { msUntil } from '../protocol/deadline.js'
 import { ShardedQuery } from '../sharded-tables/sharded-query.js'
 import { transactionAccess } from '../sharded-tables/shard-access.js'
 import { tableRouter } from '../sharded-tables/table-router.js'
@@ -20,7 +23,7 @@ export type Outcome = 'committed' | 'rolled back' | 'unknown'
  * stopped from outside. The coordinator and the run loop work on this; the
  * callback only ever sees {@link transaction}, the public facade.
  */
-export class TransactionContext implements BranchOwner, TransactionInside {
+export class TransactionContext implements BranchOwner, TransactionInside, DetectableTransaction {
   /** Unique across processes and time; it names the branches on the servers. */
   readonly id: string
   /** After this instant (ms since epoch) the transaction never decides commit. */
@@ -31,15 +34,25 @@ export class TransactionContext implements BranchOwner, TransactionInside {
   readonly #branchOptions: BranchOptions
   readonly #branches = new Map<string, Branch>()
   #state: TransactionState = 'active'
-  #abortReason: TransactionTimeoutError | undefined
-  #onAbort: ((reason: TransactionTimeoutError) => void) | undefined
+  #abortReason: ShardTxError | undefined
+  #onAbort: ((reason: ShardTxError) => void) | undefined
+  #onAborted: (() => void) | undefined
+  #label: WaitLabel | undefined
+  #labelledSessions = 0
   #logger: Logger | undefined
   readonly #hooks: Record<Exclude<Outcome, 'unknown'>, (() => unknown)[]> = { committed: [], 'rolled back': [] }
 
-  constructor(runtime: ClusterRuntime, timeoutMs: number, branchOptions: BranchOptions) {
+  /**
+   * A retried attempt names its first attempt's start time (`firstStartedAt`) in its
+   * id, for the deadlock detector's victim choice; the timeout in the id then runs
+   * from that time to this attempt's deadline, so the id still tells recovery the
+   * latest moment this coordinator may decide.
+   */
+  constructor(runtime: ClusterRuntime, timeoutMs: number, branchOptions: BranchOptions, firstStartedAt?: number) {
     const startedAt = Date.now()
-    this.id = newTransactionId(startedAt, timeoutMs)
     this.deadline = startedAt + timeoutMs
+    const aged = firstStartedAt !== undefined && firstStartedAt < startedAt && this.deadline - firstStartedAt <= MAX_TIMEOUT_MS
+    this.id = aged ? newTransactionId(firstStartedAt, this.deadline - firstStartedAt) : newTransactionId(startedAt, timeoutMs)
     this.runtime = runtime
     this.#branchOptions = branchOptions
     this.transaction = new Transaction(this)
@@ -99,8 +112,8 @@ export class TransactionContext implements BranchOwner, TransactionInside {
     this.runtime.telemetry.connectionWaited(shardId, ms)
   }
 
-  /** Why the transaction was stopped from outside (timeout or signal), if it was. */
-  get abortReason(): TransactionTimeoutError | undefined {
+  /** Why the transaction was stopped from outside (timeout, signal, deadlock detector), if it was. */
+  get abortReason(): ShardTxError | undefined {
     return this.#abortReason
   }
 
@@ -130,7 +143,7 @@ export class TransactionContext implements BranchOwner, TransactionInside {
    * Stops the transaction from outside: later statements are refused,
    * running ones are cancelled, and the callback's promise loses the race.
    */
-  abort(reason: TransactionTimeoutError): void {
+  abort(reason: ShardTxError): void {
     if (this.#abortReason !== undefined || this.#state === 'finished') return
     this.#abortReason = reason
     for (const branch of this.#branches.values()) {
@@ -139,6 +152,38 @@ export class TransactionContext implements BranchOwner, TransactionInside {
       })
     }
     this.#onAbort?.(reason)
+    this.#onAborted?.()
+  }
+
+  /** For the deadlock detector: each connected branch's session, and since when a statement runs there. */
+  sessions(): { shardId: string; session: string; busySince: number | undefined }[] {
+    const sessions = []
+    for (const branch of this.#branches.values()) {
+      const source = branch.participant.lockWaits
+      if (branch.conn === undefined || source === undefined) continue
+      sessions.push({ shardId: branch.shardId, session: source.sessionOf(branch.conn), busySince: branch.busySince })
+    }
+    return sessions
+  }
+
+  /**
+   * The label its statements show other sessions, or undefined when deadlock
+   * detection is off. It lists the sessions held on shards whose idle sessions show
+   * no label, and changes only when one more such session is opened.
+   */
+  waitLabel(): WaitLabel | undefined {
+    if (this.runtime.contention.detector === undefined) return undefined
+    let count = 0
+    for (const branch of this.#branches.values()) if (labelless(branch)) count++
+    if (this.#label === undefined || count !== this.#labelledSessions) {
+      const held: HeldSession[] = []
+      for (const branch of this.#branches.values()) {
+        if (labelless(branch)) held.push({ shardId: branch.shardId, session: branch.participant.lockWaits!.sessionOf(branch.conn!) })
+      }
+      this.#label = waitLabel(this.id, held)
+      this.#labelledSessions = count
+    }
+    return this.#label
   }
 
   /** Runs the callback until it settles or the transaction is aborted. */
@@ -149,8 +194,30 @@ export class TransactionContext implements BranchOwner, TransactionInside {
     return Promise.race([Promise.resolve().then(() => work(this.transaction)), aborted])
   }
 
-  /** Resolves once no branch has a statement running. */
-  async settled(): Promise<void> {
-    for (const branch of this.#branches.values()) await branch.settled()
+  /**
+   * Resolves once no branch has a statement running or a connection opening.
+   * Without a deadline it also resolves once the transaction is aborted (its timeout
+   * fired). With one (ms since epoch), a branch still busy then is abandoned, its
+   * connection closed: a statement whose cancel cannot reach its shard must not hold
+   * the caller past the bound.
+   */
+  async settle(deadline?: number): Promise<void> {
+    const branches = [...this.#branches.values()]
+    if (branches.every((b) => b.idle) || (deadline === undefined && this.#abortReason !== undefined)) return
+    let timer: NodeJS.Timeout | undefined
+    const idle = Promise.all(branches.map((b) => b.settled()))
+    const stop =
+      deadline === undefined
+        ? new Promise<void>((resolve) => (this.#onAborted = resolve))
+        : new Promise<void>((resolve) => (timer = setTimeout(resolve, msUntil(deadline))))
+    await Promise.race([idle, stop])
+    clearTimeout(timer)
+    this.#onAborted = undefined
+    if (deadline !== undefined) for (const branch of branches) branch.abandonIfBusy()
   }
+}
+
+/** A connected branch on a shard whose idle sessions show no label: its session goes in the label. */
+function labelless(branch: Branch): boolean {
+  return branch.conn !== undefined && branch.participant.lockWaits?.idleSessionsShowLabel === false
 }

@@ -89,6 +89,7 @@ it('loses nothing and splits nothing while workers and shard servers are SIGKILL
   expect(report.acknowledged, text).toBeGreaterThan(20)
   expect(report.coordinatorKills, text).toBeGreaterThanOrEqual(1)
   expect(report.shardKillTotal, text).toBeGreaterThanOrEqual(1)
+  expect(report.networkFaultTotal, text).toBeGreaterThanOrEqual(1)
   // A kill landed mid-protocol: some branch was left prepared for recovery to settle,
   // in the workers' background rounds or in the final one.
   const recovered = report.workerStats.recoveredCommitted + report.workerStats.recoveredRolledBack

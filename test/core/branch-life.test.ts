@@ -24,9 +24,9 @@ describe('a branch whose COMMIT PREPARED fails', () => {
 
   it('is finished, its connection closed, and a later rollback does not touch that connection', async () => {
     const id = branchIdOf(prefix, newTransactionId(Date.now(), 10_000), participant.shardId)
-    const branch = new Branch({ assertAcceptsStatements() {} }, participant, id, {})
+    const branch = new Branch({ assertAcceptsStatements() {}, abortReason: undefined, waitLabel: () => undefined }, participant, id, {})
     await branch.knex.raw('select 1')
-    await branch.prepare()
+    await branch.prepare(10_000)
     expect(branch.state).toBe('prepared')
 
     // Another session finishes the prepared branch first (PostgreSQL lets any session),
@@ -37,13 +37,13 @@ describe('a branch whose COMMIT PREPARED fails', () => {
     } finally {
       participant.release(other)
     }
-    await expect(branch.commitPrepared()).rejects.toThrow()
+    await expect(branch.commitPrepared(10_000)).rejects.toThrow()
 
     // Its connection was closed rather than pooled; the branch must not still claim to
     // be prepared, or a rollback would run on the closed connection.
     expect(branch.state).toBe('finished')
     expect(branch.leavePreparedToRecovery()).toBe(false)
-    await expect(branch.rollback()).resolves.toBe(false)
+    await expect(branch.rollback(10_000)).resolves.toBe(false)
     expect((await participant.listPrepared()).map((b) => b.txId)).not.toContain(id.txId)
   })
 })

@@ -30,6 +30,7 @@ export class BranchFactory {
           acquireTimeoutMs: 10_000,
           connectTimeoutMs: config.connectTimeoutMs,
           keepAliveDelayMs: config.keepAliveDelayMs,
+          timeouts: config.timeouts,
           logger: silentLogger,
         }),
       )

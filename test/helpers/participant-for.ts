@@ -17,6 +17,7 @@ export function participantFor(shard: ShardConfig, prefix: string, logTable?: st
     acquireTimeoutMs: 10_000,
     connectTimeoutMs: config.connectTimeoutMs,
     keepAliveDelayMs: config.keepAliveDelayMs,
+    timeouts: config.timeouts,
     logger: silentLogger,
   })
 }

@@ -34,6 +34,7 @@ describe.each(['pg-0', 'my-0'])('fencing a batch on log shard %s', (logShard) =>
       acquireTimeoutMs: 10_000,
       connectTimeoutMs: config.connectTimeoutMs,
       keepAliveDelayMs: config.keepAliveDelayMs,
+      timeouts: config.timeouts,
       logger: silentLogger,
     })
   })

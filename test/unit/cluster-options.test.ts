@@ -23,8 +23,12 @@ describe('cluster options', () => {
     expect(config.logTable).toBe('shardtx_log')
     expect(config.recovery.enabled).toBe(true)
     expect(config.recovery.dutyCycle).toBe(0.05)
+    expect(config.deadlockTimeoutMs).toBe(250)
+    expect(resolveClusterOptions({ shards: [pg], deadlockTimeout: false }).deadlockTimeoutMs).toBe(false)
     expect(resolveClusterOptions({ shards: [pg], recovery: { dutyCycle: 1 } }).recovery.dutyCycle).toBe(1)
     expect(config.shards[1]!.connection).toMatchObject({ host: 'localhost', port: 3306 })
+    expect(config.timeouts).toEqual({ decisionMs: 5_000, commitMs: 2_000, rollbackMs: 2_000, recoveryMs: 5_000 })
+    expect(resolveClusterOptions({ shards: [pg], timeouts: { commit: 300 } }).timeouts).toMatchObject({ commitMs: 300, decisionMs: 5_000 })
   })
 
   it.each([
@@ -32,6 +36,12 @@ describe('cluster options', () => {
     [{}, 'shards'],
     [{ shards: [] }, 'shards'],
     [{ shards: [pg], lgo: 'pg-0' }, 'lgo'],
+    [{ shards: [pg], timeouts: 5_000 }, 'timeouts'],
+    [{ shards: [pg], timeouts: { decison: 1 } }, 'timeouts.decison'],
+    [{ shards: [pg], timeouts: { decision: 0 } }, 'timeouts.decision'],
+    [{ shards: [pg], timeouts: { commit: -1 } }, 'timeouts.commit'],
+    [{ shards: [pg], timeouts: { rollback: '2s' } }, 'timeouts.rollback'],
+    [{ shards: [pg], timeouts: { recovery: Number.POSITIVE_INFINITY } }, 'timeouts.recovery'],
     [{ shards: [pg, { ...pg }] }, 'shards[1].id'],
     [{ shards: [{ ...pg, id: "pg'0" }] }, 'shards[0].id'],
     [{ shards: [{ ...pg, id: 'a.b' }] }, 'shards[0].id'],

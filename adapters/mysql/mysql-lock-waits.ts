@@ -1,0 +1,89 @@
+import type { Connection as Mysql2Connection } from 'mysql2'
+import type { WaitLabel } from '../../src/contention/wait-label.js'
+import type { DriverConnection, KnexQuery, LockWait, LockWaitSource, Participant, RunQuery } from '../../src/protocol/participant.js'
+import { boundedQuery } from '../shared/bounded-query.js'
+import { errno } from './mysql-errors.js'
+
+type Connection = Mysql2Connection & { threadId: number | null }
+
+/** ER_SPECIFIC_ACCESS_DENIED_ERROR: the PROCESS privilege is missing. */
+const ER_SPECIFIC_ACCESS_DENIED = 1227
+/** ER_UNKNOWN_TABLE / ER_NO_SUCH_TABLE: MySQL 8 has no information_schema.INNODB_LOCK_WAITS. */
+const NO_SUCH_TABLE = [1109, 1146]
+
+/** The label as the statement's leading comment: InnoDB shows it in the waiter's `trx_query`. */
+export function labelComment(label: WaitLabel): string {
+  return `/*${label.text}*/ `
+}
+
+const LOCK_WAITS_SQL = `SELECT r.trx_mysql_thread_id AS waiter, r.trx_query AS waiter_text,
+    b.trx_mysql_thread_id AS blocker, b.trx_query AS blocker_text
+  FROM information_schema.INNODB_LOCK_WAITS w
+  JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id
+  JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id`
+
+function run<T>(conn: DriverConnection, sql: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    ;(conn as Connection).query(sql, (error, rows) => (error ? reject(error) : resolve(rows as T)))
+  })
+}
+
+/**
+ * Lock waits of a MariaDB shard from `information_schema.INNODB_LOCK_WAITS` joined
+ * twice to `INNODB_TRX` (needs the PROCESS privilege). No per-session label is
+ * visible to others (performance_schema is off by default), so the label travels
+ * as each statement's leading comment; an idle session shows NULL, which is why
+ * labels list the MariaDB sessions a transaction holds.
+ */
+export class MysqlLockWaits implements LockWaitSource {
+  readonly idleSessionsShowLabel = false
+  readonly #participant: Participant
+
+  constructor(participant: Participant) {
+    this.#participant = participant
+  }
+
+  sessionOf(conn: DriverConnection): string {
+    return String((conn as Connection).threadId)
+  }
+
+  async probe(boundMs: number): Promise<string | undefined> {
+    try {
+      await this.lockWaits(boundMs)
+      return undefined
+    } catch (error) {
+      const code = errno(error)
+      if (code === ER_SPECIFIC_ACCESS_DENIED) return 'the shard user lacks the PROCESS privilege (GRANT PROCESS ON *.* TO …)'
+      if (code !== undefined && NO_SUCH_TABLE.includes(code)) {
+        return 'the server has no information_schema.INNODB_LOCK_WAITS (MySQL 8 keeps lock waits in performance_schema, which shardtx does not read)'
+      }
+      if (this.#participant.isConnectionError(error) || code === undefined) throw error
+      return `reading INNODB_LOCK_WAITS failed: ${(error as Error).message}`
+    }
+  }
+
+  lockWaits(boundMs: number): Promise<LockWait[]> {
+    // max_statement_time (seconds) bounds the query on the server; boundedQuery bounds it here.
+    const sql = `SET STATEMENT max_statement_time = ${Math.max(0.001, boundMs / 1000)} FOR ${LOCK_WAITS_SQL}`
+    return boundedQuery(this.#participant, boundMs, async (conn) => {
+      const rows = await run<{ waiter: unknown; waiter_text: string | null; blocker: unknown; blocker_text: string | null }[]>(conn, sql)
+      return rows.map((row) => ({
+        waiter: String(row.waiter),
+        waiterText: row.waiter_text,
+        blocker: String(row.blocker),
+        blockerText: row.blocker_text,
+      }))
+    })
+  }
+
+  async runLabelled(_conn: DriverConnection, query: KnexQuery, runQuery: RunQuery, label: WaitLabel): Promise<unknown> {
+    const sql = query.sql
+    query.sql = labelComment(label) + sql
+    try {
+      return await runQuery(query)
+    } finally {
+      // knex puts the SQL into the error message: show the caller's statement, not ours.
+      query.sql = sql
+    }
+  }
+}

@@ -1,0 +1,69 @@
+import type { Knex } from 'knex'
+import { ShardUnresponsiveError } from '../../src/errors.js'
+import type { DriverConnection } from '../../src/protocol/participant.js'
+import { withDeadline } from '../../src/protocol/deadline.js'
+import { closeWithin } from './own-connection.js'
+
+type Send = (this: unknown, conn: DriverConnection, query: unknown) => Promise<unknown>
+
+/** How long closing a connection politely may take before its socket is destroyed. */
+const GOODBYE_MS = 1_000
+
+/**
+ * Makes a knex pool close its connections with a bound: the driver's polite goodbye
+ * (pg `end()`, mysql2's QUIT) waits for an answer a black-holed path never sends, and
+ * would hold the pool's `destroy()`, and so `cluster.close()`, forever.
+ *
+ * ```ts
+ * closeConnectionsWithin(knex, (conn) => conn.stream.destroy())
+ * ```
+ */
+export function closeConnectionsWithin<C extends { end(callback: () => void): unknown }>(knex: Knex, destroySocket: (conn: C) => void): void {
+  knex.client.destroyRawConnection = (conn: C) =>
+    closeWithin(() => new Promise<void>((resolve) => void conn.end(() => resolve())), () => destroySocket(conn), GOODBYE_MS)
+}
+
+/**
+ * Bounds every statement a knex instance sends (its pool, its transactions, its
+ * migrator, its schema builder): one still unanswered after `ms` gets its socket
+ * destroyed, so the driver fails it and the pool drops the connection. Meant for a
+ * knex instance made for one operation, such as running migrations, where no
+ * statement may wait forever on a shard that stopped answering.
+ *
+ * ```ts
+ * const knex = boundEveryStatement(knexFactory(config), 'pg-0', 60_000, destroySocket)
+ * ```
+ */
+export function boundEveryStatement<C>(knex: Knex, shardId: string, ms: number, destroySocket: (conn: C) => void): Knex {
+  const client = knex.client as unknown as { _query: Send }
+  const send = client._query
+  client._query = function (this: unknown, conn: DriverConnection, query: unknown) {
+    return withDeadline(send.call(this, conn, query), ms, () => {
+      ;(conn as { __knex__disposed?: unknown }).__knex__disposed = 'missed its statement bound'
+      destroySocket(conn as C)
+      return new ShardUnresponsiveError(shardId, 'a statement', ms)
+    })
+  }
+  return knex
+}
+
+/**
+ * `knex.destroy()` with a bound: the pool waits for every connection in use to come
+ * back, and one whose statement a dead path holds (a query of the application's own
+ * through `forShard()`, say) never would. Past `ms` the sockets of the connections
+ * still in use are destroyed, which fails their statements and lets the pool finish.
+ *
+ * ```ts
+ * await destroyWithin(knex, 5_000, destroySocket)
+ * ```
+ */
+export async function destroyWithin<C>(knex: Knex, ms: number, destroySocket: (conn: C) => void): Promise<void> {
+  const destroyed = knex.destroy()
+  try {
+    await withDeadline(destroyed, ms, () => new Error('connections still in use'))
+  } catch {
+    const pool = (knex.client as { pool?: { used?: { resource: C }[] } }).pool
+    for (const used of pool?.used ?? []) destroySocket(used.resource)
+    await destroyed
+  }
+}

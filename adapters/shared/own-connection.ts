@@ -1,0 +1,84 @@
+import type { Knex } from 'knex'
+import { ShardUnavailableError, ShardUnresponsiveError } from '../../src/errors.js'
+import { describeShardError } from '../../src/shard-error-text.js'
+import { NotSentError } from './never-sent.js'
+import type { DriverConnection } from '../../src/protocol/participant.js'
+import { msUntil, withDeadline } from '../../src/protocol/deadline.js'
+
+/** The part of a participant that {@link onOwnConnection} uses. */
+export interface ConnectionOwner {
+  readonly shardId: string
+  readonly knex: Knex
+  discard(conn: DriverConnection, why?: 'unresponsive'): void
+}
+
+/**
+ * Runs autocommit statements on a pooled connection taken for them alone, all
+ * within `ms`, getting the connection included. Statements still unanswered then get
+ * the connection destroyed at once (not just marked, as knex's own `.timeout()`
+ * does), so the driver's promise rejects, the server session ends once the path lets
+ * it know, and the pool opens a fresh connection next time. No connection in time is
+ * a ShardUnavailableError: nothing was sent.
+ *
+ * ```ts
+ * const rows = await onOwnConnection(this, 'XA RECOVER', 5_000, (conn) => this.knex.raw('XA RECOVER').connection(conn))
+ * ```
+ */
+export async function onOwnConnection<T>(
+  owner: ConnectionOwner,
+  what: string,
+  ms: number,
+  work: (conn: DriverConnection) => PromiseLike<T>,
+): Promise<T> {
+  const deadline = Date.now() + ms
+  const acquiring = owner.knex.client.acquireConnection() as Promise<DriverConnection>
+  let conn: DriverConnection
+  try {
+    conn = await withDeadline(acquiring, ms, () => {
+      // It may still come: back to the pool, unused.
+      acquiring.then((late) => void owner.knex.client.releaseConnection(late), () => {})
+      return new NotSentError(`no connection within ${ms} ms`)
+    })
+    if (msUntil(deadline) <= 0) {
+      void owner.knex.client.releaseConnection(conn)
+      throw new NotSentError(`no time left after getting a connection (${ms} ms)`)
+    }
+  } catch (error) {
+    // Nothing was sent: the coordinator may treat it as a refusal, never as a lost answer.
+    throw new ShardUnavailableError(owner.shardId, `could not get a connection: ${describeShardError(error)}`, error)
+  }
+  let missed = false
+  try {
+    return await withDeadline(Promise.resolve(work(conn)), msUntil(deadline), () => {
+      missed = true
+      owner.discard(conn, 'unresponsive')
+      return new ShardUnresponsiveError(owner.shardId, what, ms)
+    })
+  } finally {
+    if (!missed) void owner.knex.client.releaseConnection(conn)
+  }
+}
+
+/**
+ * Marks every idle connection of a knex pool for closing instead of reuse (knex's
+ * pool checks the mark before handing a connection out). Called when one of them
+ * stopped answering: the others were opened before, on the same path, and a
+ * black-holed idle connection is only found out by the next statement's deadline.
+ *
+ * ```ts
+ * disposeIdle(this.knex, 'shard stopped answering')
+ * ```
+ */
+export function disposeIdle(knex: Knex, reason: string): void {
+  const pool = (knex.client as { pool?: { free?: { resource: { __knex__disposed?: unknown } }[] } }).pool
+  for (const free of pool?.free ?? []) free.resource.__knex__disposed ??= reason
+}
+
+/** Tries `end()` for up to `ms`, then destroys the socket. */
+export async function closeWithin(end: () => Promise<unknown>, destroySocket: () => void, ms: number): Promise<void> {
+  try {
+    await withDeadline(end(), ms, () => new Error('no answer to the goodbye'))
+  } catch {
+    destroySocket()
+  }
+}

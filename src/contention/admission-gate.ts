@@ -1,0 +1,242 @@
+import { ConflictError, TransactionAbortedError } from '../errors.js'
+import { AdmissionTimeoutError } from './admission-timeout-error.js'
+
+/** Gives the slot back, saying how the attempt ended; calling it twice does nothing the second time. */
+export type Release = (outcome?: 'committed' | 'conflict') => void
+
+/**
+ * Admission counters of one cluster, in `cluster.stats().admission`.
+ *
+ * ```ts
+ * const { queuedNow, timedOut } = cluster.stats().admission
+ * ```
+ */
+export interface AdmissionStats {
+  /** Transactions that may run at once: as many as the smallest pool serves (see docs/deadlocks.md). */
+  capacity: number
+  /** How many it admits now: lowered on conflicts, raised back by commits, at most `capacity`. */
+  limit: number
+  running: number
+  /** Attempts admitted since the cluster was created, with or without waiting. */
+  admitted: number
+  queuedNow: number
+  maxQueued: number
+  /** Attempts that had to queue before they were admitted. */
+  waited: number
+  /** Attempts that gave up in the queue (stuck for `maxWait`, or waited their `timeout`). */
+  timedOut: number
+}
+
+interface Waiter {
+  readonly priority: number
+  readonly seq: number
+  readonly since: number
+  admit(release: Release): void
+  fail(error: AdmissionTimeoutError): void
+  timer: NodeJS.Timeout
+}
+
+const noRelease: Release = () => {}
+
+/**
+ * Lets at most `capacity` transactions run at once and queues the others before
+ * their callback starts, so none of them holds a connection while it waits. The
+ * queue is served oldest first by the start time of the transaction's first
+ * attempt: first attempts in arrival order, a retried one ahead of them (it has
+ * aged), so a transaction that keeps losing cannot starve behind newcomers.
+ *
+ * A queued attempt gives up with {@link AdmissionTimeoutError} when no running
+ * transaction has finished for `maxWait` (the gate is stuck, as a pool whose
+ * connections never come back), or when it has waited its own `timeout` in all.
+ * A queue that moves is not a failure: a burst on hot rows drains at the rate the
+ * rows allow, and its last transaction may wait longer than `maxWait`.
+ *
+ * Below `capacity`, the number admitted follows the conflicts, as TCP follows
+ * losses: an attempt that fails with a conflict (a deadlock victim, a lock timeout)
+ * halves the limit, at most once per window of attempts admitted under the old one;
+ * each commit raises it by 1/limit. On a few hot rows more concurrency only makes
+ * more cycles, each costing a detection; this keeps throughput from collapsing
+ * there, and stays at `capacity` where transactions do not collide.
+ *
+ * ```ts
+ * const gate = new AdmissionGate(8, 10_000)
+ * const release = await gate.enter(Date.now(), 30_000)
+ * try { await work(); release('committed') } catch (e) { release(); throw e }
+ * ```
+ */
+export class AdmissionGate {
+  readonly capacity: number
+  readonly #maxWaitMs: number
+  readonly #queue: Waiter[] = []
+  #limit: number
+  /** Admissions counted when the limit was last lowered: conflicts of earlier ones do not lower it again. */
+  #lowered = 0
+  /** Fires when the queue has not moved for maxWait. */
+  #stall: NodeJS.Timeout | undefined
+  #running = 0
+  #seq = 0
+  #admitted = 0
+  #maxQueued = 0
+  #waited = 0
+  #timedOut = 0
+
+  constructor(capacity: number, maxWaitMs: number) {
+    this.capacity = capacity
+    this.#limit = capacity
+    this.#maxWaitMs = maxWaitMs
+  }
+
+  /**
+   * Resolves with a release once the transaction may run; rejects with
+   * {@link AdmissionTimeoutError} as said above. A `signal` aborted in the queue
+   * resolves at once with a release that holds nothing: the caller then refuses
+   * to start, as for a signal aborted before the call.
+   */
+  enter(priority: number, timeoutMs: number, signal?: AbortSignal): Release | Promise<Release> {
+    if (this.#running < Math.floor(this.#limit) && this.#queue.length === 0) return this.#take()
+    if (signal?.aborted) return noRelease
+    return new Promise<Release>((resolve, reject) => {
+      const onAbort = (): void => {
+        if (this.#remove(waiter)) resolve(noRelease)
+      }
+      const waiter: Waiter = {
+        priority,
+        seq: this.#seq++,
+        since: performance.now(),
+        admit: (release) => {
+          signal?.removeEventListener('abort', onAbort)
+          resolve(release)
+        },
+        fail: (error) => {
+          signal?.removeEventListener('abort', onAbort)
+          this.#timedOut++
+          reject(error)
+        },
+        timer: setTimeout(() => {
+          if (this.#remove(waiter)) waiter.fail(this.#timeoutError(waiter, `waited its whole timeout (${timeoutMs} ms)`))
+        }, timeoutMs),
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#insert(waiter)
+      this.#waited++
+      this.#maxQueued = Math.max(this.#maxQueued, this.#queue.length)
+      this.#stall ??= setTimeout(() => this.#stalled(), this.#maxWaitMs)
+    })
+  }
+
+  stats(): AdmissionStats {
+    return {
+      capacity: this.capacity,
+      limit: Math.floor(this.#limit),
+      running: this.#running,
+      admitted: this.#admitted,
+      queuedNow: this.#queue.length,
+      maxQueued: this.#maxQueued,
+      waited: this.#waited,
+      timedOut: this.#timedOut,
+    }
+  }
+
+  #take(): Release {
+    this.#running++
+    const admission = this.#admitted++
+    let released = false
+    return (outcome) => {
+      if (released) return
+      released = true
+      this.#running--
+      if (outcome === 'committed') {
+        this.#limit = Math.min(this.capacity, this.#limit + 1 / this.#limit)
+      } else if (outcome === 'conflict' && admission >= this.#lowered) {
+        this.#limit = Math.max(1, this.#limit / 2)
+        this.#lowered = this.#admitted
+      }
+      // A transaction finished: the queue is moving.
+      this.#stall?.refresh()
+      this.#serve()
+    }
+  }
+
+  #serve(): void {
+    while (this.#running < Math.floor(this.#limit) && this.#queue.length > 0) {
+      const waiter = this.#queue.shift()!
+      clearTimeout(waiter.timer)
+      waiter.admit(this.#take())
+    }
+    this.#settleStall()
+  }
+
+  /** No transaction finished for maxWait: the running ones are stuck, so fail the queue rather than wait on. */
+  #stalled(): void {
+    this.#stall = undefined
+    const queued = this.#queue.splice(0)
+    for (const waiter of queued) {
+      clearTimeout(waiter.timer)
+      waiter.fail(this.#timeoutError(waiter, `no running transaction finished within maxWait (${this.#maxWaitMs} ms)`))
+    }
+  }
+
+  #settleStall(): void {
+    if (this.#queue.length === 0 && this.#stall !== undefined) {
+      clearTimeout(this.#stall)
+      this.#stall = undefined
+    }
+  }
+
+  #timeoutError(waiter: Waiter, why: string): AdmissionTimeoutError {
+    return new AdmissionTimeoutError(why, performance.now() - waiter.since, this.#running, this.capacity)
+  }
+
+  /** Keeps the queue sorted by (priority, arrival): a binary search for the first later entry. */
+  #insert(waiter: Waiter): void {
+    const queue = this.#queue
+    let low = 0
+    let high = queue.length
+    while (low < high) {
+      const mid = (low + high) >>> 1
+      const other = queue[mid]!
+      if (other.priority < waiter.priority || (other.priority === waiter.priority && other.seq < waiter.seq)) low = mid + 1
+      else high = mid
+    }
+    queue.splice(low, 0, waiter)
+  }
+
+  #remove(waiter: Waiter): boolean {
+    const index = this.#queue.indexOf(waiter)
+    if (index === -1) return false
+    this.#queue.splice(index, 1)
+    clearTimeout(waiter.timer)
+    this.#settleStall()
+    return true
+  }
+}
+
+/**
+ * Runs `attempt` once `gate` admits it, and gives the slot back when it settles.
+ *
+ * ```ts
+ * await admitted(gate, firstStartedAt, timeoutMs, signal, () => runTransaction(…))
+ * ```
+ */
+export async function admitted<T>(
+  gate: AdmissionGate,
+  priority: number,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  attempt: () => Promise<T>,
+): Promise<T> {
+  const release = await gate.enter(priority, timeoutMs, signal)
+  try {
+    const value = await attempt()
+    release('committed')
+    return value
+  } catch (error) {
+    release(isConflict(error) ? 'conflict' : undefined)
+    throw error
+  }
+}
+
+/** A conflict the servers or the detector resolved by failing the attempt: the signal that lowers the limit. */
+function isConflict(error: unknown): boolean {
+  return error instanceof ConflictError || (error instanceof TransactionAbortedError && error.cause instanceof ConflictError)
+}

@@ -1,0 +1,34 @@
+import type { ResolvedClusterConfig } from '../config/cluster-options.js'
+import type { Logger } from '../logger.js'
+import type { LockWaitSource, Participant } from '../protocol/participant.js'
+import { admissionCapacity } from './admission-capacity.js'
+import { AdmissionGate, type AdmissionStats } from './admission-gate.js'
+import { DeadlockDetector, type DeadlockStats } from './deadlock-detector.js'
+
+/** What one cluster does against contention: the admission gate, and the deadlock detector unless turned off. */
+export interface Contention {
+  readonly gate: AdmissionGate
+  readonly detector: DeadlockDetector | undefined
+}
+
+export function createContention(
+  config: ResolvedClusterConfig,
+  participants: ReadonlyMap<string, Participant>,
+  logger: Logger,
+): Contention {
+  const gate = new AdmissionGate(admissionCapacity(config.shards.map((s) => s.pool)), config.maxWaitMs)
+  if (config.deadlockTimeoutMs === false) return { gate, detector: undefined }
+  const sources = new Map<string, LockWaitSource>()
+  for (const [shardId, participant] of participants) if (participant.lockWaits !== undefined) sources.set(shardId, participant.lockWaits)
+  const detector = new DeadlockDetector(sources, config.deadlockTimeoutMs, logger)
+  detector.start()
+  return { gate, detector }
+}
+
+/** The counters `cluster.stats()` reports for contention. */
+export function contentionStats(contention: Contention): { admission: AdmissionStats; deadlocks: DeadlockStats } {
+  return {
+    admission: contention.gate.stats(),
+    deadlocks: contention.detector?.stats() ?? { enabled: false, shards: [], rounds: 0, victims: 0, waitToVictimMs: { p50Ms: undefined, maxMs: undefined } },
+  }
+}

@@ -1,0 +1,114 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type Cluster, ConflictError, createCluster, DistributedDeadlockError, isRetryable } from '../../src/index.js'
+import { parseTransactionId } from '../../src/protocol/ids/transaction-id.js'
+import { expectNothingLeaked } from '../reliability/leak-checks.js'
+import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
+import { sharedShards } from '../support/shared-cluster.js'
+
+/** Long enough that only the detector can end a cycle within the test's time. */
+const LOCK_TIMEOUT_MS = 50_000
+
+/** Resolves once `count` callers have called the returned function, for each of them. */
+function rendezvous(count: number): () => Promise<void> {
+  let arrived = 0
+  let all!: () => void
+  const together = new Promise<void>((resolve) => (all = resolve))
+  return async () => {
+    if (++arrived === count) all()
+    await together
+  }
+}
+
+/**
+ * Two transactions, each holding the row of `accounts` id 1 on one shard and then
+ * asking for it on the other: a cycle that neither server can see.
+ */
+function lockCycle(
+  clusters: [Cluster, Cluster],
+  accounts: string,
+  [x, y]: [string, string],
+): Promise<[unknown, unknown]> {
+  const bothLocked = rendezvous(2)
+  const transfer = (cluster: Cluster, first: string, second: string, delta: number) =>
+    cluster
+      .transaction(
+        async (tx) => {
+          await tx.forShard(first)(accounts).where({ id: 1 }).increment('balance', delta)
+          await bothLocked()
+          await tx.forShard(second)(accounts).where({ id: 1 }).increment('balance', delta)
+        },
+        { lockTimeout: LOCK_TIMEOUT_MS },
+      )
+      .then(() => undefined, (error: unknown) => error)
+  return Promise.all([transfer(clusters[0], x, y, 1), transfer(clusters[1], y, x, -1)])
+}
+
+describe('distributed deadlock detection', () => {
+  let t: TestCluster
+  let accounts: string
+  beforeAll(async () => {
+    t = await startTestCluster(sharedShards(), { log: 'pg-0' })
+    accounts = t.table('accounts')
+    await t.createAccounts(accounts, ['pg-0', 'pg-1', 'my-0', 'my-1'], [{ id: 1, balance: 100 }])
+  })
+  afterAll(() => t.close())
+
+  it.each([
+    ['pg-1', 'my-1'],
+    ['my-0', 'pg-0'],
+    ['my-0', 'my-1'],
+    ['pg-0', 'pg-1'],
+  ] as [string, string][])('a cycle over %s and %s loses exactly one victim, the younger, with DISTRIBUTED_DEADLOCK', async (x, y) => {
+    const outcomes = await lockCycle([t.cluster, t.cluster], accounts, [x, y])
+    const failed = outcomes.filter((o) => o !== undefined)
+    expect(failed).toHaveLength(1)
+    const victim = failed[0] as DistributedDeadlockError
+    expect(victim).toBeInstanceOf(DistributedDeadlockError)
+    expect(victim).toBeInstanceOf(ConflictError)
+    expect(victim.code).toBe('DISTRIBUTED_DEADLOCK')
+    expect(isRetryable(victim)).toBe(true)
+    // The message names both transactions and both shards of the cycle.
+    expect(victim.cycle.map((e) => e.shardId).sort()).toEqual([x, y].sort())
+    const members = [...new Set(victim.cycle.flatMap((e) => [e.waiter, e.blocker]))]
+    expect(members).toHaveLength(2)
+    const survivor = members.find((m) => m !== victim.txId)!
+    // The victim is the younger by the start time in its id (ties: the greater id).
+    const [victimStart, survivorStart] = [victim.txId, survivor].map((id) => parseTransactionId(id)!.startedAt)
+    expect(victimStart! > survivorStart! || (victimStart === survivorStart && victim.txId > survivor)).toBe(true)
+    expect(victim.message).toContain(victim.txId)
+    expect(victim.message).toContain(x)
+    expect(victim.message).toContain(y)
+    // The survivor committed both rows; the victim moved none.
+    const survivorDelta = outcomes[0] === undefined ? 1 : -1
+    expect((await t.balances(accounts, x)).get(1)).toBe(100 + survivorDelta)
+    expect((await t.balances(accounts, y)).get(1)).toBe(100 + survivorDelta)
+    await t.cluster.transaction(async (tx) => {
+      await tx.forShard(x)(accounts).where({ id: 1 }).update({ balance: 100 })
+      await tx.forShard(y)(accounts).where({ id: 1 }).update({ balance: 100 })
+    })
+    expect(t.cluster.stats().deadlocks.victims).toBeGreaterThan(0)
+    await expectNothingLeaked(t.cluster)
+  })
+
+  it('two processes that see the same cycle abort exactly one victim between them', async () => {
+    // A second cluster with pools, gate and detector of its own stands for another process.
+    const other = createCluster({ shards: sharedShards(), log: 'pg-0', prefix: t.prefix, logTable: t.logTable, recovery: false })
+    try {
+      const before = t.cluster.stats().deadlocks.victims
+      const outcomes = await lockCycle([t.cluster, other], accounts, ['pg-1', 'my-0'])
+      const failed = outcomes.filter((o) => o !== undefined)
+      expect(failed).toHaveLength(1)
+      expect((failed[0] as ConflictError).code).toBe('DISTRIBUTED_DEADLOCK')
+      // Each process aborted only its own transaction: one victim in all.
+      expect(t.cluster.stats().deadlocks.victims - before + other.stats().deadlocks.victims).toBe(1)
+      // Both detectors looked at the cycle (each had a waiting transaction of its own).
+      expect(other.stats().deadlocks.rounds).toBeGreaterThan(0)
+    } finally {
+      await other.close()
+    }
+    await t.cluster.transaction(async (tx) => {
+      await tx.forShard('pg-1')(accounts).where({ id: 1 }).update({ balance: 100 })
+      await tx.forShard('my-0')(accounts).where({ id: 1 }).update({ balance: 100 })
+    })
+  })
+})

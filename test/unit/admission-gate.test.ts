@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest'
+import { admissionCapacity } from '../../src/contention/admission-capacity.js'
+import { AdmissionGate, type Release } from '../../src/contention/admission-gate.js'
+import { AdmissionTimeoutError } from '../../src/index.js'
+
+const LONG = 60_000
+
+describe('admission capacity', () => {
+  it('is the smallest pool less the connections kept for recovery and the detector, at least 1', () => {
+    expect(admissionCapacity([{}, {}])).toBe(8)
+    expect(admissionCapacity([{ max: 10 }, { max: 4 }])).toBe(2)
+    expect(admissionCapacity([{ max: 2 }])).toBe(1)
+    expect(admissionCapacity([{ max: 1 }])).toBe(1)
+    expect(admissionCapacity([{ max: 70 }, { max: 70 }])).toBe(68)
+  })
+})
+
+describe('admission gate', () => {
+  it('admits up to its capacity at once and serves the queue by first start time, ties in arrival order', async () => {
+    const gate = new AdmissionGate(2, LONG)
+    const first = (await gate.enter(100, LONG)) as Release
+    const second = (await gate.enter(200, LONG)) as Release
+    const order: string[] = []
+    const queued = [
+      ['new-1', 300],
+      ['new-2', 300],
+      // A retried attempt carries its first attempt's start time: it goes ahead of newer ones.
+      ['retried', 150],
+    ] as const
+    const admissions = queued.map(([name, priority]) =>
+      Promise.resolve(gate.enter(priority, LONG)).then((release) => {
+        order.push(name)
+        return release
+      }),
+    )
+    expect(gate.stats()).toMatchObject({ running: 2, queuedNow: 3, maxQueued: 3, waited: 3 })
+    first('committed')
+    second('committed')
+    const [a, b] = await Promise.all(admissions.slice(2).concat(admissions.slice(0, 1)))
+    a!()
+    b!()
+    const last = await admissions[1]!
+    last()
+    expect(order).toEqual(['retried', 'new-1', 'new-2'])
+    expect(gate.stats()).toMatchObject({ running: 0, queuedNow: 0, admitted: 5, timedOut: 0 })
+  })
+
+  it('fails the queue with a retryable AdmissionTimeoutError when nothing finishes within maxWait', async () => {
+    const gate = new AdmissionGate(1, 20)
+    const holder = (await gate.enter(1, LONG)) as Release
+    const error = await Promise.resolve(gate.enter(2, LONG)).then(() => undefined, (e: unknown) => e)
+    expect(error).toBeInstanceOf(AdmissionTimeoutError)
+    expect((error as AdmissionTimeoutError).retryable).toBe(true)
+    expect((error as Error).message).toContain('within maxWait (20 ms)')
+    expect(gate.stats()).toMatchObject({ timedOut: 1, queuedNow: 0, running: 1 })
+    holder()
+    expect(gate.stats().running).toBe(0)
+  })
+
+  it('fails a queued attempt that waited its whole timeout even while the queue moves', async () => {
+    const gate = new AdmissionGate(1, LONG)
+    const holder = (await gate.enter(1, LONG)) as Release
+    const error = await Promise.resolve(gate.enter(2, 20)).then(() => undefined, (e: unknown) => e)
+    expect((error as Error).message).toContain('waited its whole timeout (20 ms)')
+    holder()
+  })
+
+  it('lets an aborted signal leave the queue with a release that holds nothing', async () => {
+    const gate = new AdmissionGate(1, LONG)
+    const holder = (await gate.enter(1, LONG)) as Release
+    const signal = new AbortController()
+    const waiting = Promise.resolve(gate.enter(2, LONG, signal.signal))
+    signal.abort()
+    const release = await waiting
+    release()
+    expect(gate.stats()).toMatchObject({ running: 1, queuedNow: 0 })
+    holder()
+  })
+
+  it('halves its limit on a conflict, once per window, and raises it back with commits', async () => {
+    const gate = new AdmissionGate(8, LONG)
+    const releases = await Promise.all(Array.from({ length: 8 }, () => gate.enter(1, LONG)))
+    // Eight conflicts of attempts admitted under the same limit lower it once.
+    for (const release of releases) release('conflict')
+    expect(gate.stats().limit).toBe(4)
+    const next = (await gate.enter(1, LONG)) as Release
+    next('conflict')
+    expect(gate.stats().limit).toBe(2)
+    for (let i = 0; i < 100; i++) ((await gate.enter(1, LONG)) as Release)('committed')
+    expect(gate.stats().limit).toBe(8)
+  })
+})
