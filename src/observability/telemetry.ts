@@ -53,8 +53,8 @@ export interface Telemetry {
   /** A branch waited `ms` for a connection of its shard's pool. */
   connectionWaited(shardId: string, ms: number): void
   /**
-   * An attempt waited `ms` to be admitted: for an admission gate in front of the attempts,
-   * to call with the time its `enter` took (recorded as `shardtx.admission.wait_time`).
+   * An attempt waited `ms` for the admission gate (docs/deadlocks.md) before its callback
+   * started; recorded as `shardtx.admission.wait_time`.
    */
   admissionWaited(ms: number): void
 }
