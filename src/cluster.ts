@@ -54,6 +54,7 @@ export class Cluster {
   readonly #recovery: BackgroundRecovery
   readonly #context = new AsyncLocalStorage<Transaction>()
   #closed: Promise<void> | undefined
+  readonly #admissionWaited = (ms: number): void => this.#runtime.telemetry.admissionWaited(ms)
 
   /** @internal Use {@link createCluster}. */
   constructor(options: ClusterOptions) {
@@ -165,8 +166,13 @@ export class Cluster {
     const firstStartedAt = Date.now()
     const { gate } = this.#runtime.contention
     return withRetry(resolved.retry, (attempt) =>
-      admitted(gate, firstStartedAt, resolved.timeoutMs, resolved.signal, () =>
-        withTopology(this.#runtime.topology, () => runTransaction(this.#runtime, work, resolved, enter, firstStartedAt, attempt)),
+      admitted(
+        gate,
+        firstStartedAt,
+        resolved.timeoutMs,
+        resolved.signal,
+        () => withTopology(this.#runtime.topology, () => runTransaction(this.#runtime, work, resolved, enter, firstStartedAt, attempt)),
+        this.#admissionWaited,
       ),
     )
   }

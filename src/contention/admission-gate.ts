@@ -213,6 +213,7 @@ export class AdmissionGate {
 
 /**
  * Runs `attempt` once `gate` admits it, and gives the slot back when it settles.
+ * `waited` hears how long the admission took, in ms (for the admission-wait metric).
  *
  * ```ts
  * await admitted(gate, firstStartedAt, timeoutMs, signal, () => runTransaction(…))
@@ -224,8 +225,11 @@ export async function admitted<T>(
   timeoutMs: number,
   signal: AbortSignal | undefined,
   attempt: () => Promise<T>,
+  waited?: (ms: number) => void,
 ): Promise<T> {
+  const asked = performance.now()
   const release = await gate.enter(priority, timeoutMs, signal)
+  waited?.(performance.now() - asked)
   try {
     const value = await attempt()
     release('committed')

@@ -52,7 +52,10 @@ export interface Telemetry {
   forgetBatch(txIds: readonly string[], forget: () => Promise<void>): Promise<void>
   /** A branch waited `ms` for a connection of its shard's pool. */
   connectionWaited(shardId: string, ms: number): void
-  /** An attempt waited `ms` to be admitted (for an admission gate in front of the attempts). */
+  /**
+   * An attempt waited `ms` for the admission gate (docs/deadlocks.md) before its callback
+   * started; recorded as `shardtx.admission.wait_time`.
+   */
   admissionWaited(ms: number): void
 }
 

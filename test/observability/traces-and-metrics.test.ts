@@ -206,6 +206,10 @@ describe('OpenTelemetry traces and metrics, with the SDK registered', () => {
     const waits = sdk.points('db.client.connection.wait_time')
     expect(waits.map((p) => p.attributes['db.client.connection.pool.name']).sort()).toEqual(['my-1', 'pg-1'])
     expect(waits.reduce((n, p) => n + (p.value as Histogram).count, 0)).toBe(touched.length)
+    // Every attempt passes the admission gate once.
+    const attempts = sdk.spans().filter((s) => s.name === 'shardtx.transaction').length
+    const admissions = sdk.points('shardtx.admission.wait_time').map((p) => p.value as Histogram)
+    expect(admissions.reduce((n, h) => n + h.count, 0)).toBe(attempts)
   })
 })
 
