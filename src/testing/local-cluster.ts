@@ -1,6 +1,6 @@
 import type { Dialect, ShardConfig } from '../config/shard-config.js'
 import type { PartitionOptions } from './faults/fault-options.js'
-import type { LocalClusterBackend } from './local-cluster-options.js'
+import type { LocalClusterBackend } from './local-cluster-backend.js'
 
 /**
  * One server of a test cluster, as {@link LocalCluster.server} reports it.

@@ -3,7 +3,7 @@ import { delayMs, partitionMode, type PartitionOptions } from './faults/fault-op
 import { FaultProxy } from './faults/fault-proxy.js'
 import { LocalClusterError } from './local-cluster-errors.js'
 import type { LocalCluster, ServerInfo } from './local-cluster.js'
-import type { LocalClusterBackend } from './local-cluster-options.js'
+import type { LocalClusterBackend } from './local-cluster-backend.js'
 import type { ManagedServer } from './managed-server.js'
 
 /**

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process'
 import { LocalClusterError } from '../local-cluster-errors.js'
 import type { ResolvedLocalClusterOptions } from '../local-cluster-options.js'
 import { ManagedCluster } from '../managed-cluster.js'
-import { planServers } from '../server-plan.js'
+import { planServers } from '../plan-servers.js'
+import { TEST_DIALECTS } from '../test-dialects.js'
 import { onProcessExit } from '../local/exit-cleanup.js'
 import { ContainerServer, type ContainerRuntime } from './container-server.js'
 
@@ -21,7 +22,14 @@ import { ContainerServer, type ContainerRuntime } from './container-server.js'
 export async function startContainersBackend(options: ResolvedLocalClusterOptions): Promise<ManagedCluster> {
   const runtime = await loadContainerRuntime()
   const servers = planServers(options).map(
-    (plan) => new ContainerServer(plan, { runtime, image: options.images[plan.dialect], durable: options.durable, pull: options.pull }),
+    (plan) =>
+      new ContainerServer(plan, {
+        runtime,
+        recipe: TEST_DIALECTS[plan.dialect].container,
+        image: options.images[plan.dialect],
+        durable: options.durable,
+        pull: options.pull,
+      }),
   )
   const unregister = onProcessExit(() => removeContainersSync(servers))
   const started = await Promise.allSettled(servers.map((server) => server.start()))
