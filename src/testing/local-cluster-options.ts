@@ -100,10 +100,6 @@ const KNOWN_KEYS = [...TESTED_DIALECTS, 'databasesPerServer', 'durable', 'backen
 /**
  * Applies defaults and rejects anything that is not a valid option, so a typo
  * fails loudly instead of starting the wrong cluster.
- *
- * ```ts
- * resolveLocalClusterOptions({ postgres: 1, mysqll: 1 } as never) // throws: unknown option "mysqll"
- * ```
  */
 export function resolveLocalClusterOptions(options: LocalClusterOptions): ResolvedLocalClusterOptions {
   try {

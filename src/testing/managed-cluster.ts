@@ -10,10 +10,6 @@ import type { ManagedServer } from './managed-server.js'
  * The {@link LocalCluster} every backend hands out: finds the server of a
  * shard id, runs one operation per server at a time (a restart racing a kill
  * would leave a half-started server), and makes destroy idempotent.
- *
- * ```ts
- * return new ManagedCluster('local', servers, () => rm(root, { recursive: true, force: true }))
- * ```
  */
 export class ManagedCluster implements LocalCluster {
   readonly backend: LocalClusterBackend

@@ -6,11 +6,6 @@ import { TEST_DIALECTS, TESTED_DIALECTS } from './test-dialects.js'
  * Lays shards out over servers the same way for every backend: ids
  * `pg-0, pg-1, …` / `my-0, …` numbered across servers, database `shardtx`
  * when a server holds one shard, `shardtx_0, shardtx_1, …` when it holds several.
- *
- * ```ts
- * planServers({ servers: { postgres: 1, mysql: 0 }, databasesPerServer: 2 })
- * // [{ dialect: 'postgres', name: 'postgres-0', shards: [{ id: 'pg-0', database: 'shardtx_0' }, { id: 'pg-1', database: 'shardtx_1' }] }]
- * ```
  */
 export function planServers(options: { servers: Readonly<Record<Dialect, number>>; databasesPerServer: number }): ServerPlan[] {
   return TESTED_DIALECTS.flatMap((dialect) => planDialect(dialect, options.servers[dialect], options.databasesPerServer))

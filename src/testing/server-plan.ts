@@ -2,10 +2,6 @@ import type { Dialect } from '../config/shard-config.js'
 
 /**
  * One server to start and the shards (databases) it will hold.
- *
- * ```ts
- * const plan: ServerPlan = { dialect: 'mysql', name: 'mariadb-0', shards: [{ id: 'my-0', database: 'shardtx' }] }
- * ```
  */
 export interface ServerPlan {
   dialect: Dialect

@@ -10,10 +10,6 @@ import { CONTAINER_PASSWORD, type ContainerRecipe } from './container-recipes.js
 
 /**
  * What the lazily imported testcontainers package provides.
- *
- * ```ts
- * const runtime: ContainerRuntime = { client: await getContainerRuntimeClient(), GenericContainer, ImageName }
- * ```
  */
 export interface ContainerRuntime {
   client: ContainerRuntimeClient
@@ -31,11 +27,6 @@ const HOST = '127.0.0.1'
  * the container's life, so shard configs stay valid across a kill and a
  * restart. The data lives in the container's own filesystem, which a
  * stopped or killed container keeps until it is removed.
- *
- * ```ts
- * const server = new ContainerServer(plan, { runtime, recipe: postgresContainer, image: 'postgres:16-alpine', durable: false, pull: true })
- * await server.start()
- * ```
  */
 export class ContainerServer implements ManagedServer {
   readonly plan: ServerPlan

@@ -14,10 +14,6 @@ import { ContainerServer, type ContainerRuntime } from './container-server.js'
  * backends never load it. With `pull: true` its Ryuk reaper removes the
  * containers if this process dies; with `pull: false` Ryuk (an image to pull)
  * never starts, and a missing image is an error, not a download.
- *
- * ```ts
- * const local = await startContainersBackend(resolveLocalClusterOptions({ postgres: 2, backend: 'containers' }))
- * ```
  */
 export async function startContainersBackend(options: ResolvedLocalClusterOptions): Promise<ManagedCluster> {
   const runtime = await loadContainerRuntime()
@@ -55,10 +51,6 @@ function removeContainersSync(servers: readonly ContainerServer[]): void {
 /**
  * Loads testcontainers and connects to the container engine; a
  * `LOCAL_CLUSTER_NO_CONTAINER_RUNTIME` error when either is missing.
- *
- * ```ts
- * const { client } = await loadContainerRuntime()
- * ```
  */
 export async function loadContainerRuntime(): Promise<ContainerRuntime> {
   // Containers run on the host's network, so the servers are on this

@@ -14,11 +14,6 @@ import { perDialect, TEST_DIALECTS } from '../test-dialects.js'
  * `SHARDTX_TEST_POSTGRES_URLS` / `SHARDTX_TEST_MYSQL_URLS` (comma-separated,
  * each naming its database). The first N URLs are used. kill, stop and
  * restart throw {@link UnsupportedByBackendError}; destroy leaves the servers alone.
- *
- * ```ts
- * // SHARDTX_TEST_POSTGRES_URLS=postgres://postgres:pw@db1:5432/shardtx,postgres://postgres:pw@db2:5432/shardtx
- * const local = startEnvBackend(resolveLocalClusterOptions({ postgres: 2, backend: 'env' }))
- * ```
  */
 export function startEnvBackend(options: ResolvedLocalClusterOptions): ManagedCluster {
   if (options.databasesPerServer !== 1) {

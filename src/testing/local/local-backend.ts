@@ -17,10 +17,6 @@ const PORT_ATTEMPTS = 3
  * The `local` backend: PostgreSQL and MariaDB servers run from the installed
  * binaries, each in a directory under one `shardtx-*` temp dir, all started
  * in parallel. Everything is killed and removed on destroy or process exit.
- *
- * ```ts
- * const local = await startLocalBackend(resolveLocalClusterOptions({ postgres: 2, mysql: 2 }))
- * ```
  */
 export async function startLocalBackend(options: ResolvedLocalClusterOptions): Promise<ManagedCluster> {
   // Look everything up before touching the disk, so a missing package fails fast and clean.

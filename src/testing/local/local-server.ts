@@ -6,10 +6,6 @@ import type { RunAs } from './run-as.js'
  * A server the `local` backend runs from installed binaries: what it needs
  * beyond {@link ManagedServer} to be created on a free port and cleaned up
  * synchronously at process exit.
- *
- * ```ts
- * await server.init(); server.port = 24001; await server.start(); await server.createDatabases()
- * ```
  */
 export interface LocalServer extends ManagedServer {
   /** Settable until the first start succeeds; fixed afterwards, so restarts keep it. */

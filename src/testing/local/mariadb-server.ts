@@ -23,10 +23,6 @@ export const mariadbLocalRecipe: LocalServerRecipe = {
 /**
  * A throwaway MariaDB server: its own data directory, 127.0.0.1 only, user
  * `root` with an empty password. Runs as root (`--user=root`) when we are root.
- *
- * ```ts
- * const server = new LocalMariadbServer(plan, { dir, binaries, durable: false, extraArgs: [] })
- * ```
  */
 export class LocalMariadbServer extends LocalServerBase implements LocalServer {
   protected readonly dialect = 'mysql'

@@ -30,10 +30,6 @@ export const postgresLocalRecipe: LocalServerRecipe = {
 /**
  * A throwaway PostgreSQL server: its own data directory, 127.0.0.1 only,
  * prepared transactions enabled, superuser `postgres` with trust auth.
- *
- * ```ts
- * const server = new LocalPostgresServer(plan, { dir, binaries, runAs, durable: false, extraArgs: [] })
- * ```
  */
 export class LocalPostgresServer extends LocalServerBase implements LocalServer {
   protected readonly dialect = 'postgres'
