@@ -1,3 +1,5 @@
+import { mysqlTraits } from '../../adapters/mysql/mysql-traits.js'
+import { postgresTraits } from '../../adapters/postgres/postgres-traits.js'
 import type { Dialect } from '../config/shard-config.js'
 import { mariadbContainer, postgresContainer, type ContainerRecipe } from './containers/container-recipes.js'
 import type { LocalServerRecipe } from './local/local-server.js'
@@ -7,7 +9,9 @@ import { postgresLocalRecipe } from './local/postgres-server.js'
 /**
  * What `shardtx/testing` knows of one dialect: how each backend gets a server
  * of it. Every field is a place a new dialect must fill in; the registry below
- * is a `Record<Dialect, …>`, so the compiler names a dialect left out.
+ * is a `Record<Dialect, …>`, so the compiler names a dialect left out. Only the
+ * dialects' traits are read from adapters/ (plain facts): loading
+ * `shardtx/testing` loads no database driver.
  */
 export interface TestDialect {
   /** The server software; names each server's directory or container (`mariadb-0`). */
@@ -20,8 +24,12 @@ export interface TestDialect {
   readonly container: ContainerRecipe
   /** `containers` backend: the variable that overrides the default image, and that default. */
   readonly image: { readonly variable: string; readonly default: string }
-  /** `env` backend: the variable listing the servers' URLs, and the port a URL without one means. */
-  readonly env: { readonly variable: string; readonly defaultPort: number }
+  /**
+   * `env` backend: the variable listing the servers' URLs, the URL schemes
+   * they may use (the dialect's own, from its traits; the first is shown in
+   * messages) and the port a URL without one means.
+   */
+  readonly env: { readonly variable: string; readonly urlProtocols: readonly string[]; readonly defaultPort: number }
 }
 
 export const TEST_DIALECTS: Record<Dialect, TestDialect> = {
@@ -31,7 +39,7 @@ export const TEST_DIALECTS: Record<Dialect, TestDialect> = {
     local: postgresLocalRecipe,
     container: postgresContainer,
     image: { variable: 'SHARDTX_TEST_POSTGRES_IMAGE', default: 'postgres:16-alpine' },
-    env: { variable: 'SHARDTX_TEST_POSTGRES_URLS', defaultPort: 5432 },
+    env: { variable: 'SHARDTX_TEST_POSTGRES_URLS', urlProtocols: postgresTraits.urlProtocols, defaultPort: 5432 },
   },
   mysql: {
     serverName: 'mariadb',
@@ -39,7 +47,7 @@ export const TEST_DIALECTS: Record<Dialect, TestDialect> = {
     local: mariadbLocalRecipe,
     container: mariadbContainer,
     image: { variable: 'SHARDTX_TEST_MYSQL_IMAGE', default: 'mariadb:11.4' },
-    env: { variable: 'SHARDTX_TEST_MYSQL_URLS', defaultPort: 3306 },
+    env: { variable: 'SHARDTX_TEST_MYSQL_URLS', urlProtocols: mysqlTraits.urlProtocols, defaultPort: 3306 },
   },
 }
 

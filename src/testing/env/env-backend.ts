@@ -4,7 +4,6 @@ import type { ServerInfo } from '../local-cluster.js'
 import type { ResolvedLocalClusterOptions } from '../local-cluster-options.js'
 import { ManagedCluster } from '../managed-cluster.js'
 import type { ManagedServer } from '../managed-server.js'
-import { traitsOf } from '../../../adapters/index.js'
 import { planServers } from '../plan-servers.js'
 import type { ServerPlan } from '../server-plan.js'
 import { perDialect, TEST_DIALECTS } from '../test-dialects.js'
@@ -26,8 +25,7 @@ export function startEnvBackend(options: ResolvedLocalClusterOptions): ManagedCl
 }
 
 function urlsFrom(env: Readonly<Record<string, string | undefined>>, dialect: Dialect, count: number): ConnectionObject[] {
-  const { variable, defaultPort } = TEST_DIALECTS[dialect].env
-  const protocols = traitsOf(dialect).urlProtocols
+  const { variable, urlProtocols: protocols, defaultPort } = TEST_DIALECTS[dialect].env
   const listed = (env[variable] ?? '').split(',').map((url) => url.trim()).filter((url) => url !== '')
   if (listed.length < count) {
     throw new LocalClusterError('LOCAL_CLUSTER_OPTIONS', `env backend: ${count} ${dialect} shard(s) asked for, but ${variable} lists ${listed.length} URL(s)`)
