@@ -32,10 +32,6 @@ export interface ClusterRuntime {
 
 /**
  * The participant of `shardId`, or a ConfigError listing the shards there are.
- *
- * ```ts
- * participantOf(rt, 'pg-9') // throws 'shardId: unknown shard "pg-9" (known: pg-0, my-0)'
- * ```
  */
 export function participantOf(rt: ClusterRuntime, shardId: string): Participant {
   const participant = rt.participants.get(shardId)

@@ -3,10 +3,6 @@
  * connection that runs out as "Timeout acquiring a connection. The pool is
  * probably full. Are you missing a .transacting(trx) call?", which sends
  * people looking for a leak; say what it usually means instead.
- *
- * ```ts
- * describeShardError(new Error('connect ECONNREFUSED 127.0.0.1:5432')) // 'connect ECONNREFUSED 127.0.0.1:5432'
- * ```
  */
 export function describeShardError(error: unknown): string {
   if (error instanceof Error && error.name === 'KnexTimeoutError') {

@@ -12,10 +12,6 @@ export class NotSentError extends Error {
  * True when `error` proves the statement was never sent: the connection was
  * refused or never resolved, or no pooled connection came within `maxWait`
  * (knex's KnexTimeoutError). Any other connection error leaves it unknown.
- *
- * ```ts
- * if (neverSent(error)) rollBackEverything() // nothing of it can have committed
- * ```
  */
 export function neverSent(error: unknown): boolean {
   if (!(error instanceof Error)) return false

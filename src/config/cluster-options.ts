@@ -306,11 +306,8 @@ function resolveRecovery(input: unknown): Required<RecoveryOptions> {
   if (input === false) return { ...defaults, enabled: false }
   const recovery = plainObject('recovery', input) as RecoveryOptions
   rejectUnknownKeys('recovery', recovery, RECOVERY_KEYS)
-  if (recovery.enabled !== undefined && typeof recovery.enabled !== 'boolean') {
-    throw new ConfigError('recovery.enabled', 'must be true or false')
-  }
   return {
-    enabled: recovery.enabled ?? true,
+    enabled: booleanOption('recovery.enabled', recovery.enabled) ?? true,
     intervalMs: positiveMs('recovery.intervalMs', recovery.intervalMs) ?? defaults.intervalMs,
     graceMs: nonNegativeMs('recovery.graceMs', recovery.graceMs) ?? defaults.graceMs,
     abortRetentionMs: positiveMs('recovery.abortRetentionMs', recovery.abortRetentionMs) ?? defaults.abortRetentionMs,

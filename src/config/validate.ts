@@ -1,18 +1,15 @@
 import { ConfigError } from '../errors.js'
 
 /*
- * The checks the option readers share (cluster config, transaction options,
- * table declarations, migration options), so the same mistake reads the same
- * everywhere: each throws a ConfigError naming the field.
+ * The checks the option readers share (cluster config, transaction options and
+ * their retry, table declarations, migration options, the testing cluster's
+ * options), so the same mistake reads the same everywhere: each throws a
+ * ConfigError naming the field.
  */
 
 /**
  * `value` when it is a function, else a ConfigError naming `field`: for callbacks
  * and hooks, refused when they are handed over rather than when first called.
- *
- * ```ts
- * const hook = functionOption('afterCommit(hook)', hook) // throws "afterCommit(hook): must be a function, got null"
- * ```
  */
 export function functionOption<F extends (...args: never[]) => unknown>(field: string, value: unknown): F {
   if (typeof value !== 'function') throw new ConfigError(field, `must be a function, got ${value === null ? 'null' : typeof value}`)
@@ -20,7 +17,7 @@ export function functionOption<F extends (...args: never[]) => unknown>(field: s
 }
 
 export function booleanOption(field: string, value: unknown): boolean | undefined {
-  if (value !== undefined && typeof value !== 'boolean') throw new ConfigError(field, 'must be true or false')
+  if (value !== undefined && typeof value !== 'boolean') throw new ConfigError(field, 'must be a boolean (true or false)')
   return value as boolean | undefined
 }
 
@@ -40,8 +37,11 @@ export function nonNegativeMs(field: string, value: unknown): number | undefined
   return value
 }
 
-export function plainObject(field: string, value: unknown): Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(field, 'must be an object')
+/** `value` when it is a plain object; `like` shows one in the message (`{ attempts: 3 }`). */
+export function plainObject(field: string, value: unknown, like?: string): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(field, like === undefined ? 'must be an object' : `must be an object like ${like}`)
+  }
   return value as Record<string, unknown>
 }
 
@@ -55,6 +55,24 @@ export function rejectUnknownKeys(field: string, object: object, known: string[]
 
 /** `value` when it is an integer ≥ `min` (or undefined). */
 export function integerAtLeast(field: string, value: unknown, min: number): number | undefined {
-  if (value !== undefined && !(Number.isInteger(value) && (value as number) >= min)) throw new ConfigError(field, `must be an integer ≥ ${min}`)
-  return value as number | undefined
+  return value === undefined ? undefined : requiredIntegerAtLeast(field, value, min)
+}
+
+/** `value` when it is an integer ≥ `min`; undefined is refused too. */
+export function requiredIntegerAtLeast(field: string, value: unknown, min: number): number {
+  if (!(Number.isInteger(value) && (value as number) >= min)) throw new ConfigError(field, `must be an integer ≥ ${min}, got ${shown(value)}`)
+  return value as number
+}
+
+/** `value` when it is an array of strings. */
+export function stringArray(field: string, value: unknown): readonly string[] {
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) throw new ConfigError(field, 'must be an array of strings')
+  return value
+}
+
+/** A value as a message shows it: numbers as they are, strings quoted, anything else by its type. */
+function shown(value: unknown): string {
+  if (typeof value === 'number') return String(value)
+  if (typeof value === 'string') return JSON.stringify(value)
+  return value === null ? 'null' : typeof value
 }

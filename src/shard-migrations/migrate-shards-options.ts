@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { functionOption, plainObject, positiveMs, rejectUnknownKeys } from '../config/validate.js'
+import { booleanOption, functionOption, plainObject, positiveMs, rejectUnknownKeys } from '../config/validate.js'
 import { ConfigError } from '../errors.js'
 import type { MigrationProgress } from './migration-progress.js'
 
@@ -96,9 +96,7 @@ export function resolveMigrateShardsOptions(input: unknown, shardIds: string[]):
   if (!Array.isArray(loadExtensions) || loadExtensions.length === 0 || !loadExtensions.every((e) => typeof e === 'string' && /^\.\w+$/.test(e))) {
     throw new ConfigError('loadExtensions', "must list file endings like '.js'")
   }
-  if (options.disableTransactions !== undefined && typeof options.disableTransactions !== 'boolean') {
-    throw new ConfigError('disableTransactions', 'must be true or false')
-  }
+  booleanOption('disableTransactions', options.disableTransactions)
   const shards = options.shards ?? shardIds
   if (!Array.isArray(shards) || shards.length === 0) throw new ConfigError('shards', 'must list at least one shard id')
   for (const id of shards) {

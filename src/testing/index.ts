@@ -11,7 +11,8 @@
  */
 export { startLocalCluster } from './start-local-cluster.js'
 export type { LocalCluster, ServerInfo } from './local-cluster.js'
-export type { LocalClusterBackend, LocalClusterOptions } from './local-cluster-options.js'
+export type { LocalClusterBackend } from './local-cluster-backend.js'
+export type { LocalClusterOptions } from './local-cluster-options.js'
 export type { PartitionMode, PartitionOptions } from './faults/fault-options.js'
 export {
   LocalClusterError,

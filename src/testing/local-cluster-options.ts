@@ -1,15 +1,11 @@
+import type { Dialect } from '../config/shard-config.js'
+import { ConfigError } from '../errors.js'
+import { booleanOption, plainObject, rejectUnknownKeys, requiredIntegerAtLeast, stringArray } from '../config/validate.js'
+import { BACKENDS, type LocalClusterBackend } from './local-cluster-backend.js'
 import { LocalClusterError } from './local-cluster-errors.js'
+import { perDialect, TEST_DIALECTS, TESTED_DIALECTS } from './test-dialects.js'
 
-/**
- * Where the servers of a test cluster come from.
- *
- * ```ts
- * const backend: LocalClusterBackend = process.env.CI ? 'local' : 'containers'
- * ```
- */
-export type LocalClusterBackend = 'local' | 'containers' | 'env'
-
-const BACKENDS: readonly LocalClusterBackend[] = ['local', 'containers', 'env']
+export type { LocalClusterBackend } from './local-cluster-backend.js'
 
 /**
  * What {@link startLocalCluster} should start.
@@ -46,8 +42,8 @@ export interface LocalClusterOptions {
    * of `PATH` and the usual Debian locations.
    */
   searchPath?: readonly string[]
-  /** `local` backend: extra command-line arguments for each server. */
-  serverArgs?: { postgres?: readonly string[]; mysql?: readonly string[] }
+  /** `local` backend: extra command-line arguments for each server, by dialect. */
+  serverArgs?: { readonly [D in Dialect]?: readonly string[] }
   /**
    * `containers` backend: images. Default: `SHARDTX_TEST_POSTGRES_IMAGE` /
    * `SHARDTX_TEST_MYSQL_IMAGE`, else the official `postgres:16-alpine` and
@@ -56,7 +52,7 @@ export interface LocalClusterOptions {
    * command will do, such as the `shardtx-local/*` images that the
    * repository's `scripts/build-local-images.sh` builds with no pull.
    */
-  images?: { postgres?: string; mysql?: string }
+  images?: { readonly [D in Dialect]?: string }
   /**
    * `true`: put a TCP proxy on 127.0.0.1 in front of every shard, so that
    * `partition`, `heal` and `delay` can break or slow its path; `shards` then
@@ -75,71 +71,69 @@ export interface LocalClusterOptions {
 }
 
 /**
- * {@link LocalClusterOptions} with defaults applied and every value checked.
- *
- * ```ts
- * const { backend, durable } = resolveLocalClusterOptions({ postgres: 1 }) // 'local', true
- * ```
+ * {@link LocalClusterOptions} with defaults applied and every value checked,
+ * each per-dialect value keyed by dialect.
  */
 export interface ResolvedLocalClusterOptions {
-  postgres: number
-  mysql: number
+  /** How many servers of each dialect. */
+  servers: Record<Dialect, number>
   databasesPerServer: number
   durable: boolean
   backend: LocalClusterBackend
   searchPath: readonly string[] | undefined
-  serverArgs: { postgres: readonly string[]; mysql: readonly string[] }
-  images: { postgres: string; mysql: string }
+  serverArgs: Record<Dialect, readonly string[]>
+  images: Record<Dialect, string>
   faults: boolean
   pull: boolean
   env: Readonly<Record<string, string | undefined>>
 }
 
-const KNOWN_KEYS = new Set<string>([
-  'postgres', 'mysql', 'databasesPerServer', 'durable', 'backend', 'searchPath', 'serverArgs', 'images', 'faults', 'pull', 'env',
-])
+/**
+ * The server counts are options named after the dialects (`postgres`, `mysql`).
+ * Naming them in `LocalClusterOptions` by hand keeps their docs; this line
+ * fails to compile when a dialect has no count there.
+ */
+type ServerCounts = Required<Pick<LocalClusterOptions, Dialect>>
+
+const KNOWN_KEYS = [...TESTED_DIALECTS, 'databasesPerServer', 'durable', 'backend', 'searchPath', 'serverArgs', 'images', 'faults', 'pull', 'env']
 
 /**
  * Applies defaults and rejects anything that is not a valid option, so a typo
  * fails loudly instead of starting the wrong cluster.
- *
- * ```ts
- * resolveLocalClusterOptions({ postgres: 1, mysqll: 1 } as never) // throws: unknown option "mysqll"
- * ```
  */
 export function resolveLocalClusterOptions(options: LocalClusterOptions): ResolvedLocalClusterOptions {
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw invalid('options', 'must be an object like { postgres: 2, mysql: 2 }')
+  try {
+    return resolve(options)
+  } catch (error) {
+    // The shared checks speak ConfigError; startLocalCluster's callers get its own error type.
+    if (error instanceof ConfigError) throw new LocalClusterError('LOCAL_CLUSTER_OPTIONS', `startLocalCluster: ${error.message}`, error)
+    throw error
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_KEYS.has(key)) throw invalid(key, `unknown option; known: ${[...KNOWN_KEYS].join(', ')}`)
-  }
+}
+
+function resolve(input: LocalClusterOptions): ResolvedLocalClusterOptions {
+  const options = plainObject('options', input, '{ postgres: 2, mysql: 2 }') as LocalClusterOptions
+  rejectUnknownKeys('options', options, KNOWN_KEYS)
   const env = options.env ?? process.env
-  const postgres = count('postgres', options.postgres ?? 0, 0)
-  const mysql = count('mysql', options.mysql ?? 0, 0)
-  if (postgres + mysql === 0) throw invalid('postgres/mysql', 'ask for at least one server, e.g. { postgres: 1 }')
-  const backend = options.backend ?? backendFromEnv(env)
-  if (!BACKENDS.includes(backend)) throw invalid('backend', `unknown backend "${String(backend)}"; use ${BACKENDS.join(', ')}`)
-  for (const flag of ['durable', 'faults', 'pull'] as const) {
-    if (options[flag] !== undefined && typeof options[flag] !== 'boolean') throw invalid(flag, 'must be a boolean')
+  const counts: ServerCounts = perDialect((dialect) => requiredIntegerAtLeast(dialect, options[dialect] ?? 0, 0))
+  if (TESTED_DIALECTS.every((dialect) => counts[dialect] === 0)) {
+    throw new ConfigError(TESTED_DIALECTS.join('/'), 'ask for at least one server, e.g. { postgres: 1 }')
   }
+  const backend = options.backend ?? backendFromEnv(env)
+  if (!BACKENDS.includes(backend)) throw new ConfigError('backend', `unknown backend "${String(backend)}"; use ${BACKENDS.join(', ')}`)
   return {
-    postgres,
-    mysql,
-    databasesPerServer: count('databasesPerServer', options.databasesPerServer ?? 1, 1),
-    durable: options.durable ?? true,
+    servers: counts,
+    databasesPerServer: requiredIntegerAtLeast('databasesPerServer', options.databasesPerServer ?? 1, 1),
+    durable: booleanOption('durable', options.durable) ?? true,
     backend,
-    searchPath: options.searchPath === undefined ? undefined : strings('searchPath', options.searchPath),
-    serverArgs: {
-      postgres: strings('serverArgs.postgres', options.serverArgs?.postgres ?? []),
-      mysql: strings('serverArgs.mysql', options.serverArgs?.mysql ?? []),
-    },
-    images: {
-      postgres: options.images?.postgres ?? nonEmpty(env.SHARDTX_TEST_POSTGRES_IMAGE) ?? 'postgres:16-alpine',
-      mysql: options.images?.mysql ?? nonEmpty(env.SHARDTX_TEST_MYSQL_IMAGE) ?? 'mariadb:11.4',
-    },
-    faults: options.faults ?? false,
-    pull: options.pull ?? env.SHARDTX_TEST_PULL?.trim() !== 'never',
+    searchPath: options.searchPath === undefined ? undefined : stringArray('searchPath', options.searchPath),
+    serverArgs: perDialect((dialect) => stringArray(`serverArgs.${dialect}`, options.serverArgs?.[dialect] ?? [])),
+    images: perDialect((dialect) => {
+      const { variable, default: image } = TEST_DIALECTS[dialect].image
+      return options.images?.[dialect] ?? nonEmpty(env[variable]) ?? image
+    }),
+    faults: booleanOption('faults', options.faults) ?? false,
+    pull: booleanOption('pull', options.pull) ?? env.SHARDTX_TEST_PULL?.trim() !== 'never',
     env,
   }
 }
@@ -148,29 +142,11 @@ function backendFromEnv(env: Readonly<Record<string, string | undefined>>): Loca
   const value = env.SHARDTX_TEST_BACKEND?.trim()
   if (value === undefined || value === '') return 'local'
   if (!(BACKENDS as readonly string[]).includes(value)) {
-    throw invalid('SHARDTX_TEST_BACKEND', `unknown backend "${value}"; use ${BACKENDS.join(', ')}`)
+    throw new ConfigError('SHARDTX_TEST_BACKEND', `unknown backend "${value}"; use ${BACKENDS.join(', ')}`)
   }
   return value as LocalClusterBackend
 }
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value?.trim() || undefined
-}
-
-function count(field: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw invalid(field, `must be an integer ≥ ${min}, got ${typeof value === 'number' ? value : JSON.stringify(value)}`)
-  }
-  return value
-}
-
-function strings(field: string, value: unknown): readonly string[] {
-  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
-    throw invalid(field, 'must be an array of strings')
-  }
-  return value
-}
-
-function invalid(field: string, problem: string): LocalClusterError {
-  return new LocalClusterError('LOCAL_CLUSTER_OPTIONS', `startLocalCluster: ${field}: ${problem}`)
 }

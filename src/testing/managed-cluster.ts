@@ -3,17 +3,13 @@ import { delayMs, partitionMode, type PartitionOptions } from './faults/fault-op
 import { FaultProxy } from './faults/fault-proxy.js'
 import { LocalClusterError } from './local-cluster-errors.js'
 import type { LocalCluster, ServerInfo } from './local-cluster.js'
-import type { LocalClusterBackend } from './local-cluster-options.js'
+import type { LocalClusterBackend } from './local-cluster-backend.js'
 import type { ManagedServer } from './managed-server.js'
 
 /**
  * The {@link LocalCluster} every backend hands out: finds the server of a
  * shard id, runs one operation per server at a time (a restart racing a kill
  * would leave a half-started server), and makes destroy idempotent.
- *
- * ```ts
- * return new ManagedCluster('local', servers, () => rm(root, { recursive: true, force: true }))
- * ```
  */
 export class ManagedCluster implements LocalCluster {
   readonly backend: LocalClusterBackend

@@ -5,10 +5,6 @@ import type { ServerPlan } from './server-plan.js'
 /**
  * What a backend does for one server; {@link ManagedCluster} maps shard ids
  * onto it, serializes the calls and refuses them after destroy.
- *
- * ```ts
- * class EnvServer implements ManagedServer { … }
- * ```
  */
 export interface ManagedServer {
   readonly plan: ServerPlan
@@ -24,10 +20,6 @@ export interface ManagedServer {
 
 /**
  * Builds the shard configs of one planned server.
- *
- * ```ts
- * shardConfigsFor(plan, { host: '127.0.0.1', port: 5433, user: 'postgres', password: '' })
- * ```
  */
 export function shardConfigsFor(
   plan: ServerPlan,

@@ -7,10 +7,6 @@ const PROTOCOL_VERSION_10 = 0x0a
  * with its handshake packet, i.e. it accepts connections. A port that merely
  * listens is not enough: the kernel completes the TCP handshake while the
  * server is still recovering, so this reads the first packet, with no driver.
- *
- * ```ts
- * await pollUntil(() => acceptsMysqlConnections('127.0.0.1', 3307), { timeoutMs: 60_000, onTimeout })
- * ```
  */
 export function acceptsMysqlConnections(host: string, port: number, timeoutMs = 2_000): Promise<boolean> {
   return new Promise((resolve) => {

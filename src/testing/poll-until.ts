@@ -4,10 +4,6 @@ import { setTimeout as sleep } from 'node:timers/promises'
  * Calls `check` every `intervalMs` until it returns true; throws what
  * `onTimeout` builds when `timeoutMs` passes first. An error thrown by `check`
  * ends the wait at once.
- *
- * ```ts
- * await pollUntil(() => isReady(), { timeoutMs: 60_000, onTimeout: () => new Error('not ready') })
- * ```
  */
 export async function pollUntil(
   check: () => boolean | Promise<boolean>,

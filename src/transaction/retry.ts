@@ -1,3 +1,4 @@
+import { plainObject, rejectUnknownKeys, requiredIntegerAtLeast } from '../config/validate.js'
 import { ConfigError, isRetryable } from '../errors.js'
 
 /**
@@ -19,11 +20,10 @@ export interface RetryOptions {
 
 export function resolveRetry(field: string, value: unknown): RetryOptions | undefined {
   if (value === undefined) return undefined
-  if (value === null || typeof value !== 'object') throw new ConfigError(field, 'must be an object like { attempts: 3 }')
-  const { attempts, backoff, ...rest } = value as RetryOptions
-  const unknown = Object.keys(rest)[0]
-  if (unknown !== undefined) throw new ConfigError(`${field}.${unknown}`, 'unknown option (known: attempts, backoff)')
-  if (!Number.isInteger(attempts) || attempts < 1) throw new ConfigError(`${field}.attempts`, 'must be an integer ≥ 1')
+  const options = plainObject(field, value, '{ attempts: 3 }')
+  rejectUnknownKeys(field, options, ['attempts', 'backoff'])
+  const attempts = requiredIntegerAtLeast(`${field}.attempts`, options.attempts, 1)
+  const backoff = options.backoff as RetryOptions['backoff']
   const fixed = typeof backoff === 'number' && Number.isFinite(backoff) && backoff >= 0
   if (backoff !== undefined && !fixed && typeof backoff !== 'function') {
     throw new ConfigError(`${field}.backoff`, 'must be a number of ms ≥ 0 or a function (attempt, error) => ms')

@@ -3,18 +3,13 @@ import type { ShardConfig } from '../../config/shard-config.js'
 import { LocalClusterError } from '../local-cluster-errors.js'
 import type { ServerInfo } from '../local-cluster.js'
 import { shardConfigsFor, type ManagedServer } from '../managed-server.js'
-import { acceptsMysqlConnections } from '../mysql-handshake-probe.js'
 import { pollUntil } from '../poll-until.js'
 import type { ServerPlan } from '../server-plan.js'
 import { findFreePorts } from '../local/free-ports.js'
-import { CONTAINER_PASSWORD, CONTAINER_RECIPES, type ContainerRecipe } from './container-recipes.js'
+import { CONTAINER_PASSWORD, type ContainerRecipe } from './container-recipes.js'
 
 /**
  * What the lazily imported testcontainers package provides.
- *
- * ```ts
- * const runtime: ContainerRuntime = { client: await getContainerRuntimeClient(), GenericContainer, ImageName }
- * ```
  */
 export interface ContainerRuntime {
   client: ContainerRuntimeClient
@@ -32,11 +27,6 @@ const HOST = '127.0.0.1'
  * the container's life, so shard configs stay valid across a kill and a
  * restart. The data lives in the container's own filesystem, which a
  * stopped or killed container keeps until it is removed.
- *
- * ```ts
- * const server = new ContainerServer(plan, { runtime, image: 'postgres:16-alpine', durable: false, pull: true })
- * await server.start()
- * ```
  */
 export class ContainerServer implements ManagedServer {
   readonly plan: ServerPlan
@@ -49,13 +39,13 @@ export class ContainerServer implements ManagedServer {
   #port = 0
   #running = false
 
-  constructor(plan: ServerPlan, settings: { runtime: ContainerRuntime; image: string; durable: boolean; pull: boolean }) {
+  constructor(plan: ServerPlan, settings: { runtime: ContainerRuntime; recipe: ContainerRecipe; image: string; durable: boolean; pull: boolean }) {
     this.plan = plan
     this.#runtime = settings.runtime
     this.#image = settings.image
     this.#durable = settings.durable
     this.#pull = settings.pull
-    this.#recipe = CONTAINER_RECIPES[plan.dialect]
+    this.#recipe = settings.recipe
   }
 
   get shards(): ShardConfig[] {
@@ -170,9 +160,9 @@ export class ContainerServer implements ManagedServer {
   }
 
   async #acceptsConnections(): Promise<boolean> {
-    const command = this.#recipe.readyCommand(this.#port)
-    if (!command) return acceptsMysqlConnections(HOST, this.#port)
-    return (await this.#container!.exec(command)).exitCode === 0
+    const { ready } = this.#recipe
+    if ('probe' in ready) return ready.probe(HOST, this.#port)
+    return (await this.#container!.exec(ready.command(this.#port))).exitCode === 0
   }
 
   async #exec(command: string[]): Promise<void> {

@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process'
 import { LocalClusterError } from '../local-cluster-errors.js'
 import type { ResolvedLocalClusterOptions } from '../local-cluster-options.js'
 import { ManagedCluster } from '../managed-cluster.js'
-import { planServers } from '../server-plan.js'
+import { planServers } from '../plan-servers.js'
+import { TEST_DIALECTS } from '../test-dialects.js'
 import { onProcessExit } from '../local/exit-cleanup.js'
 import { ContainerServer, type ContainerRuntime } from './container-server.js'
 
@@ -13,15 +14,18 @@ import { ContainerServer, type ContainerRuntime } from './container-server.js'
  * backends never load it. With `pull: true` its Ryuk reaper removes the
  * containers if this process dies; with `pull: false` Ryuk (an image to pull)
  * never starts, and a missing image is an error, not a download.
- *
- * ```ts
- * const local = await startContainersBackend(resolveLocalClusterOptions({ postgres: 2, backend: 'containers' }))
- * ```
  */
 export async function startContainersBackend(options: ResolvedLocalClusterOptions): Promise<ManagedCluster> {
   const runtime = await loadContainerRuntime()
   const servers = planServers(options).map(
-    (plan) => new ContainerServer(plan, { runtime, image: options.images[plan.dialect], durable: options.durable, pull: options.pull }),
+    (plan) =>
+      new ContainerServer(plan, {
+        runtime,
+        recipe: TEST_DIALECTS[plan.dialect].container,
+        image: options.images[plan.dialect],
+        durable: options.durable,
+        pull: options.pull,
+      }),
   )
   const unregister = onProcessExit(() => removeContainersSync(servers))
   const started = await Promise.allSettled(servers.map((server) => server.start()))
@@ -47,10 +51,6 @@ function removeContainersSync(servers: readonly ContainerServer[]): void {
 /**
  * Loads testcontainers and connects to the container engine; a
  * `LOCAL_CLUSTER_NO_CONTAINER_RUNTIME` error when either is missing.
- *
- * ```ts
- * const { client } = await loadContainerRuntime()
- * ```
  */
 export async function loadContainerRuntime(): Promise<ContainerRuntime> {
   // Containers run on the host's network, so the servers are on this

@@ -4,36 +4,28 @@ import type { ServerInfo } from '../local-cluster.js'
 import type { ResolvedLocalClusterOptions } from '../local-cluster-options.js'
 import { ManagedCluster } from '../managed-cluster.js'
 import type { ManagedServer } from '../managed-server.js'
-import { planServers, type ServerPlan } from '../server-plan.js'
-
-const SOURCES = {
-  postgres: { variable: 'SHARDTX_TEST_POSTGRES_URLS', protocols: ['postgres:', 'postgresql:'], defaultPort: 5432 },
-  mysql: { variable: 'SHARDTX_TEST_MYSQL_URLS', protocols: ['mysql:', 'mariadb:'], defaultPort: 3306 },
-} as const
+import { planServers } from '../plan-servers.js'
+import type { ServerPlan } from '../server-plan.js'
+import { perDialect, TEST_DIALECTS } from '../test-dialects.js'
 
 /**
  * The `env` backend: servers someone else runs, one shard per URL in
  * `SHARDTX_TEST_POSTGRES_URLS` / `SHARDTX_TEST_MYSQL_URLS` (comma-separated,
  * each naming its database). The first N URLs are used. kill, stop and
  * restart throw {@link UnsupportedByBackendError}; destroy leaves the servers alone.
- *
- * ```ts
- * // SHARDTX_TEST_POSTGRES_URLS=postgres://postgres:pw@db1:5432/shardtx,postgres://postgres:pw@db2:5432/shardtx
- * const local = startEnvBackend(resolveLocalClusterOptions({ postgres: 2, backend: 'env' }))
- * ```
  */
 export function startEnvBackend(options: ResolvedLocalClusterOptions): ManagedCluster {
   if (options.databasesPerServer !== 1) {
     throw new UnsupportedByBackendError('env', 'databasesPerServer', 'list one URL per shard instead; two URLs may name two databases on one server')
   }
-  const urls = { postgres: urlsFrom(options.env, 'postgres', options.postgres), mysql: urlsFrom(options.env, 'mysql', options.mysql) }
-  const next = { postgres: 0, mysql: 0 }
+  const urls = perDialect((dialect) => urlsFrom(options.env, dialect, options.servers[dialect]))
+  const next = perDialect(() => 0)
   const servers = planServers(options).map((plan) => new EnvServer(plan, urls[plan.dialect][next[plan.dialect]++]!))
   return new ManagedCluster('env', servers, async () => {})
 }
 
 function urlsFrom(env: Readonly<Record<string, string | undefined>>, dialect: Dialect, count: number): ConnectionObject[] {
-  const { variable, protocols, defaultPort } = SOURCES[dialect]
+  const { variable, urlProtocols: protocols, defaultPort } = TEST_DIALECTS[dialect].env
   const listed = (env[variable] ?? '').split(',').map((url) => url.trim()).filter((url) => url !== '')
   if (listed.length < count) {
     throw new LocalClusterError('LOCAL_CLUSTER_OPTIONS', `env backend: ${count} ${dialect} shard(s) asked for, but ${variable} lists ${listed.length} URL(s)`)
@@ -46,7 +38,7 @@ function urlsFrom(env: Readonly<Record<string, string | undefined>>, dialect: Di
       throw new LocalClusterError('LOCAL_CLUSTER_OPTIONS', `env backend: ${variable}[${index}] is not a URL`, cause)
     }
     const database = decodeURIComponent(url.pathname.replace(/^\//, ''))
-    if (!(protocols as readonly string[]).includes(url.protocol) || database === '') {
+    if (!protocols.includes(url.protocol) || database === '') {
       throw new LocalClusterError(
         'LOCAL_CLUSTER_OPTIONS',
         `env backend: ${variable}[${index}] must look like ${protocols[0]}//user:password@host:port/database`,
@@ -77,7 +69,7 @@ class EnvServer implements ManagedServer {
     return {
       dialect: this.plan.dialect,
       host: this.#connection.host ?? 'localhost',
-      port: this.#connection.port ?? SOURCES[this.plan.dialect].defaultPort,
+      port: this.#connection.port ?? TEST_DIALECTS[this.plan.dialect].env.defaultPort,
       pid: undefined,
       dataDir: undefined,
       containerId: undefined,

@@ -28,10 +28,6 @@ export const MAX_DELAY_MS = 60_000
 
 /**
  * Checks partition options, so a typo fails loudly instead of testing nothing.
- *
- * ```ts
- * partitionMode({ mode: 'blackhol' } as never) // throws LocalClusterError LOCAL_CLUSTER_OPTIONS
- * ```
  */
 export function partitionMode(options: unknown): PartitionMode {
   if (options === undefined) return 'blackhole'
@@ -50,10 +46,6 @@ export function partitionMode(options: unknown): PartitionMode {
 
 /**
  * Checks an added latency in ms.
- *
- * ```ts
- * delayMs(-1) // throws LocalClusterError LOCAL_CLUSTER_OPTIONS
- * ```
  */
 export function delayMs(ms: unknown): number {
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_DELAY_MS) {

@@ -27,12 +27,6 @@ interface Flow {
  * - `reset`: every flow is closed with a TCP RST on both sides; new connections
  *   are reset as soon as they are accepted.
  * - latency: each chunk is held `ms` before it is passed on, in order, both ways.
- *
- * ```ts
- * const proxy = new FaultProxy(() => ({ host: '127.0.0.1', port: 5432 }))
- * await proxy.listen()
- * await proxy.partition('blackhole')
- * ```
  */
 export class FaultProxy {
   readonly #target: ProxyTarget

@@ -6,10 +6,6 @@ import type { RunAs } from './run-as.js'
  * modes and ownership (PostgreSQL insists on a 0700 directory it owns).
  * Running initdb or mariadb-install-db once per dialect and copying is what
  * makes a 2+2 cluster start in about half the time on two cores.
- *
- * ```ts
- * await copyDataDir('/tmp/shardtx-x/postgres-0/data', '/tmp/shardtx-x/postgres-1/data', { runAs, logFile, cwd })
- * ```
  */
 export async function copyDataDir(from: string, to: string, options: { runAs: RunAs; logFile: string; cwd: string }): Promise<void> {
   await runProgram('cp', ['-a', from, to], { ...options, timeoutMs: 120_000 })

@@ -13,12 +13,6 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
  * workers with SIGTERM. So SIGINT/SIGTERM/SIGHUP run the cleanups too, and
  * when no one else listens for that signal the default action (termination)
  * is restored and the signal raised again.
- *
- * ```ts
- * const unregister = onProcessExit(() => killEverythingSync())
- * // … later, after an orderly shutdown:
- * unregister()
- * ```
  */
 export function onProcessExit(cleanup: () => void): () => void {
   install()

@@ -4,10 +4,6 @@ import { MissingServerBinaryError } from '../local-cluster-errors.js'
 
 /**
  * The PostgreSQL programs the `local` backend runs.
- *
- * ```ts
- * const { initdb, postgres, psql }: PostgresBinaries = findPostgresBinaries()
- * ```
  */
 export interface PostgresBinaries {
   initdb: string
@@ -17,10 +13,6 @@ export interface PostgresBinaries {
 
 /**
  * The MariaDB programs the `local` backend runs.
- *
- * ```ts
- * const { installDb, server }: MariadbBinaries = findMariadbBinaries()
- * ```
  */
 export interface MariadbBinaries {
   installDb: string
@@ -30,10 +22,6 @@ export interface MariadbBinaries {
 /**
  * Finds initdb, postgres and psql on `PATH`, then in Debian's versioned
  * `/usr/lib/postgresql/<major>/bin` (newest first), or only in `searchPath` when given.
- *
- * ```ts
- * findPostgresBinaries() // { initdb: '/usr/lib/postgresql/15/bin/initdb', … }
- * ```
  */
 export function findPostgresBinaries(searchPath?: readonly string[]): PostgresBinaries {
   const dirs = searchPath ?? [...pathDirs(), ...debianPostgresDirs(), '/usr/local/pgsql/bin']
@@ -48,10 +36,6 @@ export function findPostgresBinaries(searchPath?: readonly string[]): PostgresBi
 /**
  * Finds mariadbd (or mysqld) and mariadb-install-db (or mysql_install_db) on
  * `PATH` and in `/usr/sbin`, `/usr/bin`, or only in `searchPath` when given.
- *
- * ```ts
- * findMariadbBinaries() // { server: '/usr/sbin/mariadbd', installDb: '/usr/bin/mariadb-install-db' }
- * ```
  */
 export function findMariadbBinaries(searchPath?: readonly string[]): MariadbBinaries {
   const dirs = searchPath ?? [...pathDirs(), '/usr/sbin', '/usr/bin', '/usr/local/mysql/bin']

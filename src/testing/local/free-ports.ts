@@ -12,10 +12,6 @@ const LOWEST_PORT = 20_000
  * All ports are held until every one is found, so a call never returns one
  * twice. Another process can still bind a port first; callers retry a start
  * that fails with "address in use".
- *
- * ```ts
- * const [pgPort, myPort] = await findFreePorts(2)
- * ```
  */
 export async function findFreePorts(count: number): Promise<number[]> {
   const ceiling = ephemeralRangeStart()

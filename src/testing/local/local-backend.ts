@@ -4,14 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ResolvedLocalClusterOptions } from '../local-cluster-options.js'
 import { ManagedCluster } from '../managed-cluster.js'
-import { planServers } from '../server-plan.js'
+import { planServers } from '../plan-servers.js'
+import { perDialect, TEST_DIALECTS, TESTED_DIALECTS } from '../test-dialects.js'
 import { onProcessExit } from './exit-cleanup.js'
-import { findMariadbBinaries, findPostgresBinaries } from './find-binaries.js'
 import { findFreePorts } from './free-ports.js'
-import type { LocalServer } from './local-server.js'
-import { LocalMariadbServer } from './mariadb-server.js'
-import { LocalPostgresServer } from './postgres-server.js'
-import { assertReachable, postgresRunAs } from './run-as.js'
+import type { LocalServer, LocalServerMaker } from './local-server.js'
+import { assertReachable } from './run-as.js'
 
 const PORT_ATTEMPTS = 3
 
@@ -19,16 +17,12 @@ const PORT_ATTEMPTS = 3
  * The `local` backend: PostgreSQL and MariaDB servers run from the installed
  * binaries, each in a directory under one `shardtx-*` temp dir, all started
  * in parallel. Everything is killed and removed on destroy or process exit.
- *
- * ```ts
- * const local = await startLocalBackend(resolveLocalClusterOptions({ postgres: 2, mysql: 2 }))
- * ```
  */
 export async function startLocalBackend(options: ResolvedLocalClusterOptions): Promise<ManagedCluster> {
   // Look everything up before touching the disk, so a missing package fails fast and clean.
-  const postgresBinaries = options.postgres > 0 ? findPostgresBinaries(options.searchPath) : undefined
-  const mariadbBinaries = options.mysql > 0 ? findMariadbBinaries(options.searchPath) : undefined
-  const runAs = options.postgres > 0 ? postgresRunAs() : undefined
+  const makers = perDialect((dialect) => (options.servers[dialect] > 0 ? TEST_DIALECTS[dialect].local.prepare(options.searchPath) : undefined))
+  // Only PostgreSQL runs as another OS user (under root); the temp dir is handed to it.
+  const runAs = TESTED_DIALECTS.map((dialect) => makers[dialect]?.runAs).find((identity) => identity !== undefined)
 
   const root = mkdtempSync(join(tmpdir(), 'shardtx-'))
   try {
@@ -41,9 +35,8 @@ export async function startLocalBackend(options: ResolvedLocalClusterOptions): P
   if (runAs) chownSync(root, runAs.uid, runAs.gid)
   const servers: LocalServer[] = planServers(options).map((plan) => {
     const dir = join(root, plan.name)
-    return plan.dialect === 'postgres'
-      ? new LocalPostgresServer(plan, { dir, binaries: postgresBinaries!, runAs, durable: options.durable, extraArgs: options.serverArgs.postgres })
-      : new LocalMariadbServer(plan, { dir, binaries: mariadbBinaries!, durable: options.durable, extraArgs: options.serverArgs.mysql })
+    const maker = makers[plan.dialect] as LocalServerMaker // planned servers are of dialects asked for
+    return maker.create(plan, { dir, durable: options.durable, extraArgs: options.serverArgs[plan.dialect] })
   })
   const unregister = onProcessExit(() => {
     for (const server of servers) server.killSync()

@@ -9,10 +9,6 @@ import { ServerProcess } from './server-process.js'
  * What a throwaway PostgreSQL and a throwaway MariaDB server have in common: a
  * directory of their own (data directory and log inside), one server process on
  * 127.0.0.1, the shards of their plan, and restart as stop-then-start.
- *
- * ```ts
- * class LocalPostgresServer extends LocalServerBase { readonly dialect = 'postgres'; readonly user = 'postgres' … }
- * ```
  */
 export abstract class LocalServerBase {
   readonly plan: ServerPlan

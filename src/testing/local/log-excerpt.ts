@@ -4,10 +4,6 @@ const ERROR_LINE = /\[ERROR\]|\bFATAL\b|\bPANIC\b|\berror:|\bERROR\b/
  * The part of a server or tool log worth putting in an error message: the
  * lines that say ERROR/FATAL (tools such as mariadb-install-db bury them
  * under a page of advice), then the last lines.
- *
- * ```ts
- * throw new LocalClusterError('LOCAL_CLUSTER_START', `initdb failed:\n${logExcerpt(output)}`)
- * ```
  */
 export function logExcerpt(text: string, tailLines = 12): string {
   const lines = text.trimEnd().split('\n')

@@ -2,8 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { acceptsMysqlConnections } from '../mysql-handshake-probe.js'
 import type { ServerPlan } from '../server-plan.js'
-import type { MariadbBinaries } from './find-binaries.js'
-import type { LocalServer } from './local-server.js'
+import { findMariadbBinaries, type MariadbBinaries } from './find-binaries.js'
+import type { LocalServer, LocalServerRecipe } from './local-server.js'
 import { copyDataDir } from './copy-data-dir.js'
 import { runProgram } from './run-program.js'
 import { LocalServerBase } from './local-server-base.js'
@@ -12,13 +12,17 @@ const START_TIMEOUT_MS = 120_000
 const STOP_TIMEOUT_MS = 60_000
 const REDO_LOG_SIZE = '32M'
 
+/** MariaDB for the `local` backend: mariadbd and mariadb-install-db, run as this process. */
+export const mariadbLocalRecipe: LocalServerRecipe = {
+  prepare(searchPath) {
+    const binaries = findMariadbBinaries(searchPath)
+    return { runAs: undefined, create: (plan, settings) => new LocalMariadbServer(plan, { ...settings, binaries }) }
+  },
+}
+
 /**
  * A throwaway MariaDB server: its own data directory, 127.0.0.1 only, user
  * `root` with an empty password. Runs as root (`--user=root`) when we are root.
- *
- * ```ts
- * const server = new LocalMariadbServer(plan, { dir, binaries, durable: false, extraArgs: [] })
- * ```
  */
 export class LocalMariadbServer extends LocalServerBase implements LocalServer {
   protected readonly dialect = 'mysql'

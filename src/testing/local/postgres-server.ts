@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, chownSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { ServerPlan } from '../server-plan.js'
-import type { PostgresBinaries } from './find-binaries.js'
-import type { LocalServer } from './local-server.js'
-import type { RunAs } from './run-as.js'
+import { findPostgresBinaries, type PostgresBinaries } from './find-binaries.js'
+import type { LocalServer, LocalServerRecipe } from './local-server.js'
+import { postgresRunAs, type RunAs } from './run-as.js'
 import { copyDataDir } from './copy-data-dir.js'
 import { runProgram } from './run-program.js'
 import { LocalServerBase } from './local-server-base.js'
@@ -16,12 +16,20 @@ const START_TIMEOUT_MS = 120_000
 const STOP_TIMEOUT_MS = 60_000
 
 /**
+ * PostgreSQL for the `local` backend: initdb, postgres and psql, run as the
+ * `postgres` OS user when this process is root (see {@link postgresRunAs}).
+ */
+export const postgresLocalRecipe: LocalServerRecipe = {
+  prepare(searchPath) {
+    const binaries = findPostgresBinaries(searchPath)
+    const runAs = postgresRunAs()
+    return { runAs, create: (plan, settings) => new LocalPostgresServer(plan, { ...settings, binaries, runAs }) }
+  },
+}
+
+/**
  * A throwaway PostgreSQL server: its own data directory, 127.0.0.1 only,
  * prepared transactions enabled, superuser `postgres` with trust auth.
- *
- * ```ts
- * const server = new LocalPostgresServer(plan, { dir, binaries, runAs, durable: false, extraArgs: [] })
- * ```
  */
 export class LocalPostgresServer extends LocalServerBase implements LocalServer {
   protected readonly dialect = 'postgres'

@@ -4,10 +4,6 @@ import { readdirSync, readFileSync } from 'node:fs'
  * Sends SIGKILL to every process in the group led by `pgid`: a server and
  * the backends it forked die together, as in a machine crash. A group that
  * is already gone is fine.
- *
- * ```ts
- * killProcessGroup(server.pid)
- * ```
  */
 export function killProcessGroup(pgid: number): void {
   try {
@@ -21,10 +17,6 @@ export function killProcessGroup(pgid: number): void {
  * True while some process of group `pgid` is still alive. Zombies count as
  * gone: the orphaned children of a killed server are reparented to PID 1,
  * which may never reap them, yet they hold no memory, ports or files.
- *
- * ```ts
- * await pollUntil(() => !processGroupAlive(pgid), { timeoutMs: 10_000, onTimeout })
- * ```
  */
 export function processGroupAlive(pgid: number): boolean {
   if (process.platform !== 'linux') return signalReaches(-pgid)

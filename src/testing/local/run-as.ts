@@ -5,10 +5,6 @@ import { LocalClusterError } from '../local-cluster-errors.js'
 
 /**
  * The OS identity a server process runs as; undefined means "as this process".
- *
- * ```ts
- * const runAs: RunAs = { uid: 101, gid: 104 }
- * ```
  */
 export type RunAs = { uid: number; gid: number } | undefined
 
@@ -18,10 +14,6 @@ export type RunAs = { uid: number; gid: number } | undefined
  * package creates; anyone else runs them as themselves. The switch is done by
  * spawn's uid/gid, not `runuser`: runuser stays behind as the parent, so its
  * pid would not be the server's and a SIGKILL to it would not crash postgres.
- *
- * ```ts
- * const runAs = postgresRunAs() // { uid: 101, gid: 104 } under root
- * ```
  */
 export function postgresRunAs(): RunAs {
   if (process.getuid?.() !== 0) return undefined
@@ -47,10 +39,6 @@ function idOf(user: string, flag: '-u' | '-g'): number | undefined {
  * Throws a clear error when `runAs` cannot traverse the directories above
  * `dir` (initdb would only say "Permission denied"), e.g. a TMPDIR that is
  * private to root.
- *
- * ```ts
- * assertReachable('/tmp/shardtx-x', postgresRunAs())
- * ```
  */
 export function assertReachable(dir: string, runAs: RunAs): void {
   if (!runAs) return

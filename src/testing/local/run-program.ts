@@ -7,10 +7,6 @@ import type { RunAs } from './run-as.js'
 /**
  * Runs a short-lived program (initdb, mariadb-install-db, psql) to
  * completion, appending its output to `logFile`; a failure quotes that output.
- *
- * ```ts
- * await runProgram(initdb, ['-D', dataDir], { cwd, logFile, runAs, timeoutMs: 60_000 })
- * ```
  */
 export async function runProgram(
   command: string,

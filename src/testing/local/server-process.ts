@@ -8,10 +8,6 @@ import type { RunAs } from './run-as.js'
 
 /**
  * How to launch one server program.
- *
- * ```ts
- * const command: ServerCommand = { command: '/usr/sbin/mariadbd', args: ['--no-defaults'], cwd, logFile, runAs: undefined }
- * ```
  */
 export interface ServerCommand {
   command: string
@@ -26,12 +22,6 @@ export interface ServerCommand {
  * One long-running server program started in its own process group, so a
  * kill reaches the processes it forks and a terminal's Ctrl-C does not reach
  * it behind our back (the exit cleanup decides). Knows nothing about SQL.
- *
- * ```ts
- * const proc = new ServerProcess()
- * proc.spawn({ command: '/usr/sbin/mariadbd', args, cwd, logFile, runAs: undefined })
- * await proc.kill()
- * ```
  */
 export class ServerProcess {
   #child: ChildProcess | undefined
