@@ -89,7 +89,7 @@ function forTheCli(options: unknown, out: CliOutput): ClusterOptions {
     topology: 'follow',
     // Anything else goes through as it is, for createCluster to reject with its own message.
     recovery: recovery === undefined ? { enabled: false } : isObject ? { ...recovery, enabled: false } : recovery,
-    // A command runs no application transactions: no deadlock detector, no start-up probe (nor its warning).
+    // A command runs no application transactions: no deadlock detector, no labels on its statements.
     deadlockTimeout: false,
   }
 }

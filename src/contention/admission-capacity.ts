@@ -4,7 +4,7 @@ const KNEX_DEFAULT_POOL_MAX = 10
 /**
  * Connections of each pool kept free of transactions, for the work that runs
  * beside them: a recovery round, the forgetter's batch delete, a detector query,
- * the probe at start-up. None of those holds one connection while waiting for
+ * its probe of each shard. None of those holds one connection while waiting for
  * another, so they can only delay a transaction, never deadlock with it; keeping
  * a couple free means they do not even delay it.
  */

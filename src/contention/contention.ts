@@ -20,9 +20,7 @@ export function createContention(
   if (config.deadlockTimeoutMs === false) return { gate, detector: undefined }
   const sources = new Map<string, LockWaitSource>()
   for (const [shardId, participant] of participants) if (participant.lockWaits !== undefined) sources.set(shardId, participant.lockWaits)
-  const detector = new DeadlockDetector(sources, config.deadlockTimeoutMs, logger)
-  detector.start()
-  return { gate, detector }
+  return { gate, detector: new DeadlockDetector(sources, config.deadlockTimeoutMs, logger) }
 }
 
 /** The counters `cluster.stats()` reports for contention. */

@@ -22,7 +22,7 @@ export interface DetectableTransaction {
  * ```
  */
 export interface DeadlockStats {
-  /** False when `deadlockTimeout: false`, or before the start-up probe finished. */
+  /** False when `deadlockTimeout: false`, or before the probe (at the first transaction) finished. */
   enabled: boolean
   /** Shards whose lock waits the detector reads. */
   shards: string[]
@@ -70,6 +70,7 @@ export class DeadlockDetector {
   #victims = 0
   readonly #waits: number[] = []
   #stopped = false
+  #probed = false
 
   constructor(sources: ReadonlyMap<string, LockWaitSource>, deadlockTimeoutMs: number, logger: Logger) {
     this.#sources = sources
@@ -80,14 +81,17 @@ export class DeadlockDetector {
     for (const shardId of sources.keys()) this.#probes.set(shardId, 'pending')
   }
 
-  /** Checks once per shard, in the background, that lock waits can be read; warns where not. */
-  start(): void {
-    const timer = setTimeout(() => void this.#probeAll(), 0)
-    timer.unref()
-  }
-
-  /** Watches `tx` while it runs; call the returned function when it ends. */
+  /**
+   * Watches `tx` while it runs; call the returned function when it ends. The first
+   * transaction also starts the probe: once per shard, in the background, a check
+   * that lock waits can be read, with a warning where not. (Not at construction: a
+   * cluster used for no transaction, such as the CLI's, opens no connection for it.)
+   */
   track(tx: DetectableTransaction): () => void {
+    if (!this.#probed) {
+      this.#probed = true
+      void this.#probeAll()
+    }
     this.#running.add(tx)
     if (this.#timer === undefined && !this.#stopped) {
       this.#timer = setInterval(() => this.#tick(), Math.max(5, this.#timeoutMs / 2))

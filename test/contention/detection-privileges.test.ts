@@ -38,7 +38,8 @@ describe('a MariaDB shard user without the PROCESS privilege', () => {
     }
   })
 
-  it('turns detection off for that shard with a warning at start-up naming PROCESS; other shards keep it', async () => {
+  it('turns detection off for that shard with a warning when the first transaction starts, naming PROCESS; other shards keep it', async () => {
+    await cluster.transaction((tx) => tx.forShard('my-0').raw('select 1'))
     await expect.poll(() => lines.find((l) => l.includes('PROCESS')), { timeout: 10_000 }).toBeDefined()
     const warning = JSON.parse(lines.find((l) => l.includes('PROCESS'))!) as { shardId: string; msg: string }
     expect(warning.shardId).toBe('my-0')
