@@ -24,7 +24,9 @@ const CLEAN = {
  */
 async function tamper(cluster: Cluster, outcomes: TransferOutcomes): Promise<void> {
   // An acknowledged transfer loses its credit row: split, missing, and a balance off its ledger.
-  const acked = [...outcomes.acknowledged][0]!
+  // Its payee must be none of the accounts damaged below (0, 1, 2), or two kinds of damage
+  // would land on one account and the audit would rightly count one disagreeing balance.
+  const acked = await ackedTransferPayingNoneOf(cluster, outcomes, [0, 1, 2])
   for (const shardId of cluster.shardIds) await cluster.forShard(shardId)(BANK.ledger).where({ transfer_id: acked, side: 'credit' }).delete()
   // Money appears from nowhere in one account.
   const rich = cluster.forShard(cluster.shardFor(accountKey(0)))
@@ -55,6 +57,17 @@ async function tamper(cluster: Cluster, outcomes: TransferOutcomes): Promise<voi
   await conn.query('BEGIN')
   await conn.query(`PREPARE TRANSACTION '${BANK.prefix}tampered'`)
   await pg1.client.releaseConnection(conn)
+}
+
+/** An acknowledged transfer whose credit went to none of `accounts`. */
+async function ackedTransferPayingNoneOf(cluster: Cluster, outcomes: TransferOutcomes, accounts: number[]): Promise<string> {
+  const acknowledged = new Set(outcomes.acknowledged)
+  for (const shardId of cluster.shardIds) {
+    const credits = (await cluster.forShard(shardId)(BANK.ledger).where({ side: 'credit' }).whereNotIn('account', accounts).select('transfer_id')) as { transfer_id: string }[]
+    const found = credits.find((row) => acknowledged.has(row.transfer_id))
+    if (found !== undefined) return found.transfer_id
+  }
+  throw new Error(`no acknowledged transfer paid an account other than ${accounts.join(', ')}`)
 }
 
 /**
