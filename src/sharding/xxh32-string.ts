@@ -8,6 +8,17 @@ import {
   xxh32TailWord,
 } from './xxh32.js'
 
+// The steps of the short-key path, bound to module constants. V8's optimized
+// code takes a module `const` as a constant and inlines the call outright; a
+// call through an import binding instead reloads the binding and re-checks the
+// callee on every call, several times per key.
+const shortSeed = xxh32ShortSeed
+const tailWord = xxh32TailWord
+const tailByte = xxh32TailByte
+const avalanche = xxh32Avalanche
+// (A function declaration of this module is a mutable binding too, hence the alias.)
+const word = asciiWord
+
 /**
  * XXH32 of the UTF-8 encoding of `str`, computed from `charCodeAt`, reading
  * the string in place: equal to `xxh32Bytes(new TextEncoder().encode(str), seed)` for
@@ -32,14 +43,51 @@ export function xxh32String(str: string, seed = 0): number {
  * ```
  */
 export function xxh32StringInt32(str: string, seed: number): number {
-  // Shard keys are nearly always short ASCII strings. This entry is kept
-  // small enough for V8 to inline into the lookup, so a short key costs one
-  // call less; longer keys take the four-lane stripe loop in its own function.
-  // Both assume ASCII (one byte per char, so the byte length is the char
-  // count) and start over on the general UTF-8 path at the first char that is not.
+  // Shard keys are nearly always short ASCII strings, so keys under 16 chars
+  // are hashed here in straight-line code: no loop (each loop back edge costs
+  // V8 an interrupt check). `seen` turns negative at the first char above
+  // 0x7f and is checked once at the end; such a key is hashed again on the
+  // general UTF-8 path. Longer keys take the four-lane stripe loop.
   const n = str.length
   if (n >= 16) return xxh32LongString(str, seed)
-  return xxh32AsciiTail(str, seed, 0, (xxh32ShortSeed(seed) + n) | 0)
+  let h = (shortSeed(seed) + n) | 0
+  let seen = 0
+  let i = 0
+  if (n >= 4) {
+    const w1 = word(str, 0)
+    h = tailWord(h, w1)
+    if (n >= 8) {
+      const w2 = word(str, 4)
+      h = tailWord(h, w2)
+      seen = w1 | w2
+      if (n >= 12) {
+        const w3 = word(str, 8)
+        h = tailWord(h, w3)
+        seen |= w3
+        i = 12
+      } else i = 8
+    } else {
+      seen = w1
+      i = 4
+    }
+  }
+  if (i < n) {
+    const a = str.charCodeAt(i)
+    h = tailByte(h, a)
+    seen |= 0x7f - a
+    if (i + 1 < n) {
+      const b = str.charCodeAt(i + 1)
+      h = tailByte(h, b)
+      seen |= 0x7f - b
+      if (i + 2 < n) {
+        const c = str.charCodeAt(i + 2)
+        h = tailByte(h, c)
+        seen |= 0x7f - c
+      }
+    }
+  }
+  if (seen < 0) return xxh32Utf8(str, seed)
+  return avalanche(h)
 }
 
 /** Keys of 16 chars or more: the stripes, four chars per word, then the tail. */
