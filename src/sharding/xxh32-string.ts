@@ -16,8 +16,6 @@ const shortSeed = xxh32ShortSeed
 const tailWord = xxh32TailWord
 const tailByte = xxh32TailByte
 const avalanche = xxh32Avalanche
-// (A function declaration of this module is a mutable binding too, hence the alias.)
-const word = asciiWord
 
 /**
  * XXH32 of the UTF-8 encoding of `str`, computed from `charCodeAt`, reading
@@ -45,48 +43,59 @@ export function xxh32String(str: string, seed = 0): number {
 export function xxh32StringInt32(str: string, seed: number): number {
   // Shard keys are nearly always short ASCII strings, so keys under 16 chars
   // are hashed here in straight-line code: no loop (each loop back edge costs
-  // V8 an interrupt check). `seen` turns negative at the first char above
-  // 0x7f and is checked once at the end; such a key is hashed again on the
-  // general UTF-8 path. Longer keys take the four-lane stripe loop.
+  // V8 an interrupt check) and every char read once. Chars are ORed into
+  // `seen` and checked once at the end; a key with a char above 0x7f is
+  // hashed again on the general UTF-8 path. Longer keys take the four-lane
+  // stripe loop in its own function. (Reading the words through asciiWord
+  // instead measured half again as many instructions per lookup.)
   const n = str.length
   if (n >= 16) return xxh32LongString(str, seed)
   let h = (shortSeed(seed) + n) | 0
   let seen = 0
   let i = 0
   if (n >= 4) {
-    const w1 = word(str, 0)
-    h = tailWord(h, w1)
+    const a = str.charCodeAt(0)
+    const b = str.charCodeAt(1)
+    const c = str.charCodeAt(2)
+    const d = str.charCodeAt(3)
+    seen = a | b | c | d
+    h = tailWord(h, a | (b << 8) | (c << 16) | (d << 24))
+    i = 4
     if (n >= 8) {
-      const w2 = word(str, 4)
-      h = tailWord(h, w2)
-      seen = w1 | w2
+      const e = str.charCodeAt(4)
+      const f = str.charCodeAt(5)
+      const g = str.charCodeAt(6)
+      const k = str.charCodeAt(7)
+      seen |= e | f | g | k
+      h = tailWord(h, e | (f << 8) | (g << 16) | (k << 24))
+      i = 8
       if (n >= 12) {
-        const w3 = word(str, 8)
-        h = tailWord(h, w3)
-        seen |= w3
+        const l = str.charCodeAt(8)
+        const m = str.charCodeAt(9)
+        const o = str.charCodeAt(10)
+        const p = str.charCodeAt(11)
+        seen |= l | m | o | p
+        h = tailWord(h, l | (m << 8) | (o << 16) | (p << 24))
         i = 12
-      } else i = 8
-    } else {
-      seen = w1
-      i = 4
+      }
     }
   }
   if (i < n) {
     const a = str.charCodeAt(i)
+    seen |= a
     h = tailByte(h, a)
-    seen |= 0x7f - a
     if (i + 1 < n) {
       const b = str.charCodeAt(i + 1)
+      seen |= b
       h = tailByte(h, b)
-      seen |= 0x7f - b
       if (i + 2 < n) {
         const c = str.charCodeAt(i + 2)
+        seen |= c
         h = tailByte(h, c)
-        seen |= 0x7f - c
       }
     }
   }
-  if (seen < 0) return xxh32Utf8(str, seed)
+  if (seen > 0x7f) return xxh32Utf8(str, seed)
   return avalanche(h)
 }
 
