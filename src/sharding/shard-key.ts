@@ -2,6 +2,10 @@ import { InvalidKeyError } from '../errors.js'
 import { xxh32BytesInt32 } from './xxh32.js'
 import { xxh32StringInt32 } from './xxh32-string.js'
 
+// A module constant, not the import binding, so that V8 inlines the call
+// without re-checking the callee on every lookup (see xxh32-string.ts).
+const hashString = xxh32StringInt32
+
 /**
  * What a shard key may be. Each kind is hashed as bytes:
  * - string: its UTF-8 encoding (lone surrogates as U+FFFD, like `TextEncoder`);
@@ -45,7 +49,7 @@ export function hashShardKey(key: ShardKey): number {
 export function hashShardKeyInt32(key: ShardKey): number {
   // Strings, the common key, are checked first and the other kinds live in their
   // own function, so this stays small enough for V8 to inline into a lookup.
-  return typeof key === 'string' ? xxh32StringInt32(key, 0) : hashOtherKeyInt32(key)
+  return typeof key === 'string' ? hashString(key, 0) : hashOtherKeyInt32(key)
 }
 
 function hashOtherKeyInt32(key: unknown): number {

@@ -6,6 +6,12 @@ import { ownerBits, packOwners, readOwner } from './packed-owners.js'
 import { buildSlotTable } from './slot-table.js'
 import { SLOT_COUNT, slotOfHash } from './slot-space.js'
 
+// The lookup's steps as module constants, which V8 inlines without
+// re-checking the callee on every call as it does through an import binding.
+const hashKey = hashShardKeyInt32
+const slotOf = slotOfHash
+const ownerOf = readOwner
+
 /**
  * Routes shard keys to shard ids by weighted rendezvous hashing over a fixed
  * space of 2^20 slots, precomputed into a table so a lookup is one hash and
@@ -63,7 +69,7 @@ export class ShardRing {
    * ```
    */
   shardFor(key: ShardKey): string {
-    return this.#ids[readOwner(this.#owners, this.#ownerBits, slotOfHash(hashShardKeyInt32(key)))]!
+    return this.#ids[ownerOf(this.#owners, this.#ownerBits, slotOf(hashKey(key)))]!
   }
 
   /**

@@ -90,7 +90,15 @@ export function validateShards(shards: unknown): Shard[] {
     valid.push({ id, weight: validWeight(weight, `${field}.weight`), bytes: encoder.encode(id) })
   })
   valid.sort((a, b) => compareBytes(a.bytes, b.bytes))
-  return valid.map(({ id, weight }) => Object.freeze({ id, weight }))
+  return valid.map(({ id, weight }) => Object.freeze({ id: internalized(id), weight }))
+}
+
+// The ring returns these ids on every lookup and callers compare them, often
+// with a literal. V8 tells two internalized strings apart by pointer; any
+// other pair of equal-length strings goes through a call comparing chars.
+// A property key is internalized, so this returns the internalized copy.
+function internalized(id: string): string {
+  return Object.keys({ [id]: 0 })[0]!
 }
 
 function validWeight(weight: unknown, field: string): number {

@@ -74,6 +74,21 @@ describe('xxh32 over strings (UTF-8 on the fly)', () => {
     }
   })
 
+  it('equals hashing the Buffer encoding for short keys with one non-ASCII char at any position', () => {
+    // Keys under 16 chars are read in straight-line code that checks for
+    // non-ASCII chars only at the end; every position must still be caught.
+    const mismatches: string[] = []
+    for (let length = 1; length < 20; length++) {
+      for (let at = 0; at < length; at++) {
+        for (const odd of ['\u0080', 'é', '€', '\uffff', '😀', '\ud800']) {
+          const s = 'user:0123456789abcdef'.slice(0, at) + odd + 'user:0123456789abcdef'.slice(at + 1, length)
+          if (xxh32String(s) !== xxh32Bytes(Buffer.from(s, 'utf8'))) mismatches.push(JSON.stringify(s))
+        }
+      }
+    }
+    expect(mismatches).toEqual([])
+  })
+
   it('encodes lone surrogates as U+FFFD, like TextEncoder', () => {
     expect(xxh32String('a\ud800b')).toBe(xxh32String('a\ufffdb'))
     expect(xxh32String('\udc00')).toBe(xxh32Bytes(new Uint8Array([0xef, 0xbf, 0xbd])))
