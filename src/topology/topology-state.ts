@@ -3,6 +3,7 @@ import { ConfigError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { ringFor } from '../sharding/ring-cache.js'
 import type { EpochFence } from './epoch-fence.js'
+import { MissingFenceTableError } from './missing-fence-table.js'
 import type { Routing } from './routing.js'
 import { describeDiff, diffTopology, isSameTopology } from './topology-diff.js'
 import type { TopologyStore } from './topology-store.js'
@@ -25,6 +26,8 @@ export interface TopologyStateSettings {
   mode: TopologyMode
   store: TopologyStore
   fences: ReadonlyMap<string, EpochFence>
+  /** Creates a shard's fence table (its fence migration), for a shard migrate() could not reach. */
+  createFenceTable(shardId: string): Promise<void>
   logger: Logger
 }
 
@@ -39,6 +42,8 @@ export class TopologyState {
   #loading: Promise<Routing> | undefined
   #loaded = false
   #checked = false
+  /** Shards the last load could not give a fence row (down, or no fence table); tried again before their next branch. */
+  readonly #unfenced = new Set<string>()
 
   constructor(settings: TopologyStateSettings) {
     this.#settings = settings
@@ -55,6 +60,15 @@ export class TopologyState {
   ready(): Promise<Routing> | undefined {
     if (this.#loaded) return undefined
     return this.reload()
+  }
+
+  /**
+   * Before the first branch on a shard the load could not fence: give it its row now
+   * (at epoch 1 only, see #load), so that a shard back from an outage is not refused once.
+   */
+  fenceIfUnfenced(shardId: string): Promise<void> | undefined {
+    if (!this.#unfenced.has(shardId) || this.#current.epoch !== 1) return undefined
+    return this.#fenceAll([shardId], 1)
   }
 
   /** A shard said it is at another epoch: load the stored topology before the next transaction. */
@@ -111,11 +125,20 @@ export class TopologyState {
     for (const id of shardIds) {
       let row
       try {
-        row = await fences.get(id)!.bootstrap(epoch, logShardId)
+        row = await fences
+          .get(id)!
+          .bootstrap(epoch, logShardId)
+          .catch(async (error: unknown) => {
+            if (!(error instanceof MissingFenceTableError)) throw error
+            await this.#settings.createFenceTable(id)
+            return fences.get(id)!.bootstrap(epoch, logShardId)
+          })
       } catch (error) {
-        this.#settings.logger.warn({ shardId: id, err: error }, 'could not give a shard its fence row yet; its branches are refused until it has one')
+        this.#unfenced.add(id)
+        this.#settings.logger.warn({ shardId: id, err: error }, 'could not give a shard its fence row yet; tried again before its next branch')
         continue
       }
+      this.#unfenced.delete(id)
       if (row.logShardId !== logShardId) {
         throw new ConfigError(`shards[${id}]`, `is fenced by the topology of log shard ${row.logShardId}, not ${logShardId}: it belongs to another cluster`)
       }
