@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { ConfigError } from '../errors.js'
+import { ConfigError, ShardTxError, ShardUnavailableError } from '../errors.js'
+import { describeShardError } from '../shard-error-text.js'
 import type { Logger } from '../logger.js'
 import { ringFor } from '../sharding/ring-cache.js'
 import type { EpochFence } from './epoch-fence.js'
@@ -78,9 +79,15 @@ export class TopologyState {
 
   /** Loads the stored topology now; concurrent callers share one load. */
   reload(): Promise<Routing> {
-    this.#loading ??= this.#load().finally(() => {
-      this.#loading = undefined
-    })
+    this.#loading ??= this.#load()
+      .catch((error: unknown) => {
+        // A driver error here is the log shard not answering: the same typed, retryable error a branch gives.
+        if (error instanceof ShardTxError) throw error
+        throw new ShardUnavailableError(this.#settings.logShardId, `could not read the stored topology: ${describeShardError(error)}`, error)
+      })
+      .finally(() => {
+        this.#loading = undefined
+      })
     return this.#loading
   }
 
