@@ -1,6 +1,7 @@
 import type { Knex } from 'knex'
 import type { Connection as Mysql2Connection } from 'mysql2'
-import { ConfigError, StaleTopologyError } from '../../src/errors.js'
+import { StaleTopologyError } from '../../src/errors.js'
+import { MissingFenceTableError } from '../../src/topology/missing-fence-table.js'
 import type { PreparedBranch } from '../../src/protocol/participant.js'
 import { FenceRows } from '../../src/topology/fence-rows.js'
 import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/topology/epoch-fence.js'
@@ -55,8 +56,14 @@ export function fenceTableError(error: unknown, table: string, shardId: string):
   return error
 }
 
-function missingFence(shardId: string, table: string): ConfigError {
-  return new ConfigError(`shards[${shardId}]`, `the fence table ${table} does not exist on this shard: run cluster.migrate() (or \`shardtx migrate\`)`)
+function missingFence(shardId: string, table: string): MissingFenceTableError {
+  return new MissingFenceTableError(shardId, table)
+}
+
+/** A branch's fence read found no fence table: refused like a shard at epoch 0 (see postgres-fence.ts). */
+export function branchFenceError(error: unknown, table: string, shardId: string, epoch: number | undefined): unknown {
+  const mapped = fenceTableError(error, table, shardId)
+  return mapped instanceof MissingFenceTableError && epoch !== undefined ? new StaleTopologyError(shardId, epoch, 0) : mapped
 }
 
 type Connection = Mysql2Connection

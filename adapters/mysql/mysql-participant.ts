@@ -25,7 +25,7 @@ import {
 } from './mysql-errors.js'
 import { labelComment, MysqlLockWaits } from './mysql-lock-waits.js'
 import { splitRecoveredXid, xidLiteral } from './mysql-xid.js'
-import { fenceStatement, fenceTableError, staleEpochOf, staleError } from './mysql-fence.js'
+import { branchFenceError, fenceStatement, staleEpochOf, staleError } from './mysql-fence.js'
 import { fenceTableOf } from '../../src/topology/table-names.js'
 
 type Connection = Mysql2Connection & {
@@ -73,7 +73,7 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
   async begin(conn: DriverConnection, branch: BranchId, options: BranchOptions): Promise<void> {
     const results = await run<unknown[]>(conn, this.#beginStatements(conn as Connection, branch, options).join('; ')).catch(
       (error: unknown) => {
-        throw fenceTableError(error, this.#fenceTable, this.shardId)
+        throw branchFenceError(error, this.#fenceTable, this.shardId, options.fenceEpoch)
       },
     )
     if (options.fenceEpoch !== undefined) await this.#checkFence(conn, branch, options.fenceEpoch, results[results.length - 1])
@@ -95,7 +95,7 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
     try {
       await runQuery(query)
     } catch (error) {
-      throw fenceTableError(error, this.#fenceTable, this.shardId)
+      throw branchFenceError(error, this.#fenceTable, this.shardId, options.fenceEpoch)
     } finally {
       // knex puts the SQL into the error message: show the caller's statement, not ours.
       query.sql = sql

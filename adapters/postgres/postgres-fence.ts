@@ -1,6 +1,7 @@
 import type { Knex } from 'knex'
 import type pg from 'pg'
-import { ConfigError, StaleTopologyError } from '../../src/errors.js'
+import { StaleTopologyError } from '../../src/errors.js'
+import { MissingFenceTableError } from '../../src/topology/missing-fence-table.js'
 import { FenceRows } from '../../src/topology/fence-rows.js'
 import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/topology/epoch-fence.js'
 import { sqlState } from './postgres-errors.js'
@@ -44,12 +45,14 @@ export function fenceError(error: unknown, table: string, shardId: string, epoch
     const shardEpoch = Number(/shardtx-stale-epoch:(\d+)/.exec(message)?.[1] ?? 0)
     return new StaleTopologyError(shardId, epoch, shardEpoch)
   }
-  if (code === UNDEFINED_TABLE && message.includes(table)) return missingFence(shardId, table)
+  // No fence table (the shard was down when migrate() ran): it holds no epoch, so it refuses
+  // the branch like a shard at epoch 0; the reload that follows creates the table (docs/topology.md).
+  if (code === UNDEFINED_TABLE && message.includes(table)) return new StaleTopologyError(shardId, epoch, 0)
   return error
 }
 
-function missingFence(shardId: string, table: string): ConfigError {
-  return new ConfigError(`shards[${shardId}]`, `the fence table ${table} does not exist on this shard: run cluster.migrate() (or \`shardtx migrate\`)`)
+function missingFence(shardId: string, table: string): MissingFenceTableError {
+  return new MissingFenceTableError(shardId, table)
 }
 
 type Connection = pg.Client

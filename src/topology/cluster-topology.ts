@@ -2,6 +2,7 @@ import type { ResolvedClusterConfig } from '../config/cluster-options.js'
 import type { Logger } from '../logger.js'
 import type { Participant } from '../protocol/participant.js'
 import type { EpochFence } from './epoch-fence.js'
+import { createFenceTable } from './migrate-topology.js'
 import { fenceTableOf, topologyTableOf } from './table-names.js'
 import { TopologyState } from './topology-state.js'
 import { TopologyStore } from './topology-store.js'
@@ -29,6 +30,7 @@ export function createClusterTopology(
     mode: config.topology,
     store,
     fences,
+    createFenceTable: (shardId) => createFenceTable(participants.get(shardId)!, config.logTable),
     logger,
   })
   return { store, fences, state }

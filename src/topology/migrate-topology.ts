@@ -5,7 +5,8 @@ import type { Logger } from '../logger.js'
 import type { Participant } from '../protocol/participant.js'
 import { describeShardError } from '../shard-error-text.js'
 import { asUnavailable } from '../shard-unavailable.js'
-import { fenceMigrationsTableOf } from './table-names.js'
+import { createFenceTableMigration } from '../../migrations/20261201000000_create_shardtx_topology.js'
+import { fenceMigrationsTableOf, fenceTableOf } from './table-names.js'
 
 /**
  * `cluster.migrate()`: the log shard gets the log, topology and fence tables;
@@ -53,4 +54,17 @@ async function migrateBounded(participant: Participant, statementMs: number, con
   } finally {
     await knex.destroy()
   }
+}
+
+/** The fence migration of one shard, tracked apart from the log shard's migrations. */
+export async function migrateFenceTable(participant: Participant, logTable: string): Promise<void> {
+  await participant.knex.migrate.latest({ migrationSource: fenceTableMigrationSource(logTable), tableName: fenceMigrationsTableOf(logTable) })
+}
+
+/**
+ * Creates one shard's fence table if it has none, whatever its migrations table
+ * says (the table may have been dropped by hand after the migration ran).
+ */
+export async function createFenceTable(participant: Participant, logTable: string): Promise<void> {
+  await createFenceTableMigration(fenceTableOf(logTable)).up(participant.knex)
 }

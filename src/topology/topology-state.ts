@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { ConfigError } from '../errors.js'
+import { ConfigError, ShardTxError, ShardUnavailableError } from '../errors.js'
+import { describeShardError } from '../shard-error-text.js'
 import type { Logger } from '../logger.js'
 import { ringFor } from '../sharding/ring-cache.js'
 import type { EpochFence } from './epoch-fence.js'
+import { MissingFenceTableError } from './missing-fence-table.js'
 import type { Routing } from './routing.js'
 import { describeDiff, diffTopology, isSameTopology } from './topology-diff.js'
 import type { TopologyStore } from './topology-store.js'
@@ -25,6 +27,8 @@ export interface TopologyStateSettings {
   mode: TopologyMode
   store: TopologyStore
   fences: ReadonlyMap<string, EpochFence>
+  /** Creates a shard's fence table (its fence migration), for a shard migrate() could not reach. */
+  createFenceTable(shardId: string): Promise<void>
   logger: Logger
 }
 
@@ -39,6 +43,8 @@ export class TopologyState {
   #loading: Promise<Routing> | undefined
   #loaded = false
   #checked = false
+  /** Shards the last load could not give a fence row (down, or no fence table); tried again before their next branch. */
+  readonly #unfenced = new Set<string>()
 
   constructor(settings: TopologyStateSettings) {
     this.#settings = settings
@@ -57,6 +63,15 @@ export class TopologyState {
     return this.reload()
   }
 
+  /**
+   * Before the first branch on a shard the load could not fence: give it its row now
+   * (at epoch 1 only, see #load), so that a shard back from an outage is not refused once.
+   */
+  fenceIfUnfenced(shardId: string): Promise<void> | undefined {
+    if (!this.#unfenced.has(shardId) || this.#current.epoch !== 1) return undefined
+    return this.#fenceAll([shardId], 1)
+  }
+
   /** A shard said it is at another epoch: load the stored topology before the next transaction. */
   invalidate(): void {
     this.#loaded = false
@@ -64,9 +79,15 @@ export class TopologyState {
 
   /** Loads the stored topology now; concurrent callers share one load. */
   reload(): Promise<Routing> {
-    this.#loading ??= this.#load().finally(() => {
-      this.#loading = undefined
-    })
+    this.#loading ??= this.#load()
+      .catch((error: unknown) => {
+        // A driver error here is the log shard not answering: the same typed, retryable error a branch gives.
+        if (error instanceof ShardTxError) throw error
+        throw new ShardUnavailableError(this.#settings.logShardId, `could not read the stored topology: ${describeShardError(error)}`, error)
+      })
+      .finally(() => {
+        this.#loading = undefined
+      })
     return this.#loading
   }
 
@@ -111,11 +132,20 @@ export class TopologyState {
     for (const id of shardIds) {
       let row
       try {
-        row = await fences.get(id)!.bootstrap(epoch, logShardId)
+        row = await fences
+          .get(id)!
+          .bootstrap(epoch, logShardId)
+          .catch(async (error: unknown) => {
+            if (!(error instanceof MissingFenceTableError)) throw error
+            await this.#settings.createFenceTable(id)
+            return fences.get(id)!.bootstrap(epoch, logShardId)
+          })
       } catch (error) {
-        this.#settings.logger.warn({ shardId: id, err: error }, 'could not give a shard its fence row yet; its branches are refused until it has one')
+        this.#unfenced.add(id)
+        this.#settings.logger.warn({ shardId: id, err: error }, 'could not give a shard its fence row yet; tried again before its next branch')
         continue
       }
+      this.#unfenced.delete(id)
       if (row.logShardId !== logShardId) {
         throw new ConfigError(`shards[${id}]`, `is fenced by the topology of log shard ${row.logShardId}, not ${logShardId}: it belongs to another cluster`)
       }

@@ -32,6 +32,8 @@ export interface BranchOwner {
   connectionWaited?(shardId: string, ms: number): void
   /** A shard refused the branch as routed by another topology epoch (even if the caller swallows the error). */
   noteStaleTopology?(): void
+  /** Work to do once before the first branch on a shard (its fence row, when the topology load could not write it). */
+  beforeFirstBranch?(shardId: string): Promise<void> | undefined
 }
 
 /**
@@ -101,6 +103,8 @@ export class Branch implements BranchBinding {
       this.#opening = undefined
       throw this.#unavailable('could not get a connection', error)
     }
+    const fencing = this.#owner.beforeFirstBranch?.(this.shardId)
+    if (fencing !== undefined) await fencing
     this.state = 'active'
     return this.conn
   }

@@ -108,6 +108,10 @@ export class TransactionContext implements BranchOwner, TransactionInside, Detec
     return opened
   }
 
+  beforeFirstBranch(shardId: string): Promise<void> | undefined {
+    return this.runtime.topology.fenceIfUnfenced(shardId)
+  }
+
   /** A shard refused a branch as routed by another topology epoch: reload before the next transaction. */
   noteStaleTopology(): void {
     this.runtime.topology.invalidate()
