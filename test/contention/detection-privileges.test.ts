@@ -26,7 +26,10 @@ describe('a MariaDB shard user without the PROCESS privilege', () => {
     }
     const connection = { ...(my0.connection as object), user: USER, password: '' }
     const logger = pino({ level: 'warn' }, { write: (line: string) => void lines.push(line) })
-    cluster = createCluster({ shards: [sharedShards()[0]!, { ...my0, connection }], recovery: false, logger })
+    // A log table of its own: the topology stored beside it names this test's two shards only.
+    const suffix = randomBytes(3).toString('hex')
+    cluster = createCluster({ shards: [sharedShards()[0]!, { ...my0, connection }], recovery: false, logger, logTable: `log_np_${suffix}`, prefix: `np${suffix}_` })
+    await cluster.migrate()
   })
   afterAll(async () => {
     await cluster.close()
