@@ -32,6 +32,15 @@ import { migrateClusterTables } from './topology/migrate-topology.js'
 import { setTopology, type SetTopologyOptions, type TopologyChange, type TopologyTarget } from './topology/set-topology.js'
 import { readTopologyReport, type TopologyReport } from './topology/topology-report.js'
 import { withTopology } from './topology/with-topology.js'
+import { reshardTableOf, topologyTableOf } from './topology/table-names.js'
+import { movingRings } from './resharding/moving-ring.js'
+import type { ReshardContext } from './resharding/reshard-context.js'
+import { cancel, planFor, reshard, reverse, status } from './resharding/reshard-job.js'
+import { resolveReshardOptions, type ReshardOptions } from './resharding/reshard-options.js'
+import type { ReshardPlanReport } from './resharding/plan-reshard.js'
+import type { ReshardProgress } from './resharding/reshard-progress.js'
+import { ReshardStore } from './resharding/reshard-store.js'
+import { type PlacementReport, verifyPlacement } from './resharding/verify-placement.js'
 
 /**
  * A set of shards that commit together. Make one per process with
@@ -51,6 +60,7 @@ export class Cluster {
   readonly #config: ResolvedClusterConfig
   readonly #runtime: ClusterRuntime
   readonly #topology: ClusterTopology
+  readonly #reshardStore: ReshardStore
   readonly #recovery: BackgroundRecovery
   readonly #context = new AsyncLocalStorage<Transaction>()
   #closed: Promise<void> | undefined
@@ -82,8 +92,11 @@ export class Cluster {
     const log = new TransactionLog(participants.get(config.logShardId)!)
     const telemetry = createTelemetry(config.shards, config.logShardId)
     const step = telemetry.observeSteps(stepReporter(config.onStep, options.logger === undefined ? undefined : logger))
-    const topology = createClusterTopology(config, participants, logger, epochFenceOf)
+    const reshardStore = new ReshardStore(reshardTableOf(config.logTable))
+    const logKnex = participants.get(config.logShardId)!.knex
+    const topology = createClusterTopology(config, participants, logger, epochFenceOf, movingRings(reshardStore, () => logKnex))
     this.#topology = topology
+    this.#reshardStore = reshardStore
     this.#runtime = {
       config,
       participants,
@@ -230,6 +243,105 @@ export class Cluster {
   async setTopology(target: TopologyTarget, options?: SetTopologyOptions): Promise<TopologyChange> {
     this.#assertOpen()
     return setTopology({ config: this.#config, participants: this.#runtime.participants, ...this.#topology }, target, options)
+  }
+
+  /**
+   * Moves rows to a new shard set while the application runs: add, remove or
+   * reweight shards. Starts a job towards `target` (or resumes the one in progress
+   * towards the same target) and runs its batches until it is done; each batch is
+   * one two-phase transaction that moves the rows of some slots from one shard to
+   * another and switches their routing, fenced so that no process can write to the
+   * old owner afterwards. The job is stored on the log shard: any process can
+   * resume it. See docs/resharding.md.
+   *
+   * ```ts
+   * await cluster.reshard([...(await cluster.topology()).shards, { id: 'pg-2' }], { onProgress: (p) => console.log(p.done, p.total) })
+   * ```
+   */
+  async reshard(target: TopologyTarget, options?: ReshardOptions): Promise<ReshardProgress> {
+    this.#assertOpen()
+    return reshard(this.#reshardContext(), target, resolveReshardOptions(options))
+  }
+
+  /**
+   * The dry run of {@link reshard}: slots moving, rows per table and shard (counted
+   * now), the batches, and failed prerequisites. Writes nothing.
+   *
+   * ```ts
+   * const { batches, rows, problems } = await cluster.reshardPlan(next)
+   * ```
+   */
+  async reshardPlan(target: TopologyTarget, options?: Pick<ReshardOptions, 'batchSize'>): Promise<ReshardPlanReport> {
+    this.#assertOpen()
+    return planFor(this.#reshardContext(), target, resolveReshardOptions(options).batchSize)
+  }
+
+  /**
+   * Where the latest resharding job stands, or undefined when there never was one.
+   *
+   * ```ts
+   * const job = await cluster.reshardStatus()
+   * ```
+   */
+  async reshardStatus(): Promise<ReshardProgress | undefined> {
+    this.#assertOpen()
+    return status(this.#reshardContext())
+  }
+
+  /**
+   * Stops the running job at its next batch boundary. Routing stays where the job
+   * got to, which is as valid as any epoch; resume with {@link reshard} (same
+   * target) or move the done batches back with {@link reverseReshard}.
+   *
+   * ```ts
+   * await cluster.cancelReshard()
+   * ```
+   */
+  async cancelReshard(): Promise<ReshardProgress> {
+    this.#assertOpen()
+    return cancel(this.#reshardContext())
+  }
+
+  /**
+   * Moves the done batches of the latest job back (a cancelled, running or finished
+   * job), then routes by the shard set before it.
+   *
+   * ```ts
+   * await cluster.cancelReshard()
+   * await cluster.reverseReshard()
+   * ```
+   */
+  async reverseReshard(options?: ReshardOptions): Promise<ReshardProgress> {
+    this.#assertOpen()
+    return reverse(this.#reshardContext(), resolveReshardOptions(options))
+  }
+
+  /**
+   * Checks that every row of every declared sharded table is on the shard that owns
+   * its key, and gives per table a row count and an order-free checksum to compare
+   * across a reversed or repeated job. Reads every row, in one fenced transaction.
+   *
+   * ```ts
+   * const { misplaced, tables } = await cluster.verifyPlacement()
+   * ```
+   */
+  async verifyPlacement(options: { timeout?: number } = {}): Promise<PlacementReport> {
+    this.#assertOpen()
+    return verifyPlacement(this.#reshardContext(), options.timeout ?? 60_000)
+  }
+
+  #reshardContext(): ReshardContext {
+    return {
+      config: this.#config,
+      participants: this.#runtime.participants,
+      topologyStore: this.#topology.store,
+      topologyTable: topologyTableOf(this.#config.logTable),
+      fences: this.#topology.fences,
+      state: this.#topology.state,
+      store: this.#reshardStore,
+      logger: this.#runtime.logger,
+      transaction: (work, options) => this.transaction(work, { ...options, independent: true }),
+    }
   }
 
   /**

@@ -35,15 +35,17 @@ export function fenceStatement(table: string, shardId: string): string {
 }
 
 /**
- * The epoch the fence statement read (0 without a row), checked against the
- * branch's; on a mismatch the caller's statement already ran, so the branch is
+ * The epoch the fence statement read (0 without a row) when it refuses the branch:
+ * no row, or an epoch newer than the branch's (see postgres-fence.ts); on a refusal the caller's statement already ran, so the branch is
  * ended (`XA END`) before the error is thrown: an ended branch takes no more
  * statements and its PREPARE or one-phase COMMIT fails, so nothing it wrote can commit.
  */
 export function staleEpochOf(rows: unknown, routedEpoch: number): number | undefined {
   const row = (rows as { epoch?: unknown }[] | undefined)?.[0]
-  const shardEpoch = row === undefined ? 0 : Number(row.epoch)
-  return shardEpoch === routedEpoch ? undefined : shardEpoch
+  if (row === undefined) return 0
+  const shardEpoch = Number(row.epoch)
+  // Newer than the branch's: the shard's ownership changed after the epoch the branch routes by.
+  return shardEpoch > routedEpoch ? shardEpoch : undefined
 }
 
 export function staleError(shardId: string, routedEpoch: number, shardEpoch: number): StaleTopologyError {
@@ -67,6 +69,14 @@ export function branchFenceError(error: unknown, table: string, shardId: string,
 }
 
 type Connection = Mysql2Connection
+
+/** The errno anywhere in the cause chain (a branch wraps the server's error in a typed one). */
+function causedByErrno(error: unknown, code: number): boolean {
+  for (let e = error; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
+    if (errno(e) === code) return true
+  }
+  return false
+}
 
 function run<T = unknown>(conn: Connection, sql: string, values: unknown[] = []): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -152,6 +162,71 @@ export class MysqlEpochFence implements EpochFence {
     }
   }
 
+  async holdInBranch(branch: Knex, waitMs: number): Promise<FenceBlocked | undefined> {
+    const deadline = performance.now() + waitMs
+    const [[session]] = (await branch.raw('SELECT CONNECTION_ID() AS id')) as [[{ id: number }]]
+    const thread = Number(session.id)
+    let blockers: string[] = []
+    let locked = false
+    // As in lock(): wait in InnoDB's queue, cancelled with KILL QUERY at the bound. The
+    // kill is awaited before the branch sends anything else, so it cannot hit a later statement.
+    let cancelling: Promise<void> | undefined
+    const timer = setTimeout(() => {
+      if (locked) return
+      cancelling = this.#blockersOf(thread).then(async (found) => {
+        blockers = found
+        if (!locked) await this.#knex.raw(`KILL QUERY ${thread}`).catch(() => {})
+      })
+    }, waitMs)
+    try {
+      await branch.raw(`SELECT epoch FROM ${quote(this.#table)} WHERE shard_id = ? FOR UPDATE`, [this.shardId])
+      locked = true
+    } catch (error) {
+      if (causedByErrno(error, ER_QUERY_INTERRUPTED) || causedByErrno(error, 1205)) {
+        await cancelling
+        return { blockers: blockers.length > 0 ? blockers : [`shard ${this.shardId}: a branch held the fence past ${waitMs} ms`] }
+      }
+      throw error
+    } finally {
+      clearTimeout(timer)
+    }
+    await cancelling
+    for (;;) {
+      const prepared = await this.#listPrepared()
+      if (prepared.length === 0) return undefined
+      if (performance.now() >= deadline) {
+        return {
+          blockers: prepared.map((b) => `shard ${this.shardId}: prepared branch of transaction ${b.txId} (in doubt until its coordinator or recovery finishes it)`),
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS))
+    }
+  }
+
+  async raiseInBranch(branch: Knex, epoch: number, logShardId: string): Promise<void> {
+    await branch.raw(
+      `INSERT INTO ${quote(this.#table)} (shard_id, epoch, log_shard) VALUES (${text(this.shardId)}, ${Math.trunc(epoch)}, ${text(logShardId)}) ` +
+        'ON DUPLICATE KEY UPDATE log_shard = IF(epoch < VALUES(epoch), VALUES(log_shard), log_shard), epoch = GREATEST(epoch, VALUES(epoch))',
+    )
+  }
+
+  /** The sessions InnoDB says the waiting `thread` waits for. */
+  async #blockersOf(thread: number): Promise<string[]> {
+    try {
+      const [rows] = (await this.#knex.raw(
+        `SELECT b.trx_mysql_thread_id AS thread, b.trx_state AS state, b.trx_query AS query
+         FROM information_schema.INNODB_LOCK_WAITS w
+         JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id
+         JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id
+         WHERE r.trx_mysql_thread_id = ?`,
+        [thread],
+      )) as [{ thread: number; state: string; query: string | null }[]]
+      return rows.map((r) => `shard ${this.shardId}: session ${r.thread} (${r.state}${r.query === null ? ', idle' : `: ${r.query.slice(0, 120)}`})`)
+    } catch {
+      return []
+    }
+  }
+
   #lastBlockers: string[] = []
 
   async #lockRow(conn: Connection): Promise<'locked' | 'cancelled'> {
@@ -167,21 +242,7 @@ export class MysqlEpochFence implements EpochFence {
 
   /** Notes who holds the fence (InnoDB shows it while we wait), then cancels the wait. */
   async #cancelAfterLooking(conn: Connection): Promise<void> {
-    try {
-      const [rows] = (await this.#knex.raw(
-        `SELECT b.trx_mysql_thread_id AS thread, b.trx_state AS state, b.trx_query AS query
-         FROM information_schema.INNODB_LOCK_WAITS w
-         JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id
-         JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id
-         WHERE r.trx_mysql_thread_id = ?`,
-        [(conn as unknown as { threadId: number }).threadId],
-      )) as [{ thread: number; state: string; query: string | null }[]]
-      this.#lastBlockers = rows.map(
-        (r) => `shard ${this.shardId}: session ${r.thread} (${r.state}${r.query === null ? ', idle' : `: ${r.query.slice(0, 120)}`})`,
-      )
-    } catch {
-      this.#lastBlockers = []
-    }
+    this.#lastBlockers = await this.#blockersOf((conn as unknown as { threadId: number }).threadId)
     await this.#knex.client.cancelQuery(conn).catch(() => {})
   }
 }

@@ -22,6 +22,10 @@ const LOCK_NOT_AVAILABLE = '55P03'
  * the statement, so the caller's statement never runs under a stale epoch; the
  * failing cast carries the shard's epoch into the error text (PostgreSQL has no
  * conditional RAISE outside a function, and a function would need DDL per shard).
+ * The branch is refused when the shard's epoch is newer than the branch's (or the
+ * shard has no fence row): a shard's epoch is that of the last change of what it
+ * owns, so a process routing by that epoch or a later one routes to it exactly the
+ * keys it owns now (docs/resharding.md, "The fence rule").
  * NOWAIT: while an epoch change holds or waits for the fence, a branch fails at
  * once (55P03, a retryable ConflictError) instead of queueing. A branch that waited
  * here while holding another shard's fence would close a cycle with the epoch
@@ -32,7 +36,7 @@ export function fenceStatements(table: string, shardId: string, epoch: number): 
   return [
     `LOCK TABLE ${quoted} IN ROW SHARE MODE NOWAIT`,
     `SELECT CAST(${literal(STALE_MARKER)} || coalesce(max(epoch)::text, '0') AS integer) FROM ${quoted} ` +
-      `WHERE shard_id = ${literal(shardId)} HAVING max(epoch) IS DISTINCT FROM ${Math.trunc(epoch)}`,
+      `WHERE shard_id = ${literal(shardId)} HAVING coalesce(max(epoch), ${Math.trunc(epoch) + 1}) > ${Math.trunc(epoch)}`,
   ]
 }
 
@@ -49,6 +53,14 @@ export function fenceError(error: unknown, table: string, shardId: string, epoch
   // the branch like a shard at epoch 0; the reload that follows creates the table (docs/topology.md).
   if (code === UNDEFINED_TABLE && message.includes(table)) return new StaleTopologyError(shardId, epoch, 0)
   return error
+}
+
+/** The SQLSTATE anywhere in the cause chain (a branch wraps the server's error in a typed one). */
+function causedBy(error: unknown, code: string): boolean {
+  for (let e = error; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
+    if (sqlState(e) === code) return true
+  }
+  return false
 }
 
 function missingFence(shardId: string, table: string): MissingFenceTableError {
@@ -108,6 +120,26 @@ export class PostgresEpochFence implements EpochFence {
         ),
       release: () => release('ROLLBACK'),
     }
+  }
+
+  async holdInBranch(branch: Knex, waitMs: number, statementMs: number): Promise<FenceBlocked | undefined> {
+    try {
+      await branch.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(waitMs))}`)
+      await branch.raw(`LOCK TABLE ${identifier(this.#table)} IN EXCLUSIVE MODE`)
+    } catch (error) {
+      if (causedBy(error, LOCK_NOT_AVAILABLE)) return { blockers: await this.#blockers().catch(() => []) }
+      throw error
+    }
+    await branch.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(statementMs))}`)
+    return undefined
+  }
+
+  async raiseInBranch(branch: Knex, epoch: number, logShardId: string): Promise<void> {
+    const quoted = identifier(this.#table)
+    await branch.raw(
+      `INSERT INTO ${quoted} (shard_id, epoch, log_shard) VALUES (${literal(this.shardId)}, ${Math.trunc(epoch)}, ${literal(logShardId)}) ` +
+        `ON CONFLICT (shard_id) DO UPDATE SET epoch = EXCLUDED.epoch, log_shard = EXCLUDED.log_shard WHERE ${quoted}.epoch < EXCLUDED.epoch`,
+    )
   }
 
   /** Who holds the fence: sessions by pid and statement, prepared transactions by gid (in-doubt ones need recovery). */

@@ -22,6 +22,7 @@ type Row = Record<string, unknown>
  */
 export async function runRead(router: TableRouter, access: ShardAccess, plan: RoutePlan, state: QueryState): Promise<Row[]> {
   if (plan.shards.length === 0) return []
+  if (access.fenced !== undefined) return access.fenced((inner) => runRead(router, inner, plan, state))
   const merging = plan.shards.length > 1
   const timeoutMs = access.readTimeoutMs?.()
   const results = await Promise.all(

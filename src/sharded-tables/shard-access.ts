@@ -38,6 +38,11 @@ export interface ShardAccess {
    * and resolves with the results in the same order.
    */
   writeEach<T>(shardIds: readonly string[], statement: (knex: Knex, shardId: string) => PromiseLike<T>): Promise<T[]>
+  /**
+   * Outside a transaction: runs `work` in a transaction of its own, so that its reads
+   * are fenced like any branch (undefined inside one, whose branches already are).
+   */
+  fenced?<T>(work: (access: ShardAccess) => Promise<T>): Promise<T>
 }
 
 /**
@@ -61,10 +66,12 @@ export function transactionAccess(tx: BranchesByShard): ShardAccess {
 
 /**
  * Access outside a transaction. Inside a `cluster.transaction` callback (the
- * cluster's current transaction) it is that transaction's access. Otherwise
- * reads run in autocommit, each shard with its own snapshot; a write to one
- * shard runs in autocommit (one statement is atomic on its server), a write to
- * several runs in a `cluster.transaction` of its own, committed by two-phase commit.
+ * cluster's current transaction) it is that transaction's access. Otherwise every
+ * read and write runs in a `cluster.transaction` of its own (one shard: one-phase;
+ * several: two-phase), so that its branches carry the topology fence: a process
+ * that routes by an old epoch is refused instead of writing to, or reading from,
+ * a shard that no longer owns the key, and a read spanning shards during a
+ * resharding job sees every moved row exactly once (docs/resharding.md).
  *
  * ```ts
  * await clusterAccess(cluster).writeEach(['pg-0', 'my-0'], (knex) => knex('t').insert({ id: 1 }))
@@ -81,9 +88,13 @@ export function clusterAccess(cluster: ShardsOfCluster, readTimeoutMs?: number):
     async writeEach(shardIds, statement) {
       const current = cluster.currentTransaction()
       if (current !== undefined) return transactionAccess(current).writeEach(shardIds, statement)
-      if (shardIds.length === 1) return [await statement(cluster.forShard(shardIds[0]!), shardIds[0]!)]
       // A failure rolls the whole transaction back, so no savepoints are needed here.
       return cluster.transaction((tx) => Promise.all(shardIds.map((id) => statement(tx.forShard(id), id))))
+    },
+    fenced(work) {
+      const current = cluster.currentTransaction()
+      if (current !== undefined) return work(transactionAccess(current))
+      return cluster.transaction((tx) => work(transactionAccess(tx)))
     },
   }
 }

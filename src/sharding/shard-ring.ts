@@ -61,6 +61,31 @@ export class ShardRing {
   }
 
   /**
+   * The ring in the middle of a move from `before` to `after`: a slot the two
+   * rings give to different shards belongs to `after`'s owner once `moved(slot)`,
+   * and to `before`'s until then; every other slot to the owner both agree on.
+   * Its shards are those of both rings (weights as `after` has them), so a shard
+   * that is being added or removed is routed to for exactly the slots it holds now.
+   */
+  static midway(before: ShardRing, after: ShardRing, moved: (slot: number, from: string, to: string) => boolean): ShardRing {
+    const union = new Map<string, Shard>(before.shards.map((s) => [s.id, s]))
+    for (const shard of after.shards) union.set(shard.id, shard)
+    const shards = validateShards([...union.values()])
+    const index = new Map(shards.map((s, i) => [s.id, i]))
+    const beforeIndex = before.#ids.map((id) => index.get(id)!)
+    const afterIndex = after.#ids.map((id) => index.get(id)!)
+    const owners = new Uint16Array(SLOT_COUNT)
+    for (let slot = 0; slot < SLOT_COUNT; slot++) {
+      const fromOwner = readOwner(before.#owners, before.#ownerBits, slot)
+      const toOwner = readOwner(after.#owners, after.#ownerBits, slot)
+      const from = beforeIndex[fromOwner]!
+      const to = afterIndex[toOwner]!
+      owners[slot] = from !== to && moved(slot, before.#ids[fromOwner]!, after.#ids[toOwner]!) ? to : from
+    }
+    return new ShardRing(shards, owners)
+  }
+
+  /**
    * The id of the shard that owns `key`. Throws `InvalidKeyError` for keys
    * that are not a string, safe integer, bigint or Uint8Array.
    *

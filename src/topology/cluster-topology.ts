@@ -6,7 +6,8 @@ import { createFenceTable } from './migrate-topology.js'
 import { fenceTableOf, topologyTableOf } from './table-names.js'
 import { TopologyState } from './topology-state.js'
 import { TopologyStore } from './topology-store.js'
-import { routingSet } from './topology.js'
+import { routingSet, type Topology } from './topology.js'
+import type { ShardRing } from '../sharding/index.js'
 
 /** Everything topology-related a cluster holds: the store, each shard's fence, the state routing reads. */
 export interface ClusterTopology {
@@ -20,6 +21,7 @@ export function createClusterTopology(
   participants: ReadonlyMap<string, Participant>,
   logger: Logger,
   fenceOf: (participant: Participant, fenceTable: string) => EpochFence,
+  movingRing: (topology: Topology) => Promise<ShardRing>,
 ): ClusterTopology {
   const store = new TopologyStore(participants.get(config.logShardId)!.knex, topologyTableOf(config.logTable))
   const fences = new Map<string, EpochFence>()
@@ -31,6 +33,7 @@ export function createClusterTopology(
     store,
     fences,
     createFenceTable: (shardId) => createFenceTable(participants.get(shardId)!, config.logTable),
+    movingRing,
     logger,
   })
   return { store, fences, state }

@@ -1,3 +1,4 @@
+import type { Knex } from 'knex'
 /**
  * The fence row of one shard, as an epoch change reads and writes it.
  *
@@ -39,6 +40,17 @@ export interface EpochFence {
    * bound) until no prepared branch of ours is left on the shard.
    */
   lock(waitMs: number): Promise<HeldFence | FenceBlocked>
+  /**
+   * The same exclusive hold, taken inside a branch of a shardtx transaction (`branch`
+   * is the branch's knex), so that it is released by that transaction's commit or
+   * rollback, and raising the fence commits atomically with what else it writes (a
+   * resharding batch). Resolves with the blockers when it could not be taken in time;
+   * the branch may then be unusable (the caller rolls the transaction back).
+   * `statementMs` bounds the branch's later lock waits (PostgreSQL's lock_timeout).
+   */
+  holdInBranch(branch: Knex, waitMs: number, statementMs: number): Promise<FenceBlocked | undefined>
+  /** Raises the fence to `epoch` (never lowers it) inside the branch that holds it. */
+  raiseInBranch(branch: Knex, epoch: number, logShardId: string): Promise<void>
 }
 
 export function isHeld(result: HeldFence | FenceBlocked): result is HeldFence {

@@ -104,6 +104,9 @@ export async function setTopology(
   const lockWaitMs = options.lockWaitMs ?? 100
   const timeoutMs = options.timeoutMs ?? 30_000
   const from = (await ctx.state.reload()).topology
+  if (from.move !== undefined) {
+    throw new ConfigError('topology', `resharding job ${from.move.jobId} is in progress: finish it (cluster.reshard with its target), or cancel and reverse it, before another change`)
+  }
   const shards = resolveTarget(ctx, target)
   const diff = diffTopology(from.shards, shards)
   if (isSameTopology(diff)) return { from, to: from, diff, attempts: 0 }
@@ -159,7 +162,7 @@ export async function setTopology(
   return { from, to, diff, attempts }
 }
 
-function resolveTarget(ctx: TopologyChangeContext, target: TopologyTarget): TopologyShard[] {
+export function resolveTarget(ctx: Pick<TopologyChangeContext, 'config' | 'participants'>, target: TopologyTarget): TopologyShard[] {
   if (!Array.isArray(target) || target.length === 0) throw new ConfigError('topology', 'must list at least one shard as { id, dialect?, weight? }')
   // The ring's own rules for ids and weights (range, duplicates), before anything is stored.
   validateShards(target.map(({ id, weight }) => ({ id, weight })))
@@ -192,8 +195,8 @@ async function checkMoves(ctx: TopologyChangeContext, losing: Participant[], to:
     throw new ConfigError(
       'topology',
       `the change moves slots away from ${losing.map((p) => p.shardId).join(', ')} and ${sharded.join(', ')} ${sharded.length === 1 ? 'is' : 'are'} declared sharded: ` +
-        'existing rows would stay on a shard that no longer owns them. Until resharding exists, pass allowEmptyMove (`--allow-empty-move`) ' +
-        'once those tables hold no rows in the moving slots',
+        'existing rows would stay on a shard that no longer owns them. Move them with cluster.reshard() (`shardtx reshard start`), ' +
+        'or pass allowEmptyMove (`--allow-empty-move`) once those tables hold no rows in the moving slots',
     )
   }
   const misplaced = await findMisplacedRows(ctx.config.tables, losing, ringFor(to.shards))
@@ -202,7 +205,7 @@ async function checkMoves(ctx: TopologyChangeContext, losing: Participant[], to:
 
 function refusedMove(misplaced: MisplacedRows[]): ConfigError {
   const where = misplaced.map((m) => `${m.rows} row(s) of ${m.table} on ${m.shardId} (e.g. key ${m.example})`).join('; ')
-  return new ConfigError('topology', `the change would strand rows in moving slots: ${where}; it needs resharding, which moves rows`)
+  return new ConfigError('topology', `the change would strand rows in moving slots: ${where}; move them with cluster.reshard() (\`shardtx reshard start\`)`)
 }
 
 function fenceOf(ctx: TopologyChangeContext, shardId: string): EpochFence {
@@ -262,7 +265,7 @@ async function raiseAll(held: { shardId: string; fence: HeldFence }[], to: Topol
   }
 }
 
-async function backoff(attempt: number, deadline: number): Promise<void> {
+export async function backoff(attempt: number, deadline: number): Promise<void> {
   const ms = Math.min(500, 10 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2)
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(ms, deadline - performance.now()))))
 }

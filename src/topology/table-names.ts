@@ -15,3 +15,8 @@ export function fenceTableOf(logTable: string): string {
 export function fenceMigrationsTableOf(logTable: string): string {
   return `${logTable}_fence_migrations`
 }
+
+/** Resharding jobs, on the log shard (docs/resharding.md). */
+export function reshardTableOf(logTable: string): string {
+  return `${logTable}_reshard`
+}

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex'
 import { createLogTableMigration } from '../../migrations/20261129000000_create_shardtx_log.js'
 import { createFenceTableMigration, createTopologyTableMigration } from '../../migrations/20261201000000_create_shardtx_topology.js'
-import { fenceTableOf, topologyTableOf } from './table-names.js'
+import { addReshardColumnMigration, createReshardJobTableMigration } from '../../migrations/20261206000000_create_shardtx_reshard.js'
+import { fenceTableOf, reshardTableOf, topologyTableOf } from './table-names.js'
 
 /**
  * shardtx's own migrations of the log shard, served from code (like the log
@@ -13,6 +14,8 @@ export function logShardMigrationSource(logTable: string): Knex.MigrationSource<
     '20261129000000_create_shardtx_log': createLogTableMigration(logTable),
     '20261201000000_create_shardtx_topology': createTopologyTableMigration(topologyTableOf(logTable)),
     '20261201000001_create_shardtx_fence': createFenceTableMigration(fenceTableOf(logTable)),
+    '20261206000000_add_shardtx_topology_reshard': addReshardColumnMigration(topologyTableOf(logTable)),
+    '20261206000001_create_shardtx_reshard': createReshardJobTableMigration(reshardTableOf(logTable)),
   })
 }
 

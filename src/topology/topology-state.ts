@@ -3,12 +3,13 @@ import { ConfigError, ShardTxError, ShardUnavailableError } from '../errors.js'
 import { describeShardError } from '../shard-error-text.js'
 import type { Logger } from '../logger.js'
 import { ringFor } from '../sharding/ring-cache.js'
+import type { ShardRing } from '../sharding/index.js'
 import type { EpochFence } from './epoch-fence.js'
 import { MissingFenceTableError } from './missing-fence-table.js'
 import type { Routing } from './routing.js'
 import { describeDiff, diffTopology, isSameTopology } from './topology-diff.js'
 import type { TopologyStore } from './topology-store.js'
-import type { Topology, TopologyShard } from './topology.js'
+import { routedShards, type Topology, type TopologyShard } from './topology.js'
 
 /**
  * `check` (default): at first use the configured shard set must equal the stored
@@ -29,6 +30,8 @@ export interface TopologyStateSettings {
   fences: ReadonlyMap<string, EpochFence>
   /** Creates a shard's fence table (its fence migration), for a shard migrate() could not reach. */
   createFenceTable(shardId: string): Promise<void>
+  /** The ring of an epoch in the middle of a resharding job (it reads the job's plan). */
+  movingRing(topology: Topology): Promise<ShardRing>
   logger: Logger
 }
 
@@ -91,11 +94,15 @@ export class TopologyState {
     return this.#loading
   }
 
-  /** Routes by `topology` from now on (after this process changed it). */
-  adopt(topology: Topology): Routing {
+  /**
+   * Routes by `topology` from now on (after this process changed it); `ring` is
+   * required for an epoch in the middle of a resharding job.
+   */
+  adopt(topology: Topology, ring?: ShardRing): Routing {
     this.#assertConnectable(topology)
+    if (topology.move !== undefined && ring === undefined) throw new Error('a topology in the middle of a move needs its ring')
     const previous = this.#current.topology
-    this.#current = { topology, ring: ringFor(topology.shards), epoch: topology.epoch }
+    this.#current = { topology, ring: ring ?? ringFor(topology.shards), epoch: topology.epoch }
     this.#loaded = true
     if (previous.epoch !== 0 && previous.epoch !== topology.epoch) {
       this.#settings.logger.info({ from: previous.epoch, to: topology.epoch }, 'routing by a new topology epoch')
@@ -109,7 +116,9 @@ export class TopologyState {
     if (stored.logShardId !== this.#settings.logShardId) {
       throw new ConfigError('log', `the topology on this log shard names ${stored.logShardId} as the log shard, not ${this.#settings.logShardId}`)
     }
-    if (mode === 'check' && !this.#checked) {
+    // A job in progress is checked against where it goes: a process configured for the
+    // target set (or for the set before, while the job runs) is not a mistake.
+    if (mode === 'check' && !this.#checked && !duringMoveMatches(stored, configured)) {
       const diff = diffTopology(stored.shards, configured)
       if (!isSameTopology(diff)) {
         throw new ConfigError(
@@ -123,7 +132,7 @@ export class TopologyState {
     // Before any change, a shard the first process could not reach has no fence row (it refuses
     // every branch as epoch 0): give it one now. Only at epoch 1: a change writes every row it needs.
     if (stored.epoch === 1) await this.#fenceAll(stored.shards.map((s) => s.id), 1)
-    return this.adopt(stored)
+    return this.adopt(stored, stored.move === undefined ? undefined : await this.#settings.movingRing(stored))
   }
 
   /** Inserts the fence row at `epoch` where a shard has none; a shard that cannot be reached is left for later. */
@@ -169,7 +178,7 @@ export class TopologyState {
 
   #assertConnectable(topology: Topology): void {
     const configured = new Map(this.#settings.configured.map((s) => [s.id, s]))
-    for (const shard of topology.shards) {
+    for (const shard of routedShards(topology)) {
       const known = configured.get(shard.id)
       if (known === undefined) {
         throw new ConfigError('shards', `the stored topology (epoch ${topology.epoch}) routes to shard ${shard.id}, which this process has no connection for`)
@@ -179,4 +188,14 @@ export class TopologyState {
       }
     }
   }
+}
+
+/**
+ * During a resharding job a process may be configured with the set before, the set
+ * after, or both (it needs a connection to every shard of both to route): none of
+ * them is a mistaken configuration.
+ */
+function duringMoveMatches(stored: Topology, configured: TopologyShard[]): boolean {
+  if (stored.move === undefined) return false
+  return [stored.move.from, routedShards(stored)].some((set) => isSameTopology(diffTopology(set, configured)))
 }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
 import { ConfigError } from '../errors.js'
-import { decodeShards, encodeShards, type Topology, type TopologyShard } from './topology.js'
+import { decodeMove, decodeShards, encodeMove, encodeShards, type Topology, type TopologyShard } from './topology.js'
 
 interface TopologyRow {
   epoch: number | string
@@ -9,6 +9,7 @@ interface TopologyRow {
   state: 'pending' | 'active'
   claimed_by: string
   created_at: number | string
+  reshard?: string | null
 }
 
 /**
@@ -99,5 +100,24 @@ export class TopologyStore {
 }
 
 function toTopology(row: TopologyRow): Topology {
-  return { epoch: Number(row.epoch), shards: decodeShards(row.shards), logShardId: row.log_shard }
+  const move = decodeMove(row.reshard)
+  const topology = { epoch: Number(row.epoch), shards: decodeShards(row.shards), logShardId: row.log_shard }
+  return move === undefined ? topology : { ...topology, move }
+}
+
+/**
+ * The row of an epoch a resharding job publishes, inserted in the job's own
+ * transaction (on its branch of the log shard): active at once, since the same
+ * transaction raises the fences it needs. The primary key makes it a compare-and-set.
+ */
+export function topologyRowOf(topology: Topology, claimedBy: string): Record<string, unknown> {
+  return {
+    epoch: topology.epoch,
+    shards: encodeShards(topology.shards),
+    log_shard: topology.logShardId,
+    state: 'active',
+    claimed_by: claimedBy,
+    created_at: Date.now(),
+    reshard: encodeMove(topology.move),
+  }
 }

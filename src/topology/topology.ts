@@ -28,6 +28,46 @@ export interface Topology {
   readonly shards: readonly TopologyShard[]
   /** The shard that holds the transaction log, the topology and its history. */
   readonly logShardId: string
+  /**
+   * Set while a resharding job moves rows from `from` to {@link shards}: routing
+   * at this epoch is the ring midway between them after `done` of `total` batches
+   * (docs/resharding.md).
+   */
+  readonly move?: TopologyMove | undefined
+}
+
+/**
+ * Where a resharding job stands at one epoch.
+ *
+ * ```ts
+ * const { jobId, done, total } = (await cluster.topology()).move ?? {}
+ * ```
+ */
+export interface TopologyMove {
+  readonly jobId: string
+  readonly done: number
+  readonly total: number
+  /** The routing set the job moves rows away from. */
+  readonly from: readonly TopologyShard[]
+}
+
+/** Every shard a topology routes some key to: during a move, those of both sets. */
+export function routedShards(topology: Topology): TopologyShard[] {
+  if (topology.move === undefined) return [...topology.shards]
+  const union = new Map(topology.move.from.map((s) => [s.id, s]))
+  for (const shard of topology.shards) union.set(shard.id, shard)
+  return routingSet([...union.values()])
+}
+
+export function encodeMove(move: TopologyMove | undefined): string | null {
+  if (move === undefined) return null
+  return JSON.stringify({ job: move.jobId, done: move.done, total: move.total, from: routingSet(move.from) })
+}
+
+export function decodeMove(text: string | null | undefined): TopologyMove | undefined {
+  if (text === null || text === undefined || text === '') return undefined
+  const parsed = JSON.parse(text) as { job: string; done: number; total: number; from: TopologyShard[] }
+  return { jobId: parsed.job, done: Number(parsed.done), total: Number(parsed.total), from: routingSet(parsed.from) }
 }
 
 /** The routing set of shards given in any order: sorted by id, only what routing reads. */

@@ -1,0 +1,100 @@
+import type { Knex } from 'knex'
+import { ConflictError, ShardTxError, TopologyChangeBlockedError, TransactionAbortedError } from '../errors.js'
+import { backoff } from '../topology/set-topology.js'
+import { topologyRowOf } from '../topology/topology-store.js'
+import type { Topology } from '../topology/topology.js'
+import type { Transaction } from '../transaction/transaction.js'
+import type { ReshardContext } from './reshard-context.js'
+
+/** A fence could not be held in time: this try is rolled back and made again after a pause. */
+class FenceNotHeld extends Error {
+  constructor(readonly blockers: string[]) {
+    super('fence not held')
+  }
+}
+
+/** Another mover (or a change) moved the job or the topology on: this step is not ours to make. */
+export class StepOvertaken extends ShardTxError {
+  constructor(what: string) {
+    super(`resharding step overtaken: ${what}`, { code: 'RESHARD_OVERTAKEN' })
+  }
+}
+
+export interface FencedStep<T> {
+  /** The shards whose fences the step holds and raises, in any order (taken in id order). */
+  shards: string[]
+  /** The epoch the step publishes: one more than the one it routes by. */
+  next: Topology
+  /** Claimed-by of the topology row (the job id). */
+  claimedBy: string
+  /** The work inside the held fences: move rows, advance the job on the log shard. */
+  work(tx: Transaction): Promise<T>
+}
+
+export interface FencedStepBounds {
+  lockWaitMs: number
+  timeoutMs: number
+  batchTimeoutMs: number
+}
+
+/**
+ * Runs one step of a job as one shardtx two-phase transaction: hold the fence of
+ * each of `shards` exclusively (id order, each wait bounded), do the work, insert
+ * the next epoch's topology row on the log shard (its primary key is a
+ * compare-and-set), and raise those fences to it. Everything commits together or
+ * not at all, so routing, fences and rows never disagree (docs/resharding.md).
+ * A fence that cannot be held rolls the try back; it is made again after a
+ * jittered pause until `timeoutMs`, then TopologyChangeBlockedError names who held it.
+ */
+export async function runFencedStep<T>(ctx: ReshardContext, step: FencedStep<T>, bounds: FencedStepBounds): Promise<T> {
+  const ids = [...new Set(step.shards)].sort()
+  const deadline = performance.now() + bounds.timeoutMs
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ctx.transaction(
+        async (tx) => {
+          for (const id of ids) {
+            const blocked = await ctx.fences.get(id)!.holdInBranch(tx.forShard(id), bounds.lockWaitMs, bounds.batchTimeoutMs)
+            if (blocked !== undefined) throw new FenceNotHeld(blocked.blockers)
+          }
+          const result = await step.work(tx)
+          await insertTopology(tx.forShard(ctx.config.logShardId), ctx.topologyTable, step.next, step.claimedBy)
+          for (const id of ids) await ctx.fences.get(id)!.raiseInBranch(tx.forShard(id), step.next.epoch, step.next.logShardId)
+          return result
+        },
+        { timeout: bounds.batchTimeoutMs },
+      )
+    } catch (error) {
+      // A conflict (a lock wait cut short, a deadlock victim) is tried again like a held fence;
+      // a stale topology is not: the caller reloads and decides the step again.
+      const blockers = notHeld(error) ?? (isConflict(error) ? [describe(error)] : undefined)
+      if (blockers === undefined) throw error
+      if (performance.now() >= deadline) {
+        throw new TopologyChangeBlockedError(`resharding could not hold the fences of ${ids.join(', ')} within ${bounds.timeoutMs} ms (${attempt} tries)`, blockers)
+      }
+      await backoff(attempt, deadline)
+    }
+  }
+}
+
+async function insertTopology(log: Knex, table: string, next: Topology, claimedBy: string): Promise<void> {
+  const existing = await log(table).where({ epoch: next.epoch }).first()
+  if (existing !== undefined) throw new StepOvertaken(`epoch ${next.epoch} was published meanwhile`)
+  await log(table).insert(topologyRowOf(next, claimedBy))
+}
+
+/** The blockers when the transaction failed because a fence was not held (directly or as its cause). */
+function notHeld(error: unknown): string[] | undefined {
+  for (let e = error; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof FenceNotHeld) return e.blockers
+  }
+  return undefined
+}
+
+function isConflict(error: unknown): boolean {
+  return error instanceof ConflictError || (error instanceof TransactionAbortedError && error.cause instanceof ConflictError)
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}

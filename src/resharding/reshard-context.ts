@@ -1,0 +1,28 @@
+import type { Knex } from 'knex'
+import type { ResolvedClusterConfig } from '../config/cluster-options.js'
+import type { Logger } from '../logger.js'
+import type { Participant } from '../protocol/participant.js'
+import type { EpochFence } from '../topology/epoch-fence.js'
+import type { TopologyState } from '../topology/topology-state.js'
+import type { TopologyStore } from '../topology/topology-store.js'
+import type { Transaction } from '../transaction/transaction.js'
+import type { TransactionOptions } from '../transaction/transaction-options.js'
+import type { ReshardStore } from './reshard-store.js'
+
+/** What a resharding job needs of its cluster. */
+export interface ReshardContext {
+  readonly config: ResolvedClusterConfig
+  readonly participants: ReadonlyMap<string, Participant>
+  readonly topologyStore: TopologyStore
+  readonly topologyTable: string
+  readonly fences: ReadonlyMap<string, EpochFence>
+  readonly state: TopologyState
+  readonly store: ReshardStore
+  readonly logger: Logger
+  /** A shardtx transaction of the cluster (the mover's batches are ordinary two-phase transactions). */
+  transaction<T>(work: (tx: Transaction) => Promise<T>, options: TransactionOptions): Promise<T>
+}
+
+export function logKnex(ctx: ReshardContext): Knex {
+  return ctx.participants.get(ctx.config.logShardId)!.knex
+}

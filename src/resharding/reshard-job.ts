@@ -1,0 +1,262 @@
+import { randomBytes } from 'node:crypto'
+import { ConfigError } from '../errors.js'
+import { ringFor } from '../sharding/ring-cache.js'
+import { diffTopology, isSameTopology } from '../topology/topology-diff.js'
+import { resolveTarget, type TopologyTarget } from '../topology/set-topology.js'
+import type { Topology, TopologyShard } from '../topology/topology.js'
+import { topologyRowOf } from '../topology/topology-store.js'
+import { type FencedStepBounds, runFencedStep, StepOvertaken } from './fenced-step.js'
+import { copyTable, keysInSlots, moveRows, type ShardedTable } from './move-rows.js'
+import { planReshard, refuseProblems, type ReshardPlanReport } from './plan-reshard.js'
+import { logKnex, type ReshardContext } from './reshard-context.js'
+import type { ResolvedReshardOptions } from './reshard-options.js'
+import { slotInBatch } from './reshard-plan.js'
+import { progressOf, type ReshardProgress } from './reshard-progress.js'
+import type { ReshardJob, ReshardState } from './reshard-store.js'
+
+export function shardedTables(ctx: ReshardContext): ShardedTable[] {
+  return [...ctx.config.tables.values()].filter((t): t is ShardedTable => t.kind === 'sharded')
+}
+
+function referenceTables(ctx: ReshardContext): string[] {
+  return [...ctx.config.tables.values()].filter((t) => t.kind === 'reference').map((t) => t.name)
+}
+
+/** The dry run: what `reshard(target)` would move, and what stops it. Writes nothing. */
+export async function planFor(ctx: ReshardContext, target: TopologyTarget, batchSize: number): Promise<ReshardPlanReport> {
+  const current = (await ctx.state.reload()).topology
+  if (current.move !== undefined) throw jobInProgress(current.move.jobId)
+  const to = resolveTarget({ config: ctx.config, participants: ctx.participants }, target)
+  return planReshard(ctx.participants, shardedTables(ctx), referenceTables(ctx), current.shards, to, batchSize)
+}
+
+/**
+ * Starts a job towards `target`, or resumes the one in progress towards the same
+ * target, and moves batches until it is done, `maxBatches` ran, or the signal
+ * stops it at a batch boundary. Resolves with where the job stands.
+ */
+export async function reshard(ctx: ReshardContext, target: TopologyTarget, options: ResolvedReshardOptions): Promise<ReshardProgress> {
+  const to = resolveTarget({ config: ctx.config, participants: ctx.participants }, target)
+  const current = (await ctx.state.reload()).topology
+  let job: ReshardJob
+  if (current.move !== undefined) {
+    job = (await ctx.store.get(logKnex(ctx), current.move.jobId))!
+    if (!isSameTopology(diffTopology(job.plan.to, to))) {
+      throw new ConfigError('reshard', `job ${job.id} is moving rows to ${describeSet(job.plan.to)}; finish it (same target), or cancel and reverse it first`)
+    }
+    if (job.state === 'cancelled' || job.state === 'reversing') {
+      await ctx.store.setState(logKnex(ctx), job.id, [job.state], 'running')
+      job = (await ctx.store.get(logKnex(ctx), job.id))!
+    }
+  } else {
+    if (isSameTopology(diffTopology(current.shards, to))) throw new ConfigError('reshard', `the topology already routes by ${describeSet(to)}`)
+    job = await start(ctx, current, to, options)
+  }
+  return moveBatches(ctx, job, 'forward', options)
+}
+
+/** Moves the done batches of the job in progress back, then routes by the set before it. */
+export async function reverse(ctx: ReshardContext, options: ResolvedReshardOptions): Promise<ReshardProgress> {
+  const current = (await ctx.state.reload()).topology
+  let job = await ctx.store.latest(logKnex(ctx))
+  if (job === undefined) throw new ConfigError('reshard', 'no resharding job to reverse')
+  if (current.move === undefined || current.move.jobId !== job.id) {
+    if (job.state !== 'done' || !isSameTopology(diffTopology(current.shards, job.plan.to))) {
+      throw new ConfigError('reshard', `job ${job.id} is ${job.state} and the topology has moved on since; nothing to reverse`)
+    }
+    // A finished job: route by the same ring, now as "all batches done", then move them back.
+    await reopen(ctx, current, job)
+    job = (await ctx.store.get(logKnex(ctx), job.id))!
+  }
+  if (job.state !== 'reversing' && !(await ctx.store.setState(logKnex(ctx), job.id, ['running', 'cancelled'], 'reversing'))) {
+    job = (await ctx.store.get(logKnex(ctx), job.id))!
+    if (job.state !== 'reversing') throw new ConfigError('reshard', `job ${job.id} is ${job.state}; nothing to reverse`)
+  }
+  job = (await ctx.store.get(logKnex(ctx), job.id))!
+  return moveBatches(ctx, job, 'back', options)
+}
+
+/** Stops a running job at its next batch boundary (routing stays as it is: valid, resumable, reversible). */
+export async function cancel(ctx: ReshardContext): Promise<ReshardProgress> {
+  const job = await ctx.store.latest(logKnex(ctx))
+  if (job === undefined) throw new ConfigError('reshard', 'no resharding job to cancel')
+  await ctx.store.setState(logKnex(ctx), job.id, ['running', 'reversing'], 'cancelled')
+  return progressOf((await ctx.store.get(logKnex(ctx), job.id))!)
+}
+
+export async function status(ctx: ReshardContext): Promise<ReshardProgress | undefined> {
+  const job = await ctx.store.latest(logKnex(ctx))
+  return job === undefined ? undefined : progressOf(job)
+}
+
+/**
+ * The job's first step, one transaction over every shard of both sets: hold every
+ * fence, copy the reference tables to the added shards, store the job, publish
+ * the first epoch of the move (no batch done yet) and raise every fence to it. A
+ * process still at the epoch before is refused by every shard, so no reference
+ * write can miss an added shard.
+ */
+async function start(ctx: ReshardContext, current: Topology, to: TopologyShard[], options: ResolvedReshardOptions): Promise<ReshardJob> {
+  const plan = await planReshard(ctx.participants, shardedTables(ctx), referenceTables(ctx), current.shards, to, options.batchSize)
+  refuseProblems(plan.problems)
+  const pending = await ctx.topologyStore.pending(current.epoch)
+  if (pending !== undefined) {
+    throw new ConfigError('reshard', `a topology change to epoch ${pending.epoch} was claimed and not published: run setTopology() to finish it first`)
+  }
+  const id = randomBytes(8).toString('hex')
+  const now = Date.now()
+  const job: ReshardJob = {
+    id,
+    state: plan.batches.length === 0 ? 'done' : 'running',
+    fromEpoch: current.epoch,
+    plan: { jobId: id, from: current.shards, to, batches: plan.batches },
+    done: 0,
+    total: plan.batches.length,
+    rowsMoved: 0,
+    createdAt: now,
+    updatedAt: now,
+  }
+  const involved = [...new Set([...current.shards, ...to].map((s) => s.id))].sort()
+  for (const shardId of involved) await ctx.fences.get(shardId)!.bootstrap(0, current.logShardId)
+  const next: Topology =
+    job.total === 0
+      ? { epoch: current.epoch + 1, shards: to, logShardId: current.logShardId }
+      : { epoch: current.epoch + 1, shards: to, logShardId: current.logShardId, move: { jobId: id, done: 0, total: job.total, from: current.shards } }
+  await runFencedStep(
+    ctx,
+    {
+      shards: involved,
+      next,
+      claimedBy: id,
+      work: async (tx) => {
+        const log = tx.forShard(ctx.config.logShardId)
+        for (const shardId of plan.added) {
+          for (const name of referenceTables(ctx)) await copyTable(log, tx.forShard(shardId), name)
+        }
+        await ctx.store.insert(log, job)
+      },
+    },
+    bounds(options),
+  )
+  ctx.state.invalidate()
+  ctx.logger.info({ jobId: id, batches: job.total, from: current.epoch, to: next.epoch }, 'resharding job started')
+  return job
+}
+
+/** Publishes "every batch done" for a finished job (the same ring, so no fence changes), so it can be moved back. */
+async function reopen(ctx: ReshardContext, current: Topology, job: ReshardJob): Promise<void> {
+  const next: Topology = {
+    epoch: current.epoch + 1,
+    shards: current.shards,
+    logShardId: current.logShardId,
+    move: { jobId: job.id, done: job.total, total: job.total, from: job.plan.from },
+  }
+  await ctx.transaction(
+    async (tx) => {
+      const log = tx.forShard(ctx.config.logShardId)
+      if (!(await ctx.store.advance(log, job.id, { state: 'done', done: job.total }, { state: 'reversing', done: job.total, rowsMoved: 0 }))) {
+        throw new StepOvertaken(`job ${job.id} changed meanwhile`)
+      }
+      await log(ctx.topologyTable).insert(topologyRowOf(next, job.id))
+    },
+    { timeout: 30_000 },
+  )
+  ctx.state.invalidate()
+}
+
+/**
+ * The mover's loop: one batch per fenced step, forward (`done` up) or back
+ * (`done` down), until the end, a state change by `cancel`, `maxBatches`, or the signal.
+ */
+async function moveBatches(ctx: ReshardContext, first: ReshardJob, direction: 'forward' | 'back', options: ResolvedReshardOptions): Promise<ReshardProgress> {
+  const startedAt = performance.now()
+  let moved = 0
+  let job = first
+  const report = (): ReshardProgress => progressOf(job, { rows: moved, elapsedMs: performance.now() - startedAt })
+  options.onProgress?.(report())
+  const expectedState: ReshardState = direction === 'forward' ? 'running' : 'reversing'
+  for (let ran = 0; ran < options.maxBatches; ran++) {
+    if (options.signal?.aborted === true) break
+    if (job.state !== expectedState) break
+    if (direction === 'forward' ? job.done >= job.total : job.done <= 0) break
+    const began = performance.now()
+    try {
+      moved += await runBatch(ctx, job, direction, options)
+    } catch (error) {
+      if (!(error instanceof StepOvertaken) && !isStaleTopology(error)) throw error
+    }
+    ctx.state.invalidate()
+    job = (await ctx.store.get(logKnex(ctx), job.id))!
+    options.onProgress?.(report())
+    const pause = (performance.now() - began) * (1 / options.dutyCycle - 1)
+    if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause))
+  }
+  return report()
+}
+
+/**
+ * One batch: the rows of its slots from the shard that holds them to the other,
+ * the job's `done` advanced by a compare-and-set, the next epoch published and
+ * both shards' fences raised, in one two-phase transaction over the two shards
+ * and the log shard.
+ */
+async function runBatch(ctx: ReshardContext, job: ReshardJob, direction: 'forward' | 'back', options: ResolvedReshardOptions): Promise<number> {
+  const routing = await ctx.state.reload()
+  const move = routing.topology.move
+  if (move === undefined || move.jobId !== job.id || move.done !== job.done) throw new StepOvertaken(`the topology is not at batch ${job.done} of job ${job.id}`)
+  const index = direction === 'forward' ? job.done : job.done - 1
+  const batch = job.plan.batches[index]!
+  const [source, destination] = direction === 'forward' ? [batch.from, batch.to] : [batch.to, batch.from]
+  const nextDone = direction === 'forward' ? job.done + 1 : job.done - 1
+  const finished = direction === 'forward' ? nextDone === job.total : nextDone === 0
+  const epoch = routing.epoch + 1
+  const next: Topology = finished
+    ? { epoch, shards: direction === 'forward' ? job.plan.to : job.plan.from, logShardId: routing.topology.logShardId }
+    : { epoch, shards: job.plan.to, logShardId: routing.topology.logShardId, move: { jobId: job.id, done: nextDone, total: job.total, from: job.plan.from } }
+  const before = ringFor(job.plan.from)
+  const after = ringFor(job.plan.to)
+  const nextState: ReshardState = finished ? (direction === 'forward' ? 'done' : 'reversed') : job.state
+  return runFencedStep(
+    ctx,
+    {
+      shards: [source, destination],
+      next,
+      claimedBy: job.id,
+      work: async (tx) => {
+        let rows = 0
+        for (const table of shardedTables(ctx)) {
+          const keys = await keysInSlots(tx.forShard(source), table, before, (slot) => slotInBatch(batch, slot, before, after))
+          rows += await moveRows(tx.forShard(source), tx.forShard(destination), table, keys)
+        }
+        const advanced = await ctx.store.advance(
+          tx.forShard(ctx.config.logShardId),
+          job.id,
+          { state: job.state, done: job.done },
+          { state: nextState, done: nextDone, rowsMoved: rows },
+        )
+        if (!advanced) throw new StepOvertaken(`job ${job.id} is no longer ${job.state} at batch ${job.done}`)
+        return rows
+      },
+    },
+    bounds(options),
+  )
+}
+
+function bounds(options: ResolvedReshardOptions): FencedStepBounds {
+  return { lockWaitMs: options.lockWaitMs, timeoutMs: options.timeoutMs, batchTimeoutMs: options.batchTimeoutMs }
+}
+
+function isStaleTopology(error: unknown): boolean {
+  for (let e = error; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === 'STALE_TOPOLOGY') return true
+  }
+  return false
+}
+
+function jobInProgress(jobId: string): ConfigError {
+  return new ConfigError('reshard', `resharding job ${jobId} is in progress: resume it (reshard with the same target), or cancel and reverse it`)
+}
+
+function describeSet(shards: readonly TopologyShard[]): string {
+  return shards.map((s) => (s.weight === 1 ? s.id : `${s.id} (weight ${s.weight})`)).join(', ')
+}
