@@ -20,10 +20,6 @@ export interface ShardsOfCluster {
 /**
  * How a builder reaches the shards: inside a transaction, its branches; outside,
  * the shards' pools for reads and a transaction of its own for writes.
- *
- * ```ts
- * const counts = await access.writeEach(['pg-0', 'my-1'], (knex) => knex('t').where({ id: 1 }).del())
- * ```
  */
 export interface ShardAccess {
   /** The knex to read `shardId` with. */
@@ -44,10 +40,6 @@ export interface ShardAccess {
  * Access through a running transaction: every statement runs on its branches,
  * and a statement spanning shards is made atomic by savepoints, so that an error
  * the caller catches never leaves it half applied.
- *
- * ```ts
- * transactionAccess(tx).reader('pg-0') === tx.forShard('pg-0') // true
- * ```
  */
 export function transactionAccess(tx: BranchesByShard): ShardAccess {
   return {
@@ -65,10 +57,6 @@ export function transactionAccess(tx: BranchesByShard): ShardAccess {
  * reads run in autocommit, each shard with its own snapshot; a write to one
  * shard runs in autocommit (one statement is atomic on its server), a write to
  * several runs in a `cluster.transaction` of its own, committed by two-phase commit.
- *
- * ```ts
- * await clusterAccess(cluster).writeEach(['pg-0', 'my-0'], (knex) => knex('t').insert({ id: 1 }))
- * ```
  */
 export function clusterAccess(cluster: ShardsOfCluster, readTimeoutMs?: number): ShardAccess {
   return {

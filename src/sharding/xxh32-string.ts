@@ -22,11 +22,6 @@ const avalanche = xxh32Avalanche
  * the string in place: equal to `xxh32Bytes(new TextEncoder().encode(str), seed)` for
  * every string, including lone surrogates, which encode as U+FFFD (EF BF BD)
  * exactly as `TextEncoder` and `Buffer.from(str)` do.
- *
- * ```ts
- * xxh32String('abc') // 0x32d153ff
- * xxh32String('é') === xxh32Bytes(Buffer.from('é')) // true
- * ```
  */
 export function xxh32String(str: string, seed = 0): number {
   return xxh32StringInt32(str, seed) >>> 0
@@ -35,10 +30,6 @@ export function xxh32String(str: string, seed = 0): number {
 /**
  * {@link xxh32String} as a signed 32-bit integer (same bits), for callers
  * that must not allocate (see `xxh32Avalanche`).
- *
- * ```ts
- * const slot = xxh32StringInt32('user:42', 0) >>> 12
- * ```
  */
 export function xxh32StringInt32(str: string, seed: number): number {
   // Shard keys are nearly always short ASCII strings, so keys under 16 chars
