@@ -37,8 +37,9 @@ export function xxh32StringInt32(str: string, seed: number): number {
   // V8 an interrupt check) and every char read once. Chars are ORed into
   // `seen` and checked once at the end; a key with a char above 0x7f is
   // hashed again on the general UTF-8 path. Longer keys take the four-lane
-  // stripe loop in its own function. (Reading the words through asciiWord
-  // instead measured half again as many instructions per lookup.)
+  // stripe loop in its own function. The three word reads below repeat on
+  // purpose: reading them through asciiWord instead measured 790-830
+  // instructions per lookup against 490-570 written out.
   const n = str.length
   if (n >= 16) return xxh32LongString(str, seed)
   let h = (shortSeed(seed) + n) | 0
