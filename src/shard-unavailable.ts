@@ -6,10 +6,6 @@ import { describeShardError } from './shard-error-text.js'
  * `error` as a {@link ShardUnavailableError} naming the shard when it means the shard
  * could not be reached (a refused, reset or timed-out connection); any other error,
  * and one already typed, unchanged.
- *
- * ```ts
- * throw asUnavailable(participant, 'migrate', error) // ShardUnavailableError: shard pg-0: migrate: timeout expired
- * ```
  */
 export function asUnavailable(participant: Pick<Participant, 'shardId' | 'isConnectionError'>, what: string, error: unknown): unknown {
   if (error instanceof ShardTxError || !participant.isConnectionError(error)) return error

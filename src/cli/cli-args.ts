@@ -3,20 +3,12 @@ import { CliUsageError } from './cli-errors.js'
 
 /**
  * The commands of `shardtx`, as typed on the command line.
- *
- * ```ts
- * const name: CommandName = 'in-doubt'
- * ```
  */
 export const COMMANDS = ['status', 'in-doubt', 'recover', 'resolve', 'route', 'migrate', 'topology'] as const
 export type CommandName = (typeof COMMANDS)[number]
 
 /**
  * The parsed command line of `shardtx`.
- *
- * ```ts
- * parseCliArgs(['route', 'user:1', '--json']) // { command: 'route', positionals: ['user:1'], json: true, … }
- * ```
  */
 export interface CliArgs {
   command: CommandName | undefined
@@ -84,10 +76,6 @@ const ARITY: Record<CommandName, [number, number, string]> = {
 
 /**
  * Parses and checks the arguments; every mistake is a {@link CliUsageError} (exit 2).
- *
- * ```ts
- * parseCliArgs(['status', '--int']) // throws CliUsageError: status takes no --int
- * ```
  */
 export function parseCliArgs(argv: string[]): CliArgs {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>

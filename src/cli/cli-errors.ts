@@ -3,10 +3,6 @@ import { ShardTxError } from '../errors.js'
 /**
  * The command line is wrong: unknown command or flag, missing or extra arguments,
  * no config file. The CLI prints the message without a stack and exits with 2.
- *
- * ```ts
- * throw new CliUsageError('unknown command "stauts"; see shardtx --help')
- * ```
  */
 export class CliUsageError extends ShardTxError {
   constructor(message: string, cause?: unknown) {
@@ -16,10 +12,6 @@ export class CliUsageError extends ShardTxError {
 
 /**
  * Shards did not answer `select 1`: the CLI exits with 3 after saying which.
- *
- * ```ts
- * throw new ShardsUnreachableError([{ shardId: 'my-0', error: 'connect ECONNREFUSED 127.0.0.1:3306' }])
- * ```
  */
 export class ShardsUnreachableError extends ShardTxError {
   readonly shards: { shardId: string; error: string }[]

@@ -3,10 +3,6 @@ import { SecretRedactor } from './secret-redactor.js'
 
 /**
  * Where the CLI writes: `process.stdout` / `process.stderr` fit.
- *
- * ```ts
- * const streams: CliStreams = { stdout: process.stdout, stderr: process.stderr }
- * ```
  */
 export interface CliStreams {
   stdout: { write(text: string): unknown }
@@ -15,10 +11,6 @@ export interface CliStreams {
 
 /**
  * How the CLI prints, from the global flags.
- *
- * ```ts
- * out.mode = { json: true, quiet: false, verbose: false }
- * ```
  */
 export interface CliOutputMode {
   /** One JSON document on stdout instead of text. */
@@ -33,12 +25,6 @@ export interface CliOutputMode {
  * Everything the CLI prints goes through here, and through the redactor:
  * results on stdout (text, or one JSON document with `--json`), progress and
  * errors on stderr, so `--json` output stays parseable.
- *
- * ```ts
- * const out = new CliOutput({ stdout: process.stdout, stderr: process.stderr })
- * out.progress('checking 4 shards…')
- * out.result({ shards }, () => textTable(header, rows))
- * ```
  */
 export class CliOutput {
   readonly redactor = new SecretRedactor()
@@ -102,10 +88,6 @@ export class CliOutput {
 
 /**
  * JSON with bigints as strings and errors as their message and code.
- *
- * ```ts
- * toJson({ key: 42n, error: new Error('boom') }) // '{ "key": "42", "error": { "message": "boom" } }' (indented)
- * ```
  */
 export function toJson(data: unknown): string {
   return JSON.stringify(

@@ -6,10 +6,6 @@ import type { ExitCode } from './exit-codes.js'
 /**
  * What every command gets: the cluster opened from the config (background
  * recovery off), the parsed arguments, and the output.
- *
- * ```ts
- * const statusCommand: Command = async ({ cluster, out }) => { … return ExitCode.Ok }
- * ```
  */
 export interface CommandContext {
   cluster: Cluster
@@ -25,9 +21,5 @@ export interface CommandContext {
 /**
  * One command: prints its result through `out` and resolves with its exit code;
  * throws for what `exitCodeOf` maps (usage mistakes, unreachable shards).
- *
- * ```ts
- * const hello: Command = async ({ out }) => { out.result({}, () => 'hello'); return ExitCode.Ok }
- * ```
  */
 export type Command = (context: CommandContext) => Promise<ExitCode>

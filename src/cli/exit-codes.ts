@@ -4,10 +4,6 @@
  * - `1` the operation failed, or in-doubt branches or other problems remain;
  * - `2` a usage or configuration mistake: nothing was sent to any shard;
  * - `3` a shard could not be reached (or refused the login).
- *
- * ```ts
- * process.exitCode = ExitCode.Unreachable
- * ```
  */
 export const ExitCode = {
   Ok: 0,

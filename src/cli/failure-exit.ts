@@ -10,10 +10,6 @@ const USAGE_CODES = ['CONFIG', 'USAGE', 'INVALID_ARGUMENT', 'INVALID_KEY']
 /**
  * The exit code an error means: 2 for usage and config mistakes, 3 for
  * unreachable shards, 1 for everything else.
- *
- * ```ts
- * exitCodeOf(new ConfigError('shards', 'must list at least one shard')) // 2
- * ```
  */
 export function exitCodeOf(error: unknown): ExitCode {
   if (error instanceof CliUsageError || error instanceof ConfigError) return ExitCode.Usage
@@ -26,10 +22,6 @@ export function exitCodeOf(error: unknown): ExitCode {
  * Rethrows an operation's error as {@link ShardsUnreachableError} when some of
  * `shardIds` do not answer any more, else as it is: a failure that a shard's
  * absence explains exits with 3, not 1.
- *
- * ```ts
- * try { await cluster.migrate() } catch (error) { return rethrowExplained(cluster, [logShardId], error) }
- * ```
  */
 export async function rethrowExplained(cluster: Cluster, shardIds: readonly string[], error: unknown): Promise<never> {
   if (exitCodeOf(error) === ExitCode.Failed) {

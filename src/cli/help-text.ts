@@ -1,9 +1,5 @@
 /**
  * What `shardtx --help` prints. docs/cli.md says the same at length.
- *
- * ```ts
- * console.log(HELP_TEXT)
- * ```
  */
 export const HELP_TEXT = `shardtx: operate a shardtx cluster from the shell
 

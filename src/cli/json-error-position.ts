@@ -4,10 +4,6 @@
  * and only some of them give a position; this scanner finds the position itself,
  * the same way on every Node version, so the CLI can report the place and nothing else.
  * Call it only for a text `JSON.parse` refused.
- *
- * ```ts
- * jsonErrorPosition('{"a": 1,}') // { line: 1, column: 9 }
- * ```
  */
 export function jsonErrorPosition(text: string): { line: number; column: number } {
   const offset = firstErrorOffset(text)

@@ -6,10 +6,6 @@ import { jsonErrorPosition } from './json-error-position.js'
 
 /**
  * Looked for in the working directory, in this order, when `--config` is not given.
- *
- * ```ts
- * DEFAULT_CONFIG_FILES[0] // 'shardtx.config.js'
- * ```
  */
 export const DEFAULT_CONFIG_FILES = ['shardtx.config.js', 'shardtx.config.mjs', 'shardtx.config.cjs', 'shardtx.config.json']
 
@@ -17,10 +13,6 @@ const MODULE_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts']
 
 /**
  * A config file and the `createCluster` options it holds, not yet validated.
- *
- * ```ts
- * const loaded: LoadedConfig = { path: '/app/shardtx.config.json', options: { shards: [] } }
- * ```
  */
 export interface LoadedConfig {
   path: string
@@ -31,10 +23,6 @@ export interface LoadedConfig {
  * Finds and reads the CLI's config: the `createCluster` options as JSON, or a
  * JavaScript module whose default export is the options object or a function
  * (sync or async) returning it. Any problem is a {@link CliUsageError} (exit 2).
- *
- * ```ts
- * const { path, options } = await loadConfig(undefined, process.cwd())
- * ```
  */
 export async function loadConfig(given: string | undefined, cwd: string): Promise<LoadedConfig> {
   const path = given === undefined ? findDefault(cwd) : resolve(cwd, given)

@@ -2,10 +2,6 @@
 /**
  * The `shardtx` command (package.json `bin`). See `shardtx --help` and docs/cli.md.
  *
- * ```ts
- * // node dist/src/cli/main.js status --config shardtx.config.json
- * ```
- *
  * @module
  */
 import { runCli } from './run-cli.js'

@@ -29,10 +29,6 @@ const COMMAND_RUNNERS: Record<CommandName, Command> = {
 /**
  * Runs one `shardtx` command line and resolves with its exit code; never throws.
  * Errors print as one line without a stack (unexpected ones get theirs with `--verbose`).
- *
- * ```ts
- * process.exitCode = await runCli(['status', '--json'], { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() })
- * ```
  */
 export async function runCli(argv: string[], io: CliStreams & { cwd: string }): Promise<ExitCode> {
   const out = new CliOutput(io)

@@ -10,12 +10,6 @@ const MIN_SECRET_LENGTH = 3
  * the loaded config (every `password`-like value, every password inside a
  * connection URL) and replaces them, and any `user:password@` in a URL, by `***`.
  * Driver messages do not quote passwords today; this makes sure none ever does.
- *
- * ```ts
- * const redactor = new SecretRedactor()
- * redactor.learn({ shards: [{ connection: 'postgres://app:hunter22@db/app' }] })
- * redactor.redact('login as app:hunter22 failed') // 'login as app:*** failed'
- * ```
  */
 export class SecretRedactor {
   readonly #secrets = new Set<string>()

@@ -1,11 +1,5 @@
 /**
  * Lays rows out in columns under a header, two spaces apart, for terminals.
- *
- * ```ts
- * textTable(['SHARD', 'STATE'], [['pg-0', 'migrated']])
- * // SHARD  STATE
- * // pg-0   migrated
- * ```
  */
 export function textTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
@@ -16,10 +10,6 @@ export function textTable(header: string[], rows: string[][]): string {
 
 /**
  * A duration for people: `850ms`, `42s`, `3m12s`, `2h05m`, `3d04h`.
- *
- * ```ts
- * formatAge(192_000) // '3m12s'
- * ```
  */
 export function formatAge(ms: number | undefined): string {
   if (ms === undefined) return '?'

@@ -7,10 +7,6 @@ const PROBE_TIMEOUT_MS = 5_000
  * The shards among `shardIds` that do not answer `select 1` (valid SQL on both
  * dialects), with the driver's reason. The CLI asks only after something failed,
  * to tell "a shard is down" (exit 3) from "the operation failed" (exit 1).
- *
- * ```ts
- * const down = await unreachableShards(cluster, cluster.shardIds)
- * ```
  */
 export async function unreachableShards(cluster: Cluster, shardIds: readonly string[]): Promise<{ shardId: string; error: string }[]> {
   const results = await Promise.all(

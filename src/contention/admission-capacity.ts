@@ -17,10 +17,6 @@ export function reservedConnections(poolMax: number): number {
  * connection per shard, so with this many admitted no transaction ever waits for
  * a pooled connection that another transaction holds, whatever shards each
  * touches and in whatever order. That is what makes a pool deadlock impossible.
- *
- * ```ts
- * admissionCapacity([{ max: 10 }, { max: 4 }]) // 2
- * ```
  */
 export function admissionCapacity(pools: readonly { max?: number | undefined }[]): number {
   let capacity = Infinity

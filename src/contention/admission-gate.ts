@@ -57,12 +57,6 @@ const noRelease: Release = () => {}
  * each commit raises it by 1/limit. On a few hot rows more concurrency only makes
  * more cycles, each costing a detection; this keeps throughput from collapsing
  * there, and stays at `capacity` where transactions do not collide.
- *
- * ```ts
- * const gate = new AdmissionGate(8, 10_000)
- * const release = await gate.enter(Date.now(), 30_000)
- * try { await work(); release('committed') } catch (e) { release(); throw e }
- * ```
  */
 export class AdmissionGate {
   readonly capacity: number
@@ -214,10 +208,6 @@ export class AdmissionGate {
 /**
  * Runs `attempt` once `gate` admits it, and gives the slot back when it settles.
  * `waited` hears how long the admission took, in ms (for the admission-wait metric).
- *
- * ```ts
- * await admitted(gate, firstStartedAt, timeoutMs, signal, () => runTransaction(…))
- * ```
  */
 export async function admitted<T>(
   gate: AdmissionGate,

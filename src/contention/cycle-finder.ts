@@ -13,10 +13,6 @@ export interface Deadlock {
  * the component is searched again. The result depends only on the graph, never
  * on the order it was built in, so detectors in several processes that read the
  * same waits choose the same victims, and each aborts only its own.
- *
- * ```ts
- * findDeadlocks(graph) // [{ victim: 'tx-b', cycle: [{ waiter: 'tx-a', blocker: 'tx-b', shardId: 'my-0' }, …] }]
- * ```
  */
 export function findDeadlocks(graph: WaitForGraph): Deadlock[] {
   const deadlocks: Deadlock[] = []

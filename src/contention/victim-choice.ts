@@ -5,10 +5,6 @@ import { parseTransactionId } from '../protocol/ids/transaction-id.js'
  * youngest by the start time in its id (a retried transaction carries its first
  * attempt's, so it ages into priority), ties broken by the greater id. Every
  * detector, in every process, picks the same one from the same members.
- *
- * ```ts
- * youngest(['0mb1k2x3a00u8f3kq9ab', '0mb1k2x4000u8zzzzzzz']) // the second: it started 1 ms later
- * ```
  */
 export function youngest(members: Iterable<string>): string {
   let victim: string | undefined

@@ -18,10 +18,6 @@ export type WaitForGraph = Map<string, WaitEdge[]>
  * shows for that session, or a label seen anywhere that lists the session among
  * those its transaction holds. A wait whose two ends cannot both be mapped is no
  * edge: a session outside shardtx cannot be part of a cycle we may break.
- *
- * ```ts
- * const graph = waitForGraph(new Map([['pg-0', waits]]), new Map([['pg-0', new Map([['4711', txId]])]]))
- * ```
  */
 export function waitForGraph(
   waitsByShard: ReadonlyMap<string, readonly LockWait[]>,

@@ -32,10 +32,6 @@ export function waitLabel(txId: string, sessions: readonly HeldSession[]): WaitL
 /**
  * The label as text of at most `maxLength` characters: sessions that do not fit
  * are left out whole (PostgreSQL keeps 63 bytes of `application_name`).
- *
- * ```ts
- * labelText('0mb1k2x3a00u8f3kq9ab', [{ shardId: 'my-0', session: '42' }]) // 'stx:0mb1k2x3a00u8f3kq9ab my-0=42'
- * ```
  */
 export function labelText(txId: string, sessions: readonly HeldSession[], maxLength = Infinity): string {
   let text = PREFIX + txId

@@ -8,10 +8,6 @@ export type OpenTelemetryApi = Pick<typeof OpenTelemetry, 'trace' | 'metrics' | 
  * installed (or fails to load), and shardtx then traces and measures nothing at all.
  * Any other failure is also undefined, never an error: telemetry must not stop a
  * cluster from working.
- *
- * ```ts
- * const api = await loadOpenTelemetry() // undefined without the package
- * ```
  */
 export async function loadOpenTelemetry(
   importer: () => Promise<unknown> = () => import('@opentelemetry/api'),

@@ -4,13 +4,6 @@
  * abandoned work ends as well instead of holding a pooled connection forever: a
  * driver waits on a black-holed socket until TCP gives up, about 15 minutes.
  * A bound of 0 or less misses at once.
- *
- * ```ts
- * await withDeadline(conn.query('COMMIT PREPARED ...'), 2_000, () => {
- *   destroy(conn)
- *   return new ShardUnresponsiveError('pg-1', 'COMMIT PREPARED', 2_000)
- * })
- * ```
  */
 export function withDeadline<T>(work: Promise<T>, ms: number, onMiss: () => Error): Promise<T> {
   return new Promise<T>((resolve, reject) => {

@@ -49,10 +49,6 @@ export function emptyReport(): RecoveryReport {
 
 /**
  * How a round works through the in-doubt transactions it found.
- *
- * ```ts
- * await recover(rt, { workers: 2, batch: 2, dutyCycle: 0.05, signal })
- * ```
  */
 export interface RoundPace {
   /** Workers settling batches side by side. */

@@ -7,10 +7,6 @@ import { MigrationLoadError } from './shard-migration-errors.js'
 
 /**
  * One migration file; its name (file name with extension, as knex records it) is its identity.
- *
- * ```ts
- * const file: MigrationFile = { name: '001_create.js', path: '/app/migrations/001_create.js' }
- * ```
  */
 export interface MigrationFile {
   name: string
@@ -25,11 +21,6 @@ export interface MigrationFile {
  * importing from this module lets `.ts` migrations load wherever shardtx's own
  * TypeScript does. Names are the file names with extension, exactly as knex's
  * loader records them, so shards migrated with knex's CLI stay compatible.
- *
- * ```ts
- * const source = new DirectoryMigrationSource('/app/migrations', ['.js', '.ts'])
- * await knex.migrate.latest({ migrationSource: source })
- * ```
  */
 export class DirectoryMigrationSource implements Knex.MigrationSource<MigrationFile> {
   readonly directory: string

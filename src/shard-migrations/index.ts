@@ -1,11 +1,6 @@
 /**
  * Your own knex migrations, run on every shard: see {@link migrateShards}.
  *
- * ```ts
- * import { migrateShards } from './shard-migrations/index.js'
- * await migrateShards(participants, { directory: './migrations' })
- * ```
- *
  * @module
  */
 export { migrateShards, type MigrationTarget } from './migrate-shards.js'

@@ -45,10 +45,6 @@ export interface MigrateShardsOptions {
 
 /**
  * {@link MigrateShardsOptions} after validation, with defaults filled in.
- *
- * ```ts
- * const { directory, tableName } = resolveMigrateShardsOptions({ directory: 'migrations' }, ['pg-0'])
- * ```
  */
 export interface ResolvedMigrateShardsOptions {
   directory: string
@@ -62,10 +58,6 @@ export interface ResolvedMigrateShardsOptions {
 
 /**
  * The file endings read as migrations unless `loadExtensions` says otherwise.
- *
- * ```ts
- * await cluster.migrateShards({ directory: 'migrations', loadExtensions: [...DEFAULT_LOAD_EXTENSIONS, '.coffee'] })
- * ```
  */
 export const DEFAULT_LOAD_EXTENSIONS = ['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts']
 
@@ -76,10 +68,6 @@ const TABLE_PATTERN = /^[A-Za-z_][A-Za-z0-9_]{0,58}$/
 
 /**
  * Validates the options against the cluster's shard ids; every problem is a {@link ConfigError}.
- *
- * ```ts
- * resolveMigrateShardsOptions({ directory: 'migrations', shards: ['pg-9'] }, ['pg-0']) // throws ConfigError
- * ```
  */
 export function resolveMigrateShardsOptions(input: unknown, shardIds: string[]): ResolvedMigrateShardsOptions {
   const options = plainObject('options', input) as Partial<MigrateShardsOptions>

@@ -10,10 +10,6 @@ import type { ShardMigrationFailure, ShardMigrationStatus } from './shard-migrat
 
 /**
  * A shard as the migration runner needs it: a participant fits.
- *
- * ```ts
- * const target: MigrationTarget = { shardId: 'pg-0', dialect: 'postgres', knex }
- * ```
  */
 export interface MigrationTarget {
   readonly shardId: string
@@ -50,10 +46,6 @@ interface ShardRun {
  * is then at N or just before it, and the thrown {@link ShardMigrationError} says
  * which. Each migration runs in its own knex transaction and is its own knex batch,
  * so `knex migrate:rollback` on a shard undoes one migration at a time.
- *
- * ```ts
- * const statuses = await migrateShards(participants, { directory: './migrations' })
- * ```
  */
 export async function migrateShards(
   targets: readonly MigrationTarget[],

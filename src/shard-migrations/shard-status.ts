@@ -42,10 +42,6 @@ type Probed = Pick<Participant, 'shardId' | 'dialect' | 'boundedKnex' | 'verify'
  * Checks every shard in parallel; a shard that fails a check is reported, not thrown.
  * Each statement is bounded by `statementMs`: a shard that stopped answering is
  * reported unreachable rather than holding the call.
- *
- * ```ts
- * const statuses = await probeShards(participants, 'pg-0', 'shardtx_log', 5_000)
- * ```
  */
 export function probeShards(participants: readonly Probed[], logShardId: string, logTable: string, statementMs: number): Promise<ShardStatus[]> {
   return Promise.all(

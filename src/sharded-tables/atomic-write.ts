@@ -12,10 +12,6 @@ let lastSavepoint = 0
  *
  * Savepoints are named uniquely, yet two such statements running at the same time
  * on the same transaction could still interleave theirs: await one before the next.
- *
- * ```ts
- * await writeAtomically([{ shardId: 'pg-0', knex: tx.forShard('pg-0') }, …], (k) => k('t').insert(rows))
- * ```
  */
 export async function writeAtomically<T>(
   targets: readonly { shardId: string; knex: Knex }[],

@@ -7,11 +7,6 @@ const OPERATORS = new Set<string>(['=', '<>', '!=', '<', '<=', '>', '>=', 'like'
 /**
  * Turns the arguments of `where` / `andWhere` into conditions, or refuses what
  * cannot be inspected for routing (callbacks, raw SQL, sub-queries).
- *
- * ```ts
- * conditionsOfWhere('accounts', [{ id: 1, status: null }])
- * // [{ kind: 'eq', column: 'id', value: 1 }, { kind: 'null', column: 'status', negated: false }]
- * ```
  */
 export function conditionsOfWhere(table: string, args: readonly unknown[]): Condition[] {
   if (args.length === 1) {
@@ -41,10 +36,6 @@ export function conditionsOfWhere(table: string, args: readonly unknown[]): Cond
 
 /**
  * The condition of `whereIn(column, values)`.
- *
- * ```ts
- * conditionOfWhereIn('accounts', 'id', [1, 2]) // { kind: 'in', column: 'id', values: [1, 2] }
- * ```
  */
 export function conditionOfWhereIn(table: string, column: unknown, values: unknown): Condition {
   const name = columnArg(table, column)
@@ -56,10 +47,6 @@ export function conditionOfWhereIn(table: string, column: unknown, values: unkno
 
 /**
  * Applies recorded conditions to a knex builder, ANDed, in order.
- *
- * ```ts
- * applyConditions(knex('accounts'), [{ kind: 'eq', column: 'id', value: 1 }])
- * ```
  */
 export function applyConditions(builder: Knex.QueryBuilder, conditions: readonly Condition[]): Knex.QueryBuilder {
   for (const condition of conditions) {
@@ -84,10 +71,6 @@ export function applyConditions(builder: Knex.QueryBuilder, conditions: readonly
 
 /**
  * A column name argument, or a refusal.
- *
- * ```ts
- * columnArg('accounts', 'id') // 'id'
- * ```
  */
 export function columnArg(table: string, column: unknown): string {
   if (typeof column !== 'string' || column.trim() === '') {

@@ -1,11 +1,6 @@
 /**
  * Sharded tables: declare a shard key per table once, and let `tx.table(name)`
  * / `cluster.table(name)` route each statement. See `docs/sharded-tables.md`.
- *
- * ```ts
- * const cluster = createCluster({ shards, tables: { accounts: { shardKey: 'id' }, currencies: { reference: true } } })
- * await cluster.transaction((tx) => tx.table('accounts').insert([{ id: 1, balance: 10 }, { id: 2, balance: 0 }]))
- * ```
  */
 export type { ComparisonOperator, FilterValue } from './query-state.js'
 export type { Route, RouteOperation, RoutePlan } from './route-plan.js'

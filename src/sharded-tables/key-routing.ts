@@ -5,19 +5,11 @@ import type { TableRouter } from './table-router.js'
 /**
  * Past this many key combinations a composite-key filter is not worth hashing
  * one by one; it is treated as not pinning the key (a fan-out, still correct).
- *
- * ```ts
- * if (combinations > MAX_KEY_COMBINATIONS) fanOut()
- * ```
  */
 export const MAX_KEY_COMBINATIONS = 10_000
 
 /**
  * The shards a filter restricts a statement to, and why.
- *
- * ```ts
- * const pinned: PinnedShards = { shards: ['pg-0'], reason: 'the filter pins id to 1 value' }
- * ```
  */
 export interface PinnedShards {
   shards: string[]
@@ -29,11 +21,6 @@ export interface PinnedShards {
  * filter does not pin every key column to listed values (`=` or `whereIn`).
  * Conditions are ANDed, so any one `=`/`whereIn` on a key column bounds its
  * values; the shortest list is used.
- *
- * ```ts
- * shardsPinnedBy(router, [{ kind: 'in', column: 'id', values: [1, 2] }])
- * // { shards: ['pg-0', 'my-1'], reason: 'the filter pins id to 2 values' }
- * ```
  */
 export function shardsPinnedBy(router: TableRouter, conditions: readonly Condition[]): PinnedShards | undefined {
   const { table } = router
@@ -64,10 +51,6 @@ export function shardsPinnedBy(router: TableRouter, conditions: readonly Conditi
 /**
  * The shard that owns an inserted row. The key function sees only the key
  * columns, exactly as a filter would give them.
- *
- * ```ts
- * shardOfRow(router, { id: 42, balance: 0 }, 0) // router.shardFor(42)
- * ```
  */
 export function shardOfRow(router: TableRouter, row: Record<string, unknown>, index: number): string {
   const { table } = router

@@ -10,11 +10,6 @@ import type { OrderTerm } from './query-state.js'
  * sent (an index can serve it); otherwise a leading `(column IS NULL)` term. Not
  * knex's `nulls` argument: on MySQL it sorts only by the null flag, and for
  * descending terms it puts NULLs on the wrong side (knex 3.3).
- *
- * ```ts
- * applyOrder(knex, builder, [{ column: 'v', key: 'v', direction: 'asc', nulls: 'last' }], 'mysql')
- * // … order by (`v` is null) asc, `v` asc
- * ```
  */
 export function applyOrder(knex: Knex, builder: Knex.QueryBuilder, order: readonly OrderTerm[], dialect: Dialect): void {
   for (const term of order) {

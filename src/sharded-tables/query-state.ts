@@ -20,10 +20,6 @@ export type ComparisonOperator = '=' | '<>' | '!=' | '<' | '<=' | '>' | '>=' | '
 
 /**
  * One ANDed condition of a filter, as recorded.
- *
- * ```ts
- * const c: Condition = { kind: 'in', column: 'id', values: [1, 2] }
- * ```
  */
 export type Condition =
   | { kind: 'eq'; column: string; value: FilterValue }
@@ -33,10 +29,6 @@ export type Condition =
 
 /**
  * One `orderBy` term. `key` is the property of a result row that holds the column.
- *
- * ```ts
- * const t: OrderTerm = { column: 'a.balance', key: 'balance', direction: 'desc', nulls: 'first' }
- * ```
  */
 export interface OrderTerm {
   column: string
@@ -47,10 +39,6 @@ export interface OrderTerm {
 
 /**
  * Everything a builder recorded, short of the statement itself.
- *
- * ```ts
- * const s: QueryState = { conditions: [], columns: undefined, order: [], limit: 10, offset: undefined, lock: undefined }
- * ```
  */
 export interface QueryState {
   conditions: Condition[]
@@ -65,10 +53,6 @@ export interface QueryState {
 
 /**
  * An independent copy, so that a statement is not changed by later calls on its builder.
- *
- * ```ts
- * const snapshot = copyState(state)
- * ```
  */
 export function copyState(state: QueryState): QueryState {
   return {
@@ -84,10 +68,6 @@ export function copyState(state: QueryState): QueryState {
 /**
  * The property of a result row that a selected or ordered column lands in:
  * `'b.balance as amount'` → `amount`, `'b.balance'` → `balance`.
- *
- * ```ts
- * resultKey('b.balance as amount') // 'amount'
- * ```
  */
 export function resultKey(column: string): string {
   const alias = /\s+as\s+/i.exec(column)
@@ -99,10 +79,6 @@ export function resultKey(column: string): string {
  * True when `column` (maybe table-qualified) is `keyColumn`. Filters match the
  * name exactly: missing a match only costs a fan-out, while matching a different
  * column would route wrongly.
- *
- * ```ts
- * isColumn('accounts.id', 'id') // true; isColumn('ID', 'id') // false
- * ```
  */
 export function isColumn(column: string, keyColumn: string): boolean {
   return column.slice(column.lastIndexOf('.') + 1) === keyColumn
@@ -112,10 +88,6 @@ export function isColumn(column: string, keyColumn: string): boolean {
  * True when `column` may be `keyColumn` on some server: MariaDB column names
  * ignore case. Updates are refused on this looser match, since missing one
  * would move a row to the wrong shard.
- *
- * ```ts
- * mayBeColumn('ID', 'id') // true
- * ```
  */
 export function mayBeColumn(column: string, keyColumn: string): boolean {
   return column.slice(column.lastIndexOf('.') + 1).toLowerCase() === keyColumn.toLowerCase()

@@ -14,10 +14,6 @@ const DECIMAL = /^-?\d+(\.\d+)?$/
  * - other strings by UTF-16 code units (a binary collation, not the server's);
  * - Dates by time, byte arrays bytewise; NULL where the term says.
  * Any other mix of types is refused with a {@link RoutingError}.
- *
- * ```ts
- * sortRows('t', rows, [{ column: 'id', key: 'id', direction: 'desc', nulls: 'first' }])
- * ```
  */
 export function sortRows(table: string, rows: Row[], order: readonly OrderTerm[]): Row[] {
   return rows.sort((a, b) => {
@@ -42,10 +38,6 @@ function compareTerm(table: string, a: unknown, b: unknown, term: OrderTerm): nu
 
 /**
  * Compares two non-null column values as {@link sortRows} describes.
- *
- * ```ts
- * compareValues('t', 'id', '10', 9) // 1
- * ```
  */
 export function compareValues(table: string, column: string, a: unknown, b: unknown): number {
   const x = typeof a === 'boolean' ? Number(a) : a
@@ -77,10 +69,6 @@ function decimalText(value: unknown): string | undefined {
 
 /**
  * Compares decimal numerals exactly, whatever their length: `'-0.50'` < `'0'` < `'9'` < `'10.0'`.
- *
- * ```ts
- * compareDecimals('10', '9') // 1
- * ```
  */
 export function compareDecimals(a: string, b: string): number {
   const x = splitDecimal(a)

@@ -15,10 +15,6 @@ type Row = Record<string, unknown>
  * each shard runs the filter, the order and a LIMIT of offset + limit, in
  * parallel; the rows are concatenated in shard order, sorted by the order terms,
  * and cut to offset and limit.
- *
- * ```ts
- * const rows = await runRead(router, access, planRead(router, 'select', state), state)
- * ```
  */
 export async function runRead(router: TableRouter, access: ShardAccess, plan: RoutePlan, state: QueryState): Promise<Row[]> {
   if (plan.shards.length === 0) return []

@@ -20,10 +20,6 @@ export interface ShardsOfCluster {
 /**
  * How a builder reaches the shards: inside a transaction, its branches; outside,
  * the shards' pools for reads and a transaction of its own for writes.
- *
- * ```ts
- * const counts = await access.writeEach(['pg-0', 'my-1'], (knex) => knex('t').where({ id: 1 }).del())
- * ```
  */
 export interface ShardAccess {
   /** The knex to read `shardId` with. */
@@ -49,10 +45,6 @@ export interface ShardAccess {
  * Access through a running transaction: every statement runs on its branches,
  * and a statement spanning shards is made atomic by savepoints, so that an error
  * the caller catches never leaves it half applied.
- *
- * ```ts
- * transactionAccess(tx).reader('pg-0') === tx.forShard('pg-0') // true
- * ```
  */
 export function transactionAccess(tx: BranchesByShard): ShardAccess {
   return {
@@ -72,10 +64,6 @@ export function transactionAccess(tx: BranchesByShard): ShardAccess {
  * that routes by an old epoch is refused instead of writing to, or reading from,
  * a shard that no longer owns the key, and a read spanning shards during a
  * resharding job sees every moved row exactly once (docs/resharding.md).
- *
- * ```ts
- * await clusterAccess(cluster).writeEach(['pg-0', 'my-0'], (knex) => knex('t').insert({ id: 1 }))
- * ```
  */
 export function clusterAccess(cluster: ShardsOfCluster, readTimeoutMs?: number): ShardAccess {
   return {

@@ -21,10 +21,6 @@ export interface WriteOptions {
 
 /**
  * Routes a read: the owning shards when the filter pins the key, else every shard.
- *
- * ```ts
- * planRead(router, 'select', state).shards
- * ```
  */
 export function planRead(router: TableRouter, operation: 'select' | 'first', state: QueryState): RoutePlan {
   const { table } = router
@@ -53,10 +49,6 @@ export function planRead(router: TableRouter, operation: 'select' | 'first', sta
 /**
  * Routes an update, increment, decrement or delete. Refuses to set a key column
  * and, unless `allShards`, to write without pinning the key.
- *
- * ```ts
- * planWrite(router, 'update', state, ['balance'], {})
- * ```
  */
 export function planWrite(
   router: TableRouter,
@@ -103,10 +95,6 @@ export function planWrite(
 
 /**
  * An insert's plan and the rows each shard gets.
- *
- * ```ts
- * const { plan, rowsByShard } = planInsert(router, rows)
- * ```
  */
 export interface InsertPlan {
   plan: RoutePlan
@@ -116,10 +104,6 @@ export interface InsertPlan {
 /**
  * Routes an insert: each row to the shard owning its key (a reference table:
  * every row to every shard).
- *
- * ```ts
- * planInsert(router, [{ id: 1 }, { id: 2 }]).rowsByShard
- * ```
  */
 export function planInsert(router: TableRouter, rows: readonly Record<string, unknown>[]): InsertPlan {
   const { table } = router

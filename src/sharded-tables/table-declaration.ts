@@ -49,10 +49,6 @@ export type TableDeclaration = ShardedTableDeclaration | ReferenceTableDeclarati
 
 /**
  * A declared table after validation.
- *
- * ```ts
- * const t: ResolvedTable = { name: 'accounts', kind: 'sharded', keyColumns: ['id'], keyOf: (v) => v.id }
- * ```
  */
 export type ResolvedTable =
   | {
@@ -67,10 +63,6 @@ export type ResolvedTable =
 
 /**
  * Declared tables by name.
- *
- * ```ts
- * config.tables.get('accounts')?.kind // 'sharded'
- * ```
  */
 export type ResolvedTables = ReadonlyMap<string, ResolvedTable>
 
@@ -83,10 +75,6 @@ const COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_$]*$/
 /**
  * Validates the `tables` option; every problem is a {@link ConfigError} naming
  * its field, e.g. `tables.orders.keyColumns`.
- *
- * ```ts
- * resolveTables({ accounts: { shardKey: 'id' } }).get('accounts')?.kind // 'sharded'
- * ```
  */
 export function resolveTables(input: unknown): ResolvedTables {
   const tables = new Map<string, ResolvedTable>()

@@ -7,11 +7,6 @@ import type { ResolvedTable } from './table-declaration.js'
 /**
  * What a builder needs from its cluster to route one declared table: the
  * declaration, the shards in configuration order, and the ring.
- *
- * ```ts
- * const router = tableRouter(runtime, 'accounts')
- * router.shardFor(42) // 'my-1'
- * ```
  */
 export interface TableRouter {
   readonly table: ResolvedTable
@@ -30,10 +25,6 @@ const routers = new WeakMap<ClusterRuntime, Map<string, TableRouter>>()
 /**
  * The router of table `name`, made once per cluster; a {@link ConfigError}
  * when the table was not declared in the cluster's `tables`.
- *
- * ```ts
- * tableRouter(runtime, 'accounts').table.kind // 'sharded'
- * ```
  */
 export function tableRouter(runtime: ClusterRuntime, name: string): TableRouter {
   let byName = routers.get(runtime)

@@ -1,12 +1,6 @@
 /**
  * Routing: maps a shard key to a shard id by weighted rendezvous hashing over
  * a fixed 2^20-slot table. Pure code, no I/O. See `docs/sharding.md`.
- *
- * ```ts
- * import { ShardRing, diffRings } from './sharding/index.js'
- * const ring = ShardRing.build([{ id: 'pg-0' }, { id: 'pg-1', weight: 2 }])
- * ring.shardFor('user:42')
- * ```
  */
 export { ShardRing } from './shard-ring.js'
 export { diffRings } from './diff-rings.js'

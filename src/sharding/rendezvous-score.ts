@@ -4,10 +4,6 @@ import { xxh32BytesInt32 } from './xxh32.js'
 /**
  * Entries in a shard's score table: 1024 for the low 10 bits of a slot and
  * 1024 for the high 10 bits.
- *
- * ```ts
- * scoreTable('pg-0').length === SCORE_TABLE_SIZE // true
- * ```
  */
 export const SCORE_TABLE_SIZE = 2048
 
@@ -17,11 +13,6 @@ const textEncoder = new TextEncoder()
  * The random table that gives shard `id` its score at every slot:
  * entry `k` is XXH32(UTF-8(id) ‖ k as 4 little-endian bytes, seed 0),
  * stored as a signed 32-bit integer (read it with `>>> 0`).
- *
- * ```ts
- * const table = scoreTable('pg-0')
- * slotHash(table, 12345) // the shard's 32-bit rendezvous hash for slot 12345
- * ```
  */
 export function scoreTable(id: string): Int32Array {
   const idBytes = textEncoder.encode(id)
@@ -44,10 +35,6 @@ export function scoreTable(id: string): Int32Array {
  * different shards are independent, and for one shard the hashes of any two
  * slots are independent, so per-shard slot counts have the same variance as with a
  * fully random hash.
- *
- * ```ts
- * slotHash(scoreTable('pg-0'), 0) // an unsigned 32-bit number
- * ```
  */
 export function slotHash(table: Int32Array, slot: number): number {
   return (table[slot & 1023]! ^ table[1024 + (slot >>> 10)]!) >>> 0
@@ -58,10 +45,6 @@ export function slotHash(table: Int32Array, slot: number): number {
  * the classic weighted highest-random-weight score (a shard wins a slot with
  * probability weight / total weight), with `-ln` computed reproducibly by
  * {@link unitNegLog}. The highest score wins the slot.
- *
- * ```ts
- * weightedScore(2, 0x80000000) // ≈ 2 / ln 2 ≈ 2.885
- * ```
  */
 export function weightedScore(weight: number, hash: number): number {
   return weight / unitNegLog(hash)

@@ -13,11 +13,6 @@ const hashString = xxh32StringInt32
  *   negatives and no leading zeros, so `42`, `42n` and `'42'` route
  *   identically (and `-0` routes like `0`);
  * - Uint8Array (including Buffer): its bytes as they are.
- *
- * ```ts
- * ring.shardFor('user:42') === ring.shardFor(Buffer.from('user:42')) // true
- * ring.shardFor(42) === ring.shardFor(42n) // true, and === ring.shardFor('42')
- * ```
  */
 export type ShardKey = string | number | bigint | Uint8Array
 
@@ -28,11 +23,6 @@ const digits = new Uint8Array(24)
  * XXH32 (seed 0) of a key's canonical bytes, as an unsigned 32-bit number.
  * Allocates nothing except for a bigint outside the safe-integer range.
  * Throws {@link InvalidKeyError} for anything that is not a {@link ShardKey}.
- *
- * ```ts
- * hashShardKey('abc') // 0x32d153ff
- * hashShardKey(42) === hashShardKey('42') // true
- * ```
  */
 export function hashShardKey(key: ShardKey): number {
   return hashShardKeyInt32(key) >>> 0
@@ -41,10 +31,6 @@ export function hashShardKey(key: ShardKey): number {
 /**
  * {@link hashShardKey} as a signed 32-bit integer (same bits): the form the
  * lookup uses, because it never allocates.
- *
- * ```ts
- * const slot = hashShardKeyInt32(key) >>> 12
- * ```
  */
 export function hashShardKeyInt32(key: ShardKey): number {
   // Strings, the common key, are checked first and the other kinds live in their

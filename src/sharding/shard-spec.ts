@@ -3,10 +3,6 @@ import { ConfigError } from '../errors.js'
 /**
  * A shard as the caller describes it. Other fields (dialect, connection, …)
  * are ignored, so a cluster's shard configs can be passed as they are.
- *
- * ```ts
- * const shards: ShardSpec[] = [{ id: 'pg-0' }, { id: 'pg-1', weight: 2 }]
- * ```
  */
 export interface ShardSpec {
   /** Stable name; routing depends on it (its exact code points, no normalization). */
@@ -17,10 +13,6 @@ export interface ShardSpec {
 
 /**
  * A validated shard: the id and its effective weight.
- *
- * ```ts
- * ring.shards // [{ id: 'pg-0', weight: 1 }, { id: 'pg-1', weight: 2 }]
- * ```
  */
 export interface Shard {
   readonly id: string
@@ -30,10 +22,6 @@ export interface Shard {
 /**
  * Most shards a ring accepts. Beyond this a shard owns fewer than 256 of the
  * 2^20 slots and its share drifts by ±6 % or more from its weight.
- *
- * ```ts
- * if (shards.length > MAX_SHARDS) splitIntoTwoClusters()
- * ```
  */
 export const MAX_SHARDS = 4096
 
@@ -41,19 +29,11 @@ export const MAX_SHARDS = 4096
  * Smallest weight accepted. Bounding the weights keeps every score
  * `weight / -ln(u)` a normal double (no overflow to Infinity, no subnormals),
  * so scores never tie by saturation.
- *
- * ```ts
- * ShardRing.build([{ id: 'tiny', weight: MIN_WEIGHT }, { id: 'big', weight: 1 }]) // accepted
- * ```
  */
 export const MIN_WEIGHT = 1e-9
 
 /**
  * Largest weight accepted; see {@link MIN_WEIGHT}.
- *
- * ```ts
- * ShardRing.build([{ id: 'a', weight: MAX_WEIGHT * 2 }]) // throws ConfigError: shards[0].weight
- * ```
  */
 export const MAX_WEIGHT = 1e9
 
@@ -61,11 +41,6 @@ export const MAX_WEIGHT = 1e9
  * Validates a shard list and returns it in canonical order: ids sorted by
  * their UTF-8 bytes (the order that breaks score ties). Throws a
  * {@link ConfigError} naming the offending field, e.g. `shards[2].weight`.
- *
- * ```ts
- * validateShards([{ id: 'b' }, { id: 'a', weight: 2 }])
- * // [{ id: 'a', weight: 2 }, { id: 'b', weight: 1 }]
- * ```
  */
 export function validateShards(shards: unknown): Shard[] {
   if (!Array.isArray(shards)) throw new ConfigError('shards', 'must be an array of { id, weight? }')

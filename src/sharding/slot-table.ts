@@ -28,11 +28,6 @@ const HASH_BUCKETS = 1 << (32 - HASH_BUCKET_SHIFT)
 /**
  * Owner of every slot, as an index into `shards`, which must be in canonical
  * order (as {@link validateShards} returns them).
- *
- * ```ts
- * const owners = buildSlotTable(validateShards([{ id: 'a' }, { id: 'b' }]))
- * owners.length // 1048576, each 0 or 1
- * ```
  */
 export function buildSlotTable(shards: readonly Shard[]): Uint16Array {
   const tables = shards.map((shard) => scoreTable(shard.id))

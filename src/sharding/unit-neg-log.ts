@@ -31,11 +31,6 @@ const C8 = 1 / 17
  * `h`, computed bit-for-bit reproducibly. The result lies in
  * [1.16e-10, 22.88] and is within 1e-14 of the true value, far below the
  * 2.3e-10 gap between neighbouring `h`, so it is strictly decreasing in `h`.
- *
- * ```ts
- * unitNegLog(0x7fffffff) // ≈ 0.6931471807 (u just below 1/2)
- * unitNegLog(0xffffffff) // ≈ 1.16e-10
- * ```
  */
 export function unitNegLog(h: number): number {
   // u = (2h + 1) / 2^33; split 2h + 1 = m * 2^e with m in [√½, √2], so that

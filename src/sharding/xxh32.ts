@@ -16,10 +16,6 @@ const PRIME32_5 = 0x165667b1 | 0
 
 /**
  * Initial value of stripe lane `lane` (0..3) for inputs of 16 bytes or more.
- *
- * ```ts
- * let v1 = xxh32LaneSeed(seed, 0), v2 = xxh32LaneSeed(seed, 1)
- * ```
  */
 export function xxh32LaneSeed(seed: number, lane: 0 | 1 | 2 | 3): number {
   if (lane === 0) return (seed + PRIME32_1 + PRIME32_2) | 0
@@ -30,10 +26,6 @@ export function xxh32LaneSeed(seed: number, lane: 0 | 1 | 2 | 3): number {
 
 /**
  * Initial hash state for inputs shorter than 16 bytes (no stripe consumed).
- *
- * ```ts
- * let h = (xxh32ShortSeed(seed) + len) | 0
- * ```
  */
 export function xxh32ShortSeed(seed: number): number {
   return (seed + PRIME32_5) | 0
@@ -41,10 +33,6 @@ export function xxh32ShortSeed(seed: number): number {
 
 /**
  * One stripe-lane round: `rotl(acc + input * P2, 13) * P1`.
- *
- * ```ts
- * v1 = xxh32Round(v1, word)
- * ```
  */
 export function xxh32Round(acc: number, input: number): number {
   const a = (acc + Math.imul(input, PRIME32_2)) | 0
@@ -53,10 +41,6 @@ export function xxh32Round(acc: number, input: number): number {
 
 /**
  * Merges the four lane accumulators once at least one 16-byte stripe was consumed.
- *
- * ```ts
- * let h = xxh32MergeLanes(v1, v2, v3, v4)
- * ```
  */
 export function xxh32MergeLanes(v1: number, v2: number, v3: number, v4: number): number {
   return (
@@ -70,10 +54,6 @@ export function xxh32MergeLanes(v1: number, v2: number, v3: number, v4: number):
 
 /**
  * Consumes one trailing 4-byte little-endian word.
- *
- * ```ts
- * h = xxh32TailWord(h, 0x64636261) // the bytes "abcd"
- * ```
  */
 export function xxh32TailWord(h: number, word: number): number {
   const a = (h + Math.imul(word, PRIME32_3)) | 0
@@ -82,10 +62,6 @@ export function xxh32TailWord(h: number, word: number): number {
 
 /**
  * Consumes one trailing byte.
- *
- * ```ts
- * h = xxh32TailByte(h, 0x61) // "a"
- * ```
  */
 export function xxh32TailByte(h: number, byte: number): number {
   const a = (h + Math.imul(byte, PRIME32_5)) | 0
@@ -97,10 +73,6 @@ export function xxh32TailByte(h: number, byte: number): number {
  * `>>> 0` gives the unsigned value): V8 keeps int32 values unboxed across
  * calls, whereas a uint32 above 2^31 becomes a heap-allocated number, and a
  * routing lookup must not allocate.
- *
- * ```ts
- * return xxh32Avalanche(h) >>> 0
- * ```
  */
 export function xxh32Avalanche(h: number): number {
   h ^= h >>> 15
@@ -113,11 +85,6 @@ export function xxh32Avalanche(h: number): number {
 /**
  * XXH32 of `bytes[start, end)` with `seed`, as an unsigned 32-bit number.
  * Reads the bytes in place, without copying them.
- *
- * ```ts
- * xxh32Bytes(new TextEncoder().encode('abc')) // 0x32d153ff
- * xxh32Bytes(Buffer.from('xabcx'), 0, 1, 4) // 0x32d153ff, the same three bytes
- * ```
  */
 export function xxh32Bytes(bytes: Uint8Array, seed = 0, start = 0, end = bytes.length): number {
   return xxh32BytesInt32(bytes, seed, start, end) >>> 0
@@ -126,10 +93,6 @@ export function xxh32Bytes(bytes: Uint8Array, seed = 0, start = 0, end = bytes.l
 /**
  * {@link xxh32Bytes} as a signed 32-bit integer (same bits), for callers
  * that must not allocate.
- *
- * ```ts
- * const slot = xxh32BytesInt32(bytes, 0, 0, bytes.length) >>> 12
- * ```
  */
 export function xxh32BytesInt32(bytes: Uint8Array, seed: number, start: number, end: number): number {
   const len = end - start

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Cluster, ConflictError, createCluster, DistributedDeadlockError, isRetryable } from '../../src/index.js'
 import { parseTransactionId } from '../../src/protocol/ids/transaction-id.js'
 import { expectNothingLeaked } from '../reliability/leak-checks.js'
-import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
+import { startAccountsCluster } from '../helpers/accounts-cluster.js'
+import type { TestCluster } from '../helpers/test-cluster.js'
 import { sharedShards } from '../support/shared-cluster.js'
 
 /** Long enough that only the detector can end a cycle within the test's time. */
@@ -47,9 +48,7 @@ describe('distributed deadlock detection', () => {
   let t: TestCluster
   let accounts: string
   beforeAll(async () => {
-    t = await startTestCluster(sharedShards(), { log: 'pg-0' })
-    accounts = t.table('accounts')
-    await t.createAccounts(accounts, ['pg-0', 'pg-1', 'my-0', 'my-1'], [{ id: 1, balance: 100 }])
+    ;({ t, accounts } = await startAccountsCluster())
   })
   afterAll(() => t.close())
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
+import { startAccountsCluster } from '../helpers/accounts-cluster.js'
+import type { TestCluster } from '../helpers/test-cluster.js'
 import { preparedOnServer } from '../support/server-activity.js'
-import { sharedShards } from '../support/shared-cluster.js'
 
 describe.each(['pg-1', 'my-1'])('commit paths with %s written', (writer) => {
   let t: TestCluster
@@ -19,13 +19,10 @@ describe.each(['pg-1', 'my-1'])('commit paths with %s written', (writer) => {
   }
 
   beforeAll(async () => {
-    t = await startTestCluster(sharedShards(), {
-      log: 'pg-0',
+    ;({ t, accounts } = await startAccountsCluster({
       // The hook's errors are only logged: it records, the test asserts.
       onStep: (e) => (e.step === 'decided' ? readPreparedAtDecision(e.txId) : undefined),
-    })
-    accounts = t.table('accounts')
-    await t.createAccounts(accounts, ['pg-0', 'pg-1', 'my-0', 'my-1'], [{ id: 1, balance: 100 }])
+    }))
   })
   afterAll(() => t.close())
 

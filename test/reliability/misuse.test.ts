@@ -12,7 +12,8 @@ import {
   TransactionAbortedError,
   TransactionTimeoutError,
 } from '../../src/index.js'
-import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
+import { startAccountsCluster } from '../helpers/accounts-cluster.js'
+import type { TestCluster } from '../helpers/test-cluster.js'
 import { sharedShards } from '../support/shared-cluster.js'
 import { expectNothingLeaked, failureOf } from './leak-checks.js'
 
@@ -43,9 +44,7 @@ describe('misuse', () => {
   let t: TestCluster
   let accounts: string
   beforeAll(async () => {
-    t = await startTestCluster(sharedShards(), { log: 'pg-0' })
-    accounts = t.table('accounts')
-    await t.createAccounts(accounts, ['pg-0', 'pg-1', 'my-0', 'my-1'], [{ id: 1, balance: 100 }])
+    ;({ t, accounts } = await startAccountsCluster())
   })
   afterAll(() => t.close())
 

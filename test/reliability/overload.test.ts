@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AdmissionTimeoutError, ConflictError, isRetryable } from '../../src/index.js'
+import { startAccountsCluster } from '../helpers/accounts-cluster.js'
 import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
 import { sharedShards } from '../support/shared-cluster.js'
 import { expectNothingLeaked, poolUsage } from './leak-checks.js'
@@ -101,9 +102,7 @@ describe('two transactions locking the same rows on two shards in opposite order
   beforeAll(async () => {
     // Without distributed deadlock detection (test/contention covers it), as with a shard
     // user that lacks the privileges: the servers cannot see the cycle; the lock timeout ends it.
-    t = await startTestCluster(sharedShards(), { log: 'pg-0', deadlockTimeout: false })
-    accounts = t.table('accounts')
-    await t.createAccounts(accounts, ['pg-0', 'pg-1', 'my-0', 'my-1'], [{ id: 1, balance: 100 }])
+    ;({ t, accounts } = await startAccountsCluster({ deadlockTimeout: false }))
   })
   afterAll(() => t.close())
 

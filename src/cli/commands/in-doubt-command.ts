@@ -8,10 +8,6 @@ import { formatAge, textTable } from '../text-table.js'
  * `shardtx in-doubt`: our prepared branches on every shard, oldest first.
  * Exits 1 when there are any (a monitoring probe), 0 when none, 3 when a shard
  * cannot be listed because it is unreachable.
- *
- * ```ts
- * await inDoubtCommand({ cluster, args, out, logShardId, logTable, cwd })
- * ```
  */
 export const inDoubtCommand: Command = async ({ cluster, out }) => {
   let branches: InDoubtBranch[]

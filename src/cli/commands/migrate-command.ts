@@ -14,10 +14,6 @@ import { unreachableShards } from '../unreachable-shards.js'
  * shard through `cluster.migrateShards()`, prints each shard's status, and exits
  * 1 when a migration failed (3 when a shard could not be reached; then no shard
  * was changed).
- *
- * ```ts
- * await migrateCommand({ cluster, args: { ...args, shards: true, directory: 'migrations' }, out, logShardId, logTable, cwd })
- * ```
  */
 export const migrateCommand: Command = async (context) => {
   const { cluster, args, out, logShardId, logTable, cwd } = context

@@ -7,10 +7,6 @@ import { recoveryReportText } from './recovery-report-text.js'
  * `shardtx recover`: one recovery round now. Recovery guesses nothing for a shard
  * it cannot reach, so it runs even when one is down, then exits 3; it exits 1
  * when branches remain in doubt (too young to judge, busy) or failed, else 0.
- *
- * ```ts
- * await recoverCommand({ cluster, args, out, logShardId, logTable, cwd })
- * ```
  */
 export const recoverCommand: Command = async ({ cluster, out }) => {
   out.progress(`recovering in-doubt branches on ${cluster.shardIds.length} shards…`)

@@ -4,10 +4,6 @@ import { textTable } from '../text-table.js'
 /**
  * A recovery report for people: the counts, then one line per branch touched,
  * skipped or failed, then the shards that did not answer.
- *
- * ```ts
- * out.result(report, () => recoveryReportText(report, []))
- * ```
  */
 export function recoveryReportText(report: RecoveryReport, unreachable: { shardId: string; error: string }[]): string {
   const counts =

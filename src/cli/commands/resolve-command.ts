@@ -13,10 +13,6 @@ import { recoveryReportText } from './recovery-report-text.js'
  * transaction", exit 1) unless `--force` asks to fence it.
  * Exits 3 when a shard holding a branch could not be reached: it is settled later
  * by recovery, by the decision now on record.
- *
- * ```ts
- * await resolveCommand({ cluster, args: { ...args, positionals: [txId, 'abort'] }, out, logShardId, logTable, cwd })
- * ```
  */
 export const resolveCommand: Command = async ({ cluster, args, out }) => {
   const [txId, decision] = args.positionals as [string, string]

@@ -10,10 +10,6 @@ import { textTable } from '../text-table.js'
  * 42, 42n and '42' alike, so the flags matter for spellings like `042` or `+7`,
  * and they check that the key is a whole number. One key prints its shard id
  * alone, for `$(shardtx route user:1)`.
- *
- * ```ts
- * await routeCommand({ cluster, args: { ...args, positionals: ['user:1'] }, out, logShardId, logTable, cwd })
- * ```
  */
 export const routeCommand: Command = async ({ cluster, args, out }) => {
   const type = args.int ? 'int' : args.bigint ? 'bigint' : 'string'

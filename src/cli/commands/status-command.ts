@@ -7,10 +7,6 @@ import { textTable } from '../text-table.js'
  * `shardtx status`: every shard's health from `cluster.status()`. Exits 3 when a
  * shard is unreachable, 1 when any other problem shows (not ready for two-phase
  * commit, in-doubt branches, no log table), else 0.
- *
- * ```ts
- * await statusCommand({ cluster, args, out, logShardId, logTable, cwd })
- * ```
  */
 export const statusCommand: Command = async ({ cluster, out }) => {
   out.progress(`checking ${cluster.shardIds.length} shards…`)

@@ -12,10 +12,6 @@ import { textTable } from '../text-table.js'
  * shard's fence epoch; exits 1 when a fence disagrees with the stored epoch.
  * `shardtx topology set --to <config>`: makes the shards of `<config>` the topology
  * (see `cluster.setTopology()`); the command connects to the shards of both configs.
- *
- * ```ts
- * await topologyCommand({ cluster, args: { ...args, positionals: ['show'] }, out, logShardId, logTable, cwd })
- * ```
  */
 export const topologyCommand: Command = async (context) => {
   return context.args.positionals[0] === 'set' ? setTopology(context) : showTopology(context)

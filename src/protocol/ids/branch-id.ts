@@ -9,11 +9,6 @@ import { TRANSACTION_ID_LENGTH, type TransactionId } from './transaction-id.js'
  *
  * Listings (`pg_prepared_xacts`, `XA RECOVER`) are filtered by prefix *and* shard id,
  * because two shards may share a server and must never resolve each other's branches.
- *
- * ```ts
- * const b = branchIdOf('stx_', txId, 'pg-0')
- * parseBranchGid('stx_', b.gid) // { txId, shardId: 'pg-0' }
- * ```
  */
 export interface BranchId {
   txId: TransactionId

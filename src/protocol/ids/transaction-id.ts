@@ -9,11 +9,6 @@ import { randomBytes } from 'node:crypto'
  * Why the timeout rides in the id: MySQL's `XA RECOVER` gives no timestamp, so a
  * recoverer can only tell a branch whose coordinator may still decide from an
  * abandoned one by reading the coordinator's own deadline out of the id.
- *
- * ```ts
- * const id = newTransactionId(Date.now(), 10_000)
- * parseTransactionId(id) // { startedAt, timeoutMs: 10000, deadline }
- * ```
  */
 export type TransactionId = string
 
