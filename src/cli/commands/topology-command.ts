@@ -2,6 +2,7 @@ import type { ClusterOptions } from '../../config/cluster-options.js'
 import type { ShardConfig } from '../../config/shard-config.js'
 import { ConfigError } from '../../errors.js'
 import type { TopologyReport } from '../../topology/topology-report.js'
+import { routedShards } from '../../topology/topology.js'
 import type { Command, CommandContext } from '../command-context.js'
 import { ExitCode } from '../exit-codes.js'
 import { loadConfig } from '../load-config.js'
@@ -20,7 +21,10 @@ export const topologyCommand: Command = async (context) => {
 async function showTopology({ cluster, out }: CommandContext): Promise<ExitCode> {
   const report = await cluster.topology()
   out.result({ topology: report }, () => render(report))
-  return report.pending !== undefined || report.fences.some((f) => f.epoch !== report.epoch && isRouted(report, f.shardId)) ? ExitCode.Failed : ExitCode.Ok
+  // A routed shard's fence is the epoch of the last change of what it owns: never newer than
+  // the stored epoch, and present (docs/resharding.md, "The fence rule").
+  const unsound = report.fences.some((f) => isRouted(report, f.shardId) && (f.epoch === undefined || f.epoch > report.epoch))
+  return report.pending !== undefined || unsound ? ExitCode.Failed : ExitCode.Ok
 }
 
 async function setTopology({ args, out, cwd }: CommandContext): Promise<ExitCode> {
@@ -51,17 +55,21 @@ async function setTopology({ args, out, cwd }: CommandContext): Promise<ExitCode
 }
 
 function isRouted(report: TopologyReport, shardId: string): boolean {
-  return report.shards.some((s) => s.id === shardId)
+  return routedShards(report).some((s) => s.id === shardId)
 }
 
 function render(report: TopologyReport): string {
   const fences = new Map(report.fences.map((f) => [f.shardId, f]))
-  const rows = report.shards.map((s) => {
+  const rows = routedShards(report).map((s) => {
     const fence = fences.get(s.id)
     return [s.id, s.dialect, String(s.weight), fence === undefined ? '-' : (fence.error ?? String(fence.epoch ?? 'none'))]
   })
   for (const fence of report.fences) if (!isRouted(report, fence.shardId)) rows.push([fence.shardId, '(not routed)', '-', String(fence.epoch ?? 'none')])
   const lines = [`epoch ${report.epoch}, log shard ${report.logShardId}`, '', textTable(['SHARD', 'DIALECT', 'WEIGHT', 'FENCE'], rows)]
+  if (report.move !== undefined) {
+    const { jobId, done, total, from } = report.move
+    lines.push('', `resharding job ${jobId}: ${done} of ${total} batches done, from ${from.map((s) => s.id).join(', ')} to ${report.shards.map((s) => s.id).join(', ')}`)
+  }
   if (report.pending !== undefined) {
     lines.push('', `a change to epoch ${report.pending.epoch} (${report.pending.shards.map((s) => s.id).join(', ')}) was claimed and not published: run topology set again to finish it`)
   }
