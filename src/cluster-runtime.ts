@@ -26,6 +26,8 @@ export interface ClusterRuntime {
   readonly topology: TopologyState
   /** Routes a key to a shard id. */
   shardFor(key: unknown): string
+  /** Every shard the topology in force routes some key to. */
+  routedShardIds(): readonly string[]
   /** Reports a protocol step to the `onStep` hook; undefined when there is none to wait for. */
   step(event: StepEvent): Promise<void> | undefined
 }

@@ -108,6 +108,7 @@ export class Cluster {
       telemetry,
       topology: topology.state,
       shardFor: (key) => topology.state.current.ring.shardFor(key as string),
+      routedShardIds: () => topology.state.current.ring.shards.map((s) => s.id),
       step,
     }
     this.#recovery = new BackgroundRecovery(this.#runtime)

@@ -12,7 +12,11 @@ import type { ReshardProgress } from './reshard-progress.js'
 export interface ReshardOptions {
   /** Rows per batch, as counted by the plan (default 500): each batch is one transaction that holds its two shards' fences. */
   batchSize?: number
-  /** Share of the time the mover works, in (0, 1] (default 1): after a batch of t ms it pauses t × (1/dutyCycle − 1) ms. */
+  /**
+   * Share of the time the mover works, in (0, 1] (default 0.5): after a batch of t ms
+   * it pauses t × (1/dutyCycle − 1) ms. While a batch runs, branches on its two shards
+   * fail fast (retryably); the pauses are the application's windows on them.
+   */
   dutyCycle?: number
   /** Longest wait for one shard's fence, in ms (default 100); branches on that shard fail fast (retryably) meanwhile. */
   lockWaitMs?: number
@@ -44,7 +48,7 @@ const KNOWN = ['batchSize', 'dutyCycle', 'lockWaitMs', 'timeoutMs', 'batchTimeou
 export function resolveReshardOptions(input: unknown): ResolvedReshardOptions {
   const options = input === undefined ? {} : plainObject('options', input, 'ReshardOptions')
   rejectUnknownKeys('options', options, KNOWN)
-  const dutyCycle = options.dutyCycle ?? 1
+  const dutyCycle = options.dutyCycle ?? 0.5
   if (typeof dutyCycle !== 'number' || !(dutyCycle > 0 && dutyCycle <= 1)) {
     throw new ConfigError('options.dutyCycle', 'must be a number in (0, 1]')
   }

@@ -16,9 +16,12 @@ type Row = Record<string, unknown>
  * parallel; the rows are concatenated in shard order, sorted by the order terms,
  * and cut to offset and limit.
  */
-export async function runRead(router: TableRouter, access: ShardAccess, plan: RoutePlan, state: QueryState): Promise<Row[]> {
+export async function runRead(router: TableRouter, access: ShardAccess, makePlan: () => RoutePlan, state: QueryState): Promise<Row[]> {
+  // Outside a transaction the read runs in one of its own, planned inside it: routed by the
+  // topology that transaction's branches present to the fences.
+  if (access.fenced !== undefined) return access.fenced((inner) => runRead(router, inner, makePlan, state))
+  const plan = makePlan()
   if (plan.shards.length === 0) return []
-  if (access.fenced !== undefined) return access.fenced((inner) => runRead(router, inner, plan, state))
   const merging = plan.shards.length > 1
   const timeoutMs = access.readTimeoutMs?.()
   const results = await Promise.all(

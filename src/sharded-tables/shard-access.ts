@@ -13,7 +13,7 @@ export interface BranchesByShard {
 /** What a builder needs of a cluster outside a transaction. */
 export interface ShardsOfCluster {
   forShard(shardId: string): Knex
-  transaction<T>(work: (tx: BranchesByShard) => Promise<T>): Promise<T>
+  transaction<T>(work: (tx: BranchesByShard) => Promise<T>, options?: { retry?: { attempts: number } }): Promise<T>
   currentTransaction(): BranchesByShard | undefined
 }
 
@@ -77,12 +77,20 @@ export function clusterAccess(cluster: ShardsOfCluster, readTimeoutMs?: number):
       const current = cluster.currentTransaction()
       if (current !== undefined) return transactionAccess(current).writeEach(shardIds, statement)
       // A failure rolls the whole transaction back, so no savepoints are needed here.
-      return cluster.transaction((tx) => Promise.all(shardIds.map((id) => statement(tx.forShard(id), id))))
+      return cluster.transaction((tx) => Promise.all(shardIds.map((id) => statement(tx.forShard(id), id))), IMPLICIT)
     },
     fenced(work) {
       const current = cluster.currentTransaction()
       if (current !== undefined) return work(transactionAccess(current))
-      return cluster.transaction((tx) => work(transactionAccess(tx)))
+      return cluster.transaction((tx) => work(transactionAccess(tx)), IMPLICIT)
     },
   }
 }
+
+/**
+ * A statement outside a transaction is made again, as the caller would, when its
+ * transaction failed retryably before anything committed: a shard refused its
+ * topology epoch (the process reloads and routes it anew), or a fence held by a
+ * resharding batch or a topology change made a branch fail fast, or a lock conflict.
+ */
+const IMPLICIT = { retry: { attempts: 8 } }

@@ -157,7 +157,7 @@ export class ShardedQuery<TRow extends object = Record<string, any>> implements 
     const state = { ...copyState(this.#state), limit: 1 }
     return new RoutedStatement(
       () => planRead(this.#router, 'first', state),
-      async () => (await runRead(this.#router, this.#access, planRead(this.#router, 'first', state), state))[0] as TRow | undefined,
+      async () => (await runRead(this.#router, this.#access, () => planRead(this.#router, 'first', state), state))[0] as TRow | undefined,
     )
   }
 
@@ -171,7 +171,7 @@ export class ShardedQuery<TRow extends object = Record<string, any>> implements 
     onRejected?: ((reason: any) => B | PromiseLike<B>) | null,
   ): Promise<A | B> {
     const state = copyState(this.#state)
-    const rows = (async () => runRead(this.#router, this.#access, planRead(this.#router, 'select', state), state) as Promise<TRow[]>)()
+    const rows = (async () => runRead(this.#router, this.#access, () => planRead(this.#router, 'select', state), state) as Promise<TRow[]>)()
     return rows.then(onFulfilled, onRejected)
   }
 
@@ -192,12 +192,13 @@ export class ShardedQuery<TRow extends object = Record<string, any>> implements 
     const table = this.tableName
     return new RoutedStatement(
       () => planInsert(this.#router, list).plan,
-      async () => {
-        const { plan, rowsByShard } = planInsert(this.#router, list)
-        if (plan.shards.length === 0) return 0
-        await this.#access.writeEach(plan.shards, (knex, shardId) => knex(table).insert(rowsByShard.get(shardId)!))
-        return list.length
-      },
+      () =>
+        this.#planned(async (access) => {
+          const { plan, rowsByShard } = planInsert(this.#router, list)
+          if (plan.shards.length === 0) return 0
+          await access.writeEach(plan.shards, (knex, shardId) => knex(table).insert(rowsByShard.get(shardId)!))
+          return list.length
+        }),
     )
   }
 
@@ -284,15 +285,25 @@ export class ShardedQuery<TRow extends object = Record<string, any>> implements 
     const router = this.#router
     return new RoutedStatement(
       () => planWrite(router, operation, state, setColumns, options),
-      async () => {
-        const plan = planWrite(router, operation, state, setColumns, options)
-        if (plan.shards.length === 0) return 0
-        const counts = await this.#access.writeEach(plan.shards, (knex) => apply(applyConditions(knex(table), state.conditions)) as PromiseLike<unknown>)
-        // A reference table holds the same rows on every shard: report one shard's count, not their sum.
-        if (plan.route === 'reference-write') return Number(counts[plan.shards.indexOf(router.referenceShardId)])
-        return counts.reduce<number>((sum, n) => sum + Number(n), 0)
-      },
+      () =>
+        this.#planned(async (access) => {
+          const plan = planWrite(router, operation, state, setColumns, options)
+          if (plan.shards.length === 0) return 0
+          const counts = await access.writeEach(plan.shards, (knex) => apply(applyConditions(knex(table), state.conditions)) as PromiseLike<unknown>)
+          // A reference table holds the same rows on every shard: report one shard's count, not their sum.
+          if (plan.route === 'reference-write') return Number(counts[plan.shards.indexOf(router.referenceShardId)])
+          return counts.reduce<number>((sum, n) => sum + Number(n), 0)
+        }),
     )
+  }
+
+  /**
+   * Plans and runs a statement. Outside a transaction both happen inside one of its
+   * own, so the statement is routed by the topology its branches present to the
+   * fences (a plan made before would route by whatever this process knew then).
+   */
+  #planned<T>(run: (access: ShardAccess) => Promise<T>): Promise<T> {
+    return this.#access.fenced === undefined ? run(this.#access) : this.#access.fenced(run)
   }
 
   #count(what: string, count: number): number {

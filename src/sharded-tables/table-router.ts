@@ -10,7 +10,7 @@ import type { ResolvedTable } from './table-declaration.js'
  */
 export interface TableRouter {
   readonly table: ResolvedTable
-  /** Every shard id, in configuration order: fan-outs and reference writes go to these. */
+  /** Every shard the topology routes to, in configuration order: fan-outs and reference writes go to these. */
   readonly shardIds: readonly string[]
   /** Where reference tables are read: the log shard, a fixed choice so reads are repeatable. */
   readonly referenceShardId: string
@@ -41,9 +41,15 @@ export function tableRouter(runtime: ClusterRuntime, name: string): TableRouter 
       )
     }
     const dialects = new Map(config.shards.map((s) => [s.id, s.dialect]))
+    const configured = config.shards.map((s) => s.id)
     router = {
       table,
-      shardIds: config.shards.map((s) => s.id),
+      // The shards the topology routes to (during a resharding job: those of both sets),
+      // in configuration order: a configured shard outside the topology holds no rows of it.
+      get shardIds() {
+        const routed = new Set(runtime.routedShardIds())
+        return configured.filter((id) => routed.has(id))
+      },
       referenceShardId: config.logShardId,
       dialectOf: (shardId) => dialects.get(shardId)!,
       shardFor: (key) => runtime.shardFor(key),

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest'
-import { StaleTopologyError } from '../../src/index.js'
+import { ConfigError, StaleTopologyError } from '../../src/index.js'
 import { sharedShards } from '../support/shared-cluster.js'
 import { type ReshardBank, startReshardBank } from './reshard-fixture.js'
 
@@ -103,5 +103,144 @@ describe('resharding', () => {
     expect(after.misplaced).toEqual([])
     expect(after.tables).toEqual(before.tables)
     expect((await bank.cluster.topology()).shards.map((s) => s.id)).toEqual(routed.map((s) => s.id).sort())
+  })
+
+  test('removing a MariaDB shard and reweighting moves its rows to PostgreSQL and MariaDB owners while transfers run', async () => {
+    const pg = sharedShards('postgres')
+    const my = sharedShards('mysql')
+    const every = [pg[0]!, my[0]!, my[1]!]
+    const bank = await startReshardBank(every, every, 240)
+    banks.push(bank)
+    const target = [{ id: pg[0]!.id, weight: 2 }, { id: my[0]!.id }] // removes my-1, pg-0 twice my-0's share
+    const running = transfers(bank, 100, 240)
+    const result = await bank.cluster.reshard(target, { batchSize: 30 })
+    expect(await running).toBeGreaterThan(80)
+    expect(result.state).toBe('done')
+    const all = await bank.allAccounts()
+    expect(all).toHaveLength(240)
+    expect(all.reduce((sum, a) => sum + a.balance, 0)).toBe(240 * 100)
+    expect(all.filter((a) => a.shardId === my[1]!.id)).toEqual([])
+    for (const a of all) expect(a.shardId).toBe(bank.cluster.shardFor(a.id))
+    const topology = await bank.cluster.topology()
+    expect(topology.shards).toEqual([
+      { id: my[0]!.id, dialect: 'mysql', weight: 1 },
+      { id: pg[0]!.id, dialect: 'postgres', weight: 2 },
+    ])
+    expect(topology.move).toBeUndefined()
+    // Fences: none newer than the stored epoch; the removed shard's is raised past every epoch a process could still route to it by.
+    for (const fence of topology.fences) expect(fence.epoch).toBeLessThanOrEqual(topology.epoch)
+  })
+
+  test('a read spanning the shards during a job sees every row exactly once', async () => {
+    const pg = sharedShards('postgres')
+    const my = sharedShards('mysql')
+    const routed = [pg[0]!, my[0]!]
+    const every = [pg[0]!, my[0]!, pg[1]!]
+    const bank = await startReshardBank(routed, every, 150)
+    banks.push(bank)
+    const reader = bank.sibling(every, { topology: 'follow' })
+    let reads = 0
+    let stop = false
+    const reading = (async () => {
+      while (!stop) {
+        const rows = (await reader.table(bank.accounts).select('id', 'balance')) as { id: number; balance: number }[]
+        expect(rows).toHaveLength(150)
+        expect(new Set(rows.map((r) => Number(r.id))).size).toBe(150)
+        expect(rows.reduce((sum, r) => sum + Number(r.balance), 0)).toBe(150 * 100)
+        reads++
+      }
+    })().catch((error: unknown) => {
+      stop = true
+      throw error
+    })
+    const result = await bank.cluster.reshard([{ id: pg[0]!.id }, { id: my[0]!.id }, { id: pg[1]!.id }], {
+      batchSize: 10,
+      onProgress: () => {
+        // Let the reader overlap every batch boundary at least once.
+      },
+    })
+    stop = true
+    await reading
+    expect(result.state).toBe('done')
+    expect(reads).toBeGreaterThan(0)
+  })
+
+  test('outside a transaction, a stale process is refused by the old owner and its statement is routed again to the new one', async () => {
+    const pg = sharedShards('postgres')
+    const my = sharedShards('mysql')
+    const routed = [pg[0]!, my[0]!]
+    const every = [pg[0]!, my[0]!, my[1]!]
+    const bank = await startReshardBank(routed, every, 100)
+    banks.push(bank)
+    const stale = bank.sibling(every, { topology: 'follow' })
+    await stale.transaction(async () => {})
+    const staleEpoch = (await stale.topology()).epoch
+    await bank.cluster.reshard([{ id: pg[0]!.id }, { id: my[0]!.id }, { id: my[1]!.id }], { batchSize: 25 })
+    const moved = (await bank.allAccounts()).find((a) => a.shardId === my[1]!.id)!
+    // Still routing by the epoch before the job: it would send this key to its old owner.
+    const fresh = bank.sibling(every, { topology: 'follow' })
+    expect(staleEpoch).toBeLessThan((await fresh.topology()).epoch)
+    expect(await stale.table(bank.accounts).where({ id: moved.id }).update({ balance: 0 })).toBe(1)
+    expect(await stale.table(bank.accounts).insert({ id: 100_000 + moved.id, balance: 1 })).toBe(1)
+    expect(stale.stats().commits.onePhase).toBe(2)
+    const all = await bank.allAccounts()
+    expect(all.find((a) => a.id === moved.id)).toEqual({ shardId: my[1]!.id, id: moved.id, balance: 0 })
+    expect(all).toHaveLength(101)
+    expect((await fresh.verifyPlacement()).misplaced).toEqual([])
+  })
+
+  test('bad input and conflicting changes are typed errors that change nothing', async () => {
+    const pg = sharedShards('postgres')
+    const my = sharedShards('mysql')
+    const routed = [pg[0]!, my[0]!]
+    const bank = await startReshardBank(routed, routed, 20)
+    banks.push(bank)
+    const withPg1 = [{ id: pg[0]!.id }, { id: my[0]!.id }, { id: pg[1]!.id }]
+    await expect(bank.cluster.reshard(withPg1)).rejects.toThrow(/no connection for shard/)
+    await expect(bank.cluster.reshard([{ id: my[0]!.id }])).rejects.toThrow(/must keep the log shard/)
+    await expect(bank.cluster.reshard([], {})).rejects.toBeInstanceOf(ConfigError)
+    await expect(bank.cluster.reshard(routed, { batchSize: 0 })).rejects.toThrow(/batchSize/)
+    await expect(bank.cluster.reshard(routed, { dutyCycle: 2 })).rejects.toThrow(/dutyCycle/)
+    await expect(bank.cluster.reshard(routed, { bogus: 1 } as never)).rejects.toThrow(/bogus/)
+    await expect(bank.cluster.reshard(routed.map((s) => ({ id: s.id })))).rejects.toThrow(/already routes by/)
+    await expect(bank.cluster.cancelReshard()).rejects.toThrow(/no resharding job/)
+    expect(await bank.cluster.reshardStatus()).toBeUndefined()
+
+    // A table missing on a shard of the target: the plan lists it, and the job is refused before anything is written.
+    const every = [pg[0]!, my[0]!, my[1]!]
+    const wide = bank.sibling(every, { topology: 'follow' })
+    await wide.migrate()
+    const target = every.map((s) => ({ id: s.id }))
+    const plan = await wide.reshardPlan(target)
+    expect(plan.problems.join('; ')).toMatch(new RegExp(`${bank.accounts} does not exist on shard ${my[1]!.id}`))
+    await expect(wide.reshard(target)).rejects.toThrow(/cannot start/)
+    expect(await wide.reshardStatus()).toBeUndefined()
+    expect((await wide.topology()).move).toBeUndefined()
+
+    // During a job, no other change: setTopology and a reshard elsewhere are refused.
+    const three = [pg[0]!, my[0]!, pg[1]!]
+    const mover = bank.sibling(three, { topology: 'follow' })
+    for (const t of [bank.accounts, bank.currencies]) {
+      await mover.forShard(pg[1]!.id).schema.createTable(t, (table) => {
+        if (t === bank.accounts) {
+          table.integer('id').primary()
+          table.integer('balance').notNullable()
+          table.string('note', 32).nullable()
+        } else {
+          table.string('code', 3).primary()
+          table.string('name', 32).notNullable()
+        }
+      })
+    }
+    try {
+      await mover.migrate()
+      const partial = await mover.reshard(three.map((s) => ({ id: s.id })), { batchSize: 1, maxBatches: 1 })
+      expect(partial.state).toBe('running')
+      await expect(mover.setTopology(routed.map((s) => ({ id: s.id })))).rejects.toThrow(/resharding job .* is in progress/)
+      await expect(mover.reshard([{ id: pg[0]!.id }, { id: pg[1]!.id }])).rejects.toThrow(/is moving rows to/)
+      expect((await mover.reverseReshard()).state).toBe('reversed')
+    } finally {
+      for (const t of [bank.accounts, bank.currencies]) await mover.forShard(pg[1]!.id).schema.dropTableIfExists(t)
+    }
   })
 })
