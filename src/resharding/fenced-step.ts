@@ -62,7 +62,9 @@ export async function runFencedStep<T>(ctx: ReshardContext, step: FencedStep<T>,
           for (const id of ids) await ctx.fences.get(id)!.raiseInBranch(tx.forShard(id), step.next.epoch, step.next.logShardId)
           return result
         },
-        { timeout: bounds.batchTimeoutMs },
+        // Read committed: every read of the step sees what committed before it, after the
+        // fences are held and (MariaDB) the prepared branches drained, never an older snapshot.
+        { timeout: bounds.batchTimeoutMs, isolationLevel: 'read committed' },
       )
     } catch (error) {
       // A conflict (a lock wait cut short, a deadlock victim) is tried again like a held fence;
