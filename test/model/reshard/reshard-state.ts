@@ -189,5 +189,3 @@ export function applyBranch(s: ReshardState, b: MoverBranch, label: string): voi
     if (b.insert[k]! >= 0) s.rows[b.shard]![k] = b.insert[k]!
   }
 }
-
-export const isLog = (shard: number): boolean => shard === LOG_SHARD
