@@ -1,4 +1,4 @@
-import { LOG_SHARD, SHARD_NAMES, route, type ReshardScope } from './reshard-scope.js'
+import { SHARD_NAMES, route, type ReshardScope } from './reshard-scope.js'
 
 /** A branch of a mover's transaction: open, or prepared (committed and rolled-back branches are dropped). */
 export interface MoverBranch {
