@@ -103,7 +103,8 @@ async function withTargetCluster(
   try {
     return await work(cluster, target)
   } catch (error) {
-    return rethrowExplained(cluster, cluster.shardIds, error)
+    // Awaited here: a rejection left pending while `close()` runs would count as unhandled.
+    return await rethrowExplained(cluster, cluster.shardIds, error)
   } finally {
     await close()
   }
@@ -183,7 +184,8 @@ function outcomeText(job: ReshardProgress, stopped: StopReason, direction: 'forw
 
 function jobText(job: ReshardProgress): string {
   return [
-    `job ${job.jobId}: ${job.state}, batch ${job.done}/${job.total}, ${job.rowsMoved} rows moved, ${job.rowsLeft} rows left`,
+    // A finished job has nothing left (a reversed job's rowsLeft counts its whole plan again).
+    `job ${job.jobId}: ${job.state}, batch ${job.done}/${job.total}, ${job.rowsMoved} rows moved${job.state === 'done' || job.state === 'reversed' ? '' : `, ${job.rowsLeft} rows left`}`,
     `from  ${job.from.join(', ')}`,
     `to    ${job.to.join(', ')}`,
   ].join('\n')
