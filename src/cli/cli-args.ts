@@ -4,7 +4,7 @@ import { CliUsageError } from './cli-errors.js'
 /**
  * The commands of `shardtx`, as typed on the command line.
  */
-export const COMMANDS = ['status', 'in-doubt', 'recover', 'resolve', 'route', 'migrate', 'topology'] as const
+export const COMMANDS = ['status', 'in-doubt', 'recover', 'resolve', 'route', 'migrate', 'topology', 'reshard'] as const
 export type CommandName = (typeof COMMANDS)[number]
 
 /**
@@ -26,9 +26,13 @@ export interface CliArgs {
   directory: string | undefined
   table: string | undefined
   only: string[] | undefined
-  /** topology set: the config whose shard list is the target, and whether slots of empty sharded tables may move. */
+  /** topology set, reshard: the config whose shard list is the target; topology set: whether slots of empty sharded tables may move. */
   to: string | undefined
   allowEmptyMove: boolean
+  /** reshard: rows per batch (plan, start), share of the time the mover works, batches to run before stopping. */
+  batchSize: number | undefined
+  dutyCycle: number | undefined
+  maxBatches: number | undefined
   /** resolve: fence an abort even for an id no shard and no log record knows. */
   force: boolean
 }
@@ -47,6 +51,9 @@ const OPTIONS = {
   only: { type: 'string' },
   to: { type: 'string' },
   'allow-empty-move': { type: 'boolean' },
+  'batch-size': { type: 'string' },
+  'duty-cycle': { type: 'string' },
+  'max-batches': { type: 'string' },
   force: { type: 'boolean' },
 } as const
 
@@ -61,6 +68,7 @@ const COMMAND_FLAGS: Record<CommandName, (keyof typeof OPTIONS)[]> = {
   route: ['int', 'bigint'],
   migrate: ['shards', 'directory', 'table', 'only'],
   topology: ['to', 'allow-empty-move'],
+  reshard: ['to', 'batch-size', 'duty-cycle', 'max-batches'],
 }
 
 /** How many positionals each command takes: [min, max]. */
@@ -72,6 +80,20 @@ const ARITY: Record<CommandName, [number, number, string]> = {
   route: [1, Infinity, 'route <key>...'],
   migrate: [0, 0, 'migrate [--shards [--directory dir] [--table name] [--only ids]]'],
   topology: [1, 1, 'topology show | set --to <config> [--allow-empty-move]'],
+  reshard: [1, 1, 'reshard plan | start | status | verify | cancel | reverse (see shardtx --help)'],
+}
+
+const RESHARD_USAGE =
+  'usage: shardtx reshard plan --to <config> [--batch-size N] | start --to <config> [--batch-size N] [--duty-cycle X] [--max-batches N] | status | verify [--to <config>] | cancel | reverse [--to <config>] [--duty-cycle X] [--max-batches N]'
+
+/** The flags each reshard verb takes, and whether it needs, may take or refuses --to. */
+const RESHARD_FLAGS: Record<string, { to: 'required' | 'optional' | 'none'; flags: string[] }> = {
+  plan: { to: 'required', flags: ['batch-size'] },
+  start: { to: 'required', flags: ['batch-size', 'duty-cycle', 'max-batches'] },
+  status: { to: 'none', flags: [] },
+  verify: { to: 'optional', flags: [] },
+  cancel: { to: 'none', flags: [] },
+  reverse: { to: 'optional', flags: ['duty-cycle', 'max-batches'] },
 }
 
 /**
@@ -82,7 +104,9 @@ export function parseCliArgs(argv: string[]): CliArgs {
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true })
   } catch (error) {
-    throw new CliUsageError(`${error instanceof Error ? error.message : String(error)}; see shardtx --help`)
+    // One line: Node spreads some of these (an option value that starts with a dash) over three.
+    const message = (error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, ' ')
+    throw new CliUsageError(`${message}; see shardtx --help`)
   }
   const { values, positionals } = parsed
   const [name, ...rest] = positionals
@@ -102,6 +126,9 @@ export function parseCliArgs(argv: string[]): CliArgs {
     only: values.only?.split(',').map((id) => id.trim()).filter((id) => id !== ''),
     to: values.to,
     allowEmptyMove: values['allow-empty-move'] ?? false,
+    batchSize: undefined,
+    dutyCycle: undefined,
+    maxBatches: undefined,
     force: values.force ?? false,
   }
   if (args.help) return args
@@ -118,6 +145,7 @@ export function parseCliArgs(argv: string[]): CliArgs {
   const [min, max, usage] = ARITY[command]
   if (rest.length < min || rest.length > max) throw new CliUsageError(`usage: shardtx ${usage}`)
   if (command === 'topology') checkTopologyArgs(args)
+  if (command === 'reshard') checkReshardArgs(args, values)
   if (args.int && args.bigint) throw new CliUsageError('route takes --int or --bigint, not both')
   if (!args.shards && (args.directory !== undefined || args.table !== undefined || args.only !== undefined)) {
     throw new CliUsageError('--directory, --table and --only go with migrate --shards')
@@ -130,4 +158,37 @@ function checkTopologyArgs(args: CliArgs): void {
   if (verb !== 'show' && verb !== 'set') throw new CliUsageError('usage: shardtx topology show | set --to <config> [--allow-empty-move]')
   if (verb === 'set' && args.to === undefined) throw new CliUsageError('topology set needs --to <config>, the config whose shards are the new topology')
   if (verb === 'show' && (args.to !== undefined || args.allowEmptyMove)) throw new CliUsageError('--to and --allow-empty-move go with topology set')
+}
+
+function checkReshardArgs(args: CliArgs, values: Record<string, string | boolean | undefined>): void {
+  const [verb] = args.positionals
+  const allowed = RESHARD_FLAGS[verb!]
+  if (allowed === undefined) throw new CliUsageError(RESHARD_USAGE)
+  if (allowed.to === 'required' && args.to === undefined) throw new CliUsageError(`reshard ${verb} needs --to <config>, the config whose shards are the new topology`)
+  if (allowed.to === 'none' && args.to !== undefined) throw new CliUsageError(`reshard ${verb} takes no --to`)
+  for (const flag of ['batch-size', 'duty-cycle', 'max-batches']) {
+    if (values[flag] === undefined || allowed.flags.includes(flag)) continue
+    // A resumed or reversed job moves the batches it was planned with: a new size would be silently ignored.
+    const why = verb === 'reverse' && flag === 'batch-size' ? ': it moves back the batches the job was planned with' : ''
+    throw new CliUsageError(`reshard ${verb} takes no --${flag}${why}`)
+  }
+  args.batchSize = wholeNumber('--batch-size', values['batch-size'] as string | undefined)
+  args.dutyCycle = shareOfTime('--duty-cycle', values['duty-cycle'] as string | undefined)
+  args.maxBatches = wholeNumber('--max-batches', values['max-batches'] as string | undefined)
+}
+
+/** A flag's value as a whole number of at least 1, or a usage error naming the flag and what it got. */
+function wholeNumber(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  const n = Number(text)
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new CliUsageError(`${flag} must be a whole number of at least 1, not "${text}"`)
+  return n
+}
+
+/** A flag's value as a number in (0, 1]. */
+function shareOfTime(flag: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  const n = Number(text)
+  if (!/^(\d+\.?\d*|\.\d+)$/.test(text) || !(n > 0 && n <= 1)) throw new CliUsageError(`${flag} must be a number above 0 and at most 1, not "${text}"`)
+  return n
 }

@@ -6,7 +6,8 @@ import { SecretRedactor } from './secret-redactor.js'
  */
 export interface CliStreams {
   stdout: { write(text: string): unknown }
-  stderr: { write(text: string): unknown }
+  /** `isTTY` as Node's streams have it: a terminal gets a progress bar redrawn in place. */
+  stderr: { write(text: string): unknown; isTTY?: boolean }
 }
 
 /**
@@ -30,14 +31,41 @@ export class CliOutput {
   readonly redactor = new SecretRedactor()
   mode: CliOutputMode = { json: false, quiet: false, verbose: false }
   readonly #streams: CliStreams
+  /** Set by the first {@link event}: stdout is NDJSON from then on, the result and an error included. */
+  #streaming = false
+  /** A progress line drawn without its newline, which the next line printed must end first. */
+  #redrawn = false
 
   constructor(streams: CliStreams) {
     this.#streams = streams
   }
 
+  /** Whether stderr is a terminal, where one progress line can be redrawn in place. */
+  get interactive(): boolean {
+    return this.#streams.stderr.isTTY === true
+  }
+
   /** Prints the command's result: `data` as JSON with `--json`, else `text()`. */
   result(data: unknown, text: () => string): void {
-    this.#write('stdout', this.mode.json ? `${toJson(data)}\n` : `${text()}\n`)
+    this.#write('stdout', this.mode.json ? `${this.#streaming ? toJsonLine(data) : toJson(data)}\n` : `${text()}\n`)
+  }
+
+  /**
+   * One event of a long command as one JSON line on stdout (`--json` only): the
+   * result and any error after it are then one line each too, so that stdout
+   * reads as NDJSON from the first line to the last.
+   */
+  event(data: unknown): void {
+    if (!this.mode.json) return
+    this.#streaming = true
+    this.#write('stdout', `${toJsonLine(data)}\n`)
+  }
+
+  /** Redraws the one progress line on a terminal's stderr (`\r`, no newline), unless `--quiet`. */
+  redraw(text: string): void {
+    if (this.mode.quiet) return
+    this.#redrawn = true
+    this.#streams.stderr.write(`\r${this.redactor.redact(text)}\u001b[K`)
   }
 
   /** A line of text on stdout, whatever the mode (help). */
@@ -82,6 +110,10 @@ export class CliOutput {
   }
 
   #write(stream: 'stdout' | 'stderr', text: string): void {
+    if (this.#redrawn) {
+      this.#redrawn = false
+      this.#streams.stderr.write('\n')
+    }
     this.#streams[stream].write(this.redactor.redact(text))
   }
 }
@@ -90,15 +122,18 @@ export class CliOutput {
  * JSON with bigints as strings and errors as their message and code.
  */
 export function toJson(data: unknown): string {
-  return JSON.stringify(
-    data,
-    (_key, value: unknown) => {
-      if (typeof value === 'bigint') return value.toString()
-      if (value instanceof Error) return { message: value.message, ...codeOf(value) }
-      return value
-    },
-    2,
-  )
+  return JSON.stringify(data, plainValue, 2)
+}
+
+/** {@link toJson} on one line, for NDJSON. */
+export function toJsonLine(data: unknown): string {
+  return JSON.stringify(data, plainValue)
+}
+
+function plainValue(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString()
+  if (value instanceof Error) return { message: value.message, ...codeOf(value) }
+  return value
 }
 
 function codeOf(error: Error): { code?: string } {

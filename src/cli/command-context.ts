@@ -1,4 +1,5 @@
 import type { Cluster } from '../cluster.js'
+import type { ClusterOptions } from '../config/cluster-options.js'
 import type { CliArgs } from './cli-args.js'
 import type { CliOutput } from './cli-output.js'
 import type { ExitCode } from './exit-codes.js'
@@ -9,6 +10,8 @@ import type { ExitCode } from './exit-codes.js'
  */
 export interface CommandContext {
   cluster: Cluster
+  /** The options `cluster` was created with: the config's, as the CLI runs them (see run-cli.ts). */
+  options: ClusterOptions
   args: CliArgs
   out: CliOutput
   /** The log shard and log table the config names (or createCluster's defaults). */

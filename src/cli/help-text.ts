@@ -18,6 +18,16 @@ Commands
   topology show                   the stored topology: epoch, shards, each shard's fence epoch
   topology set --to <config>      route every process by the shards of <config>: bumps the
                                   epoch on every shard, then publishes it
+  reshard plan --to <config>      dry run of a resharding job: slots and rows that move, batches,
+                                  problems that would refuse it (exit 1 when there are any)
+  reshard start --to <config>     move the rows of the declared sharded tables to the shards of
+                                  <config>, batch by batch (or resume the job in progress);
+                                  Ctrl-C stops at the next batch boundary (exit 130, resumable)
+  reshard status                  where the latest job stands
+  reshard verify                  every row on the shard that owns it? (exit 1 when not), with
+                                  per-table row counts and checksums
+  reshard cancel                  stop the running job at its next batch boundary
+  reshard reverse                 move the done batches of the latest job back
 
 Options
   -c, --config <file>   config file (default: shardtx.config.js, .mjs, .cjs or .json in the
@@ -47,9 +57,18 @@ topology set
                         connections of shards new to the cluster are taken from it too
       --allow-empty-move  allow moving slots of declared sharded tables, once they hold no rows
 
+reshard
+      --to <config>     the target shards (plan, start); verify and reverse take it too, for
+                        connections to shards --config lacks
+      --batch-size <n>  rows per batch, each one fenced transaction (plan, start; default 500)
+      --duty-cycle <x>  share of the time the mover works, in (0, 1] (start, reverse; default 1)
+      --max-batches <n> stop after n batches, the job left resumable (start, reverse)
+      --json            start and reverse print one progress event per line (NDJSON), then the result
+
 Exit codes
-  0  done, nothing left in doubt
-  1  the operation failed, or in-doubt branches / other problems remain
-  2  usage or config mistake (nothing was sent to any shard)
-  3  a shard could not be reached or refused the login
+  0    done, nothing left in doubt
+  1    the operation failed, or in-doubt branches / other problems remain
+  2    usage or config mistake (nothing was sent to any shard)
+  3    a shard could not be reached or refused the login
+  130  interrupted (Ctrl-C): reshard start / reverse stopped at a batch boundary, resumable
 `

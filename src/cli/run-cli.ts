@@ -9,6 +9,7 @@ import { migrateCommand } from './commands/migrate-command.js'
 import { recoverCommand } from './commands/recover-command.js'
 import { resolveCommand } from './commands/resolve-command.js'
 import { routeCommand } from './commands/route-command.js'
+import { reshardCommand } from './commands/reshard-command.js'
 import { statusCommand } from './commands/status-command.js'
 import { topologyCommand } from './commands/topology-command.js'
 import { ExitCode } from './exit-codes.js'
@@ -24,6 +25,7 @@ const COMMAND_RUNNERS: Record<CommandName, Command> = {
   route: routeCommand,
   migrate: migrateCommand,
   topology: topologyCommand,
+  reshard: reshardCommand,
 }
 
 /**
@@ -50,6 +52,7 @@ export async function runCli(argv: string[], io: CliStreams & { cwd: string }): 
     try {
       return await COMMAND_RUNNERS[args.command]({
         cluster,
+        options: clusterOptions,
         args,
         out,
         // createCluster's defaults: the first shard holds the log table `shardtx_log`.

@@ -57,6 +57,38 @@ describe('shardtx usage and config mistakes', () => {
     expect(run.stderr).not.toMatch(STACK_FRAME)
   })
 
+  it.each([
+    [['reshard'], /usage: shardtx reshard plan \| start/],
+    [['reshard', 'move'], /usage: shardtx reshard plan --to <config>/],
+    [['reshard', 'plan'], /reshard plan needs --to <config>/],
+    [['reshard', 'start', '--batch-size', '10'], /reshard start needs --to <config>/],
+    [['reshard', 'start', '--to', 'next.json', '--batch-size', '0'], /--batch-size must be a whole number of at least 1, not "0"/],
+    [['reshard', 'start', '--to', 'next.json', '--batch-size', '1e3'], /--batch-size must be a whole number of at least 1, not "1e3"/],
+    [['reshard', 'start', '--to', 'next.json', '--batch-size', ''], /--batch-size must be a whole number of at least 1, not ""/],
+    [['reshard', 'start', '--to', 'next.json', '--duty-cycle', '1.5'], /--duty-cycle must be a number above 0 and at most 1, not "1.5"/],
+    [['reshard', 'start', '--to', 'next.json', '--duty-cycle', '0'], /--duty-cycle must be a number above 0 and at most 1/],
+    [['reshard', 'start', '--to', 'next.json', '--duty-cycle', 'half'], /--duty-cycle must be a number above 0 and at most 1/],
+    [['reshard', 'start', '--to', 'next.json', '--max-batches', 'all'], /--max-batches must be a whole number of at least 1, not "all"/],
+    [['reshard', 'start', '--to', 'next.json', '--max-batches', '-1'], /Option '--max-batches' argument is ambiguous\. Did you forget/],
+    [['reshard', 'start', '--to'], /Option '--to <value>' argument missing/],
+    [['reshard', 'plan', '--to', 'next.json', '--max-batches', '2'], /reshard plan takes no --max-batches/],
+    [['reshard', 'reverse', '--batch-size', '10'], /reshard reverse takes no --batch-size: it moves back the batches the job was planned with/],
+    [['reshard', 'status', '--to', 'next.json'], /reshard status takes no --to/],
+    [['reshard', 'cancel', '--duty-cycle', '0.5'], /reshard cancel takes no --duty-cycle/],
+    [['reshard', 'verify', '--allow-empty-move'], /reshard takes no --allow-empty-move/],
+    [['reshard', 'start', '--to', 'missing.json'], /config file not found: .*missing\.json/],
+    [['reshard', 'plan', '--to', 'no-shards.json'], /--to: must be a config with a shards list/],
+    [['reshard', 'plan', '--to', 'bad-id.json'], /--to shards\[0\]\.id: must be a string/],
+  ])('%j exits 2 with one line', async (args, message) => {
+    writeFileSync(join(dir, 'no-shards.json'), JSON.stringify({ prefix: 'x_' }))
+    writeFileSync(join(dir, 'bad-id.json'), JSON.stringify({ shards: [{ id: 7 }] }))
+    const run = await shardtx(args, dir)
+    expect(run.code).toBe(2)
+    expect(run.stderr).toMatch(message)
+    expect(run.stderr.trimEnd().split('\n')).toHaveLength(1)
+    expect(run.stdout).toBe('')
+  })
+
   it('answers a mistake in JSON when asked for JSON', async () => {
     const run = await shardtx(['route', '--json', '--int', 'x'], dir)
     expect(JSON.parse(run.stdout)).toEqual({ error: { code: 'USAGE', message: '"x" is not a whole number', exitCode: 2 } })

@@ -1,11 +1,8 @@
-import type { ClusterOptions } from '../../config/cluster-options.js'
-import type { ShardConfig } from '../../config/shard-config.js'
-import { ConfigError } from '../../errors.js'
 import type { TopologyReport } from '../../topology/topology-report.js'
 import { routedShards } from '../../topology/topology.js'
 import type { Command, CommandContext } from '../command-context.js'
 import { ExitCode } from '../exit-codes.js'
-import { loadConfig } from '../load-config.js'
+import { openTargetCluster } from '../target-cluster.js'
 import { textTable } from '../text-table.js'
 
 /**
@@ -27,22 +24,13 @@ async function showTopology({ cluster, out }: CommandContext): Promise<ExitCode>
   return report.pending !== undefined || unsound ? ExitCode.Failed : ExitCode.Ok
 }
 
-async function setTopology({ args, out, cwd }: CommandContext): Promise<ExitCode> {
-  const current = (await loadConfig(args.config, cwd)).options as ClusterOptions
-  const target = (await loadConfig(args.to, cwd)).options as Partial<ClusterOptions>
-  if (!Array.isArray(target?.shards)) throw new ConfigError('--to', 'must be a config with a shards list')
+async function setTopology(context: CommandContext): Promise<ExitCode> {
+  const { args, out } = context
   // Connections for every shard old and new: the change bumps the fence of each.
-  const known = new Set(current.shards.map((s) => s.id))
-  const shards: ShardConfig[] = [...current.shards, ...target.shards.filter((s) => !known.has(s.id))]
-  const { createCluster } = await import('../../cluster.js')
-  const { logger: _ignored, ...rest } = current
-  const cluster = createCluster({ ...rest, shards, topology: 'follow', recovery: false, logger: out.logger() })
+  const { cluster, target, close } = await openTargetCluster(context)
   try {
-    out.progress(`changing the topology to ${target.shards.map((s) => s.id).join(', ')}…`)
-    const change = await cluster.setTopology(
-      target.shards.map((s) => ({ id: s.id, dialect: s.dialect, ...(s.weight === undefined ? {} : { weight: s.weight }) })),
-      { allowEmptyMove: args.allowEmptyMove },
-    )
+    out.progress(`changing the topology to ${target.map((s) => s.id).join(', ')}…`)
+    const change = await cluster.setTopology(target, { allowEmptyMove: args.allowEmptyMove })
     out.result({ change }, () =>
       change.from.epoch === change.to.epoch
         ? `topology unchanged at epoch ${change.to.epoch}`
@@ -50,7 +38,7 @@ async function setTopology({ args, out, cwd }: CommandContext): Promise<ExitCode
     )
     return ExitCode.Ok
   } finally {
-    await cluster.close().catch(() => {})
+    await close()
   }
 }
 
