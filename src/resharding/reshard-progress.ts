@@ -31,7 +31,8 @@ export interface ReshardProgress {
 /** The progress of `job`, with the rate `moved` rows over `elapsedMs` of this mover when known. */
 export function progressOf(job: ReshardJob, moved?: { rows: number; elapsedMs: number }): ReshardProgress {
   const batches = job.plan.batches
-  const pending = job.state === 'reversing' ? batches.slice(0, job.done) : batches.slice(job.done)
+  const pending =
+    job.state === 'done' || job.state === 'reversed' ? [] : job.state === 'reversing' ? batches.slice(0, job.done) : batches.slice(job.done)
   const rowsLeft = pending.reduce((sum, b) => sum + b.rows, 0)
   const rate = moved === undefined || moved.elapsedMs <= 0 || moved.rows === 0 ? undefined : (moved.rows * 1000) / moved.elapsedMs
   return {
