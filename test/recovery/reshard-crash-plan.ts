@@ -26,6 +26,10 @@ export interface ReshardCrashPoint {
   at: 'start' | 'batch'
   pauseAt: MoverStep
   after: MoverStep[]
+  /** Prepared branches recovery must find: committed (the decision was durable) or rolled back (presumed abort). */
+  recovers: { committed: number; rolledBack: number }
+  /** Where the job stands once recovered: no job at all, or batches done before the crashed step (`at`) or after it. */
+  job: 'none' | 'at' | 'after'
 }
 
 export interface ReshardChildPlan {
@@ -43,37 +47,48 @@ export interface ReshardChildPlan {
   crash: ReshardCrashPoint
 }
 
+/** No branch was prepared when the mover died: the servers rolled its open transaction back. */
+const NONE = { committed: 0, rolledBack: 0 }
+
 export const RESHARD_CRASH_POINTS: ReshardCrashPoint[] = [
-  { name: 'job start: every branch prepared, no decision', at: 'start', pauseAt: { step: 'decide' }, after: [] },
-  { name: 'job start: right after the decision', at: 'start', pauseAt: { step: 'decided' }, after: [] },
-  { name: 'batch: before the first fence hold', at: 'batch', pauseAt: { step: 'hold' }, after: [] },
-  { name: 'batch: holding both fences', at: 'batch', pauseAt: { step: 'held', nth: 2 }, after: [] },
-  { name: 'batch: rows copied and deleted, job advanced, fences not raised', at: 'batch', pauseAt: { step: 'raise' }, after: [] },
+  { name: 'job start: every branch prepared, no decision', at: 'start', pauseAt: { step: 'decide' }, after: [], recovers: { committed: 0, rolledBack: 2 }, job: 'none' },
+  { name: 'job start: right after the decision', at: 'start', pauseAt: { step: 'decided' }, after: [], recovers: { committed: 2, rolledBack: 0 }, job: 'at' },
+  { name: 'batch: before the first fence hold', at: 'batch', pauseAt: { step: 'hold' }, after: [], recovers: NONE, job: 'at' },
+  { name: 'batch: holding both fences', at: 'batch', pauseAt: { step: 'held', nth: 2 }, after: [], recovers: NONE, job: 'at' },
+  { name: 'batch: rows copied and deleted, job advanced, fences not raised', at: 'batch', pauseAt: { step: 'raise' }, after: [], recovers: NONE, job: 'at' },
   {
     name: 'batch: source prepared, destination not',
     at: 'batch',
     pauseAt: { step: 'prepare', shard: 'destination' },
     after: [{ step: 'prepared', shard: 'source' }],
+    recovers: { committed: 0, rolledBack: 1 },
+    job: 'at',
   },
   {
     name: 'batch: destination prepared, source not',
     at: 'batch',
     pauseAt: { step: 'prepare', shard: 'source' },
     after: [{ step: 'prepared', shard: 'destination' }],
+    recovers: { committed: 0, rolledBack: 1 },
+    job: 'at',
   },
-  { name: 'batch: both prepared, no decision', at: 'batch', pauseAt: { step: 'decide' }, after: [] },
-  { name: 'batch: right after the decision', at: 'batch', pauseAt: { step: 'decided' }, after: [] },
+  { name: 'batch: both prepared, no decision', at: 'batch', pauseAt: { step: 'decide' }, after: [], recovers: { committed: 0, rolledBack: 2 }, job: 'at' },
+  { name: 'batch: right after the decision', at: 'batch', pauseAt: { step: 'decided' }, after: [], recovers: { committed: 2, rolledBack: 0 }, job: 'after' },
   {
     name: 'batch: source committed, destination still prepared',
     at: 'batch',
     pauseAt: { step: 'commit', shard: 'destination' },
     after: [{ step: 'committed', shard: 'source' }],
+    recovers: { committed: 1, rolledBack: 0 },
+    job: 'after',
   },
   {
     name: 'batch: destination committed, source still prepared',
     at: 'batch',
     pauseAt: { step: 'commit', shard: 'source' },
     after: [{ step: 'committed', shard: 'destination' }],
+    recovers: { committed: 1, rolledBack: 0 },
+    job: 'after',
   },
 ]
 

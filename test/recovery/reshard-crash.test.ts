@@ -24,13 +24,14 @@ import { type ReshardChildPlan, type ReshardCrashPoint, RESHARD_CRASH_POINTS } f
  * Which subset runs (a slow 2-core machine, about two minutes for the file):
  * - PostgreSQL → MariaDB: every mover crash point (RESHARD_CRASH_POINTS).
  * - MariaDB → PostgreSQL: the points where the two sides' dialects matter: one side
- *   prepared and the other not, the decision taken with both prepared, one side
- *   committed and the other still prepared (an XA branch where PostgreSQL had a
- *   prepared transaction, and the reverse). Not rerun here: the points before PREPARE
- *   (they only drop the mover's connections, which each server answers by rolling
- *   back the open transaction, the same whichever side is which), "both prepared, no
- *   decision" (recovery's presumed abort, covered by the one-sided ones), and the
- *   job start (one transaction over all three shards whichever pairing it serves).
+ *   prepared and the other not, one side committed and the other still prepared (an
+ *   XA branch where the first pairing had a PostgreSQL prepared transaction, and the
+ *   reverse). Four points: one round of children. Not rerun here: the points before
+ *   PREPARE (they only drop the mover's connections, which each server answers by
+ *   rolling back the open transaction, whichever side is which); "both prepared, no
+ *   decision" and "right after the decision" (recovery rolling back, or committing,
+ *   both sides: each side's half is in the one-sided points); the job start (one
+ *   transaction over all three shards whichever pairing it serves).
  * - Shard servers: per pairing, the source killed at one step and the destination at
  *   another (one that rolls the batch back, one that leaves a prepared branch to
  *   survive the restart and be committed by recovery).
@@ -67,7 +68,6 @@ const TARGET = [{ id: 'pg-0' }, { id: 'pg-1' }, { id: 'my-0' }]
 const DIALECT_SENSITIVE = new Set([
   'batch: source prepared, destination not',
   'batch: destination prepared, source not',
-  'batch: right after the decision',
   'batch: source committed, destination still prepared',
   'batch: destination committed, source still prepared',
 ])
@@ -114,17 +114,21 @@ function crashMover(plan: ReshardChildPlan): Promise<{ killed: boolean; lines: s
  * without a decision are settled once their deadline has passed: this waits for that
  * state, it does not assume it.
  */
-async function recoverAll(cluster: Cluster, label: string): Promise<void> {
+async function recoverAll(cluster: Cluster, label: string): Promise<{ committed: number; rolledBack: number }> {
+  const settled = { committed: 0, rolledBack: 0 }
   let last: unknown
   await pollUntil(
     async () => {
       const report = await cluster.recover()
+      settled.committed += report.committed.length
+      settled.rolledBack += report.rolledBack.length
       const left = await cluster.inDoubt()
       last = { failed: report.failed, left }
       return report.failed.length === 0 && left.length === 0
     },
     { timeoutMs: 60_000, intervalMs: 200, onTimeout: () => new Error(`${label}: still in doubt after 60 s: ${JSON.stringify(last)}`) },
   )
+  return settled
 }
 
 /** The bank's invariants once the job was resumed to its end. Returns what is wrong, in words. */
@@ -136,6 +140,9 @@ async function problemsOf(cluster: Cluster, bank: ReshardBank, label: string): P
     const rows = (await cluster.forShard(shard.id)(bank.accounts).select('id', 'balance')) as { id: number; balance: number }[]
     for (const r of rows) accounts.push({ shardId: shard.id, id: Number(r.id), balance: Number(r.balance) })
   }
+  // Read before anything reloads the topology: reshard() leaves its process routing by the job's last epoch.
+  const wrong = accounts.filter((a) => a.shardId !== cluster.shardFor(a.id))
+  if (wrong.length > 0) say(`${wrong.length} accounts off their owner, e.g. ${JSON.stringify(wrong[0])}`)
   const ids = new Set(accounts.map((a) => a.id))
   if (accounts.length !== ACCOUNTS || ids.size !== ACCOUNTS) say(`${accounts.length} account rows, ${ids.size} distinct ids, want ${ACCOUNTS} of each`)
   const total = accounts.reduce((sum, a) => sum + a.balance, 0)
@@ -146,10 +153,7 @@ async function problemsOf(cluster: Cluster, bank: ReshardBank, label: string): P
   if (job?.state !== 'done' || job.done !== job.total) say(`job ${JSON.stringify(job)}`)
   const inDoubt = await cluster.inDoubt()
   if (inDoubt.length > 0) say(`still prepared: ${JSON.stringify(inDoubt)}`)
-  // topology() reloads the stored topology: shardFor() routes by what this process last loaded.
   const topology = await cluster.topology()
-  const wrong = accounts.filter((a) => a.shardId !== cluster.shardFor(a.id))
-  if (wrong.length > 0) say(`${wrong.length} accounts off their owner, e.g. ${JSON.stringify(wrong[0])}`)
   if (topology.pending !== undefined) say(`a pending topology at epoch ${topology.pending.epoch}`)
   if (topology.move !== undefined) say(`the topology still names a move: ${JSON.stringify(topology.move)}`)
   const routedBy = topology.shards.map((s) => s.id).sort()
@@ -199,9 +203,16 @@ async function moverCrashCase(pairing: Pairing, point: ReshardCrashPoint): Promi
       crash: point,
     })
     if (!crashed.killed) return [`${label}: never reached the crash point: ${crashed.lines.filter((l) => !l.startsWith('STEP')).join(' | ')}`]
-    await recoverAll(bank.cluster, label)
+    const problems: string[] = []
+    // The crash left what the point says: these prepared branches, and the job where it was.
+    const settled = await recoverAll(bank.cluster, label)
+    if (JSON.stringify(settled) !== JSON.stringify(point.recovers)) problems.push(`${label}: recovery settled ${JSON.stringify(settled)}, want ${JSON.stringify(point.recovers)}`)
+    const crashBatch = point.at === 'start' ? 0 : Number(crashed.lines.find((l) => l.startsWith('BATCH '))?.split(' ')[1])
+    const job = await bank.cluster.reshardStatus()
+    const wantDone = point.job === 'none' ? undefined : point.job === 'at' ? crashBatch : crashBatch + 1
+    if (job?.done !== wantDone) problems.push(`${label}: after recovery the job is ${JSON.stringify(job)}, want ${wantDone ?? 'none'} batches done`)
     const resumed = await bank.cluster.reshard(TARGET, { batchSize: BATCH_SIZE })
-    const problems = resumed.state === 'done' ? [] : [`${label}: resumed job ended ${resumed.state} at ${resumed.done}/${resumed.total}`]
+    if (resumed.state !== 'done') problems.push(`${label}: resumed job ended ${resumed.state} at ${resumed.done}/${resumed.total}`)
     problems.push(...(await problemsOf(bank.cluster, bank, label)))
     const added = TARGET.find((t) => !pairing.routed.includes(t.id))!.id
     const copied = await referenceCopied(bank.cluster, bank, added)
@@ -233,13 +244,15 @@ interface ShardKill {
   victim: 'source' | 'destination'
   at: { step: StepEvent['step']; shard?: 'source' | 'destination' }
   why: string
+  /** What recovery finds after the restart (the mover went on with batches that did not need the victim). */
+  recovers: { committed: number; rolledBack: number }
 }
 
 const SHARD_KILLS: ShardKill[] = [
-  { pairing: PAIRINGS[0]!, victim: 'source', at: { step: 'decided' }, why: 'its prepared branch survives the restart; recovery commits it' },
-  { pairing: PAIRINGS[0]!, victim: 'destination', at: { step: 'prepare', shard: 'destination' }, why: 'its copied rows are lost before PREPARE; the batch rolls back' },
-  { pairing: PAIRINGS[1]!, victim: 'source', at: { step: 'prepare', shard: 'source' }, why: 'its deletes are lost before PREPARE; the batch rolls back' },
-  { pairing: PAIRINGS[1]!, victim: 'destination', at: { step: 'decided' }, why: 'its prepared branch survives the restart; recovery commits it' },
+  { pairing: PAIRINGS[0]!, victim: 'source', at: { step: 'decided' }, why: 'its prepared branch survives the restart; recovery commits it', recovers: { committed: 1, rolledBack: 0 } },
+  { pairing: PAIRINGS[0]!, victim: 'destination', at: { step: 'prepare', shard: 'destination' }, why: 'its copied rows are lost before PREPARE; the batch rolls back', recovers: { committed: 0, rolledBack: 0 } },
+  { pairing: PAIRINGS[1]!, victim: 'source', at: { step: 'prepare', shard: 'source' }, why: 'its deletes are lost before PREPARE; the batch rolls back', recovers: { committed: 0, rolledBack: 0 } },
+  { pairing: PAIRINGS[1]!, victim: 'destination', at: { step: 'decided' }, why: 'its prepared branch survives the restart; recovery commits it', recovers: { committed: 1, rolledBack: 0 } },
 ]
 
 describe('resharding crash matrix: the source or destination server is SIGKILLed at a step of a batch and restarted', () => {
@@ -279,7 +292,7 @@ describe('resharding crash matrix: the source or destination server is SIGKILLed
         await local.restart(victim)
         // Fresh processes: the mover's pools hold connections to the killed server.
         const after = open()
-        await recoverAll(after, label)
+        expect(await recoverAll(after, label)).toEqual(kill.recovers)
         const resumed = await after.reshard(TARGET, { batchSize: BATCH_SIZE })
         expect(resumed.state).toBe('done')
         expect(await problemsOf(after, bank, label)).toEqual([])
