@@ -191,6 +191,9 @@ async function moveBatches(ctx: ReshardContext, first: ReshardJob, direction: 'f
     const pause = (performance.now() - began) * (1 / options.dutyCycle - 1)
     if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause))
   }
+  // Route by where the job stopped, as setTopology() leaves its process routing by the
+  // epoch it published: otherwise shardFor() would answer by the ring before the last batch.
+  await ctx.state.reload()
   return report()
 }
 
