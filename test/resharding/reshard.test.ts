@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest'
-import { ConfigError, StaleTopologyError } from '../../src/index.js'
+import { ConfigError, StaleTopologyError, TopologyChangeBlockedError } from '../../src/index.js'
 import { sharedShards } from '../support/shared-cluster.js'
 import { type ReshardBank, startReshardBank } from './reshard-fixture.js'
 
@@ -241,6 +241,39 @@ describe('resharding', () => {
       expect((await mover.reverseReshard()).state).toBe('reversed')
     } finally {
       for (const t of [bank.accounts, bank.currencies]) await mover.forShard(pg[1]!.id).schema.dropTableIfExists(t)
+    }
+  })
+
+  test('a batch that cannot hold its fences gives up within timeoutMs, names the session that holds one, and leaves the job resumable', async () => {
+    const pg = sharedShards('postgres')
+    const my = sharedShards('mysql')
+    for (const holdOn of [pg[0]!, my[0]!]) {
+      const routed = [pg[0]!, my[0]!]
+      const every = [pg[0]!, my[0]!, pg[1]!]
+      const bank = await startReshardBank(routed, every, 40)
+      banks.push(bank)
+      const target = every.map((s) => ({ id: s.id }))
+      // An application transaction that has a branch open on a shard every step must hold.
+      const holder = bank.sibling(every, { topology: 'follow' })
+      let release!: () => void
+      const released = new Promise<void>((resolve) => (release = resolve))
+      let opened!: () => void
+      const isOpen = new Promise<void>((resolve) => (opened = resolve))
+      const holding = holder.transaction(async (tx) => {
+        await tx.forShard(holdOn.id)(bank.accounts).where({ id: 1 }).first()
+        opened()
+        await released
+      })
+      await isOpen
+      const error = await bank.cluster.reshard(target, { lockWaitMs: 50, timeoutMs: 400 }).catch((e: unknown) => e)
+      release()
+      await holding
+      expect(error).toBeInstanceOf(TopologyChangeBlockedError)
+      expect((error as TopologyChangeBlockedError).blockers.join('; ')).toMatch(new RegExp(`shard ${holdOn.id}: session`))
+      // Nothing started: the topology and the rows are as they were, and the job runs once the holder is gone.
+      expect(await bank.cluster.reshardStatus()).toBeUndefined()
+      expect((await bank.cluster.reshard(target, { batchSize: 10 })).state).toBe('done')
+      expect((await bank.cluster.verifyPlacement()).misplaced).toEqual([])
     }
   })
 })
