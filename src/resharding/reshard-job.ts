@@ -5,6 +5,7 @@ import { diffTopology, isSameTopology } from '../topology/topology-diff.js'
 import { resolveTarget, type TopologyTarget } from '../topology/set-topology.js'
 import type { Topology, TopologyShard } from '../topology/topology.js'
 import { topologyRowOf } from '../topology/topology-store.js'
+import { isStale } from '../topology/with-topology.js'
 import { type FencedStepBounds, runFencedStep, StepOvertaken } from './fenced-step.js'
 import { copyTable, keysInSlots, moveRows, type ShardedTable } from './move-rows.js'
 import { planReshard, refuseProblems, type ReshardPlanReport } from './plan-reshard.js'
@@ -183,7 +184,7 @@ async function moveBatches(ctx: ReshardContext, first: ReshardJob, direction: 'f
     try {
       moved += await runBatch(ctx, job, direction, options)
     } catch (error) {
-      if (!(error instanceof StepOvertaken) && !isStaleTopology(error)) throw error
+      if (!(error instanceof StepOvertaken) && !isStale(error)) throw error
     }
     ctx.state.invalidate()
     job = (await ctx.store.get(logKnex(ctx), job.id))!
@@ -247,13 +248,6 @@ async function runBatch(ctx: ReshardContext, job: ReshardJob, direction: 'forwar
 
 function bounds(options: ResolvedReshardOptions): FencedStepBounds {
   return { lockWaitMs: options.lockWaitMs, timeoutMs: options.timeoutMs, batchTimeoutMs: options.batchTimeoutMs }
-}
-
-function isStaleTopology(error: unknown): boolean {
-  for (let e = error; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
-    if ((e as { code?: unknown }).code === 'STALE_TOPOLOGY') return true
-  }
-  return false
 }
 
 function jobInProgress(jobId: string): ConfigError {
