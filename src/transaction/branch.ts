@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { createBranchKnex, type BranchBinding } from './branch-knex.js'
+import { createBranchKnex, type BranchBinding } from '../../adapters/shared/knex-internals.js'
 import { ClosedError, ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError, ShardUnresponsiveError, StaleTopologyError } from '../errors.js'
 import { withDeadline } from '../protocol/deadline.js'
 import type { BranchId } from '../protocol/ids/branch-id.js'
@@ -115,7 +115,7 @@ export class Branch implements BranchBinding {
    */
   runStatement(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {
     const label = this.participant.lockWaits === undefined ? undefined : this.#owner.waitLabel()
-    if (this.begun) return label === undefined ? run(query) : this.participant.lockWaits!.runLabelled(conn, query, run, label)
+    if (this.begun) return label === undefined ? run(conn, query) : this.participant.lockWaits!.runLabelled(conn, query, run, label)
     this.begun = true
     return this.participant.beginWith(conn, this.id, label === undefined ? this.#options : { ...this.#options, label }, query, run)
   }
