@@ -388,11 +388,16 @@ Object.defineProperties(branchKnexPrototype, {
 export function createBranchKnex(base: Knex, binding: BranchBinding): Knex {
   const client = Object.create(sharedClientOf(base)) as BranchClient
   client.binding = binding
-  const knex = function (tableName?: string, options?: unknown) {
-    const builder = client.queryBuilder()
-    return tableName === undefined ? builder : builder.table(tableName, options as never)
-  } as unknown as BranchKnex & Knex
+  const knex = tableStarter(client) as BranchKnex & Knex
   Object.setPrototypeOf(knex, branchKnexPrototype)
   knex.client = client
   return knex
+}
+
+/** `knex('table')`. An unnamed function: a named one gets its name set on every call where names are kept (tsx, esbuild). */
+function tableStarter(client: BranchClient): Function {
+  return function (tableName?: string, options?: unknown) {
+    const builder = client.queryBuilder()
+    return tableName === undefined ? builder : builder.table(tableName, options as never)
+  }
 }

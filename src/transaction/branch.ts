@@ -294,12 +294,13 @@ export class Branch implements BranchBinding {
   /** Runs one statement on the branch's connection within `ms`; past it the branch is finished, its connection destroyed. */
   #bounded<T>(ms: number, what: string, statement: (conn: DriverConnection) => Promise<T>): Promise<T> {
     const conn = this.#connection()
-    const missed = (): ShardUnresponsiveError => {
-      this.#finish('unresponsive')
-      return new ShardUnresponsiveError(this.shardId, what, Math.round(ms))
-    }
-    if (ms <= 0) return Promise.reject(missed())
-    return withDeadline(statement(conn), ms, missed)
+    if (ms <= 0) return Promise.reject(this.#missed(what, ms))
+    return withDeadline(statement(conn), ms, () => this.#missed(what, ms))
+  }
+
+  #missed(what: string, ms: number): ShardUnresponsiveError {
+    this.#finish('unresponsive')
+    return new ShardUnresponsiveError(this.shardId, what, Math.round(ms))
   }
 
   /**
