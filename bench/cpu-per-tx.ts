@@ -110,7 +110,11 @@ try {
     for (const s of summary) {
       console.log(`${s.build}: median ${s.medianMsPerTx.toFixed(3)} CPU ms/tx; windows ${s.windowsMsPerTx.map((x) => x.toFixed(3)).join(' ')}`)
     }
-    if (summary.length === 2) console.log(`ratio this / other: ${(summary[0]!.medianMsPerTx / summary[1]!.medianMsPerTx).toFixed(3)}`)
+    if (summary.length === 2) {
+      // Windows of one round ran back to back, under about the same load from the rest of the machine.
+      const paired = results[0]!.map((x, w) => x / results[1]![w]!)
+      console.log(`ratio this / other: of medians ${(summary[0]!.medianMsPerTx / summary[1]!.medianMsPerTx).toFixed(3)}, median of per-round ratios ${median(paired).toFixed(3)} (${paired.map((r) => r.toFixed(2)).join(' ')})`)
+    }
   }
 } finally {
   await local.destroy()

@@ -129,11 +129,6 @@ interface Builder extends Listeners {
   _debug?: boolean
 }
 
-/** A knex client bound to one branch; the prototype chain gives it the shard's dialect, events and config. */
-interface BranchClient extends KnexClient {
-  binding: BranchBinding
-}
-
 /** What every branch client of one shard shares, made once per shard. */
 interface SharedBranchClient extends KnexClient {
   /** The dialect's sender (knex's `_query`): sets `query.response` as knex's own `processResponse` expects it. */
@@ -141,6 +136,16 @@ interface SharedBranchClient extends KnexClient {
   /** knex's own runner, for streams. */
   knexRunner(builder: Builder): { stream(...args: unknown[]): unknown; pipe(...args: unknown[]): unknown }
   baseFn: Knex.FunctionHelper
+  /** Whether anyone but knex itself listens to a client event (see {@link userListens}). */
+  listens(event: ForwardedEvent): boolean
+}
+
+/** The client events a knex instance forwards to itself (`knex.on('query', …)`) through listeners of its own. */
+type ForwardedEvent = 'query' | 'query-response' | 'query-error'
+
+/** A knex client bound to one branch; the prototype chain gives it the shard's shared client, dialect, events and config. */
+interface BranchClient extends SharedBranchClient {
+  binding: BranchBinding
 }
 
 const { formatQuery } = queryExecutioner as {
@@ -167,6 +172,14 @@ function sharedClientOf(base: Knex): SharedBranchClient {
   const stream = baseClient.stream as Function
   const runner = baseClient.runner as Function
   shared.send = (conn, query) => send.call(baseClient, conn, query)
+  // knex adds one forwarding listener per event to its client; with nobody listening to the
+  // instance either, the event's payload (a copy of the query object) need not be built.
+  const knexInstance = base as unknown as Listeners & { _internalListeners?: { eventName: string }[] }
+  const forwarders = (event: string): number => (knexInstance._internalListeners ?? []).filter((l) => l.eventName === event).length
+  const own = { query: forwarders('query'), 'query-response': forwarders('query-response'), 'query-error': forwarders('query-error') }
+  shared.listens = function (this: BranchClient, event: ForwardedEvent) {
+    return this.listenerCount(event) > own[event] || knexInstance.listenerCount(event) > 0
+  }
   shared.baseFn = base.fn
   shared.knexRunner = function (this: BranchClient, builder: Builder) {
     return runner.call(this, builder)
@@ -234,11 +247,11 @@ class BranchRunner {
   }
 
   stream(...args: unknown[]): unknown {
-    return (this.client as unknown as SharedBranchClient).knexRunner(this.builder).stream(...args)
+    return this.client.knexRunner(this.builder).stream(...args)
   }
 
   pipe(...args: unknown[]): unknown {
-    return (this.client as unknown as SharedBranchClient).knexRunner(this.builder).pipe(...args)
+    return this.client.knexRunner(this.builder).pipe(...args)
   }
 
   /** A schema builder's statements, one after the other, as knex's `queryArray` runs them. */
@@ -268,7 +281,7 @@ class BranchRunner {
       if (processed instanceof Promise) processed = await processed
       const result = client.postProcessResponse(processed, queryContext) as unknown
       if (builder.listenerCount('query-response') > 0) builder.emit('query-response', result, withConnectionIds(conn, query), builder)
-      if (client.listenerCount('query-response') > 0) client.emit('query-response', result, withConnectionIds(conn, query), builder)
+      if (client.listens('query-response')) client.emit('query-response', result, withConnectionIds(conn, query), builder)
       return result
     } catch (error) {
       const failure = error instanceof KnexTimeoutError ? await this.#timedOut(query, error) : error
@@ -306,11 +319,11 @@ async function send(client: BranchClient, conn: Connection, query: CompiledQuery
   try {
     query.bindings = client.prepBindings(query.bindings as never) as unknown[]
     query.sql = client.positionBindings(query.sql)
-    if (client.listenerCount('query') > 0) client.emit('query', withConnectionIds(conn, query))
+    if (client.listens('query')) client.emit('query', withConnectionIds(conn, query))
     if (debugQuery.enabled) debugQuery(query.sql.replace(/%/g, '%%'), conn.__knexTxId)
     if (debugBindings.enabled) debugBindings(query.bindings, conn.__knexTxId)
     try {
-      response = await binding.runStatement(conn, query, (client as unknown as SharedBranchClient).send)
+      response = await binding.runStatement(conn, query, client.send)
     } catch (error) {
       // knex's error text: the statement with its values, then the server's message.
       if (error !== null && typeof error === 'object') {
@@ -318,7 +331,7 @@ async function send(client: BranchClient, conn: Connection, query: CompiledQuery
         const statement = client.config?.compileSqlOnError === false ? query.sql : formatQuery(query.sql, query.bindings, undefined, client)
         failed.message = `${statement} - ${failed.message}`
       }
-      if (client.listenerCount('query-error') > 0) client.emit('query-error', error, withConnectionIds(conn, query))
+      if (client.listens('query-error')) client.emit('query-error', error, withConnectionIds(conn, query))
       throw error
     }
   } catch (error) {
@@ -374,7 +387,7 @@ Object.defineProperties(branchKnexPrototype, {
   },
   fn: {
     get(this: BranchKnex) {
-      return (this.client as unknown as SharedBranchClient).baseFn
+      return this.client.baseFn
     },
   },
 })
