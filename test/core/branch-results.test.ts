@@ -53,6 +53,31 @@ describe('knex results through a branch', () => {
   })
   afterAll(() => t.close())
 
+  it('pg-0: a schema builder of several statements and hasTable run on the branch, in order', async () => {
+    const table = t.table('schema_pg0')
+    const results = await t.cluster.transaction(async (tx) => {
+      const k = tx.forShard('pg-0')
+      const created = await k.schema.createTable(table, (b) => {
+        b.integer('id').primary()
+        b.string('name').index()
+      })
+      return { created, has: await k.schema.hasTable(table), missing: await k.schema.hasTable(`${table}_none`) }
+    })
+    // createTable with an index is several statements: knex answers with one result each.
+    expect(Array.isArray(results.created) && results.created.length).toBeGreaterThan(1)
+    expect(results.has).toBe(true)
+    expect(results.missing).toBe(false)
+    expect(await t.cluster.forShard('pg-0').schema.hasTable(table)).toBe(true)
+  })
+
+  it("pg-0: knex's .timeout() with cancel on a branch statement fails it as knex does, and the transaction rolls back", async () => {
+    const error = await t.cluster
+      .transaction((tx) => tx.forShard('pg-0').raw('select pg_sleep(5)').timeout(50, { cancel: true }))
+      .catch((e: unknown) => e)
+    expect((error as Error).name).toBe('KnexTimeoutError')
+    expect((error as Error).message).toBe('Defined query timeout of 50ms exceeded when running query.')
+  })
+
   for (const [shardId, dialect] of [['pg-0', 'postgres'], ['my-0', 'mysql']] as const) {
     it(`${shardId}: every result, first statement or later, is knex's own`, async () => {
       const plain = t.cluster.forShard(shardId)
