@@ -76,11 +76,11 @@ export class MysqlLockWaits implements LockWaitSource {
     })
   }
 
-  async runLabelled(_conn: DriverConnection, query: KnexQuery, runQuery: RunQuery, label: WaitLabel): Promise<unknown> {
+  async runLabelled(conn: DriverConnection, query: KnexQuery, runQuery: RunQuery, label: WaitLabel): Promise<unknown> {
     const sql = query.sql
     query.sql = labelComment(label) + sql
     try {
-      return await runQuery(query)
+      return await runQuery(conn, query)
     } finally {
       // knex puts the SQL into the error message: show the caller's statement, not ours.
       query.sql = sql

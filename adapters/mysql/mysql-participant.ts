@@ -93,7 +93,7 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
     const label = options.label === undefined ? '' : labelComment(options.label)
     query.sql = `${control.join('; ')}; ${label}${sql}`
     try {
-      await runQuery(query)
+      await runQuery(conn, query)
     } catch (error) {
       throw branchFenceError(error, this.#fenceTable, this.shardId, options.fenceEpoch)
     } finally {

@@ -74,7 +74,7 @@ export class PostgresLockWaits implements LockWaitSource {
 
   runLabelled(conn: DriverConnection, query: KnexQuery, run: RunQuery, label: WaitLabel): Promise<unknown> {
     const connection = conn as Connection
-    if (connection.shardtxLabel === label) return run(query)
+    if (connection.shardtxLabel === label) return run(conn, query)
     connection.shardtxLabel = label
     return runWithBegin(connection, [setLabelStatement(label)], query)
   }

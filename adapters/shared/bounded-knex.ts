@@ -3,8 +3,7 @@ import { ShardUnresponsiveError } from '../../src/errors.js'
 import type { DriverConnection } from '../../src/protocol/participant.js'
 import { withDeadline } from '../../src/protocol/deadline.js'
 import { closeWithin } from './own-connection.js'
-
-type Send = (this: unknown, conn: DriverConnection, query: unknown) => Promise<unknown>
+import { closeConnectionsWith, connectionsInUse, markDisposed, wrapStatementSender } from './knex-internals.js'
 
 /** How long closing a connection politely may take before its socket is destroyed. */
 const GOODBYE_MS = 1_000
@@ -19,8 +18,9 @@ const GOODBYE_MS = 1_000
  * ```
  */
 export function closeConnectionsWithin<C extends { end(callback: () => void): unknown }>(knex: Knex, destroySocket: (conn: C) => void): void {
-  knex.client.destroyRawConnection = (conn: C) =>
-    closeWithin(() => new Promise<void>((resolve) => void conn.end(() => resolve())), () => destroySocket(conn), GOODBYE_MS)
+  closeConnectionsWith(knex, (conn: C) =>
+    closeWithin(() => new Promise<void>((resolve) => void conn.end(() => resolve())), () => destroySocket(conn), GOODBYE_MS),
+  )
 }
 
 /**
@@ -35,15 +35,13 @@ export function closeConnectionsWithin<C extends { end(callback: () => void): un
  * ```
  */
 export function boundEveryStatement<C>(knex: Knex, shardId: string, ms: number, destroySocket: (conn: C) => void): Knex {
-  const client = knex.client as unknown as { _query: Send }
-  const send = client._query
-  client._query = function (this: unknown, conn: DriverConnection, query: unknown) {
-    return withDeadline(send.call(this, conn, query), ms, () => {
-      ;(conn as { __knex__disposed?: unknown }).__knex__disposed = 'missed its statement bound'
+  wrapStatementSender(knex, (send, conn, query) =>
+    withDeadline(send(conn, query), ms, () => {
+      markDisposed(conn, 'missed its statement bound')
       destroySocket(conn as C)
       return new ShardUnresponsiveError(shardId, 'a statement', ms)
-    })
-  }
+    }),
+  )
   return knex
 }
 
@@ -62,8 +60,7 @@ export async function destroyWithin<C>(knex: Knex, ms: number, destroySocket: (c
   try {
     await withDeadline(destroyed, ms, () => new Error('connections still in use'))
   } catch {
-    const pool = (knex.client as { pool?: { used?: { resource: C }[] } }).pool
-    for (const used of pool?.used ?? []) destroySocket(used.resource)
+    for (const conn of connectionsInUse<C>(knex)) destroySocket(conn)
     await destroyed
   }
 }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
 import type { Logger } from '../../src/logger.js'
-import { DISCARD_MARKER } from './knex-pool.js'
+import { DISCARD_MARKER } from './knex-internals.js'
 
 /**
  * Sends knex's own messages to the cluster's logger instead of the console.

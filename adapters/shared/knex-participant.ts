@@ -5,9 +5,9 @@ import type { Decision, DecisionRecord, DriverConnection } from '../../src/proto
 import type { ParticipantSettings } from '../participant-settings.js'
 import { knexLogOf } from './knex-log.js'
 import { boundEveryStatement, closeConnectionsWithin, destroyWithin } from './bounded-knex.js'
-import { acquireConnection, cancelQuery, DISCARD_MARKER, discardConnection, releaseConnection } from './knex-pool.js'
+import { acquireConnection, cancelQuery, configOf, discardConnection, disposeIdleConnections, isDiscarded, releaseConnection } from './knex-internals.js'
 import { neverSent } from './never-sent.js'
-import { disposeIdle, onOwnConnection } from './own-connection.js'
+import { onOwnConnection } from './own-connection.js'
 
 /** What a dialect's participant tells the shared part about its driver. */
 export interface KnexDriver {
@@ -62,9 +62,9 @@ export abstract class KnexParticipant {
   }
 
   discard(conn: DriverConnection, why?: 'unresponsive'): void {
-    if ((conn as { __knex__disposed?: unknown }).__knex__disposed === DISCARD_MARKER) return
+    if (isDiscarded(conn)) return
     discardConnection(this.knex, conn, () => this.endSession(conn))
-    if (why === 'unresponsive') disposeIdle(this.knex, `shard ${this.shardId} stopped answering on another connection`)
+    if (why === 'unresponsive') disposeIdleConnections(this.knex, `shard ${this.shardId} stopped answering on another connection`)
   }
 
   /**
@@ -76,7 +76,7 @@ export abstract class KnexParticipant {
 
   boundedKnex(statementMs: number): Knex {
     // The shard's own settings, on a small pool of its own that the caller destroys when done.
-    const knex = knexFactory({ ...this.knex.client.config, pool: { min: 0, max: 2 } })
+    const knex = knexFactory({ ...configOf(this.knex), pool: { min: 0, max: 2 } })
     closeConnectionsWithin(knex, (conn: DriverConnection) => this.endSession(conn))
     return boundEveryStatement(knex, this.shardId, statementMs, (conn: DriverConnection) => this.endSession(conn))
   }

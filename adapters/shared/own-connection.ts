@@ -4,6 +4,7 @@ import { describeShardError } from '../../src/shard-error-text.js'
 import { NotSentError } from './never-sent.js'
 import type { DriverConnection } from '../../src/protocol/participant.js'
 import { msUntil, withDeadline } from '../../src/protocol/deadline.js'
+import { acquireConnection, releaseConnection } from './knex-internals.js'
 
 /** The part of a participant that {@link onOwnConnection} uses. */
 export interface ConnectionOwner {
@@ -31,16 +32,16 @@ export async function onOwnConnection<T>(
   work: (conn: DriverConnection) => PromiseLike<T>,
 ): Promise<T> {
   const deadline = Date.now() + ms
-  const acquiring = owner.knex.client.acquireConnection() as Promise<DriverConnection>
+  const acquiring = acquireConnection(owner.knex)
   let conn: DriverConnection
   try {
     conn = await withDeadline(acquiring, ms, () => {
       // It may still come: back to the pool, unused.
-      acquiring.then((late) => void owner.knex.client.releaseConnection(late), () => {})
+      acquiring.then((late) => releaseConnection(owner.knex, late), () => {})
       return new NotSentError(`no connection within ${ms} ms`)
     })
     if (msUntil(deadline) <= 0) {
-      void owner.knex.client.releaseConnection(conn)
+      releaseConnection(owner.knex, conn)
       throw new NotSentError(`no time left after getting a connection (${ms} ms)`)
     }
   } catch (error) {
@@ -55,23 +56,8 @@ export async function onOwnConnection<T>(
       return new ShardUnresponsiveError(owner.shardId, what, ms)
     })
   } finally {
-    if (!missed) void owner.knex.client.releaseConnection(conn)
+    if (!missed) releaseConnection(owner.knex, conn)
   }
-}
-
-/**
- * Marks every idle connection of a knex pool for closing instead of reuse (knex's
- * pool checks the mark before handing a connection out). Called when one of them
- * stopped answering: the others were opened before, on the same path, and a
- * black-holed idle connection is only found out by the next statement's deadline.
- *
- * ```ts
- * disposeIdle(this.knex, 'shard stopped answering')
- * ```
- */
-export function disposeIdle(knex: Knex, reason: string): void {
-  const pool = (knex.client as { pool?: { free?: { resource: { __knex__disposed?: unknown } }[] } }).pool
-  for (const free of pool?.free ?? []) free.resource.__knex__disposed ??= reason
 }
 
 /** Tries `end()` for up to `ms`, then destroys the socket. */

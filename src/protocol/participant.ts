@@ -40,7 +40,8 @@ export interface KnexQuery {
   response?: unknown
 }
 
-export type RunQuery = (query: KnexQuery) => Promise<unknown>
+/** Sends a statement on a connection and sets `query.response` (knex's dialect sender). */
+export type RunQuery = (conn: DriverConnection, query: KnexQuery) => Promise<unknown>
 
 /**
  * A transaction's outcome as the log records it.
@@ -105,7 +106,7 @@ export interface BranchDriver {
   /**
    * Starts the branch and runs the caller's first statement in the same round trip.
    * `query` is knex's query object (`sql`, `bindings`, `options`); `run` is the knex
-   * client's own `_query`, which sets `query.response`. Afterwards `query.response`
+   * dialect's sender, which sets `query.response`. Afterwards `query.response`
    * holds what `run` would have set for the statement alone.
    */
   beginWith(conn: DriverConnection, branch: BranchId, options: BranchOptions, query: KnexQuery, run: RunQuery): Promise<unknown>

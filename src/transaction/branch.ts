@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { createBranchKnex, type BranchBinding } from './branch-knex.js'
+import { createBranchKnex, type BranchBinding } from '../../adapters/shared/knex-internals.js'
 import { ClosedError, ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError, ShardUnresponsiveError, StaleTopologyError } from '../errors.js'
 import { withDeadline } from '../protocol/deadline.js'
 import type { BranchId } from '../protocol/ids/branch-id.js'
@@ -115,7 +115,7 @@ export class Branch implements BranchBinding {
    */
   runStatement(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {
     const label = this.participant.lockWaits === undefined ? undefined : this.#owner.waitLabel()
-    if (this.begun) return label === undefined ? run(query) : this.participant.lockWaits!.runLabelled(conn, query, run, label)
+    if (this.begun) return label === undefined ? run(conn, query) : this.participant.lockWaits!.runLabelled(conn, query, run, label)
     this.begun = true
     return this.participant.beginWith(conn, this.id, label === undefined ? this.#options : { ...this.#options, label }, query, run)
   }
@@ -294,12 +294,13 @@ export class Branch implements BranchBinding {
   /** Runs one statement on the branch's connection within `ms`; past it the branch is finished, its connection destroyed. */
   #bounded<T>(ms: number, what: string, statement: (conn: DriverConnection) => Promise<T>): Promise<T> {
     const conn = this.#connection()
-    const missed = (): ShardUnresponsiveError => {
-      this.#finish('unresponsive')
-      return new ShardUnresponsiveError(this.shardId, what, Math.round(ms))
-    }
-    if (ms <= 0) return Promise.reject(missed())
-    return withDeadline(statement(conn), ms, missed)
+    if (ms <= 0) return Promise.reject(this.#missed(what, ms))
+    return withDeadline(statement(conn), ms, () => this.#missed(what, ms))
+  }
+
+  #missed(what: string, ms: number): ShardUnresponsiveError {
+    this.#finish('unresponsive')
+    return new ShardUnresponsiveError(this.shardId, what, Math.round(ms))
   }
 
   /**

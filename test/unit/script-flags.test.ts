@@ -14,6 +14,7 @@ function run(script: string, ...args: string[]) {
 describe.each([
   ['bench/run.ts', 'bench', '--only'],
   ['bench/ring.ts', 'bench:ring', undefined],
+  ['bench/cpu-per-tx.ts', 'bench:cpu', '--against'],
   ['scripts/chaos.ts', 'chaos', '--seed'],
   ['test/model/run.ts', 'model', '--scope'],
 ])('%s', (script, name, valued) => {

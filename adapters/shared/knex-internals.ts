@@ -1,0 +1,416 @@
+import { createRequire } from 'node:module'
+import type { Knex } from 'knex'
+import queryMethods from 'knex/lib/query/method-constants.js'
+import queryExecutioner from 'knex/lib/execution/internal/query-executioner.js'
+import knexTimeout from 'knex/lib/util/timeout.js'
+import { ShardTxError } from '../../src/errors.js'
+import type { DriverConnection, KnexQuery, RunQuery } from '../../src/protocol/participant.js'
+
+/**
+ * The one file in shardtx that reaches into knex past its public API: its pool
+ * (knex has no public way to take a raw connection out and give it back, which a
+ * branch needs to run its whole life on one session), its cancel, its statement
+ * sender, and the branch-bound knex instances, which compile builders with knex's
+ * own compiler and send them on the branch's connection without knex's runner.
+ * A knex upgrade is checked here: everything below names what it relies on.
+ */
+
+type Listeners = { listenerCount(event: string): number; emit(event: string, ...args: unknown[]): boolean }
+type KnexClient = Knex.Client & Listeners & Record<string, unknown>
+type Connection = DriverConnection & { __knexUid?: string; __knexTxId?: string; __knex__disposed?: unknown }
+
+// ---------------------------------------------------------------------------
+// The pool
+
+/** Marks a connection knex's pool must drop, not reuse; knex logs this text when it does. */
+export const DISCARD_MARKER = 'discarded by shardtx'
+
+export async function acquireConnection(knex: Knex): Promise<DriverConnection> {
+  return (await knex.client.acquireConnection()) as DriverConnection
+}
+
+export function releaseConnection(knex: Knex, conn: DriverConnection): void {
+  void knex.client.releaseConnection(conn)
+}
+
+/** True when shardtx already gave `conn` back marked for closing. */
+export function isDiscarded(conn: DriverConnection): boolean {
+  return (conn as Connection).__knex__disposed === DISCARD_MARKER
+}
+
+/**
+ * Gives a connection back marked disposed, so the pool drops it on its next
+ * validation; `close` ends the driver's session first.
+ */
+export function discardConnection(knex: Knex, conn: DriverConnection, close: () => void): void {
+  ;(conn as Connection).__knex__disposed = DISCARD_MARKER
+  close()
+  void knex.client.releaseConnection(conn)
+}
+
+/** Marks `conn` so that knex's pool destroys it instead of reusing it; `reason` shows in knex's warning. */
+export function markDisposed(conn: DriverConnection, reason: string): void {
+  ;(conn as Connection).__knex__disposed = reason
+}
+
+/**
+ * Marks every idle connection of a knex pool for closing instead of reuse (knex's
+ * pool checks the mark before handing a connection out).
+ */
+export function disposeIdleConnections(knex: Knex, reason: string): void {
+  const pool = (knex.client as { pool?: { free?: { resource: Connection }[] } }).pool
+  for (const free of pool?.free ?? []) free.resource.__knex__disposed ??= reason
+}
+
+/** The connections a knex pool has handed out and not had back. */
+export function connectionsInUse<C>(knex: Knex): C[] {
+  const pool = (knex.client as { pool?: { used?: { resource: C }[] } }).pool
+  return (pool?.used ?? []).map((used) => used.resource)
+}
+
+/** Cancels the statement running on `conn`, from another connection. */
+export async function cancelQuery(knex: Knex, conn: DriverConnection): Promise<void> {
+  await knex.client.cancelQuery(conn)
+}
+
+/** Replaces how the pool closes a connection (knex's `destroyRawConnection`). */
+export function closeConnectionsWith<C>(knex: Knex, close: (conn: C) => Promise<void>): void {
+  knex.client.destroyRawConnection = close as never
+}
+
+/** The settings `knex` was made with. */
+export function configOf(knex: Knex): Knex.Config {
+  return knex.client.config as Knex.Config
+}
+
+/**
+ * Wraps the statement sender of `knex` (its dialect's `_query`), which every
+ * builder, raw query, transaction and migration of that instance goes through.
+ */
+export function wrapStatementSender(knex: Knex, wrap: (send: RunQuery, conn: DriverConnection, query: KnexQuery) => Promise<unknown>): void {
+  const client = knex.client as unknown as KnexClient
+  const original = client._query as (conn: DriverConnection, query: KnexQuery) => Promise<unknown>
+  const send: RunQuery = (conn, query) => original.call(client, conn, query)
+  client._query = (conn: DriverConnection, query: KnexQuery) => wrap(send, conn, query)
+}
+
+// ---------------------------------------------------------------------------
+// Branch-bound knex instances
+
+/** What a branch-bound knex needs from its branch. */
+export interface BranchBinding {
+  /** The branch's connection; the first call opens the branch. */
+  acquire(): Promise<DriverConnection>
+  /**
+   * Sends a statement with `run` (which sets `query.response`, as knex's dialect
+   * client does), beginning the branch with the first one.
+   */
+  runStatement(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown>
+  /** Begins the branch alone, before a statement that cannot carry the BEGIN. */
+  beginAlone(conn: DriverConnection): Promise<void>
+  /** Called before each statement is sent: refuses, and records writes. */
+  beforeStatement(sql: string, method: string | undefined): void
+  /** Called when a statement settles; maps a server error to a typed one. */
+  afterStatement(error: unknown): unknown
+}
+
+/** knex's compiled statement (`builder.toSQL()`), as far as the runner below reads it. */
+interface CompiledQuery extends KnexQuery {
+  method?: string
+  timeout?: number
+  cancelOnTimeout?: boolean
+  queryContext?: unknown
+  statementsProducer?: unknown
+}
+
+interface Builder extends Listeners {
+  toSQL(): CompiledQuery | CompiledQuery[]
+  queryContext(): unknown
+  _debug?: boolean
+}
+
+/** What every branch client of one shard shares, made once per shard. */
+interface SharedBranchClient extends KnexClient {
+  /** The dialect's sender (knex's `_query`): sets `query.response` as knex's own `processResponse` expects it. */
+  send: RunQuery
+  /** knex's own runner, for streams. */
+  knexRunner(builder: Builder): { stream(...args: unknown[]): unknown; pipe(...args: unknown[]): unknown }
+  baseFn: Knex.FunctionHelper
+  /** Whether anyone but knex itself listens to a client event (see {@link userListens}). */
+  listens(event: ForwardedEvent): boolean
+}
+
+/** The client events a knex instance forwards to itself (`knex.on('query', …)`) through listeners of its own. */
+type ForwardedEvent = 'query' | 'query-response' | 'query-error'
+
+/** A knex client bound to one branch; the prototype chain gives it the shard's shared client, dialect, events and config. */
+interface BranchClient extends SharedBranchClient {
+  binding: BranchBinding
+}
+
+const { formatQuery } = queryExecutioner as {
+  formatQuery(sql: string, bindings: unknown, timeZone: undefined, client: KnexClient): string
+}
+const { timeout, KnexTimeoutError } = knexTimeout as {
+  timeout<T>(promise: Promise<T>, ms: number): Promise<T>
+  KnexTimeoutError: new (message: string) => Error
+}
+// knex's own debug channels (DEBUG=knex:query,knex:bindings), taken from knex's copy of `debug`.
+const requireFromKnex = createRequire(createRequire(import.meta.url).resolve('knex'))
+const debug = requireFromKnex('debug') as (namespace: string) => ((...args: unknown[]) => void) & { enabled: boolean }
+const debugQuery = debug('knex:query')
+const debugBindings = debug('knex:bindings')
+
+const sharedClients = new WeakMap<object, SharedBranchClient>()
+
+function sharedClientOf(base: Knex): SharedBranchClient {
+  const existing = sharedClients.get(base.client)
+  if (existing !== undefined) return existing
+  const baseClient = base.client as unknown as KnexClient
+  const shared = Object.create(baseClient) as SharedBranchClient
+  const send = baseClient._query as (conn: DriverConnection, query: KnexQuery) => Promise<unknown>
+  const stream = baseClient.stream as Function
+  const runner = baseClient.runner as Function
+  shared.send = (conn, query) => send.call(baseClient, conn, query)
+  // knex adds one forwarding listener per event to its client; with nobody listening to the
+  // instance either, the event's payload (a copy of the query object) need not be built.
+  const knexInstance = base as unknown as Listeners & { _internalListeners?: { eventName: string }[] }
+  const forwarders = (event: string): number => (knexInstance._internalListeners ?? []).filter((l) => l.eventName === event).length
+  const own = { query: forwarders('query'), 'query-response': forwarders('query-response'), 'query-error': forwarders('query-error') }
+  shared.listens = function (this: BranchClient, event: ForwardedEvent) {
+    return this.listenerCount(event) > own[event] || knexInstance.listenerCount(event) > 0
+  }
+  shared.baseFn = base.fn
+  shared.knexRunner = function (this: BranchClient, builder: Builder) {
+    return runner.call(this, builder)
+  }
+  shared.runner = function (this: BranchClient, builder: Builder) {
+    return new BranchRunner(this, builder)
+  } as never
+  shared.acquireConnection = function (this: BranchClient) {
+    return this.binding.acquire()
+  } as never
+  shared.releaseConnection = neverRelease as never
+  // Streams keep knex's runner: it owns the stream's life; this hook starts the branch first.
+  shared.stream = function (this: BranchClient, conn: DriverConnection, obj: CompiledQuery | string, ...rest: unknown[]) {
+    const binding = this.binding
+    binding.beforeStatement(typeof obj === 'string' ? obj : obj.sql, 'select')
+    return binding.beginAlone(conn).then(() => stream.call(this, conn, obj, ...rest)).then(
+      (result: unknown) => {
+        binding.afterStatement(undefined)
+        return result
+      },
+      (error: unknown) => {
+        throw binding.afterStatement(error)
+      },
+    )
+  }
+  sharedClients.set(base.client, shared)
+  return shared
+}
+
+const neverRelease = (): Promise<void> => Promise.resolve()
+
+/**
+ * Runs a builder on its branch's connection: knex's compiler makes the SQL, the
+ * dialect's sender sends it, and knex's `processResponse` and `postProcessResponse`
+ * shape the result, so results are knex's own. What knex's Runner and its client's
+ * `query` do around that (events, debug output, error text, `.timeout()`) is done
+ * here in the same order, without its pool round trip and without building event
+ * payloads nobody listens to.
+ */
+class BranchRunner {
+  readonly client: BranchClient
+  readonly builder: Builder
+  connection: Connection | undefined
+
+  constructor(client: BranchClient, builder: Builder) {
+    this.client = client
+    this.builder = builder
+  }
+
+  async run(): Promise<unknown> {
+    const { client, builder } = this
+    try {
+      this.connection = (await client.binding.acquire()) as Connection
+      client.emit('start', builder)
+      builder.emit('start', builder)
+      const compiled = builder.toSQL()
+      if (builder._debug) (client.logger as { debug(message: unknown): void }).debug(compiled)
+      const result = Array.isArray(compiled) ? await this.#queryArray(compiled) : await this.#query(compiled)
+      builder.emit('end')
+      return result
+    } catch (error) {
+      if (builder.listenerCount('error') > 0) builder.emit('error', error)
+      throw error
+    }
+  }
+
+  stream(...args: unknown[]): unknown {
+    return this.client.knexRunner(this.builder).stream(...args)
+  }
+
+  pipe(...args: unknown[]): unknown {
+    return this.client.knexRunner(this.builder).pipe(...args)
+  }
+
+  /** A schema builder's statements, one after the other, as knex's `queryArray` runs them. */
+  async #queryArray(queries: CompiledQuery[]): Promise<unknown> {
+    if (queries.some((q) => q.statementsProducer !== undefined)) {
+      throw new ShardTxError('this schema change needs knex to run it in a transaction of its own, which a shardtx branch cannot do', { code: 'UNSUPPORTED' })
+    }
+    if (queries.length === 1) return this.#query(queries[0]!)
+    const results: unknown[] = []
+    for (const query of queries) results.push(await this.#query(query))
+    return results
+  }
+
+  async #query(query: CompiledQuery): Promise<unknown> {
+    const { client, builder } = this
+    const conn = this.connection!
+    if (builder.listenerCount('query') > 0) builder.emit('query', withConnectionIds(conn, query))
+    const queryContext = builder.queryContext()
+    query.queryContext = queryContext
+    // Refused statements are refused before anything is sent or reported as sent.
+    client.binding.beforeStatement(query.sql, query.method)
+    let sending = send(client, conn, query)
+    if (query.timeout) sending = timeout(sending, query.timeout)
+    try {
+      const response = await sending
+      let processed = (client.processResponse as Function)(response, this) as unknown
+      if (processed instanceof Promise) processed = await processed
+      const result = client.postProcessResponse(processed, queryContext) as unknown
+      if (builder.listenerCount('query-response') > 0) builder.emit('query-response', result, withConnectionIds(conn, query), builder)
+      if (client.listens('query-response')) client.emit('query-response', result, withConnectionIds(conn, query), builder)
+      return result
+    } catch (error) {
+      const failure = error instanceof KnexTimeoutError ? await this.#timedOut(query, error) : error
+      if (builder.listenerCount('query-error') > 0) {
+        builder.emit('query-error', failure, Object.assign({ __knexUid: conn.__knexUid, __knexTxId: conn.__knexTxId, queryContext }, query))
+      }
+      throw failure
+    }
+  }
+
+  /** A statement past its `.timeout()`: cancelled when asked, else its connection is marked for closing (as knex does). */
+  async #timedOut(query: CompiledQuery, error: Error): Promise<unknown> {
+    const conn = this.connection!
+    const { timeout: ms, sql, bindings } = query
+    try {
+      if (query.cancelOnTimeout) await (this.client.cancelQuery as Function)(conn)
+      else conn.__knex__disposed = error
+    } catch (cancelError) {
+      conn.__knex__disposed = error
+      return Object.assign(cancelError as Error, {
+        message: `After query timeout of ${ms}ms exceeded, cancelling of query failed.`,
+        sql,
+        bindings,
+        timeout: ms,
+      })
+    }
+    return Object.assign(error, { message: `Defined query timeout of ${ms}ms exceeded when running query.`, sql, bindings, timeout: ms })
+  }
+}
+
+/** knex's client `query`: bindings made native, the `query` event, then the branch sends it. */
+async function send(client: BranchClient, conn: Connection, query: CompiledQuery): Promise<unknown> {
+  const binding = client.binding
+  let response: unknown
+  try {
+    query.bindings = client.prepBindings(query.bindings as never) as unknown[]
+    query.sql = client.positionBindings(query.sql)
+    if (client.listens('query')) client.emit('query', withConnectionIds(conn, query))
+    if (debugQuery.enabled) debugQuery(query.sql.replace(/%/g, '%%'), conn.__knexTxId)
+    if (debugBindings.enabled) debugBindings(query.bindings, conn.__knexTxId)
+    try {
+      response = await binding.runStatement(conn, query, client.send)
+    } catch (error) {
+      // knex's error text: the statement with its values, then the server's message.
+      if (error !== null && typeof error === 'object') {
+        const failed = error as { message: string }
+        const statement = client.config?.compileSqlOnError === false ? query.sql : formatQuery(query.sql, query.bindings, undefined, client)
+        failed.message = `${statement} - ${failed.message}`
+      }
+      if (client.listens('query-error')) client.emit('query-error', error, withConnectionIds(conn, query))
+      throw error
+    }
+  } catch (error) {
+    throw binding.afterStatement(error)
+  }
+  binding.afterStatement(undefined)
+  return response
+}
+
+function withConnectionIds(conn: Connection, query: CompiledQuery): object {
+  return Object.assign({ __knexUid: conn.__knexUid, __knexTxId: conn.__knexTxId }, query)
+}
+
+const refuse = (what: string) =>
+  function (): never {
+    throw new ShardTxError(`${what} is not available on a shardtx branch: the branch is already a transaction`, {
+      code: 'UNSUPPORTED',
+    })
+  }
+
+interface BranchKnex {
+  client: BranchClient
+}
+
+/** The methods every branch-bound knex shares; `this` is the knex function, holding its client. */
+const branchKnexPrototype: Record<string, unknown> = Object.create(Function.prototype)
+for (const method of queryMethods) {
+  branchKnexPrototype[method] = function (this: BranchKnex, ...args: unknown[]) {
+    const builder = this.client.queryBuilder() as unknown as Record<string, Function>
+    return builder[method]!(...args)
+  }
+}
+Object.assign(branchKnexPrototype, {
+  raw(this: BranchKnex, ...args: unknown[]) {
+    return (this.client.raw as Function)(...args)
+  },
+  ref(this: BranchKnex, name: string) {
+    return this.client.ref(name)
+  },
+  queryBuilder(this: BranchKnex) {
+    return this.client.queryBuilder()
+  },
+  transaction: refuse('transaction()'),
+  transactionProvider: refuse('transactionProvider()'),
+  destroy: refuse('destroy()'),
+  initialize: refuse('initialize()'),
+})
+Object.defineProperties(branchKnexPrototype, {
+  schema: {
+    get(this: BranchKnex) {
+      return this.client.schemaBuilder()
+    },
+  },
+  fn: {
+    get(this: BranchKnex) {
+      return this.client.baseFn
+    },
+  },
+})
+
+/**
+ * A knex instance bound to one branch: `k('table')`, every query-builder
+ * starter, `raw`, `ref`, `fn` and `schema` run on the branch's connection and
+ * never send BEGIN/COMMIT. `transaction`, `destroy` and migrations are refused.
+ * Making one costs two small objects: the rest is shared per shard.
+ */
+export function createBranchKnex(base: Knex, binding: BranchBinding): Knex {
+  const client = Object.create(sharedClientOf(base)) as BranchClient
+  client.binding = binding
+  const knex = tableStarter(client) as BranchKnex & Knex
+  Object.setPrototypeOf(knex, branchKnexPrototype)
+  knex.client = client
+  return knex
+}
+
+/** `knex('table')`. An unnamed function: a named one gets its name set on every call where names are kept (tsx, esbuild). */
+function tableStarter(client: BranchClient): Function {
+  return function (tableName?: string, options?: unknown) {
+    const builder = client.queryBuilder()
+    return tableName === undefined ? builder : builder.table(tableName, options as never)
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * `npm run bench:cpu`: CPU time of this process per sequential W1 transfer
+ * (PG ↔ MariaDB, log shard inside), the figure issue #19 asks to cut. One client,
+ * so the servers' speed and other processes on the machine move throughput but
+ * hardly the CPU the library spends per transaction. With `--against DIR` the
+ * same windows alternate between this checkout and another one (`git worktree
+ * add DIR main`), in one process and on the same servers.
+ */
+import { writeFile } from 'node:fs/promises'
+import { Session } from 'node:inspector/promises'
+import { createCluster } from '../src/index.js'
+import { startLocalCluster } from '../src/testing/index.js'
+import { scriptFlags } from '../scripts/script-flags.js'
+import { ACCOUNTS, shardtxTransfer } from './transfer.js'
+
+const HELP = `npm run bench:cpu -- [flags]
+
+CPU ms per sequential W1 transfer (PostgreSQL ↔ MariaDB, the log shard inside),
+over several windows on throwaway servers it starts (1 PostgreSQL + 1 MariaDB).
+
+  --tx N          transfers per window (default 2000)
+  --windows N     measured windows per build (default 5); one unmeasured warm-up window first
+  --against DIR   also measure the checkout in DIR, alternating windows with this one
+  --no-propagation  createCluster({ propagation: false }) (no AsyncLocalStorage)
+  --profile FILE  write a V8 CPU profile of the measured windows only (open it in Chrome DevTools)
+  --json          machine-readable output on stdout
+  -h, --help      this text
+`
+const flags = scriptFlags('bench:cpu', HELP, {
+  tx: { type: 'string', default: '2000' },
+  windows: { type: 'string', default: '5' },
+  against: { type: 'string' },
+  'no-propagation': { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  profile: { type: 'string' },
+})
+const perWindow = positiveInt('tx', flags.tx!)
+const windows = positiveInt('windows', flags.windows!)
+
+function positiveInt(name: string, text: string): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n <= 0) {
+    process.stderr.write(`bench:cpu: --${name} must be a positive integer (got '${text}'); see --help\n`)
+    process.exit(2)
+  }
+  return n
+}
+
+type CreateCluster = typeof createCluster
+const builds: { name: string; create: CreateCluster }[] = [{ name: 'this checkout', create: createCluster }]
+if (flags.against !== undefined) {
+  const other = (await import(`${flags.against.replace(/\/$/, '')}/src/index.ts`)) as { createCluster: CreateCluster }
+  builds.push({ name: flags.against, create: other.createCluster })
+}
+
+const local = await startLocalCluster({ postgres: 1, mysql: 1, durable: false })
+try {
+  const shards = local.shards
+  const setup = createCluster({ shards, log: 'pg-0', recovery: false })
+  await setup.migrate()
+  for (const id of setup.shardIds) {
+    const knex = setup.forShard(id)
+    await knex.schema.dropTableIfExists('accounts')
+    await knex.schema.createTable('accounts', (t) => {
+      t.integer('id').primary()
+      t.bigInteger('balance').notNullable()
+    })
+    for (let start = 1; start <= ACCOUNTS; start += 1_000) {
+      await knex('accounts').insert(Array.from({ length: 1_000 }, (_, i) => ({ id: start + i, balance: 1_000_000 })))
+    }
+  }
+  await setup.close()
+
+  const clusters = builds.map((b) => b.create({ shards, log: 'pg-0', recovery: false, propagation: !flags['no-propagation'] }))
+  const [from, to] = ['pg-0', 'my-0']
+  const window = async (i: number): Promise<number> => {
+    const cluster = clusters[i]!
+    const before = process.cpuUsage()
+    for (let n = 0; n < perWindow; n++) await shardtxTransfer(cluster, from, to)
+    const used = process.cpuUsage(before)
+    return (used.user + used.system) / 1000 / perWindow
+  }
+  for (let i = 0; i < builds.length; i++) await window(i)
+  const results: number[][] = builds.map(() => [])
+  const profiler = flags.profile === undefined ? undefined : new Session()
+  if (profiler !== undefined) {
+    profiler.connect()
+    await profiler.post('Profiler.enable')
+    await profiler.post('Profiler.start')
+  }
+  for (let w = 0; w < windows; w++) {
+    const order = builds.map((_, i) => i)
+    if (w % 2 === 1) order.reverse()
+    for (const i of order) results[i]!.push(await window(i))
+  }
+  if (profiler !== undefined) {
+    const { profile } = await profiler.post('Profiler.stop')
+    await writeFile(flags.profile!, JSON.stringify(profile))
+    profiler.disconnect()
+  }
+  await Promise.all(clusters.map((c) => c.close()))
+
+  const median = (xs: number[]): number => {
+    const s = [...xs].sort((a, b) => a - b)
+    return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+  }
+  const summary = builds.map((b, i) => ({ build: b.name, windowsMsPerTx: results[i]!, medianMsPerTx: median(results[i]!) }))
+  if (flags.json) console.log(JSON.stringify({ perWindow, windows, propagation: !flags['no-propagation'], summary }, null, 2))
+  else {
+    for (const s of summary) {
+      console.log(`${s.build}: median ${s.medianMsPerTx.toFixed(3)} CPU ms/tx; windows ${s.windowsMsPerTx.map((x) => x.toFixed(3)).join(' ')}`)
+    }
+    if (summary.length === 2) {
+      // Windows of one round ran back to back, under about the same load from the rest of the machine.
+      const paired = results[0]!.map((x, w) => x / results[1]![w]!)
+      console.log(`ratio this / other: of medians ${(summary[0]!.medianMsPerTx / summary[1]!.medianMsPerTx).toFixed(3)}, median of per-round ratios ${median(paired).toFixed(3)} (${paired.map((r) => r.toFixed(2)).join(' ')})`)
+    }
+  }
+} finally {
+  await local.destroy()
+}
