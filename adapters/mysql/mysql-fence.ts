@@ -6,6 +6,7 @@ import type { PreparedBranch } from '../../src/protocol/participant.js'
 import { FenceRows } from '../../src/topology/fence-rows.js'
 import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/topology/epoch-fence.js'
 import { errno } from './mysql-errors.js'
+import { acquireConnection, cancelQuery, releaseConnection } from '../shared/knex-internals.js'
 
 const ER_NO_SUCH_TABLE = 1146
 const ER_QUERY_INTERRUPTED = 1317
@@ -116,12 +117,12 @@ export class MysqlEpochFence implements EpochFence {
   async lock(waitMs: number): Promise<HeldFence | FenceBlocked> {
     this.#lastBlockers = []
     const deadline = performance.now() + waitMs
-    const conn = (await this.#knex.client.acquireConnection()) as Connection
+    const conn = (await acquireConnection(this.#knex)) as Connection
     const done = async (sql: string): Promise<void> => {
       try {
         await run(conn, sql)
       } finally {
-        await this.#knex.client.releaseConnection(conn)
+        releaseConnection(this.#knex, conn)
       }
     }
     const blockedBy = async (blockers: string[]): Promise<FenceBlocked> => {
@@ -243,6 +244,6 @@ export class MysqlEpochFence implements EpochFence {
   /** Notes who holds the fence (InnoDB shows it while we wait), then cancels the wait. */
   async #cancelAfterLooking(conn: Connection): Promise<void> {
     this.#lastBlockers = await this.#blockersOf((conn as unknown as { threadId: number }).threadId)
-    await this.#knex.client.cancelQuery(conn).catch(() => {})
+    await cancelQuery(this.#knex, conn).catch(() => {})
   }
 }

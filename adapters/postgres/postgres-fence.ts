@@ -6,6 +6,7 @@ import { FenceRows } from '../../src/topology/fence-rows.js'
 import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/topology/epoch-fence.js'
 import { sqlState } from './postgres-errors.js'
 import { identifier, literal } from './postgres-sql.js'
+import { acquireConnection, releaseConnection } from '../shared/knex-internals.js'
 
 const STALE_MARKER = 'shardtx-stale-epoch:'
 const INVALID_TEXT_REPRESENTATION = '22P02'
@@ -92,7 +93,7 @@ export class PostgresEpochFence implements EpochFence {
   }
 
   async lock(waitMs: number): Promise<HeldFence | FenceBlocked> {
-    const conn = (await this.#knex.client.acquireConnection()) as Connection
+    const conn = (await acquireConnection(this.#knex)) as Connection
     const quoted = identifier(this.#table)
     try {
       // EXCLUSIVE conflicts with ROW SHARE only (and stronger): reads outside branches go on.
@@ -100,7 +101,7 @@ export class PostgresEpochFence implements EpochFence {
       await conn.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(waitMs))}; LOCK TABLE ${quoted} IN EXCLUSIVE MODE`)
     } catch (error) {
       await conn.query('ROLLBACK').catch(() => {})
-      await this.#knex.client.releaseConnection(conn)
+      releaseConnection(this.#knex, conn)
       if (sqlState(error) === LOCK_NOT_AVAILABLE) return { blockers: await this.#blockers() }
       if (sqlState(error) === UNDEFINED_TABLE) throw missingFence(this.shardId, this.#table)
       throw error
@@ -109,7 +110,7 @@ export class PostgresEpochFence implements EpochFence {
       try {
         await conn.query(sql)
       } finally {
-        await this.#knex.client.releaseConnection(conn)
+        releaseConnection(this.#knex, conn)
       }
     }
     return {
