@@ -69,7 +69,7 @@ interface Outcome {
  *
  * (a) the whole 4→5 job at the default batch size and duty cycle, nothing else
  * running: rows moved per second.
- * (b) then the job is reversed and repeated, 5→4→5…, in pieces: W1 (a
+ * (b) then new jobs 5→4→5…, each planned with the setting measured, run in pieces: W1 (a
  * cross-shard transfer by key, 16 clients, retried) runs throughout, and
  * windows with the mover running (at `dutyCycle`) alternate with windows with
  * it paused (order alternating by pair). W1 tx/s with / without.
@@ -184,7 +184,7 @@ export async function measureReshard(
     await sleep(1_000)
 
     // The mover runs the job in pieces: a window's signal stops it at a batch boundary;
-    // a finished job is reversed, a reversed one repeated, so the moves never run out.
+    // a finished job is followed by one back to the other set, so the moves never run out.
     let moverRows = 0
     let moverBatches = 0
     let moverMs = 0
@@ -216,7 +216,7 @@ export async function measureReshard(
               last = now
             },
           }
-          const progress = status?.state === 'done' || status?.state === 'reversing' ? await mover.reverseReshard(opts) : await mover.reshard(large, opts)
+          const progress = await mover.reshard(await nextTarget(status), opts)
           if (progress.state === 'done' || progress.state === 'reversed') jobs++
         }
       } finally {
@@ -225,8 +225,17 @@ export async function measureReshard(
       }
       return steps
     }
+    // A job keeps the batches it was planned with, so every job of the windows is a new one
+    // (to the other set, never a reverse), and the job in progress is finished between settings.
+    const nextTarget = async (status: Awaited<ReturnType<Cluster['reshardStatus']>>): Promise<{ id: string }[]> => {
+      if (status?.state === 'running') return status.to.map((id) => ({ id }))
+      const routed = (await mover.topology()).shards.length
+      return routed === large.length ? small : large
+    }
     const results: Config[] = []
     for (const config of configs) {
+      const status = await mover.reshardStatus()
+      if (status?.state === 'running') await mover.reshard(await nextTarget(status), { batchSize: config.batchSize })
       const { batchSize, dutyCycle } = config
       const r: Config = { batchSize, dutyCycle, withMover: [], without: [], waits: [], refusals: {}, quiet: [], steps: [] }
       results.push(r)

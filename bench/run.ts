@@ -47,9 +47,10 @@ switch). Workloads of a comparison run in rounds whose order alternates.
 hotspot: N clients over H hot rows on 4 shards (bench/hot-spot-bench.ts).
 reshard: 100,000 accounts (20,000 with --quick) on 4 servers (2 PostgreSQL + 2 MariaDB)
 grown to 5 (a MariaDB server it starts): rows/s of the whole 4→5 job; W1 by key
-with the mover running (duty cycle 0.5) / paused, alternating windows of one run,
-the mover reversing and repeating the job; p50 / p99 of the time a transfer the
-mover refused waited until its commit (bench/reshard-bench.ts).
+with the mover running / paused in alternating windows of one run (batch size 500
+at duty cycle 0.5 and 0.2, batch size 100 at 0.5), the mover moving 4→5→4… job after
+job; p50 / p99 of the time a transfer the mover refused waited until its commit
+(bench/reshard-bench.ts).
 Part telemetry: W1 with the OpenTelemetry api and no SDK, then with an SDK registered.
 `
 const flags = scriptFlags(
