@@ -264,7 +264,7 @@ export async function measureReshard(
     if (errors > 0) log(`reshard: ${errors} transfers failed after their retries; first: ${firstError}`)
     // Leave the job finished either way, then check placement.
     const last = await mover.reshardStatus()
-    if (last?.state === 'running') await mover.reshard(large)
+    if (last?.state === 'running') await mover.reshard(last.to.map((id) => ({ id })))
     else if (last?.state === 'reversing' || last?.state === 'cancelled') await mover.reverseReshard()
     const placement = await mover.verifyPlacement()
     const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0)
