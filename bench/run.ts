@@ -21,11 +21,12 @@ import { alternatingMedians, measure, type RunResult } from './measure.js'
 import { measureHotSpots } from './hot-spot-bench.js'
 import { measureMemory } from './memory.js'
 import { measureRecovery } from './recovery-bench.js'
+import { DEFAULT_BATCH_SIZE, measureReshard } from './reshard-bench.js'
 import { measureTelemetry } from './telemetry-bench.js'
 import { fenceBench } from './fence-bench.js'
 import { ACCOUNTS, randomAccount, shardtxTransfer } from './transfer.js'
 
-const PARTS = ['tx', 'fence', 'recovery', 'memory', 'hotspot', 'telemetry'] as const
+const PARTS = ['tx', 'fence', 'recovery', 'memory', 'hotspot', 'reshard', 'telemetry'] as const
 const HELP = `npm run bench -- [flags]
 
 shardtx against what users would write instead, on throwaway servers it starts
@@ -44,6 +45,12 @@ commit by hand on the drivers; B3 knex.transaction; B4 one-phase by hand on the
 driver. fence: W1 and W2 with the topology epoch fence on and off (a bench-only
 switch). Workloads of a comparison run in rounds whose order alternates.
 hotspot: N clients over H hot rows on 4 shards (bench/hot-spot-bench.ts).
+reshard: 100,000 accounts (20,000 with --quick) on 4 servers (2 PostgreSQL + 2 MariaDB)
+grown to 5 (a MariaDB server it starts): rows/s of the whole 4→5 job; W1 by key
+with the mover running / paused in alternating windows of one run (batch size 500
+at duty cycle 0.5 and 0.2, batch size 100 at 0.5), the mover moving 4→5→4… job after
+job; p50 / p99 of the time a transfer the mover refused waited until its commit
+(bench/reshard-bench.ts).
 Part telemetry: W1 with the OpenTelemetry api and no SDK, then with an SDK registered.
 `
 const flags = scriptFlags(
@@ -118,6 +125,25 @@ try {
       ratios.push({ name: `${name} / at 4`, value: r.ratio64to4, target: 'reported', met: true })
     }
   }
+  if (flags.only === undefined || flags.only === 'reshard') {
+    const reshard = await measureReshard(local, { quick, log })
+    extra.reshard = reshard
+    ratios.push({ name: `reshard: rows/s of the whole 4→5 job, ${reshard.rows} rows, batch size ${DEFAULT_BATCH_SIZE}`, value: reshard.job.rowsPerSecond, target: 'reported', met: true })
+    for (const c of reshard.configs) {
+      const setting = `batch size ${c.batchSize}${c.batchSize === DEFAULT_BATCH_SIZE ? ' (default)' : ''}, duty cycle ${c.dutyCycle}`
+      ratios.push({
+        name: `reshard: W1 tx/s mover running / paused, ${setting}, ${c.withMover.length} window pairs (sum; median of pairs ${c.medianRatio.toFixed(2)})`,
+        value: c.ratio,
+        target: '≥ 0.80',
+        met: c.ratio >= 0.8,
+      })
+      const waited = `a transfer refused by the mover waited to its commit, ${setting} (${c.waits.transfers} transfers)`
+      ratios.push({ name: `reshard: p50 ms ${waited}`, value: c.waits.p50Ms, target: 'reported', met: true })
+      const goal = c.batchSize === DEFAULT_BATCH_SIZE
+      ratios.push({ name: `reshard: p99 ms ${waited}`, value: c.waits.p99Ms, target: goal ? '≤ 100' : 'reported', met: !goal || c.waits.p99Ms <= 100 })
+      ratios.push({ name: `reshard: p99 ms a batch held its two fences, ${setting} (${c.batchHoldMs.batches} batches)`, value: c.batchHoldMs.p99, target: 'reported', met: true })
+    }
+  }
   // Last: an SDK once registered stays behind the tracers handed out while it was.
   if (flags.only === undefined || flags.only === 'telemetry') {
     const telemetry = await measureTelemetry(shards, settings, 16)
@@ -142,6 +168,7 @@ if (flags.json) {
   for (const r of ratios) console.log(`| ${r.name} | ${r.value.toFixed(2)} | ${r.target} | ${r.met ? 'yes' : 'NO'} |`)
   if (extra.recovery !== undefined) console.log('\nrecovery:', extra.recovery)
   if (extra.memory !== undefined) console.log('memory:', extra.memory)
+  if (extra.reshard !== undefined) console.log('reshard:', JSON.stringify(extra.reshard, null, 2))
   if (extra.hotspot !== undefined) console.table((extra.hotspot as Awaited<ReturnType<typeof measureHotSpots>>).results)
 }
 

@@ -1,4 +1,4 @@
-import type { Cluster } from '../src/index.js'
+import type { Cluster, RetryOptions } from '../src/index.js'
 
 /** Accounts per shard in every benchmark table. */
 export const ACCOUNTS = 10_000
@@ -15,4 +15,22 @@ export function shardtxTransfer(cluster: Cluster, from: string, to: string): Pro
     await tx.forShard(from)('accounts').where({ id: a }).decrement('balance', 1)
     await tx.forShard(to)('accounts').where({ id: b }).increment('balance', 1)
   })
+}
+
+/**
+ * W1 by key, for a declared sharded table whose rows move (resharding): debit a
+ * random account, credit one that the ring puts on another shard, in one shardtx
+ * transaction, retried as `retry` says.
+ */
+export function keyedTransfer(cluster: Cluster, table: string, accounts: number, retry: RetryOptions): Promise<void> {
+  const a = 1 + Math.floor(Math.random() * accounts)
+  let b = 1 + Math.floor(Math.random() * accounts)
+  for (let tries = 0; tries < 16 && (b === a || cluster.shardFor(b) === cluster.shardFor(a)); tries++) b = 1 + Math.floor(Math.random() * accounts)
+  return cluster.transaction(
+    async (tx) => {
+      await tx.table(table).where({ id: a }).decrement('balance', 1)
+      await tx.table(table).where({ id: b }).increment('balance', 1)
+    },
+    { retry },
+  )
 }

@@ -8,6 +8,15 @@ export const BANK = {
   logTable: 'chaos_log',
 } as const
 
+/**
+ * The bank's tables as declared sharded tables (with `--reshard`, so that a
+ * resharding job moves them): an account and its ledger rows by the account's key.
+ */
+export const BANK_TABLES = {
+  [BANK.accounts]: { shardKey: (row: Record<string, unknown>) => accountKey(Number(row.id)), keyColumns: ['id'] },
+  [BANK.ledger]: { shardKey: (row: Record<string, unknown>) => accountKey(Number(row.account)), keyColumns: ['account'] },
+}
+
 /** Key of an account on the ring: accounts live where `cluster.shardFor(accountKey(id))` says. */
 export function accountKey(id: number): string {
   return `account:${id}`
@@ -25,11 +34,12 @@ export interface Transfer {
  * Creates the bank on every shard and the log table on the log shard, then puts
  * each account on the shard the ring gives its key, with `balance` in it.
  */
-export async function createBank(cluster: Cluster, accounts: number, balance: number): Promise<void> {
+export async function createBank(cluster: Cluster, accounts: number, balance: number, spare: Cluster[] = []): Promise<void> {
   await cluster.migrate()
+  await Promise.all(spare.map((c) => c.migrate()))
+  const empty = spare.flatMap((c) => c.shardIds.filter((id) => !cluster.shardIds.includes(id)).map((id) => ({ id, knex: c.forShard(id) })))
   await Promise.all(
-    cluster.shardIds.map(async (shardId) => {
-      const knex = cluster.forShard(shardId)
+    [...cluster.shardIds.map((id) => ({ id, knex: cluster.forShard(id) })), ...empty].map(async ({ id: shardId, knex }) => {
       await knex.schema.createTable(BANK.accounts, (t) => {
         t.integer('id').primary()
         t.integer('balance').notNullable()
@@ -41,12 +51,17 @@ export async function createBank(cluster: Cluster, accounts: number, balance: nu
         t.integer('account').notNullable()
         t.integer('amount').notNullable()
         t.primary(['transfer_id', 'side'])
+        // The shard-key index: a resharding batch finds an account's ledger rows by it.
+        t.index(['account'])
       })
       const rows = []
-      for (let id = 0; id < accounts; id++) if (cluster.shardFor(accountKey(id)) === shardId) rows.push({ id, balance })
+      // A spare shard (one a resharding job adds) starts empty.
+      for (let id = 0; id < accounts && cluster.shardIds.includes(shardId); id++) if (cluster.shardFor(accountKey(id)) === shardId) rows.push({ id, balance })
       for (let i = 0; i < rows.length; i += 500) await knex(BANK.accounts).insert(rows.slice(i, i + 500))
     }),
   )
+  // The first process that loads the topology stores its shard set: the bank's, not the spare's.
+  if (spare.length > 0) await cluster.transaction(async () => {})
 }
 
 /**
@@ -77,6 +92,8 @@ export interface WorkerPlan {
   timeoutMs: number
   lockTimeoutMs: number
   recovery: { intervalMs: number; graceMs: number }
+  /** Route by the stored topology (a mover changes it), with the bank's tables declared. */
+  reshard?: boolean
 }
 
 /** Messages a worker sends its parent over IPC. */

@@ -1,6 +1,7 @@
 import type { LocalCluster, PartitionMode } from '../../src/testing/index.js'
 import type { ChaosOptions } from './chaos-options.js'
 import { deriveSeed, Prng } from './prng.js'
+import type { MoverProcess } from './mover-process.js'
 import type { WorkerPool } from './worker-pool.js'
 
 /** One injected fault or repair, for the timeline printed when a run fails. */
@@ -28,6 +29,8 @@ export class ChaosLoop {
   readonly #coordinatorRandom: Prng
   readonly #shardRandom: Prng
   readonly #networkRandom: Prng
+  readonly #moverRandom: Prng
+  readonly #mover: MoverProcess | undefined
   readonly #down = new Set<string>()
   /** Shards whose path is broken right now; never killed meanwhile, so a restart never waits on a broken path. */
   readonly #partitioned = new Set<string>()
@@ -36,7 +39,7 @@ export class ChaosLoop {
   #stopped = false
   #startedAt = 0
 
-  constructor(options: ChaosOptions, pool: WorkerPool, local: LocalCluster, say: (line: string) => void) {
+  constructor(options: ChaosOptions, pool: WorkerPool, local: LocalCluster, say: (line: string) => void, mover?: MoverProcess) {
     this.#options = options
     this.#pool = pool
     this.#local = local
@@ -44,6 +47,9 @@ export class ChaosLoop {
     this.#coordinatorRandom = new Prng(deriveSeed(options.seed, 0xc0))
     this.#shardRandom = new Prng(deriveSeed(options.seed, 0x5d))
     this.#networkRandom = new Prng(deriveSeed(options.seed, 0x4e))
+    this.#moverRandom = new Prng(deriveSeed(options.seed, 0x3d))
+    this.#mover = mover
+    if (mover !== undefined) mover.onEvent = (what) => this.#note(what)
     for (const shard of local.shards) this.shardKills.set(shard.id, 0)
   }
 
@@ -67,6 +73,7 @@ export class ChaosLoop {
     if (this.#options.coordinatorKillEveryMs > 0) this.#scheduleCoordinatorKill()
     if (this.#options.shardKillEveryMs > 0) this.#scheduleShardKill()
     if (this.#options.networkFaultEveryMs > 0) this.#scheduleNetworkFault()
+    if (this.#mover !== undefined && this.#options.moverKillEveryMs > 0) this.#scheduleMoverKill()
   }
 
   /** Stops injecting, waits for kills, restarts and faults in flight, and brings every shard and path back. */
@@ -114,6 +121,13 @@ export class ChaosLoop {
         this.#note(`SIGKILL worker ${slot}`)
       }
       this.#scheduleCoordinatorKill(false)
+    })
+  }
+
+  #scheduleMoverKill(first = true): void {
+    this.#after(this.#gap(this.#moverRandom, this.#options.moverKillEveryMs, first), () => {
+      if (this.#mover!.kill()) this.#note('SIGKILL mover')
+      this.#scheduleMoverKill(false)
     })
   }
 

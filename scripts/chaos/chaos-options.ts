@@ -48,6 +48,15 @@ export interface ChaosOptions {
   keep: boolean
   /** Print progress lines while the run goes. */
   verbose: boolean
+  /**
+   * Resharding under fire: a fifth server (MariaDB, my-2) and a mover process that
+   * grows the bank's 4 shards to 5 and shrinks them back, again and again, while
+   * it is itself SIGKILLed now and then; the audit then also wants every row on
+   * its owner and every job finished.
+   */
+  reshard: boolean
+  /** Mean gap between mover SIGKILLs in ms (with `reshard`); 0 turns them off. */
+  moverKillEveryMs: number
 }
 
 export const DEFAULT_CHAOS_OPTIONS: ChaosOptions = {
@@ -70,6 +79,8 @@ export const DEFAULT_CHAOS_OPTIONS: ChaosOptions = {
   durable: true,
   keep: false,
   verbose: false,
+  reshard: false,
+  moverKillEveryMs: 10_000,
 }
 
 export const CHAOS_HELP = `Usage: npx tsx scripts/chaos.ts [flags]
@@ -98,6 +109,11 @@ shards' network paths for a while. Exits 1 on any violation.
   --no-durable             fsync off (faster; kills still lose nothing committed)
   --keep                   keep the run directory (acks file, worker stderr)
   --verbose                print progress every 5 s
+  --reshard                add a fifth server (MariaDB, my-2) and a mover process that grows the
+                           4 shards to 5 and shrinks them back (a reshard to the old set, or a
+                           reverse, in turn) while it is SIGKILLed at random; the audit also
+                           wants every row on its owner and every job finished (default off)
+  --mover-kill <t>         mean gap between mover SIGKILLs, with --reshard (default 10s; 0 = never)
 `
 
 /** Parses command-line flags over the defaults; throws with a clear message on a bad one. */
@@ -136,6 +152,8 @@ export function parseChaosFlags(argv: readonly string[], defaults: ChaosOptions 
       case '--no-durable': options.durable = false; break
       case '--keep': options.keep = true; break
       case '--verbose': options.verbose = true; break
+      case '--reshard': options.reshard = true; break
+      case '--mover-kill': options.moverKillEveryMs = duration(flag, value(), true); break
       default: throw new Error(`unknown flag ${flag}; see --help`)
     }
   }
@@ -163,6 +181,7 @@ export function chaosCommand(o: ChaosOptions): string {
     `--grace ${ms(o.recovery.graceMs)}`,
     `--log ${o.log}`,
     ...(o.durable ? [] : ['--no-durable']),
+    ...(o.reshard ? ['--reshard', `--mover-kill ${ms(o.moverKillEveryMs)}`] : []),
   ]
   return `npx tsx scripts/chaos.ts ${flags.join(' ')}`
 }

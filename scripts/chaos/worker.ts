@@ -8,7 +8,7 @@
  * plan in `SHARDTX_CHAOS_WORKER` (see {@link WorkerPlan}).
  */
 import { createCluster, ShardTxError, TransactionInDoubtError } from '../../src/index.js'
-import { BANK, runTransfer, type Transfer, type WorkerMessage, type WorkerPlan } from './bank.js'
+import { BANK, BANK_TABLES, runTransfer, type Transfer, type WorkerMessage, type WorkerPlan } from './bank.js'
 import { deriveSeed, Prng } from './prng.js'
 
 const plan = JSON.parse(process.env.SHARDTX_CHAOS_WORKER ?? 'null') as WorkerPlan
@@ -39,6 +39,8 @@ const cluster = createCluster({
   // A black-holed path accepts connections and never answers: give up on one as soon as on a pooled wait.
   connectTimeout: plan.timeoutMs,
   recovery: plan.recovery,
+  // With a mover changing the shard set: route by the stored topology.
+  ...(plan.reshard === true ? { topology: 'follow' as const, tables: BANK_TABLES } : {}),
 })
 
 const random = new Prng(deriveSeed(plan.seed, plan.slot, plan.incarnation))

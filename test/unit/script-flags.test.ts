@@ -34,8 +34,8 @@ describe.each([
 })
 
 it('bench --only lists its choices, in the help and when given another', () => {
-  expect(run('bench/run.ts', '--help').stdout).toContain('--only PART    run one part only: tx | fence | recovery | memory | hotspot | telemetry')
+  expect(run('bench/run.ts', '--help').stdout).toContain('--only PART    run one part only: tx | fence | recovery | memory | hotspot | reshard | telemetry')
   const { status, stderr } = run('bench/run.ts', '--only', 'everything')
   expect(status).toBe(2)
-  expect(stderr.trim()).toBe("bench: --only must be one of: tx, fence, recovery, memory, hotspot, telemetry (got 'everything'); see --help")
+  expect(stderr.trim()).toBe("bench: --only must be one of: tx, fence, recovery, memory, hotspot, reshard, telemetry (got 'everything'); see --help")
 })
