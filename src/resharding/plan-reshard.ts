@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors.js'
+import { asUnavailable } from '../shard-unavailable.js'
 import type { Participant } from '../protocol/participant.js'
 import { ringFor } from '../sharding/ring-cache.js'
 import type { ShardKey } from '../sharding/index.js'
@@ -54,12 +55,13 @@ export async function planReshard(
   const counts = new Map<string, Map<number, number>>()
   const rows = new Map<string, { table: string; from: string; to: string; rows: number }>()
   for (const shardId of [...losing].sort()) {
-    const knex = participants.get(shardId)!.knex
+    const participant = participants.get(shardId)!
+    const knex = participant.knex
     const perSlot = new Map<number, number>()
     counts.set(shardId, perSlot)
     for (const table of tables) {
-      if (!(await knex.schema.hasTable(table.name))) continue
-      const keys = (await knex(table.name).select([...table.keyColumns])) as Record<string, unknown>[]
+      const keys = await readKeys(participant, knex, table)
+      if (keys === undefined) continue
       for (const row of keys) {
         const key = table.keyOf(row) as ShardKey
         const slot = before.slotFor(key)
@@ -86,6 +88,16 @@ export async function planReshard(
   }
 }
 
+/** The key columns of every row of `table` on one shard (undefined when the shard has no such table). */
+async function readKeys(participant: Participant, knex: Participant['knex'], table: ShardedTable): Promise<Record<string, unknown>[] | undefined> {
+  try {
+    if (!(await knex.schema.hasTable(table.name))) return undefined
+    return (await knex(table.name).select([...table.keyColumns])) as Record<string, unknown>[]
+  } catch (error) {
+    throw asUnavailable(participant, `could not count the rows of ${table.name}`, error)
+  }
+}
+
 /**
  * Every declared table exists on every shard of both sets with the same columns,
  * and a sharded table's key columns among them: a batch copies rows column by
@@ -101,12 +113,12 @@ async function checkPrerequisites(
   for (const name of [...tables.map((t) => t.name), ...referenceTables]) {
     const columnsByShard = new Map<string, string>()
     for (const id of shardIds) {
-      const knex = participants.get(id)!.knex
-      if (!(await knex.schema.hasTable(name))) {
+      const participant = participants.get(id)!
+      const columns = await columnsOf(participant, name)
+      if (columns === undefined) {
         problems.push(`table ${name} does not exist on shard ${id} (run your migrations there first: cluster.migrateShards())`)
         continue
       }
-      const columns = Object.keys(await knex(name).columnInfo()).sort()
       columnsByShard.set(id, columns.join(', '))
       const table = tables.find((t) => t.name === name)
       for (const key of table?.keyColumns ?? []) {
@@ -119,6 +131,15 @@ async function checkPrerequisites(
     }
   }
   return problems
+}
+
+async function columnsOf(participant: Participant, name: string): Promise<string[] | undefined> {
+  try {
+    if (!(await participant.knex.schema.hasTable(name))) return undefined
+    return Object.keys(await participant.knex(name).columnInfo()).sort()
+  } catch (error) {
+    throw asUnavailable(participant, `could not read the columns of ${name}`, error)
+  }
 }
 
 export function refuseProblems(problems: string[]): void {

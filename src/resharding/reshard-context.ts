@@ -8,6 +8,7 @@ import type { TopologyStore } from '../topology/topology-store.js'
 import type { Transaction } from '../transaction/transaction.js'
 import type { TransactionOptions } from '../transaction/transaction-options.js'
 import type { ReshardStore } from './reshard-store.js'
+import { asUnavailable } from '../shard-unavailable.js'
 
 /** What a resharding job needs of its cluster. */
 export interface ReshardContext {
@@ -25,4 +26,22 @@ export interface ReshardContext {
 
 export function logKnex(ctx: ReshardContext): Knex {
   return ctx.participants.get(ctx.config.logShardId)!.knex
+}
+
+/**
+ * Runs `read` against one shard outside any transaction; a connection that failed
+ * (reset, refused, the server restarting, no pooled connection in time) becomes the
+ * typed, retryable ShardUnavailableError naming that shard, as a branch's would.
+ */
+export async function onShard<T>(ctx: ReshardContext, shardId: string, what: string, read: () => Promise<T>): Promise<T> {
+  try {
+    return await read()
+  } catch (error) {
+    throw asUnavailable(ctx.participants.get(shardId)!, what, error)
+  }
+}
+
+/** {@link onShard} on the log shard, where the jobs are stored. */
+export function onLog<T>(ctx: ReshardContext, read: (log: Knex) => Promise<T>): Promise<T> {
+  return onShard(ctx, ctx.config.logShardId, 'could not read or write the resharding job', () => read(logKnex(ctx)))
 }

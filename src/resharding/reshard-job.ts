@@ -9,7 +9,7 @@ import { isStale } from '../topology/with-topology.js'
 import { type FencedStepBounds, runFencedStep, StepOvertaken } from './fenced-step.js'
 import { copyTable, keysInSlots, moveRows, type ShardedTable } from './move-rows.js'
 import { planReshard, refuseProblems, type ReshardPlanReport } from './plan-reshard.js'
-import { logKnex, type ReshardContext } from './reshard-context.js'
+import { logKnex, onLog, onShard, type ReshardContext } from './reshard-context.js'
 import type { ResolvedReshardOptions } from './reshard-options.js'
 import { slotInBatch } from './reshard-plan.js'
 import { progressOf, type ReshardProgress } from './reshard-progress.js'
@@ -41,13 +41,15 @@ export async function reshard(ctx: ReshardContext, target: TopologyTarget, optio
   const current = (await ctx.state.reload()).topology
   let job: ReshardJob
   if (current.move !== undefined) {
-    job = (await ctx.store.get(logKnex(ctx), current.move.jobId))!
+    const { jobId } = current.move
+    job = (await onLog(ctx, (log) => ctx.store.get(log, jobId)))!
     if (!isSameTopology(diffTopology(job.plan.to, to))) {
       throw new ConfigError('reshard', `job ${job.id} is moving rows to ${describeSet(job.plan.to)}; finish it (same target), or cancel and reverse it first`)
     }
     if (job.state === 'cancelled' || job.state === 'reversing') {
-      await ctx.store.setState(logKnex(ctx), job.id, [job.state], 'running')
-      job = (await ctx.store.get(logKnex(ctx), job.id))!
+      const from = job.state
+      await onLog(ctx, (log) => ctx.store.setState(log, jobId, [from], 'running'))
+      job = (await onLog(ctx, (log) => ctx.store.get(log, jobId)))!
     }
   } else {
     if (isSameTopology(diffTopology(current.shards, to))) throw new ConfigError('reshard', `the topology already routes by ${describeSet(to)}`)
@@ -59,34 +61,36 @@ export async function reshard(ctx: ReshardContext, target: TopologyTarget, optio
 /** Moves the done batches of the job in progress back, then routes by the set before it. */
 export async function reverse(ctx: ReshardContext, options: ResolvedReshardOptions): Promise<ReshardProgress> {
   const current = (await ctx.state.reload()).topology
-  let job = await ctx.store.latest(logKnex(ctx))
-  if (job === undefined) throw new ConfigError('reshard', 'no resharding job to reverse')
+  const latest = await onLog(ctx, (log) => ctx.store.latest(log))
+  if (latest === undefined) throw new ConfigError('reshard', 'no resharding job to reverse')
+  let job: ReshardJob = latest
+  const jobId = latest.id
   if (current.move === undefined || current.move.jobId !== job.id) {
     if (job.state !== 'done' || !isSameTopology(diffTopology(current.shards, job.plan.to))) {
       throw new ConfigError('reshard', `job ${job.id} is ${job.state} and the topology has moved on since; nothing to reverse`)
     }
     // A finished job: route by the same ring, now as "all batches done", then move them back.
     await reopen(ctx, current, job)
-    job = (await ctx.store.get(logKnex(ctx), job.id))!
+    job = (await onLog(ctx, (log) => ctx.store.get(log, jobId)))!
   }
-  if (job.state !== 'reversing' && !(await ctx.store.setState(logKnex(ctx), job.id, ['running', 'cancelled'], 'reversing'))) {
-    job = (await ctx.store.get(logKnex(ctx), job.id))!
+  if (job.state !== 'reversing' && !(await onLog(ctx, (log) => ctx.store.setState(log, jobId, ['running', 'cancelled'], 'reversing')))) {
+    job = (await onLog(ctx, (log) => ctx.store.get(log, jobId)))!
     if (job.state !== 'reversing') throw new ConfigError('reshard', `job ${job.id} is ${job.state}; nothing to reverse`)
   }
-  job = (await ctx.store.get(logKnex(ctx), job.id))!
+  job = (await onLog(ctx, (log) => ctx.store.get(log, jobId)))!
   return moveBatches(ctx, job, 'back', options)
 }
 
 /** Stops a running job at its next batch boundary (routing stays as it is: valid, resumable, reversible). */
 export async function cancel(ctx: ReshardContext): Promise<ReshardProgress> {
-  const job = await ctx.store.latest(logKnex(ctx))
+  const job = await onLog(ctx, (log) => ctx.store.latest(log))
   if (job === undefined) throw new ConfigError('reshard', 'no resharding job to cancel')
-  await ctx.store.setState(logKnex(ctx), job.id, ['running', 'reversing'], 'cancelled')
-  return progressOf((await ctx.store.get(logKnex(ctx), job.id))!)
+  await onLog(ctx, (log) => ctx.store.setState(log, job.id, ['running', 'reversing'], 'cancelled'))
+  return progressOf((await onLog(ctx, (log) => ctx.store.get(log, job.id)))!)
 }
 
 export async function status(ctx: ReshardContext): Promise<ReshardProgress | undefined> {
-  const job = await ctx.store.latest(logKnex(ctx))
+  const job = await onLog(ctx, (log) => ctx.store.latest(log))
   return job === undefined ? undefined : progressOf(job)
 }
 
@@ -118,7 +122,9 @@ async function start(ctx: ReshardContext, current: Topology, to: TopologyShard[]
     updatedAt: now,
   }
   const involved = [...new Set([...current.shards, ...to].map((s) => s.id))].sort()
-  for (const shardId of involved) await ctx.fences.get(shardId)!.bootstrap(0, current.logShardId)
+  for (const shardId of involved) {
+    await onShard(ctx, shardId, 'could not give the shard its fence row', () => ctx.fences.get(shardId)!.bootstrap(0, current.logShardId))
+  }
   const next: Topology =
     job.total === 0
       ? { epoch: current.epoch + 1, shards: to, logShardId: current.logShardId }
@@ -187,7 +193,7 @@ async function moveBatches(ctx: ReshardContext, first: ReshardJob, direction: 'f
       if (!(error instanceof StepOvertaken) && !isStale(error)) throw error
     }
     ctx.state.invalidate()
-    job = (await ctx.store.get(logKnex(ctx), job.id))!
+    job = (await onLog(ctx, (log) => ctx.store.get(log, job.id)))!
     options.onProgress?.(report())
     const pause = (performance.now() - began) * (1 / options.dutyCycle - 1)
     if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause))

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import { ConfigError, StaleTopologyError, TopologyChangeBlockedError } from '../../src/index.js'
 import { sharedShards } from '../support/shared-cluster.js'
+import { closedPort } from '../reliability/leak-checks.js'
+import { createCluster, ShardUnavailableError } from '../../src/index.js'
 import { type ReshardBank, startReshardBank } from './reshard-fixture.js'
 
 const banks: ReshardBank[] = []
@@ -274,6 +276,27 @@ describe('resharding', () => {
       expect(await bank.cluster.reshardStatus()).toBeUndefined()
       expect((await bank.cluster.reshard(target, { batchSize: 10 })).state).toBe('done')
       expect((await bank.cluster.verifyPlacement()).misplaced).toEqual([])
+    }
+  })
+
+  test('a log shard that cannot be reached is a ShardUnavailableError naming it, from every job call', async () => {
+    const port = await closedPort()
+    const dead = { id: 'dead', dialect: 'postgres' as const, connection: { host: '127.0.0.1', port, user: 'postgres', database: 'shardtx' } }
+    const cluster = createCluster({ shards: [dead, sharedShards('mysql')[0]!], log: 'dead', recovery: false, maxWait: 2000 })
+    try {
+      for (const call of [
+        () => cluster.reshardStatus(),
+        () => cluster.cancelReshard(),
+        () => cluster.reverseReshard(),
+        () => cluster.reshard([{ id: 'dead' }]),
+        () => cluster.reshardPlan([{ id: 'dead' }]),
+      ]) {
+        const error = await call().catch((e: unknown) => e)
+        expect(error).toBeInstanceOf(ShardUnavailableError)
+        expect((error as ShardUnavailableError).shardId).toBe('dead')
+      }
+    } finally {
+      await cluster.close()
     }
   })
 })
