@@ -11,6 +11,7 @@ import { Session } from 'node:inspector/promises'
 import { createCluster } from '../src/index.js'
 import { startLocalCluster } from '../src/testing/index.js'
 import { scriptFlags } from '../scripts/script-flags.js'
+import { setFenceForBenchmark } from '../src/topology/fence-switch.js'
 import { ACCOUNTS, shardtxTransfer } from './transfer.js'
 
 const HELP = `npm run bench:cpu -- [flags]
@@ -22,6 +23,8 @@ over several windows on throwaway servers it starts (1 PostgreSQL + 1 MariaDB).
   --windows N     measured windows per build (default 5); one unmeasured warm-up window first
   --against DIR   also measure the checkout in DIR, alternating windows with this one
   --no-propagation  createCluster({ propagation: false }) (no AsyncLocalStorage)
+  --fence-off     also measure this checkout with the topology epoch fence switched off
+                  (the bench-only switch), alternating windows with it on
   --profile FILE  write a V8 CPU profile of the measured windows only (open it in Chrome DevTools)
   --json          machine-readable output on stdout
   -h, --help      this text
@@ -33,6 +36,7 @@ const flags = scriptFlags('bench:cpu', HELP, {
   'no-propagation': { type: 'boolean', default: false },
   json: { type: 'boolean', default: false },
   profile: { type: 'string' },
+  'fence-off': { type: 'boolean', default: false },
 })
 const perWindow = positiveInt('tx', flags.tx!)
 const windows = positiveInt('windows', flags.windows!)
@@ -47,7 +51,8 @@ function positiveInt(name: string, text: string): number {
 }
 
 type CreateCluster = typeof createCluster
-const builds: { name: string; create: CreateCluster }[] = [{ name: 'this checkout', create: createCluster }]
+const builds: { name: string; create: CreateCluster; fence?: boolean }[] = [{ name: 'this checkout', create: createCluster, fence: true }]
+if (flags['fence-off']) builds.push({ name: 'this checkout, fence off', create: createCluster, fence: false })
 if (flags.against !== undefined) {
   const other = (await import(`${flags.against.replace(/\/$/, '')}/src/index.ts`)) as { createCluster: CreateCluster }
   builds.push({ name: flags.against, create: other.createCluster })
@@ -75,6 +80,7 @@ try {
   const [from, to] = ['pg-0', 'my-0']
   const window = async (i: number): Promise<number> => {
     const cluster = clusters[i]!
+    if (builds[i]!.fence !== undefined) setFenceForBenchmark(builds[i]!.fence!)
     const before = process.cpuUsage()
     for (let n = 0; n < perWindow; n++) await shardtxTransfer(cluster, from, to)
     const used = process.cpuUsage(before)
