@@ -227,7 +227,11 @@ export class Cluster {
    */
   async topology(): Promise<TopologyReport> {
     this.#assertOpen()
-    return readTopologyReport(this.#topology.state, this.#topology.store, this.#topology.fences)
+    const log = this.#runtime.participants.get(this.#config.logShardId)!
+    // The load is typed already; the read of a pending change after it is a plain query on the log shard.
+    return readTopologyReport(this.#topology.state, this.#topology.store, this.#topology.fences).catch((error: unknown) => {
+      throw asUnavailable(log, 'could not read the stored topology', error)
+    })
   }
 
   /**

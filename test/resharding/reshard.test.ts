@@ -290,6 +290,8 @@ describe('resharding', () => {
         () => cluster.reverseReshard(),
         () => cluster.reshard([{ id: 'dead' }]),
         () => cluster.reshardPlan([{ id: 'dead' }]),
+        () => cluster.verifyPlacement(),
+        () => cluster.topology(),
       ]) {
         const error = await call().catch((e: unknown) => e)
         expect(error).toBeInstanceOf(ShardUnavailableError)
