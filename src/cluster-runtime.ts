@@ -26,7 +26,10 @@ export interface ClusterRuntime {
   readonly topology: TopologyState
   /** Routes a key to a shard id. */
   shardFor(key: unknown): string
-  /** Every shard the topology in force routes some key to. */
+  /**
+   * Every shard the topology in force routes some key to (during a resharding job:
+   * those of both sets), in configuration order.
+   */
   routedShardIds(): readonly string[]
   /** Reports a protocol step to the `onStep` hook; undefined when there is none to wait for. */
   step(event: StepEvent): Promise<void> | undefined

@@ -32,6 +32,7 @@ import { migrateClusterTables } from './topology/migrate-topology.js'
 import { setTopology, type SetTopologyOptions, type TopologyChange, type TopologyTarget } from './topology/set-topology.js'
 import { readTopologyReport, type TopologyReport } from './topology/topology-report.js'
 import { withTopology } from './topology/with-topology.js'
+import type { ShardRing } from './sharding/index.js'
 import { reshardTableOf, topologyTableOf } from './topology/table-names.js'
 import { movingRings } from './resharding/moving-ring.js'
 import type { ReshardContext } from './resharding/reshard-context.js'
@@ -108,7 +109,7 @@ export class Cluster {
       telemetry,
       topology: topology.state,
       shardFor: (key) => topology.state.current.ring.shardFor(key as string),
-      routedShardIds: () => topology.state.current.ring.shards.map((s) => s.id),
+      routedShardIds: routedShardIdsOf(config.shards.map((s) => s.id), () => topology.state.current.ring),
       step,
     }
     this.#recovery = new BackgroundRecovery(this.#runtime)
@@ -152,7 +153,7 @@ export class Cluster {
    */
   table<TRow extends object = Record<string, any>>(name: string): ShardedQuery<TRow> {
     this.#assertOpen()
-    return new ShardedQuery<TRow>(tableRouter(this.#runtime, name), clusterAccess(this, this.#config.timeoutMs))
+    return new ShardedQuery<TRow>(tableRouter(this.#runtime, name), clusterAccess(this))
   }
 
   /**
@@ -440,4 +441,19 @@ export class Cluster {
  */
 export function createCluster(options: ClusterOptions): Cluster {
   return new Cluster(options)
+}
+
+/** The configured shards the current ring routes to, worked out again only when the ring changes (every statement plan reads it). */
+function routedShardIdsOf(configured: readonly string[], ring: () => ShardRing): () => readonly string[] {
+  let seen: ShardRing | undefined
+  let ids: readonly string[] = []
+  return () => {
+    const current = ring()
+    if (current !== seen) {
+      const routed = new Set(current.shards.map((s) => s.id))
+      ids = configured.filter((id) => routed.has(id))
+      seen = current
+    }
+    return ids
+  }
 }

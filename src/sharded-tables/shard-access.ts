@@ -12,33 +12,29 @@ export interface BranchesByShard {
 
 /** What a builder needs of a cluster outside a transaction. */
 export interface ShardsOfCluster {
-  forShard(shardId: string): Knex
   transaction<T>(work: (tx: BranchesByShard) => Promise<T>, options?: { retry?: { attempts: number } }): Promise<T>
   currentTransaction(): BranchesByShard | undefined
 }
 
 /**
- * How a builder reaches the shards: inside a transaction, its branches; outside,
- * the shards' pools for reads and a transaction of its own for writes.
+ * How a builder reaches the shards inside a transaction: through its branches.
  */
 export interface ShardAccess {
   /** The knex to read `shardId` with. */
   reader(shardId: string): Knex
   /**
-   * The bound on one read, in ms, when nothing else bounds it (outside a transaction,
-   * whose own timeout does); undefined otherwise.
-   */
-  readTimeoutMs?(): number | undefined
-  /**
    * Runs one write statement on each of `shardIds` (in parallel, all-or-nothing)
    * and resolves with the results in the same order.
    */
   writeEach<T>(shardIds: readonly string[], statement: (knex: Knex, shardId: string) => PromiseLike<T>): Promise<T[]>
-  /**
-   * Outside a transaction: runs `work` in a transaction of its own, so that its reads
-   * are fenced like any branch (undefined inside one, whose branches already are).
-   */
-  fenced?<T>(work: (access: ShardAccess) => Promise<T>): Promise<T>
+}
+
+/**
+ * How a builder reaches the shards outside a transaction: every statement is
+ * planned and run inside a transaction (the current one, or one of its own).
+ */
+export interface FencedAccess {
+  fenced<T>(work: (access: ShardAccess) => Promise<T>): Promise<T>
 }
 
 /**
@@ -65,23 +61,12 @@ export function transactionAccess(tx: BranchesByShard): ShardAccess {
  * a shard that no longer owns the key, and a read spanning shards during a
  * resharding job sees every moved row exactly once (docs/resharding.md).
  */
-export function clusterAccess(cluster: ShardsOfCluster, readTimeoutMs?: number): ShardAccess {
+export function clusterAccess(cluster: ShardsOfCluster): FencedAccess {
   return {
-    reader(shardId) {
-      return cluster.currentTransaction()?.forShard(shardId) ?? cluster.forShard(shardId)
-    },
-    readTimeoutMs() {
-      return cluster.currentTransaction() === undefined ? readTimeoutMs : undefined
-    },
-    async writeEach(shardIds, statement) {
-      const current = cluster.currentTransaction()
-      if (current !== undefined) return transactionAccess(current).writeEach(shardIds, statement)
-      // A failure rolls the whole transaction back, so no savepoints are needed here.
-      return cluster.transaction((tx) => Promise.all(shardIds.map((id) => statement(tx.forShard(id), id))), IMPLICIT)
-    },
     fenced(work) {
       const current = cluster.currentTransaction()
       if (current !== undefined) return work(transactionAccess(current))
+      // A failure rolls the whole transaction back, so no savepoints are needed for its writes.
       return cluster.transaction((tx) => work(transactionAccess(tx)), IMPLICIT)
     },
   }

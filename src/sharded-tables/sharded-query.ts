@@ -5,7 +5,7 @@ import type { RouteOperation, RoutePlan } from './route-plan.js'
 import { RoutedStatement } from './routed-statement.js'
 import { RoutingError } from './routing-error.js'
 import { runRead } from './run-read.js'
-import type { ShardAccess } from './shard-access.js'
+import type { FencedAccess, ShardAccess } from './shard-access.js'
 import { planInsert, planRead, planWrite, type WriteOptions } from './statement-plans.js'
 import type { TableRouter } from './table-router.js'
 
@@ -44,7 +44,7 @@ type WriteOperation = Exclude<RouteOperation, 'select' | 'first' | 'insert'>
  */
 export class ShardedQuery<TRow extends object = Record<string, any>> implements PromiseLike<TRow[]> {
   readonly #router: TableRouter
-  readonly #access: ShardAccess
+  readonly #access: ShardAccess | FencedAccess
   readonly #state: QueryState = {
     conditions: [],
     columns: undefined,
@@ -55,7 +55,7 @@ export class ShardedQuery<TRow extends object = Record<string, any>> implements 
   }
 
   /** @internal Use `tx.table(name)` or `cluster.table(name)`. */
-  constructor(router: TableRouter, access: ShardAccess) {
+  constructor(router: TableRouter, access: ShardAccess | FencedAccess) {
     this.#router = router
     this.#access = access
   }
@@ -157,7 +157,7 @@ export class ShardedQuery<TRow extends object = Record<string, any>> implements 
     const state = { ...copyState(this.#state), limit: 1 }
     return new RoutedStatement(
       () => planRead(this.#router, 'first', state),
-      async () => (await runRead(this.#router, this.#access, () => planRead(this.#router, 'first', state), state))[0] as TRow | undefined,
+      async () => (await this.#planned((access) => runRead(this.#router, access, planRead(this.#router, 'first', state), state)))[0] as TRow | undefined,
     )
   }
 
@@ -171,7 +171,7 @@ export class ShardedQuery<TRow extends object = Record<string, any>> implements 
     onRejected?: ((reason: any) => B | PromiseLike<B>) | null,
   ): Promise<A | B> {
     const state = copyState(this.#state)
-    const rows = (async () => runRead(this.#router, this.#access, () => planRead(this.#router, 'select', state), state) as Promise<TRow[]>)()
+    const rows = this.#planned((access) => runRead(this.#router, access, planRead(this.#router, 'select', state), state) as Promise<TRow[]>)
     return rows.then(onFulfilled, onRejected)
   }
 
@@ -303,7 +303,7 @@ export class ShardedQuery<TRow extends object = Record<string, any>> implements 
    * fences (a plan made before would route by whatever this process knew then).
    */
   #planned<T>(run: (access: ShardAccess) => Promise<T>): Promise<T> {
-    return this.#access.fenced === undefined ? run(this.#access) : this.#access.fenced(run)
+    return 'fenced' in this.#access ? this.#access.fenced(run) : run(this.#access)
   }
 
   #count(what: string, count: number): number {

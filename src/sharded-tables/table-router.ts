@@ -1,5 +1,4 @@
-import { type ClusterRuntime, participantOf } from '../cluster-runtime.js'
-import { asUnavailable } from '../shard-unavailable.js'
+import type { ClusterRuntime } from '../cluster-runtime.js'
 import type { Dialect } from '../config/shard-config.js'
 import { ConfigError } from '../errors.js'
 import type { ResolvedTable } from './table-declaration.js'
@@ -16,8 +15,6 @@ export interface TableRouter {
   readonly referenceShardId: string
   dialectOf(shardId: string): Dialect
   shardFor(key: unknown): string
-  /** `error` as a ShardUnavailableError when it means `shardId` could not be reached; else unchanged. */
-  unavailable(shardId: string, what: string, error: unknown): unknown
 }
 
 const routers = new WeakMap<ClusterRuntime, Map<string, TableRouter>>()
@@ -41,19 +38,15 @@ export function tableRouter(runtime: ClusterRuntime, name: string): TableRouter 
       )
     }
     const dialects = new Map(config.shards.map((s) => [s.id, s.dialect]))
-    const configured = config.shards.map((s) => s.id)
     router = {
       table,
-      // The shards the topology routes to (during a resharding job: those of both sets),
-      // in configuration order: a configured shard outside the topology holds no rows of it.
+      // A configured shard outside the topology holds no rows of it.
       get shardIds() {
-        const routed = new Set(runtime.routedShardIds())
-        return configured.filter((id) => routed.has(id))
+        return runtime.routedShardIds()
       },
       referenceShardId: config.logShardId,
       dialectOf: (shardId) => dialects.get(shardId)!,
       shardFor: (key) => runtime.shardFor(key),
-      unavailable: (shardId, what, error) => asUnavailable(participantOf(runtime, shardId), what, error),
     }
     byName.set(name, router)
   }
