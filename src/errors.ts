@@ -219,8 +219,21 @@ export function isRetryable(error: unknown): boolean {
 }
 
 /**
- * A shard refused a branch because this process routes by an older (or newer)
- * topology epoch than the one the shard was last told: the shard set changed.
+ * The first error in the `cause` chain of `error` (itself included) that `test`
+ * accepts: a branch wraps the server's error in a typed one, a transaction wraps
+ * what failed it. Internal; not exported from the package.
+ */
+export function findCause(error: unknown, test: (candidate: unknown) => boolean): unknown {
+  for (let e = error; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
+    if (test(e)) return e
+  }
+  return undefined
+}
+
+/**
+ * A shard refused a branch because this process routes by an older topology
+ * epoch than the shard's (the epoch of the last change of what it owns), or the
+ * shard was never told one: the shard set changed.
  * Nothing the branch wrote can commit. The process reloads the topology; a
  * transaction with `retry` runs again under the new routing.
  *

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
 import type { Connection as Mysql2Connection } from 'mysql2'
-import { StaleTopologyError } from '../../src/errors.js'
+import { findCause, StaleTopologyError } from '../../src/errors.js'
 import { MissingFenceTableError } from '../../src/topology/missing-fence-table.js'
 import type { PreparedBranch } from '../../src/protocol/participant.js'
 import { FenceRows } from '../../src/topology/fence-rows.js'
@@ -10,6 +10,7 @@ import { acquireConnection, cancelQuery, releaseConnection } from '../shared/kne
 
 const ER_NO_SUCH_TABLE = 1146
 const ER_QUERY_INTERRUPTED = 1317
+const ER_LOCK_WAIT_TIMEOUT = 1205
 /** How often an epoch change looks again for prepared branches while it holds the fence. */
 const DRAIN_POLL_MS = 5
 
@@ -70,14 +71,6 @@ export function branchFenceError(error: unknown, table: string, shardId: string,
 }
 
 type Connection = Mysql2Connection
-
-/** The errno anywhere in the cause chain (a branch wraps the server's error in a typed one). */
-function causedByErrno(error: unknown, code: number): boolean {
-  for (let e = error; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
-    if (errno(e) === code) return true
-  }
-  return false
-}
 
 function run<T = unknown>(conn: Connection, sql: string, values: unknown[] = []): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -183,7 +176,7 @@ export class MysqlEpochFence implements EpochFence {
       await branch.raw(`SELECT epoch FROM ${quote(this.#table)} WHERE shard_id = ? FOR UPDATE`, [this.shardId])
       locked = true
     } catch (error) {
-      if (causedByErrno(error, ER_QUERY_INTERRUPTED) || causedByErrno(error, 1205)) {
+      if (findCause(error, (e) => errno(e) === ER_QUERY_INTERRUPTED || errno(e) === ER_LOCK_WAIT_TIMEOUT) !== undefined) {
         await cancelling
         return { blockers: blockers.length > 0 ? blockers : [`shard ${this.shardId}: a branch held the fence past ${waitMs} ms`] }
       }
@@ -236,7 +229,7 @@ export class MysqlEpochFence implements EpochFence {
       return 'locked'
     } catch (error) {
       // Cancelled by us at the deadline, or InnoDB's own (1 s) timeout: either way, not now.
-      if (errno(error) === ER_QUERY_INTERRUPTED || errno(error) === 1205) return 'cancelled'
+      if (errno(error) === ER_QUERY_INTERRUPTED || errno(error) === ER_LOCK_WAIT_TIMEOUT) return 'cancelled'
       throw error
     }
   }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
 import type pg from 'pg'
-import { StaleTopologyError } from '../../src/errors.js'
+import { findCause, StaleTopologyError } from '../../src/errors.js'
 import { MissingFenceTableError } from '../../src/topology/missing-fence-table.js'
 import { FenceRows } from '../../src/topology/fence-rows.js'
 import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/topology/epoch-fence.js'
@@ -54,14 +54,6 @@ export function fenceError(error: unknown, table: string, shardId: string, epoch
   // the branch like a shard at epoch 0; the reload that follows creates the table (docs/topology.md).
   if (code === UNDEFINED_TABLE && message.includes(table)) return new StaleTopologyError(shardId, epoch, 0)
   return error
-}
-
-/** The SQLSTATE anywhere in the cause chain (a branch wraps the server's error in a typed one). */
-function causedBy(error: unknown, code: string): boolean {
-  for (let e = error; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
-    if (sqlState(e) === code) return true
-  }
-  return false
 }
 
 function missingFence(shardId: string, table: string): MissingFenceTableError {
@@ -128,7 +120,7 @@ export class PostgresEpochFence implements EpochFence {
       await branch.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(waitMs))}`)
       await branch.raw(`LOCK TABLE ${identifier(this.#table)} IN EXCLUSIVE MODE`)
     } catch (error) {
-      if (causedBy(error, LOCK_NOT_AVAILABLE)) return { blockers: await this.#blockers().catch(() => []) }
+      if (findCause(error, (e) => sqlState(e) === LOCK_NOT_AVAILABLE) !== undefined) return { blockers: await this.#blockers().catch(() => []) }
       throw error
     }
     await branch.raw(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(statementMs))}`)

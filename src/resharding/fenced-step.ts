@@ -1,5 +1,5 @@
 import type { Knex } from 'knex'
-import { ConflictError, ShardTxError, TopologyChangeBlockedError, TransactionAbortedError } from '../errors.js'
+import { ConflictError, findCause, ShardTxError, TopologyChangeBlockedError, TransactionAbortedError } from '../errors.js'
 import { backoff } from '../topology/set-topology.js'
 import { topologyRowOf } from '../topology/topology-store.js'
 import type { Topology } from '../topology/topology.js'
@@ -87,10 +87,7 @@ async function insertTopology(log: Knex, table: string, next: Topology, claimedB
 
 /** The blockers when the transaction failed because a fence was not held (directly or as its cause). */
 function notHeld(error: unknown): string[] | undefined {
-  for (let e = error; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
-    if (e instanceof FenceNotHeld) return e.blockers
-  }
-  return undefined
+  return (findCause(error, (e) => e instanceof FenceNotHeld) as FenceNotHeld | undefined)?.blockers
 }
 
 function isConflict(error: unknown): boolean {
