@@ -2,7 +2,7 @@ import { ConfigError } from '../errors.js'
 import { asUnavailable } from '../shard-unavailable.js'
 import type { Participant } from '../protocol/participant.js'
 import { ringFor } from '../sharding/ring-cache.js'
-import type { ShardKey } from '../sharding/index.js'
+import { diffRings, type ShardKey } from '../sharding/index.js'
 import type { TopologyShard } from '../topology/topology.js'
 import { planBatches, type ReshardBatch, type SlotRowCounts } from './reshard-plan.js'
 import type { ShardedTable } from './move-rows.js'
@@ -43,15 +43,8 @@ export async function planReshard(
   const after = ringFor(to)
   const fromIds = new Set(from.map((s) => s.id))
   const toIds = new Set(to.map((s) => s.id))
-  const losing = new Set<string>()
-  let slotsMoving = 0
-  for (let slot = 0; slot < before.slotCount; slot++) {
-    const owner = before.slotOwner(slot)
-    if (owner !== after.slotOwner(slot)) {
-      slotsMoving++
-      losing.add(owner)
-    }
-  }
+  const moves = diffRings(before, after)
+  const losing = new Set(moves.map((m) => m.from))
   const counts = new Map<string, Map<number, number>>()
   const rows = new Map<string, { table: string; from: string; to: string; rows: number }>()
   for (const shardId of [...losing].sort()) {
@@ -79,9 +72,9 @@ export async function planReshard(
   return {
     from: [...from],
     to: [...to],
-    slotsMoving,
+    slotsMoving: moves.length,
     rows: [...rows.values()].sort((a, b) => (a.table + a.from + a.to < b.table + b.from + b.to ? -1 : 1)),
-    batches: planBatches(before, after, counts as ReadonlyMap<string, SlotRowCounts>, batchSize),
+    batches: planBatches(moves, counts as ReadonlyMap<string, SlotRowCounts>, batchSize),
     added: [...toIds].filter((id) => !fromIds.has(id)).sort(),
     removed: [...fromIds].filter((id) => !toIds.has(id)).sort(),
     problems,

@@ -1,4 +1,4 @@
-import { ShardRing } from '../sharding/index.js'
+import { ShardRing, type SlotMove } from '../sharding/index.js'
 import { ringFor } from '../sharding/ring-cache.js'
 import type { TopologyShard } from '../topology/topology.js'
 
@@ -27,22 +27,15 @@ export interface ReshardPlan {
 export type SlotRowCounts = ReadonlyMap<number, number>
 
 /**
- * Splits the slots that change owner between the two rings into batches: one
- * group per (from, to) pair, groups in id order, slots ascending within a group,
- * a batch closed once it holds `batchSize` counted rows. A group without rows is
- * one batch: routing still has to switch, and that needs its own fenced step.
+ * Splits the slots that change owner (`moves`, by ascending slot, as `diffRings`
+ * gives them) into batches: one group per (from, to) pair, groups in id order,
+ * slots ascending within a group, a batch closed once it holds `batchSize`
+ * counted rows. A group without rows is one batch: routing still has to switch,
+ * and that needs its own fenced step.
  */
-export function planBatches(
-  before: ShardRing,
-  after: ShardRing,
-  rowsOnSource: ReadonlyMap<string, SlotRowCounts>,
-  batchSize: number,
-): ReshardBatch[] {
+export function planBatches(moves: readonly SlotMove[], rowsOnSource: ReadonlyMap<string, SlotRowCounts>, batchSize: number): ReshardBatch[] {
   const groups = new Map<string, number[]>()
-  for (let slot = 0; slot < before.slotCount; slot++) {
-    const from = before.slotOwner(slot)
-    const to = after.slotOwner(slot)
-    if (from === to) continue
+  for (const { slot, from, to } of moves) {
     const key = `${from}\u0000${to}`
     let slots = groups.get(key)
     if (slots === undefined) groups.set(key, (slots = []))
