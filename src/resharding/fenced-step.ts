@@ -79,7 +79,8 @@ export async function runFencedStep<T>(ctx: ReshardContext, step: FencedStep<T>,
   }
 }
 
-async function insertTopology(log: Knex, table: string, next: Topology, claimedBy: string): Promise<void> {
+/** Publishes `next` on the log shard (inside the step's branch); another mover's row there means this step is overtaken. */
+export async function insertTopology(log: Knex, table: string, next: Topology, claimedBy: string): Promise<void> {
   const existing = await log(table).where({ epoch: next.epoch }).first()
   if (existing !== undefined) throw new StepOvertaken(`epoch ${next.epoch} was published meanwhile`)
   await log(table).insert(topologyRowOf(next, claimedBy))

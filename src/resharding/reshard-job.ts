@@ -4,9 +4,8 @@ import { ringFor } from '../sharding/ring-cache.js'
 import { diffTopology, isSameTopology } from '../topology/topology-diff.js'
 import { resolveTarget, type TopologyTarget } from '../topology/set-topology.js'
 import type { Topology, TopologyShard } from '../topology/topology.js'
-import { topologyRowOf } from '../topology/topology-store.js'
 import { isStale } from '../topology/with-topology.js'
-import { type FencedStepBounds, runFencedStep, StepOvertaken } from './fenced-step.js'
+import { type FencedStepBounds, insertTopology, runFencedStep, StepOvertaken } from './fenced-step.js'
 import { copyTable, keysInSlots, moveRows, type ShardedTable } from './move-rows.js'
 import { planReshard, refuseProblems, type ReshardPlanReport } from './plan-reshard.js'
 import { logKnex, onLog, onShard, type ReshardContext } from './reshard-context.js'
@@ -104,7 +103,7 @@ export async function status(ctx: ReshardContext): Promise<ReshardProgress | und
 async function start(ctx: ReshardContext, current: Topology, to: TopologyShard[], options: ResolvedReshardOptions): Promise<ReshardJob> {
   const plan = await planReshard(ctx.participants, shardedTables(ctx), referenceTables(ctx), current.shards, to, options.batchSize)
   refuseProblems(plan.problems)
-  const pending = await ctx.topologyStore.pending(current.epoch)
+  const pending = await onLog(ctx, () => ctx.topologyStore.pending(current.epoch))
   if (pending !== undefined) {
     throw new ConfigError('reshard', `a topology change to epoch ${pending.epoch} was claimed and not published: run setTopology() to finish it first`)
   }
@@ -125,10 +124,9 @@ async function start(ctx: ReshardContext, current: Topology, to: TopologyShard[]
   for (const shardId of involved) {
     await onShard(ctx, shardId, 'could not give the shard its fence row', () => ctx.fences.get(shardId)!.bootstrap(0, current.logShardId))
   }
-  const next: Topology =
-    job.total === 0
-      ? { epoch: current.epoch + 1, shards: to, logShardId: current.logShardId }
-      : { epoch: current.epoch + 1, shards: to, logShardId: current.logShardId, move: { jobId: id, done: 0, total: job.total, from: current.shards } }
+  // A plan with no batch publishes the target set at once; otherwise the first epoch of the move.
+  const move = job.total === 0 ? undefined : { jobId: id, done: 0, total: job.total, from: current.shards }
+  const next: Topology = { epoch: current.epoch + 1, shards: to, logShardId: current.logShardId, ...(move === undefined ? {} : { move }) }
   await runFencedStep(
     ctx,
     {
@@ -164,7 +162,7 @@ async function reopen(ctx: ReshardContext, current: Topology, job: ReshardJob): 
       if (!(await ctx.store.advance(log, job.id, { state: 'done', done: job.total }, { state: 'reversing', done: job.total, rowsMoved: 0 }))) {
         throw new StepOvertaken(`job ${job.id} changed meanwhile`)
       }
-      await log(ctx.topologyTable).insert(topologyRowOf(next, job.id))
+      await insertTopology(log, ctx.topologyTable, next, job.id)
     },
     { timeout: 30_000 },
   )
