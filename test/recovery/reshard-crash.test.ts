@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { crashChild } from '../helpers/crash-child.js'
 import type { Cluster, ClusterOptions, StepEvent } from '../../src/index.js'
 import { type LocalCluster, startLocalCluster } from '../../src/testing/index.js'
 import { pollUntil } from '../../src/testing/poll-until.js'
@@ -93,20 +92,7 @@ function bankFor(pairing: Pairing): Promise<ReshardBank> {
 
 /** Runs the mover in a child until it pauses at the crash point, then SIGKILLs it. */
 function crashMover(plan: ReshardChildPlan): Promise<{ killed: boolean; lines: string[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-    env: { ...process.env, SHARDTX_RESHARD_PLAN: JSON.stringify(plan) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const lines: string[] = []
-  let killed = false
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    lines.push(line)
-    if (line === 'PAUSED' && !killed) {
-      killed = true
-      child.kill('SIGKILL')
-    }
-  })
-  return new Promise((resolve) => child.on('exit', () => resolve({ killed, lines })))
+  return crashChild(CHILD, 'SHARDTX_RESHARD_PLAN', plan)
 }
 
 /**

@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { crashChild } from '../helpers/crash-child.js'
 import { type Cluster, createCluster, StaleTopologyError } from '../../src/index.js'
 import { type LocalCluster, startLocalCluster } from '../../src/testing/index.js'
 import type { TopologyChildPlan } from './topology-change-child.js'
@@ -25,20 +24,7 @@ afterAll(() => local?.destroy())
 
 /** Runs the change in a child until it pauses, then SIGKILLs it. */
 function crashChange(plan: TopologyChildPlan): Promise<{ killed: boolean; lines: string[] }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], {
-    env: { ...process.env, SHARDTX_TOPOLOGY_PLAN: JSON.stringify(plan) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const lines: string[] = []
-  let killed = false
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    lines.push(line)
-    if (line === 'PAUSED' && !killed) {
-      killed = true
-      child.kill('SIGKILL')
-    }
-  })
-  return new Promise((resolve) => child.on('exit', () => resolve({ killed, lines })))
+  return crashChild(CHILD, 'SHARDTX_TOPOLOGY_PLAN', plan)
 }
 
 describe('crash matrix: a topology change is SIGKILLed at each of its steps', () => {
