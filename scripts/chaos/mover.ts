@@ -13,6 +13,7 @@ import { type Cluster, createCluster, ShardTxError } from '../../src/index.js'
 import { BANK, BANK_TABLES } from './bank.js'
 import { deriveSeed, Prng } from './prng.js'
 import type { ShardConfig } from '../../src/index.js'
+import { parentChannel } from './parent-channel.js'
 
 /** What the parent tells the mover, as JSON in `SHARDTX_CHAOS_MOVER`. */
 export interface MoverPlan {
@@ -75,14 +76,7 @@ async function runMover(plan: MoverPlan): Promise<void> {
     process.stderr.write('scripts/chaos/mover.ts is started by scripts/chaos.ts, with an IPC channel\n')
     process.exit(2)
   }
-  const send = (message: MoverMessage): void => {
-    if (process.connected) process.send!(message)
-  }
-  process.on('disconnect', () => process.exit(0))
-  process.on('unhandledRejection', (error) => {
-    process.stderr.write(`unhandled rejection: ${error instanceof Error ? error.stack : String(error)}\n`)
-    process.exit(3)
-  })
+  const send = parentChannel<MoverMessage>()
   const cluster = createCluster({
     shards: plan.shards,
     log: plan.log,

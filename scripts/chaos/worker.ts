@@ -10,6 +10,7 @@
 import { createCluster, ShardTxError, TransactionInDoubtError } from '../../src/index.js'
 import { BANK, BANK_TABLES, runTransfer, type Transfer, type WorkerMessage, type WorkerPlan } from './bank.js'
 import { deriveSeed, Prng } from './prng.js'
+import { parentChannel } from './parent-channel.js'
 
 const plan = JSON.parse(process.env.SHARDTX_CHAOS_WORKER ?? 'null') as WorkerPlan
 if (plan === null || process.send === undefined) {
@@ -17,16 +18,7 @@ if (plan === null || process.send === undefined) {
   process.exit(2)
 }
 
-const send = (message: WorkerMessage): void => {
-  if (process.connected) process.send!(message)
-}
-// The parent gone (it never is, unless it crashed): nobody would count our work.
-process.on('disconnect', () => process.exit(0))
-// A stray error must not end the worker silently: say it, and let the parent count the exit.
-process.on('unhandledRejection', (error) => {
-  process.stderr.write(`unhandled rejection: ${error instanceof Error ? error.stack : String(error)}\n`)
-  process.exit(3)
-})
+const send = parentChannel<WorkerMessage>()
 
 const cluster = createCluster({
   shards: plan.shards.map((s) => ({ ...s, pool: { max: plan.concurrency + 4 } })),
