@@ -12,7 +12,7 @@ import { createCluster } from '../src/index.js'
 import { startLocalCluster } from '../src/testing/index.js'
 import { scriptFlags } from '../scripts/script-flags.js'
 import { setFenceForBenchmark } from '../src/topology/fence-switch.js'
-import { ACCOUNTS, shardtxTransfer } from './transfer.js'
+import { createAccounts, shardtxTransfer } from './transfer.js'
 
 const HELP = `npm run bench:cpu -- [flags]
 
@@ -63,17 +63,7 @@ try {
   const shards = local.shards
   const setup = createCluster({ shards, log: 'pg-0', recovery: false })
   await setup.migrate()
-  for (const id of setup.shardIds) {
-    const knex = setup.forShard(id)
-    await knex.schema.dropTableIfExists('accounts')
-    await knex.schema.createTable('accounts', (t) => {
-      t.integer('id').primary()
-      t.bigInteger('balance').notNullable()
-    })
-    for (let start = 1; start <= ACCOUNTS; start += 1_000) {
-      await knex('accounts').insert(Array.from({ length: 1_000 }, (_, i) => ({ id: start + i, balance: 1_000_000 })))
-    }
-  }
+  for (const id of setup.shardIds) await createAccounts(setup.forShard(id))
   await setup.close()
 
   const clusters = builds.map((b) => b.create({ shards, log: 'pg-0', recovery: false, propagation: !flags['no-propagation'] }))

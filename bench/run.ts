@@ -24,7 +24,7 @@ import { measureRecovery } from './recovery-bench.js'
 import { DEFAULT_BATCH_SIZE, measureReshard } from './reshard-bench.js'
 import { measureTelemetry } from './telemetry-bench.js'
 import { fenceBench } from './fence-bench.js'
-import { ACCOUNTS, randomAccount, shardtxTransfer } from './transfer.js'
+import { ACCOUNTS, createAccounts, randomAccount, shardtxTransfer } from './transfer.js'
 
 const PARTS = ['tx', 'fence', 'recovery', 'memory', 'hotspot', 'reshard', 'telemetry'] as const
 const HELP = `npm run bench -- [flags]
@@ -272,17 +272,6 @@ async function transactionBench(cluster: Cluster, shards: typeof local.shards): 
     for (const concurrency of quick ? [1, 16] : [1, 4, 16, 64]) {
       await compare(concurrency, [[`W3 shardtx ${width} shards`, () => shardtxWide(cluster, widths[width]!)]])
     }
-  }
-}
-
-async function createAccounts(knex: Knex): Promise<void> {
-  await knex.schema.dropTableIfExists('accounts')
-  await knex.schema.createTable('accounts', (t) => {
-    t.integer('id').primary()
-    t.bigInteger('balance').notNullable()
-  })
-  for (let start = 1; start <= ACCOUNTS; start += 1_000) {
-    await knex('accounts').insert(Array.from({ length: 1_000 }, (_, i) => ({ id: start + i, balance: 1_000_000 })))
   }
 }
 

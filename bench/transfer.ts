@@ -1,7 +1,20 @@
+import type { Knex } from 'knex'
 import type { Cluster, RetryOptions } from '../src/index.js'
 
 /** Accounts per shard in every benchmark table. */
 export const ACCOUNTS = 10_000
+
+/** (Re)creates the `accounts` table on one shard with ACCOUNTS rows (ids 1..ACCOUNTS). */
+export async function createAccounts(knex: Knex): Promise<void> {
+  await knex.schema.dropTableIfExists('accounts')
+  await knex.schema.createTable('accounts', (t) => {
+    t.integer('id').primary()
+    t.bigInteger('balance').notNullable()
+  })
+  for (let start = 1; start <= ACCOUNTS; start += 1_000) {
+    await knex('accounts').insert(Array.from({ length: 1_000 }, (_, i) => ({ id: start + i, balance: 1_000_000 })))
+  }
+}
 
 export function randomAccount(): number {
   return 1 + Math.floor(Math.random() * ACCOUNTS)
