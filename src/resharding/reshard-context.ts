@@ -24,10 +24,6 @@ export interface ReshardContext {
   transaction<T>(work: (tx: Transaction) => Promise<T>, options: TransactionOptions): Promise<T>
 }
 
-export function logKnex(ctx: ReshardContext): Knex {
-  return ctx.participants.get(ctx.config.logShardId)!.knex
-}
-
 /**
  * Runs `read` against one shard outside any transaction; a connection that failed
  * (reset, refused, the server restarting, no pooled connection in time) becomes the
@@ -41,7 +37,17 @@ export async function onShard<T>(ctx: ReshardContext, shardId: string, what: str
   }
 }
 
-/** {@link onShard} on the log shard, where the jobs are stored. */
-export function onLog<T>(ctx: ReshardContext, read: (log: Knex) => Promise<T>): Promise<T> {
-  return onShard(ctx, ctx.config.logShardId, 'could not read or write the resharding job', () => read(logKnex(ctx)))
+/**
+ * {@link onShard} on the log shard, where the jobs are stored: on a knex of its own
+ * whose every statement is bounded by `timeouts.recovery` (a statement that misses
+ * it is a ShardUnresponsiveError and its connection is closed), as the other
+ * operator calls are bounded.
+ */
+export async function onLog<T>(ctx: ReshardContext, read: (log: Knex) => Promise<T>): Promise<T> {
+  const knex = ctx.participants.get(ctx.config.logShardId)!.boundedKnex(ctx.config.timeouts.recoveryMs)
+  try {
+    return await onShard(ctx, ctx.config.logShardId, 'could not read or write the resharding job', () => read(knex))
+  } finally {
+    await knex.destroy().catch(() => {})
+  }
 }
