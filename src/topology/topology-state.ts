@@ -44,6 +44,8 @@ export class TopologyState {
   readonly #settings: TopologyStateSettings
   #current: Routing
   #loading: Promise<Routing> | undefined
+  /** The load that starts once the one in flight ends. */
+  #queued: Promise<Routing> | undefined
   #loaded = false
   #checked = false
   /** Shards the last load could not give a fence row (down, or no fence table); tried again before their next branch. */
@@ -63,7 +65,8 @@ export class TopologyState {
   /** Resolves once the stored topology is loaded (at once when it is). */
   ready(): Promise<Routing> | undefined {
     if (this.#loaded) return undefined
-    return this.reload()
+    // Any load will do here, one in flight included: the caller only needs some stored topology.
+    return this.#loading ?? this.reload()
   }
 
   /**
@@ -80,9 +83,22 @@ export class TopologyState {
     this.#loaded = false
   }
 
-  /** Loads the stored topology now; concurrent callers share one load. */
+  /**
+   * Loads the stored topology now: a load that starts after this call, so it sees
+   * every change that committed before it (a mover reads the epoch it just
+   * published). Callers while a load is in flight share the one queued after it.
+   */
   reload(): Promise<Routing> {
-    this.#loading ??= this.#load()
+    if (this.#loading !== undefined) {
+      this.#queued ??= this.#loading
+        .catch(() => undefined)
+        .then(() => {
+          this.#queued = undefined
+          return this.reload()
+        })
+      return this.#queued
+    }
+    this.#loading = this.#load()
       .catch((error: unknown) => {
         // A driver error here is the log shard not answering: the same typed, retryable error a branch gives.
         if (error instanceof ShardTxError) throw error
