@@ -1,4 +1,4 @@
-import { type Cluster, ConflictError, createCluster, type ShardConfig, StaleTopologyError } from '../src/index.js'
+import { type Cluster, ConflictError, createCluster, KeyMovingError, type ShardConfig, StaleTopologyError } from '../src/index.js'
 import { type LocalCluster, startLocalCluster } from '../src/testing/index.js'
 import { sleep } from './measure.js'
 import { keyedTransfer } from './transfer.js'
@@ -308,11 +308,12 @@ export async function measureReshard(
   }
 }
 
-const MOVER_REFUSALS = new Set(['stale topology', 'conflict 55P03', 'conflict 1205'])
+const MOVER_REFUSALS = new Set(['key moving', 'stale topology', 'conflict 55P03', 'conflict 1205'])
 
-/** Why the mover refused an attempt: the fence held (55P03 / 1205, NOWAIT) or the epoch moved on; else `other`. */
+/** Why the mover refused an attempt: a key of the batch being moved, the fence held (55P03 / 1205, NOWAIT) or the epoch moved on; else `other`. */
 function refusalKind(error: unknown): string {
   for (let e = error; e !== undefined && e !== null; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof KeyMovingError) return 'key moving'
     if (e instanceof StaleTopologyError) return 'stale topology'
     if (e instanceof ConflictError) return `conflict ${e.serverCode}`
   }

@@ -32,6 +32,7 @@ import { migrateClusterTables } from './topology/migrate-topology.js'
 import { setTopology, type SetTopologyOptions, type TopologyChange, type TopologyTarget } from './topology/set-topology.js'
 import { readTopologyReport, type TopologyReport } from './topology/topology-report.js'
 import { withTopology } from './topology/with-topology.js'
+import { routeKey } from './topology/routing.js'
 import type { ShardRing } from './sharding/index.js'
 import { reshardTableOf, topologyTableOf } from './topology/table-names.js'
 import { movingRings } from './resharding/moving-ring.js'
@@ -108,7 +109,7 @@ export class Cluster {
       contention: createContention(config, participants, logger),
       telemetry,
       topology: topology.state,
-      shardFor: (key) => topology.state.current.ring.shardFor(key as string),
+      shardFor: (key) => routeKey(topology.state.current, key as string),
       routedShardIds: routedShardIdsOf(config.shards.map((s) => s.id), () => topology.state.current.ring),
       step,
     }

@@ -260,6 +260,32 @@ export class StaleTopologyError extends ShardTxError {
 }
 
 /**
+ * The key's slot is in the batch a resharding job is moving right now: routing
+ * refuses it in this process, before any statement is sent, so no write can land
+ * on a copy that is about to move. Keys of every other slot route as usual. The
+ * process reloads the topology; a transaction with `retry` runs again, and
+ * succeeds once the batch's move commits (or the job is cancelled).
+ *
+ * ```ts
+ * catch (err) { if (err instanceof KeyMovingError) console.log(err.shardId, err.jobId, err.batch) }
+ * ```
+ */
+export class KeyMovingError extends StaleTopologyError {
+  readonly jobId: string
+  /** The index of the batch being moved. */
+  readonly batch: number
+  constructor(shardId: string, routedEpoch: number, jobId: string, batch: number) {
+    super(shardId, routedEpoch, routedEpoch)
+    this.message =
+      `shard ${shardId}: the key is in batch ${batch} of resharding job ${jobId}, which is moving it (topology epoch ${routedEpoch}); ` +
+      'the process reloads the topology, and the transaction may run again'
+    Object.defineProperty(this, 'code', { value: 'KEY_MOVING' })
+    this.jobId = jobId
+    this.batch = batch
+  }
+}
+
+/**
  * A topology change could not take the fence of every shard within its time:
  * `blockers` names what held it (sessions, in-doubt branches). Nothing changed
  * on any shard; running the change again later may succeed.

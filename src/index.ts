@@ -13,6 +13,7 @@ export {
   ShardUnavailableError,
   ShardUnresponsiveError,
   StaleTopologyError,
+  KeyMovingError,
   TopologyChangeBlockedError,
   TransactionAbortedError,
   TransactionInDoubtError,

@@ -23,6 +23,12 @@ export class StepOvertaken extends ShardTxError {
 export interface FencedStep<T> {
   /** The shards whose fences the step holds and raises, in any order (taken in id order). */
   shards: string[]
+  /**
+   * `start` (default): hold the fences right after BEGIN, so the work runs alone on
+   * those shards. `end`: do the work first, beside the application's branches, and
+   * hold the fences only for the commit (a batch's move, docs/resharding.md).
+   */
+  hold?: 'start' | 'end'
   /** The epoch the step publishes: one more than the one it routes by. */
   next: Topology
   /** Claimed-by of the topology row (the job id). */
@@ -39,7 +45,8 @@ export interface FencedStepBounds {
 
 /**
  * Runs one step of a job as one shardtx two-phase transaction: hold the fence of
- * each of `shards` exclusively (id order, each wait bounded), do the work, insert
+ * each of `shards` exclusively (id order, each wait bounded) before or after the
+ * work, as `hold` says, do the work, insert
  * the next epoch's topology row on the log shard (its primary key is a
  * compare-and-set), and raise those fences to it. Everything commits together or
  * not at all, so routing, fences and rows never disagree (docs/resharding.md).
@@ -53,17 +60,21 @@ export async function runFencedStep<T>(ctx: ReshardContext, step: FencedStep<T>,
     try {
       return await ctx.transaction(
         async (tx) => {
-          for (const id of ids) {
-            const blocked = await ctx.fences.get(id)!.holdInBranch(tx.forShard(id), bounds.lockWaitMs, bounds.batchTimeoutMs)
-            if (blocked !== undefined) throw new FenceNotHeld(blocked.blockers)
+          const holdFences = async (): Promise<void> => {
+            for (const id of ids) {
+              const blocked = await ctx.fences.get(id)!.holdInBranch(tx.forShard(id), bounds.lockWaitMs, bounds.batchTimeoutMs)
+              if (blocked !== undefined) throw new FenceNotHeld(blocked.blockers)
+            }
           }
+          if (step.hold !== 'end') await holdFences()
           const result = await step.work(tx)
+          if (step.hold === 'end') await holdFences()
           await insertTopology(tx.forShard(ctx.config.logShardId), ctx.topologyTable, step.next, step.claimedBy)
           for (const id of ids) await ctx.fences.get(id)!.raiseInBranch(tx.forShard(id), step.next.epoch, step.next.logShardId)
           return result
         },
-        // Read committed: every read of the step sees what committed before it, after the
-        // fences are held and (MariaDB) the prepared branches drained, never an older snapshot.
+        // Read committed: every read of the step sees what committed before it, never an older
+        // snapshot: what the fences held at its start waited out, or a batch's freeze did.
         { timeout: bounds.batchTimeoutMs, isolationLevel: 'read committed' },
       )
     } catch (error) {

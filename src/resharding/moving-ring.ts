@@ -1,25 +1,24 @@
 import type { Knex } from 'knex'
-import type { ShardRing } from '../sharding/index.js'
 import { ConfigError } from '../errors.js'
+import type { ShardKey, ShardRing } from '../sharding/index.js'
+import { ringFor } from '../sharding/ring-cache.js'
+import type { MoveRouting, MovingKeys } from '../topology/routing.js'
 import type { Topology } from '../topology/topology.js'
-import { ringAfter, type ReshardPlan } from './reshard-plan.js'
+import { ringAfter, slotInBatch, type ReshardPlan } from './reshard-plan.js'
 import type { ReshardStore } from './reshard-store.js'
 
 const MAX_RINGS = 4
 
 /**
- * The rings of epochs in the middle of a job, for one process: a job's plan is
+ * How to route at epochs in the middle of a job, for one process: a job's plan is
  * read once (it never changes), and the last few rings are kept, since every
  * batch makes the processes that touch its shards reload.
  */
-export function movingRings(store: ReshardStore, logKnex: () => Knex): (topology: Topology) => Promise<ShardRing> {
+export function movingRings(store: ReshardStore, logKnex: () => Knex): (topology: Topology) => Promise<MoveRouting> {
   const plans = new Map<string, ReshardPlan>()
   const rings = new Map<string, ShardRing>()
   return async (topology) => {
     const move = topology.move!
-    const key = `${move.jobId}:${move.done}`
-    const cached = rings.get(key)
-    if (cached !== undefined) return cached
     let plan = plans.get(move.jobId)
     if (plan === undefined) {
       const job = await store.get(logKnex(), move.jobId)
@@ -28,9 +27,27 @@ export function movingRings(store: ReshardStore, logKnex: () => Knex): (topology
       plans.clear()
       plans.set(move.jobId, plan)
     }
-    const ring = ringAfter(plan, move.done)
-    if (rings.size >= MAX_RINGS) rings.delete(rings.keys().next().value!)
-    rings.set(key, ring)
-    return ring
+    // A batch's freeze keeps the ring of the epoch before it: one ring per `done`.
+    const key = `${move.jobId}:${move.done}`
+    let ring = rings.get(key)
+    if (ring === undefined) {
+      ring = ringAfter(plan, move.done)
+      if (rings.size >= MAX_RINGS) rings.delete(rings.keys().next().value!)
+      rings.set(key, ring)
+    }
+    return { ring, moving: move.moving === undefined ? undefined : movingKeys(plan, move.moving) }
+  }
+}
+
+/** The keys of batch `index` of `plan`: its slot range, where the two rings give the slot to its source and destination. */
+function movingKeys(plan: ReshardPlan, index: number): MovingKeys {
+  const batch = plan.batches[index]
+  if (batch === undefined) throw new ConfigError('log', `resharding job ${plan.jobId} has no batch ${index}`)
+  const before = ringFor(plan.from)
+  const after = ringFor(plan.to)
+  return {
+    jobId: plan.jobId,
+    batch: index,
+    has: (key: ShardKey) => slotInBatch(batch, before.slotFor(key), before, after),
   }
 }

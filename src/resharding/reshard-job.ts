@@ -80,11 +80,19 @@ export async function reverse(ctx: ReshardContext, options: ResolvedReshardOptio
   return moveBatches(ctx, job, 'back', options)
 }
 
-/** Stops a running job at its next batch boundary (routing stays as it is: valid, resumable, reversible). */
+/**
+ * Stops a running job at its next batch boundary (routing stays as it is: valid,
+ * resumable, reversible). A batch left frozen (its mover gone, or its move now
+ * refused by the state change) is unfrozen, so no key stays refused.
+ */
 export async function cancel(ctx: ReshardContext): Promise<ReshardProgress> {
   const job = await onLog(ctx, (log) => ctx.store.latest(log))
   if (job === undefined) throw new ConfigError('reshard', 'no resharding job to cancel')
   await onLog(ctx, (log) => ctx.store.setState(log, job.id, ['running', 'reversing'], 'cancelled'))
+  // A freeze compares-and-sets the job's row, so one that committed before the state
+  // change is visible now, and none can commit after it.
+  const { topology } = await ctx.state.reload()
+  if (topology.move?.jobId === job.id && topology.move.moving !== undefined) await unfreeze(ctx, topology)
   return progressOf((await onLog(ctx, (log) => ctx.store.get(log, job.id)))!)
 }
 
@@ -203,24 +211,85 @@ async function moveBatches(ctx: ReshardContext, first: ReshardJob, direction: 'f
 }
 
 /**
- * One batch: the rows of its slots from the shard that holds them to the other,
- * the job's `done` advanced by a compare-and-set, the next epoch published and
- * both shards' fences raised, in one two-phase transaction over the two shards
- * and the log shard.
+ * One batch, in two fenced steps (docs/resharding.md, "A batch in two steps"):
+ * freeze its slots (routers refuse their keys; the source refuses older epochs),
+ * then move their rows while the application runs on every other key, and
+ * publish the next epoch with the fences of both shards held only for the commit.
+ * A batch that another run left frozen is moved on from where it stands.
  */
 async function runBatch(ctx: ReshardContext, job: ReshardJob, direction: 'forward' | 'back', options: ResolvedReshardOptions): Promise<number> {
-  const routing = await ctx.state.reload()
-  const move = routing.topology.move
-  if (move === undefined || move.jobId !== job.id || move.done !== job.done) throw new StepOvertaken(`the topology is not at batch ${job.done} of job ${job.id}`)
+  let routing = await ctx.state.reload()
   const index = direction === 'forward' ? job.done : job.done - 1
+  const atBatch = (topology: Topology): boolean => topology.move !== undefined && topology.move.jobId === job.id && topology.move.done === job.done
+  if (!atBatch(routing.topology)) throw new StepOvertaken(`the topology is not at batch ${job.done} of job ${job.id}`)
+  if (routing.topology.move!.moving !== undefined && routing.topology.move!.moving !== index) {
+    await unfreeze(ctx, routing.topology)
+    routing = await ctx.state.reload()
+  }
+  if (routing.topology.move?.moving === undefined) {
+    await freeze(ctx, routing.topology, job, index, direction, options)
+    routing = await ctx.state.reload()
+  }
+  if (!atBatch(routing.topology) || routing.topology.move!.moving !== index) throw new StepOvertaken(`batch ${index} of job ${job.id} is not frozen`)
+  try {
+    return await moveFrozen(ctx, routing.topology, job, index, direction, options)
+  } catch (error) {
+    // Whatever stopped the move (a fence held past timeoutMs, a shard down), its keys must not
+    // stay refused: publish the batch unfrozen. A move that did commit has already moved on.
+    await unfreeze(ctx, routing.topology).catch((e: unknown) => ctx.logger.warn({ jobId: job.id, batch: index, err: e }, 'could not unfreeze a batch whose move failed'))
+    throw error
+  }
+}
+
+function sourceAndDestination(job: ReshardJob, index: number, direction: 'forward' | 'back'): [string, string] {
   const batch = job.plan.batches[index]!
-  const [source, destination] = direction === 'forward' ? [batch.from, batch.to] : [batch.to, batch.from]
+  return direction === 'forward' ? [batch.from, batch.to] : [batch.to, batch.from]
+}
+
+/**
+ * The first step of a batch: hold the source's fence (every branch on it under an
+ * older epoch finishes first), publish the same routing with the batch frozen, and
+ * raise the source's fence to it. The job's row is compared-and-set unchanged, so a
+ * cancel that committed first makes this step fail, and one that comes after sees it.
+ * The destination's fence stays: no router of any epoch sends it the batch's keys.
+ */
+async function freeze(ctx: ReshardContext, current: Topology, job: ReshardJob, index: number, direction: 'forward' | 'back', options: ResolvedReshardOptions): Promise<void> {
+  const [source] = sourceAndDestination(job, index, direction)
+  const next: Topology = { ...current, epoch: current.epoch + 1, move: { ...current.move!, moving: index } }
+  await runFencedStep(
+    ctx,
+    {
+      shards: [source],
+      next,
+      claimedBy: job.id,
+      work: async (tx) => {
+        const unchanged = { state: job.state, done: job.done }
+        if (!(await ctx.store.advance(tx.forShard(ctx.config.logShardId), job.id, unchanged, { ...unchanged, rowsMoved: 0 }))) {
+          throw new StepOvertaken(`job ${job.id} is no longer ${job.state} at batch ${job.done}`)
+        }
+      },
+    },
+    bounds(options),
+  )
+}
+
+/**
+ * The second step: the frozen batch's rows from the source to the destination,
+ * the job's `done` advanced by a compare-and-set, the next epoch published and
+ * both shards' fences raised, in one two-phase transaction over the two shards
+ * and the log shard. The rows move beside the application's branches (nobody
+ * routes to them); the fences are held only from the end of the copy to the
+ * commit, so no branch on either shard sees one side committed and not the other.
+ */
+async function moveFrozen(ctx: ReshardContext, frozen: Topology, job: ReshardJob, index: number, direction: 'forward' | 'back', options: ResolvedReshardOptions): Promise<number> {
+  const batch = job.plan.batches[index]!
+  const [source, destination] = sourceAndDestination(job, index, direction)
   const nextDone = direction === 'forward' ? job.done + 1 : job.done - 1
   const finished = direction === 'forward' ? nextDone === job.total : nextDone === 0
-  const epoch = routing.epoch + 1
+  const epoch = frozen.epoch + 1
   const next: Topology = finished
-    ? { epoch, shards: direction === 'forward' ? job.plan.to : job.plan.from, logShardId: routing.topology.logShardId }
-    : { epoch, shards: job.plan.to, logShardId: routing.topology.logShardId, move: { jobId: job.id, done: nextDone, total: job.total, from: job.plan.from } }
+    ? { epoch, shards: direction === 'forward' ? job.plan.to : job.plan.from, logShardId: frozen.logShardId }
+    : { epoch, shards: job.plan.to, logShardId: frozen.logShardId, move: { jobId: job.id, done: nextDone, total: job.total, from: job.plan.from } }
   const before = ringFor(job.plan.from)
   const after = ringFor(job.plan.to)
   const nextState: ReshardState = finished ? (direction === 'forward' ? 'done' : 'reversed') : job.state
@@ -228,6 +297,7 @@ async function runBatch(ctx: ReshardContext, job: ReshardJob, direction: 'forwar
     ctx,
     {
       shards: [source, destination],
+      hold: 'end',
       next,
       claimedBy: job.id,
       work: async (tx) => {
@@ -248,6 +318,28 @@ async function runBatch(ctx: ReshardContext, job: ReshardJob, direction: 'forwar
     },
     bounds(options),
   )
+}
+
+/**
+ * Publishes the routing of `frozen` with no batch frozen: its keys route to the
+ * source again. No fence changes: a router still at the frozen epoch only refuses
+ * more keys. It takes the same epoch number a move of the batch would, so the
+ * topology's primary key lets exactly one of them publish; a move that loses
+ * rolls back, its rows still on the source. Resolves once the topology has moved
+ * past `frozen`, by this call or another.
+ */
+export async function unfreeze(ctx: ReshardContext, frozen: Topology): Promise<void> {
+  const { moving: _, ...move } = frozen.move!
+  const next: Topology = { ...frozen, epoch: frozen.epoch + 1, move }
+  try {
+    await ctx.transaction((tx) => insertTopology(tx.forShard(ctx.config.logShardId), ctx.topologyTable, next, move.jobId), { timeout: 30_000 })
+  } catch (error) {
+    ctx.state.invalidate()
+    if ((await ctx.state.reload()).epoch > frozen.epoch) return
+    throw error
+  }
+  ctx.state.invalidate()
+  ctx.logger.info({ jobId: move.jobId, batch: frozen.move!.moving, epoch: next.epoch }, 'resharding batch unfrozen')
 }
 
 function bounds(options: ResolvedReshardOptions): FencedStepBounds {

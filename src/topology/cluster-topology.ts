@@ -7,7 +7,7 @@ import { fenceTableOf, topologyTableOf } from './table-names.js'
 import { TopologyState } from './topology-state.js'
 import { TopologyStore } from './topology-store.js'
 import { routingSet, type Topology } from './topology.js'
-import type { ShardRing } from '../sharding/index.js'
+import type { MoveRouting } from './routing.js'
 
 /** Everything topology-related a cluster holds: the store, each shard's fence, the state routing reads. */
 export interface ClusterTopology {
@@ -21,7 +21,7 @@ export function createClusterTopology(
   participants: ReadonlyMap<string, Participant>,
   logger: Logger,
   fenceOf: (participant: Participant, fenceTable: string) => EpochFence,
-  movingRing: (topology: Topology) => Promise<ShardRing>,
+  movingRing: (topology: Topology) => Promise<MoveRouting>,
 ): ClusterTopology {
   const store = new TopologyStore(participants.get(config.logShardId)!.knex, topologyTableOf(config.logTable))
   const fences = new Map<string, EpochFence>()

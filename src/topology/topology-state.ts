@@ -6,7 +6,7 @@ import { ringFor } from '../sharding/ring-cache.js'
 import type { ShardRing } from '../sharding/index.js'
 import type { EpochFence } from './epoch-fence.js'
 import { MissingFenceTableError } from './missing-fence-table.js'
-import type { Routing } from './routing.js'
+import type { MoveRouting, Routing } from './routing.js'
 import { describeDiff, diffTopology, isSameTopology } from './topology-diff.js'
 import type { TopologyStore } from './topology-store.js'
 import { routedShards, type Topology, type TopologyShard } from './topology.js'
@@ -30,8 +30,8 @@ export interface TopologyStateSettings {
   fences: ReadonlyMap<string, EpochFence>
   /** Creates a shard's fence table (its fence migration), for a shard migrate() could not reach. */
   createFenceTable(shardId: string): Promise<void>
-  /** The ring of an epoch in the middle of a resharding job (it reads the job's plan). */
-  movingRing(topology: Topology): Promise<ShardRing>
+  /** How to route at an epoch in the middle of a resharding job (it reads the job's plan). */
+  movingRing(topology: Topology): Promise<MoveRouting>
   logger: Logger
 }
 
@@ -111,14 +111,14 @@ export class TopologyState {
   }
 
   /**
-   * Routes by `topology` from now on (after this process changed it); `ring` is
+   * Routes by `topology` from now on (after this process changed it); `moved` is
    * required for an epoch in the middle of a resharding job.
    */
-  adopt(topology: Topology, ring?: ShardRing): Routing {
+  adopt(topology: Topology, moved?: MoveRouting): Routing {
     this.#assertConnectable(topology)
-    if (topology.move !== undefined && ring === undefined) throw new Error('a topology in the middle of a move needs its ring')
+    if (topology.move !== undefined && moved === undefined) throw new Error('a topology in the middle of a move needs its ring')
     const previous = this.#current.topology
-    this.#current = { topology, ring: ring ?? ringFor(topology.shards), epoch: topology.epoch }
+    this.#current = { topology, ring: moved?.ring ?? ringFor(topology.shards), epoch: topology.epoch, moving: moved?.moving }
     this.#loaded = true
     if (previous.epoch !== 0 && previous.epoch !== topology.epoch) {
       this.#settings.logger.info({ from: previous.epoch, to: topology.epoch }, 'routing by a new topology epoch')

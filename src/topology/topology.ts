@@ -49,6 +49,11 @@ export interface TopologyMove {
   readonly total: number
   /** The routing set the job moves rows away from. */
   readonly from: readonly TopologyShard[]
+  /**
+   * The batch being moved, when set: its keys are refused by every router at this
+   * epoch (a retryable KeyMovingError) until the batch's move publishes the next one.
+   */
+  readonly moving?: number | undefined
 }
 
 /** Every shard a topology routes some key to: during a move, those of both sets. */
@@ -61,13 +66,14 @@ export function routedShards(topology: Topology): TopologyShard[] {
 
 export function encodeMove(move: TopologyMove | undefined): string | null {
   if (move === undefined) return null
-  return JSON.stringify({ job: move.jobId, done: move.done, total: move.total, from: routingSet(move.from) })
+  return JSON.stringify({ job: move.jobId, done: move.done, total: move.total, from: routingSet(move.from), ...(move.moving === undefined ? {} : { moving: move.moving }) })
 }
 
 export function decodeMove(text: string | null | undefined): TopologyMove | undefined {
   if (text === null || text === undefined || text === '') return undefined
-  const parsed = JSON.parse(text) as { job: string; done: number; total: number; from: TopologyShard[] }
-  return { jobId: parsed.job, done: Number(parsed.done), total: Number(parsed.total), from: routingSet(parsed.from) }
+  const parsed = JSON.parse(text) as { job: string; done: number; total: number; from: TopologyShard[]; moving?: number }
+  const move = { jobId: parsed.job, done: Number(parsed.done), total: Number(parsed.total), from: routingSet(parsed.from) }
+  return parsed.moving === undefined ? move : { ...move, moving: Number(parsed.moving) }
 }
 
 /** The routing set of shards given in any order: sorted by id, only what routing reads. */

@@ -15,7 +15,7 @@ import { tableRouter } from '../sharded-tables/table-router.js'
 import { functionOption } from '../config/validate.js'
 import { Transaction, type TransactionInside, type TransactionState } from './transaction.js'
 import { fenceEnabled } from '../topology/fence-switch.js'
-import type { Routing } from '../topology/routing.js'
+import { routeKey, type Routing } from '../topology/routing.js'
 
 /** When an outcome hook runs. */
 export type Outcome = 'committed' | 'rolled back' | 'unknown'
@@ -82,7 +82,7 @@ export class TransactionContext implements BranchOwner, TransactionInside, Detec
 
   forKey(key: string | number | bigint | Uint8Array): Knex {
     this.assertAcceptsStatements()
-    return this.branch(this.#routing.ring.shardFor(key as string)).knex
+    return this.branch(routeKey(this.#routing, key)).knex
   }
 
   table<TRow extends object>(name: string): ShardedQuery<TRow> {
