@@ -37,7 +37,7 @@ import type { ShardRing } from './sharding/index.js'
 import { reshardTableOf, topologyTableOf } from './topology/table-names.js'
 import { movingRings } from './resharding/moving-ring.js'
 import type { ReshardContext } from './resharding/reshard-context.js'
-import { cancel, planFor, reshard, reverse, status } from './resharding/reshard-job.js'
+import { cancel, planFor, reshard, reverse, status, unfreezeExpired } from './resharding/reshard-job.js'
 import { resolveReshardOptions, type ReshardOptions } from './resharding/reshard-options.js'
 import type { ReshardPlanReport } from './resharding/plan-reshard.js'
 import type { ReshardProgress } from './resharding/reshard-progress.js'
@@ -113,7 +113,7 @@ export class Cluster {
       routedShardIds: routedShardIdsOf(config.shards.map((s) => s.id), () => topology.state.current.ring),
       step,
     }
-    this.#recovery = new BackgroundRecovery(this.#runtime)
+    this.#recovery = new BackgroundRecovery(this.#runtime, () => unfreezeExpired(this.#reshardContext()))
     if (config.recovery.enabled) this.#recovery.start()
   }
 

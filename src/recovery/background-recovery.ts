@@ -21,8 +21,12 @@ export class BackgroundRecovery {
   #running: Round | undefined
   #stopped = false
 
-  constructor(runtime: ClusterRuntime) {
+  readonly #afterRound: (() => Promise<unknown>) | undefined
+
+  /** `afterRound`: more upkeep for each background round (a resharding batch left frozen). */
+  constructor(runtime: ClusterRuntime, afterRound?: () => Promise<unknown>) {
     this.#runtime = runtime
+    this.#afterRound = afterRound
   }
 
   start(): void {
@@ -85,6 +89,7 @@ export class BackgroundRecovery {
         logger.warn({ err: error }, 'recovery round failed; next round retries')
       }
     }
+    await this.#afterRound?.().catch((error: unknown) => logger.warn({ err: error }, 'recovery upkeep failed; next round retries'))
     this.#schedule(config.recovery.intervalMs)
   }
 }

@@ -217,6 +217,23 @@ async function moveBatches(ctx: ReshardContext, first: ReshardJob, direction: 'f
  * publish the next epoch with the fences of both shards held only for the commit.
  * A batch that another run left frozen is moved on from where it stands.
  */
+/**
+ * A batch frozen past its `frozenUntil` (its mover died between the freeze and the
+ * move, or gave up without unfreezing) is unfrozen. Run by background recovery, in
+ * every process that routes by such an epoch. Only liveness depends on the clock:
+ * an unfreeze is safe at any time (see {@link unfreeze}).
+ */
+export async function unfreezeExpired(ctx: ReshardContext): Promise<boolean> {
+  const known = ctx.state.current.topology.move
+  if (known?.moving === undefined || (known.frozenUntil ?? Infinity) > Date.now()) return false
+  const { topology } = await ctx.state.reload()
+  const move = topology.move
+  if (move?.moving === undefined || (move.frozenUntil ?? Infinity) > Date.now()) return false
+  ctx.logger.warn({ jobId: move.jobId, batch: move.moving, epoch: topology.epoch }, 'a resharding batch stayed frozen past its mover\'s deadline; unfreezing it')
+  await unfreeze(ctx, topology)
+  return true
+}
+
 async function runBatch(ctx: ReshardContext, job: ReshardJob, direction: 'forward' | 'back', options: ResolvedReshardOptions): Promise<number> {
   let routing = await ctx.state.reload()
   const index = direction === 'forward' ? job.done : job.done - 1
@@ -255,7 +272,9 @@ function sourceAndDestination(job: ReshardJob, index: number, direction: 'forwar
  */
 async function freeze(ctx: ReshardContext, current: Topology, job: ReshardJob, index: number, direction: 'forward' | 'back', options: ResolvedReshardOptions): Promise<void> {
   const [source] = sourceAndDestination(job, index, direction)
-  const next: Topology = { ...current, epoch: current.epoch + 1, move: { ...current.move!, moving: index } }
+  // The longest a live mover spends on the move: its fence holds retried until timeoutMs, its transaction bounded by batchTimeoutMs.
+  const frozenUntil = Date.now() + options.timeoutMs + options.batchTimeoutMs
+  const next: Topology = { ...current, epoch: current.epoch + 1, move: { ...current.move!, moving: index, frozenUntil } }
   await runFencedStep(
     ctx,
     {
@@ -329,7 +348,7 @@ async function moveFrozen(ctx: ReshardContext, frozen: Topology, job: ReshardJob
  * past `frozen`, by this call or another.
  */
 export async function unfreeze(ctx: ReshardContext, frozen: Topology): Promise<void> {
-  const { moving: _, ...move } = frozen.move!
+  const { moving: _moving, frozenUntil: _until, ...move } = frozen.move!
   const next: Topology = { ...frozen, epoch: frozen.epoch + 1, move }
   try {
     await ctx.transaction((tx) => insertTopology(tx.forShard(ctx.config.logShardId), ctx.topologyTable, next, move.jobId), { timeout: 30_000 })

@@ -54,6 +54,12 @@ export interface TopologyMove {
    * epoch (a retryable KeyMovingError) until the batch's move publishes the next one.
    */
   readonly moving?: number | undefined
+  /**
+   * With `moving`: when (ms since the epoch) the mover that froze the batch gives up
+   * on its move at the latest. Past it, any process's background recovery unfreezes
+   * the batch, so a mover that died between the two steps leaves no key refused.
+   */
+  readonly frozenUntil?: number | undefined
 }
 
 /** Every shard a topology routes some key to: during a move, those of both sets. */
@@ -66,14 +72,15 @@ export function routedShards(topology: Topology): TopologyShard[] {
 
 export function encodeMove(move: TopologyMove | undefined): string | null {
   if (move === undefined) return null
-  return JSON.stringify({ job: move.jobId, done: move.done, total: move.total, from: routingSet(move.from), ...(move.moving === undefined ? {} : { moving: move.moving }) })
+  return JSON.stringify({ job: move.jobId, done: move.done, total: move.total, from: routingSet(move.from), ...(move.moving === undefined ? {} : { moving: move.moving, frozenUntil: move.frozenUntil }) })
 }
 
 export function decodeMove(text: string | null | undefined): TopologyMove | undefined {
   if (text === null || text === undefined || text === '') return undefined
-  const parsed = JSON.parse(text) as { job: string; done: number; total: number; from: TopologyShard[]; moving?: number }
+  const parsed = JSON.parse(text) as { job: string; done: number; total: number; from: TopologyShard[]; moving?: number; frozenUntil?: number }
   const move = { jobId: parsed.job, done: Number(parsed.done), total: Number(parsed.total), from: routingSet(parsed.from) }
-  return parsed.moving === undefined ? move : { ...move, moving: Number(parsed.moving) }
+  if (parsed.moving === undefined) return move
+  return { ...move, moving: Number(parsed.moving), ...(parsed.frozenUntil === undefined ? {} : { frozenUntil: Number(parsed.frozenUntil) }) }
 }
 
 /** The routing set of shards given in any order: sorted by id, only what routing reads. */
