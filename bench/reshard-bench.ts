@@ -189,7 +189,7 @@ export async function measureReshard(
     let moverBatches = 0
     let moverMs = 0
     let jobs = 0
-    /** Runs the mover for about `ms`; resolves with each batch's time (fences held), estimated from the gaps between reports × the duty cycle. */
+    /** Runs the mover for about `ms`; resolves with each batch's working time (its freeze and its move), estimated from the gaps between reports × the duty cycle. */
     const moveFor = async (ms: number, batchSize: number, dutyCycle: number): Promise<number[]> => {
       const steps: number[] = []
       const controller = new AbortController()
