@@ -31,13 +31,18 @@ export async function keysInSlots(
 /**
  * Moves every row of `table` whose key is in `keys` from `source` to `destination`
  * (both knex bound to branches of one transaction): read, insert, delete. Resolves
- * with the number of rows moved.
+ * with the number of rows moved. The read locks the rows (`FOR UPDATE`, by key, so
+ * only the batch's rows): a statement that spans shards may still update them while
+ * the batch is frozen, and a plain read would copy the value from before its update
+ * and then delete the updated row (the model check found it). Locked, either the
+ * update commits first and the read waits for it, or the update waits for the move,
+ * whose fence hold then times out against the update's branch and rolls it back.
  */
 export async function moveRows(source: Knex, destination: Knex, table: ShardedTable, keys: Record<string, unknown>[]): Promise<number> {
   let moved = 0
   for (let i = 0; i < keys.length; i += KEYS_PER_STATEMENT) {
     const chunk = keys.slice(i, i + KEYS_PER_STATEMENT)
-    const rows = (await whereKeys(source(table.name), table, chunk).select('*')) as Record<string, unknown>[]
+    const rows = (await whereKeys(source(table.name), table, chunk).select('*').forUpdate()) as Record<string, unknown>[]
     await insertAll(destination, table.name, rows)
     await whereKeys(source(table.name), table, chunk).del()
     moved += rows.length
