@@ -7,7 +7,7 @@ import type { Topology, TopologyShard } from '../topology/topology.js'
 import { isStale } from '../topology/with-topology.js'
 import { type FencedStepBounds, insertTopology, runFencedStep, StepOvertaken } from './fenced-step.js'
 import { copyTable, keysInSlots, moveRows, type ShardedTable } from './move-rows.js'
-import { planReshard, refuseProblems, type ReshardPlanReport } from './plan-reshard.js'
+import { type PlanReads, planReshard, refuseProblems, type ReshardPlanReport } from './plan-reshard.js'
 import { onLog, onShard, type ReshardContext } from './reshard-context.js'
 import type { ResolvedReshardOptions } from './reshard-options.js'
 import { slotInBatch } from './reshard-plan.js'
@@ -22,12 +22,17 @@ function referenceTables(ctx: ReshardContext): string[] {
   return [...ctx.config.tables.values()].filter((t) => t.kind === 'reference').map((t) => t.name)
 }
 
+/** How a plan reads the shards: each statement bounded by `statementMs` (a key scan of a large table included). */
+function planReads(ctx: ReshardContext, statementMs: number): PlanReads {
+  return { participants: ctx.participants, statementMs, shapeOf: (participant, knex, table) => ctx.shapeOf(participant, knex, table) }
+}
+
 /** The dry run: what `reshard(target)` would move, and what stops it. Writes nothing. */
-export async function planFor(ctx: ReshardContext, target: TopologyTarget, batchSize: number): Promise<ReshardPlanReport> {
+export async function planFor(ctx: ReshardContext, target: TopologyTarget, batchSize: number, statementMs: number): Promise<ReshardPlanReport> {
   const current = (await ctx.state.reload()).topology
   if (current.move !== undefined) throw jobInProgress(current.move.jobId)
   const to = resolveTarget({ config: ctx.config, participants: ctx.participants }, target)
-  return planReshard(ctx.participants, shardedTables(ctx), referenceTables(ctx), current.shards, to, batchSize)
+  return planReshard(planReads(ctx, statementMs), shardedTables(ctx), referenceTables(ctx), current.shards, to, batchSize)
 }
 
 /**
@@ -109,7 +114,7 @@ export async function status(ctx: ReshardContext): Promise<ReshardProgress | und
  * write can miss an added shard.
  */
 async function start(ctx: ReshardContext, current: Topology, to: TopologyShard[], options: ResolvedReshardOptions): Promise<ReshardJob> {
-  const plan = await planReshard(ctx.participants, shardedTables(ctx), referenceTables(ctx), current.shards, to, options.batchSize)
+  const plan = await planReshard(planReads(ctx, options.batchTimeoutMs), shardedTables(ctx), referenceTables(ctx), current.shards, to, options.batchSize)
   refuseProblems(plan.problems)
   const pending = await onLog(ctx, () => ctx.topologyStore.pending(current.epoch))
   if (pending !== undefined) {
@@ -206,7 +211,10 @@ async function moveBatches(ctx: ReshardContext, first: ReshardJob, direction: 'f
   }
   // Route by where the job stopped, as setTopology() leaves its process routing by the
   // epoch it published: otherwise shardFor() would answer by the ring before the last batch.
-  await ctx.state.reload()
+  // A batch still frozen now is one this run will not move (a cancel or a reverse found it
+  // frozen, with nothing left to move this way): unfreeze it, or its keys stay refused.
+  const { topology } = await ctx.state.reload()
+  if (topology.move?.jobId === job.id && topology.move.moving !== undefined) await unfreeze(ctx, topology)
   return report()
 }
 
