@@ -36,6 +36,7 @@ import { routeKey } from './topology/routing.js'
 import type { ShardRing } from './sharding/index.js'
 import { reshardTableOf, topologyTableOf } from './topology/table-names.js'
 import { movingRings } from './resharding/moving-ring.js'
+import { tableShapeOf } from '../adapters/table-shapes.js'
 import type { ReshardContext } from './resharding/reshard-context.js'
 import { cancel, planFor, reshard, reverse, status, unfreezeExpired } from './resharding/reshard-job.js'
 import { resolveReshardOptions, type ReshardOptions } from './resharding/reshard-options.js'
@@ -280,7 +281,8 @@ export class Cluster {
    */
   async reshardPlan(target: TopologyTarget, options?: Pick<ReshardOptions, 'batchSize'>): Promise<ReshardPlanReport> {
     this.#assertOpen()
-    return planFor(this.#reshardContext(), target, resolveReshardOptions(options).batchSize)
+    const resolved = resolveReshardOptions(options)
+    return planFor(this.#reshardContext(), target, resolved.batchSize, resolved.batchTimeoutMs)
   }
 
   /**
@@ -347,6 +349,7 @@ export class Cluster {
       state: this.#topology.state,
       store: this.#reshardStore,
       logger: this.#runtime.logger,
+      shapeOf: tableShapeOf,
       transaction: (work, options) => this.transaction(work, { ...options, independent: true }),
     }
   }

@@ -6,6 +6,8 @@ import { diffRings, type ShardKey } from '../sharding/index.js'
 import type { TopologyShard } from '../topology/topology.js'
 import { planBatches, type ReshardBatch, type SlotRowCounts } from './reshard-plan.js'
 import type { ShardedTable } from './move-rows.js'
+import { shapeFindings, type TableShape } from './table-shape.js'
+import type { Knex } from 'knex'
 
 /**
  * What a job would do, computed without writing anything (`shardtx reshard plan`).
@@ -28,11 +30,25 @@ export interface ReshardPlanReport {
   removed: string[]
   /** Prerequisites that fail; a job is refused while any is listed. */
   problems: string[]
+  /** What may go wrong for some rows (a narrower column somewhere); the job may run. */
+  warnings: string[]
 }
 
-/** Counts the moving rows (reading every key of every declared sharded table on the shards that lose slots) and splits them into batches. */
+/** How a plan reads the shards: statements bounded by `statementMs`, table shapes in each shard's dialect. */
+export interface PlanReads {
+  participants: ReadonlyMap<string, Participant>
+  statementMs: number
+  shapeOf(participant: Participant, knex: Knex, table: string): Promise<TableShape | undefined>
+}
+
+/**
+ * Counts the moving rows (reading every key of every declared sharded table on the
+ * shards that lose slots), splits them into batches, and checks the prerequisites.
+ * Every statement is bounded by `reads.statementMs`: a shard that stops answering
+ * is a ShardUnresponsiveError naming it, not a plan that never returns.
+ */
 export async function planReshard(
-  participants: ReadonlyMap<string, Participant>,
+  reads: PlanReads,
   tables: ShardedTable[],
   referenceTables: string[],
   from: readonly TopologyShard[],
@@ -48,27 +64,27 @@ export async function planReshard(
   const counts = new Map<string, Map<number, number>>()
   const rows = new Map<string, { table: string; from: string; to: string; rows: number }>()
   for (const shardId of [...losing].sort()) {
-    const participant = participants.get(shardId)!
-    const knex = participant.knex
     const perSlot = new Map<number, number>()
     counts.set(shardId, perSlot)
-    for (const table of tables) {
-      const keys = await readKeys(participant, knex, table)
-      if (keys === undefined) continue
-      for (const row of keys) {
-        const key = table.keyOf(row) as ShardKey
-        const slot = before.slotFor(key)
-        const target = after.slotOwner(slot)
-        if (target === shardId) continue
-        perSlot.set(slot, (perSlot.get(slot) ?? 0) + 1)
-        const id = `${table.name}\u0000${shardId}\u0000${target}`
-        const entry = rows.get(id) ?? { table: table.name, from: shardId, to: target, rows: 0 }
-        entry.rows++
-        rows.set(id, entry)
+    await onBounded(reads, shardId, async (participant, knex) => {
+      for (const table of tables) {
+        const keys = await readKeys(participant, knex, table)
+        if (keys === undefined) continue
+        for (const row of keys) {
+          const key = table.keyOf(row) as ShardKey
+          const slot = before.slotFor(key)
+          const target = after.slotOwner(slot)
+          if (target === shardId) continue
+          perSlot.set(slot, (perSlot.get(slot) ?? 0) + 1)
+          const id = `${table.name}\u0000${shardId}\u0000${target}`
+          const entry = rows.get(id) ?? { table: table.name, from: shardId, to: target, rows: 0 }
+          entry.rows++
+          rows.set(id, entry)
+        }
       }
-    }
+    })
   }
-  const problems = await checkPrerequisites(participants, tables, referenceTables, [...new Set([...fromIds, ...toIds])].sort())
+  const { problems, warnings } = await checkPrerequisites(reads, tables, referenceTables, [...new Set([...fromIds, ...toIds])].sort())
   return {
     from: [...from],
     to: [...to],
@@ -78,11 +94,23 @@ export async function planReshard(
     added: [...toIds].filter((id) => !fromIds.has(id)).sort(),
     removed: [...fromIds].filter((id) => !toIds.has(id)).sort(),
     problems,
+    warnings,
+  }
+}
+
+/** Runs `read` on a bounded knex of its own for `shardId`, destroyed after. */
+async function onBounded<T>(reads: PlanReads, shardId: string, read: (participant: Participant, knex: Knex) => Promise<T>): Promise<T> {
+  const participant = reads.participants.get(shardId)!
+  const knex = participant.boundedKnex(reads.statementMs)
+  try {
+    return await read(participant, knex)
+  } finally {
+    await knex.destroy().catch(() => {})
   }
 }
 
 /** The key columns of every row of `table` on one shard (undefined when the shard has no such table). */
-async function readKeys(participant: Participant, knex: Participant['knex'], table: ShardedTable): Promise<Record<string, unknown>[] | undefined> {
+async function readKeys(participant: Participant, knex: Knex, table: ShardedTable): Promise<Record<string, unknown>[] | undefined> {
   try {
     if (!(await knex.schema.hasTable(table.name))) return undefined
     return (await knex(table.name).select([...table.keyColumns])) as Record<string, unknown>[]
@@ -92,47 +120,49 @@ async function readKeys(participant: Participant, knex: Participant['knex'], tab
 }
 
 /**
- * Every declared table exists on every shard of both sets with the same columns,
- * and a sharded table's key columns among them: a batch copies rows column by
- * column, across dialects too.
+ * Every declared table exists on every shard of both sets with the same columns;
+ * a sharded table has a primary key and an index that starts with its shard key;
+ * each column holds the same kind of value in every shard's dialect (table-shape.ts).
+ * A batch copies rows column by column, across dialects too.
  */
 async function checkPrerequisites(
-  participants: ReadonlyMap<string, Participant>,
+  reads: PlanReads,
   tables: ShardedTable[],
   referenceTables: string[],
   shardIds: string[],
-): Promise<string[]> {
+): Promise<{ problems: string[]; warnings: string[] }> {
   const problems: string[] = []
+  const warnings: string[] = []
   for (const name of [...tables.map((t) => t.name), ...referenceTables]) {
-    const columnsByShard = new Map<string, string>()
+    const shapes = new Map<string, TableShape>()
     for (const id of shardIds) {
-      const participant = participants.get(id)!
-      const columns = await columnsOf(participant, name)
-      if (columns === undefined) {
+      const shape = await onBounded(reads, id, async (participant, knex) => {
+        try {
+          return await reads.shapeOf(participant, knex, name)
+        } catch (error) {
+          throw asUnavailable(participant, `could not read the columns of ${name}`, error)
+        }
+      })
+      if (shape === undefined) {
         problems.push(`table ${name} does not exist on shard ${id} (run your migrations there first: cluster.migrateShards())`)
         continue
       }
-      columnsByShard.set(id, columns.join(', '))
+      shapes.set(id, shape)
       const table = tables.find((t) => t.name === name)
       for (const key of table?.keyColumns ?? []) {
-        if (!columns.includes(key)) problems.push(`table ${name} on shard ${id} has no key column ${key}`)
+        if (!shape.columns.some((c) => c.name === key)) problems.push(`table ${name} on shard ${id} has no key column ${key}`)
       }
     }
-    const shapes = new Set(columnsByShard.values())
-    if (shapes.size > 1) {
-      problems.push(`table ${name} has different columns on different shards: ${[...columnsByShard].map(([id, c]) => `${id} (${c})`).join('; ')}`)
+    const columnSets = new Map([...shapes].map(([id, shape]) => [id, shape.columns.map((c) => c.name).join(', ')]))
+    if (new Set(columnSets.values()).size > 1) {
+      problems.push(`table ${name} has different columns on different shards: ${[...columnSets].map(([id, c]) => `${id} (${c})`).join('; ')}`)
+      continue
     }
+    const found = shapeFindings(name, shapes, tables.find((t) => t.name === name)?.keyColumns)
+    problems.push(...found.problems)
+    warnings.push(...found.warnings)
   }
-  return problems
-}
-
-async function columnsOf(participant: Participant, name: string): Promise<string[] | undefined> {
-  try {
-    if (!(await participant.knex.schema.hasTable(name))) return undefined
-    return Object.keys(await participant.knex(name).columnInfo()).sort()
-  } catch (error) {
-    throw asUnavailable(participant, `could not read the columns of ${name}`, error)
-  }
+  return { problems, warnings }
 }
 
 export function refuseProblems(problems: string[]): void {

@@ -8,6 +8,7 @@ import type { TopologyStore } from '../topology/topology-store.js'
 import type { Transaction } from '../transaction/transaction.js'
 import type { TransactionOptions } from '../transaction/transaction-options.js'
 import type { ReshardStore } from './reshard-store.js'
+import type { TableShape } from './table-shape.js'
 import { asUnavailable } from '../shard-unavailable.js'
 
 /** What a resharding job needs of its cluster. */
@@ -20,6 +21,8 @@ export interface ReshardContext {
   readonly state: TopologyState
   readonly store: ReshardStore
   readonly logger: Logger
+  /** A table's columns and indexes on a shard, in its dialect (adapters/table-shapes.ts). */
+  shapeOf(participant: Participant, knex: Knex, table: string): Promise<TableShape | undefined>
   /** A shardtx transaction of the cluster (the mover's batches are ordinary two-phase transactions). */
   transaction<T>(work: (tx: Transaction) => Promise<T>, options: TransactionOptions): Promise<T>
 }

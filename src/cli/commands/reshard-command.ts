@@ -204,6 +204,7 @@ function planText(plan: ReshardPlanReport, batchSize: number | undefined): strin
   lines.push(`batches: ${plan.batches.length}${batchSize === undefined ? '' : ` of up to ${batchSize} rows`}`)
   if (plan.added.length > 0) lines.push(`reference tables are copied to ${plan.added.join(', ')} before it takes any slot`)
   lines.push(plan.problems.length === 0 ? 'problems: none' : `problems (the job is refused until they are fixed):\n${plan.problems.map((p) => `  ${p}`).join('\n')}`)
+  if (plan.warnings.length > 0) lines.push(`warnings (the job may run; some rows may not fit):\n${plan.warnings.map((w) => `  ${w}`).join('\n')}`)
   return lines.join('\n')
 }
 
