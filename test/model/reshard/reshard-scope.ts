@@ -59,11 +59,12 @@ export interface ReshardScope {
   /** One writer process per entry, starting at epoch 1 (before the job), writing its key in each transaction. */
   writers: ReadonlyArray<{ key: number; transactions: number }>
   /**
-   * Fan-out writer processes (no key: `UPDATE t SET …` on every shard of its epoch's
-   * set, one transaction each, starting at epoch 1). The router never refuses them for a
-   * frozen batch; each branch passes the fence with its shared lock like any branch.
+   * Fan-out processes, one transaction each, starting at epoch 1: a statement with no
+   * key on every shard of its epoch's set, `write` (`UPDATE t SET …`) or `read`
+   * (`SELECT … FROM t`). The router never refuses them for a frozen batch; each branch
+   * passes the fence with its shared lock like any branch.
    */
-  fanOuts?: number
+  fanOuts?: ReadonlyArray<'write' | 'read'>
   movers: number
   /**
    * An operator may stop the job once, at any time: `cancel()` (the job's state and,
@@ -131,7 +132,9 @@ export const reshardScopes: readonly ReshardScope[] = [
   { ...base, name: 'two-movers', kinds: ['pg', 'mysql', 'pg'], writers: [], movers: 2, reverse: true, failures: 1 },
   // A fan-out writer (not refused for a frozen batch) racing the copy, a cancel, two crashes; the copy reads with a
   // locking read: with a plain one a fan-out write is lost (see reshard-model.test.ts, "found by the model").
-  { ...base, name: 'fan-out/reverse/2-failures', kinds: ['pg', 'mysql', 'pg'], writers: [], fanOuts: 1, copyRead: 'locking', reverse: true, failures: 2 },
+  { ...base, name: 'fan-out/reverse/2-failures', kinds: ['pg', 'mysql', 'pg'], writers: [], fanOuts: ['write'], copyRead: 'locking', reverse: true, failures: 2 },
+  // A fan-out reader racing the same (with the plain copy read: a reader does not care): it sees each row once.
+  { ...base, name: 'fan-out-read/reverse/2-failures', kinds: ['pg', 'mysql', 'pg'], writers: [], fanOuts: ['read'], reverse: true, failures: 2 },
 ]
 
 /** `npx tsx test/model/run.ts --scope reshard-large`. */
@@ -139,8 +142,9 @@ export const largeReshardScopes: readonly ReshardScope[] = [
   { ...base, name: 'pg-mysql-pg/3-failures', kinds: ['pg', 'mysql', 'pg'], writers: twoWriters, failures: 3 },
   { ...base, name: 'reverse/mysql-pg-mysql/2-failures', kinds: ['mysql', 'pg', 'mysql'], writers: twoWriters, reverse: true, failures: 2 },
   { ...base, name: 'two-movers/1-writer', kinds: ['pg', 'mysql', 'pg'], writers: [{ key: 1, transactions: 1 }], movers: 2, reverse: true, failures: 1 },
-  { ...base, name: 'fan-out/2-writers', kinds: ['pg', 'mysql', 'pg'], writers: twoWriters, fanOuts: 1, copyRead: 'locking', failures: 1 },
-  { ...base, name: 'fan-out/reverse/mysql-pg-mysql/1-writer', kinds: ['mysql', 'pg', 'mysql'], writers: [{ key: 0, transactions: 1 }], fanOuts: 1, copyRead: 'locking', reverse: true, failures: 1 },
+  { ...base, name: 'fan-out/2-writers', kinds: ['pg', 'mysql', 'pg'], writers: twoWriters, fanOuts: ['write'], copyRead: 'locking', failures: 1 },
+  { ...base, name: 'fan-out/write-and-read/reverse', kinds: ['pg', 'mysql', 'pg'], writers: [], fanOuts: ['write', 'read'], copyRead: 'locking', reverse: true, failures: 1 },
+  { ...base, name: 'fan-out/reverse/mysql-pg-mysql/1-writer', kinds: ['mysql', 'pg', 'mysql'], writers: [{ key: 0, transactions: 1 }], fanOuts: ['write'], copyRead: 'locking', reverse: true, failures: 1 },
 ]
 
 /** The shards a fan-out statement visits under an epoch: the old set before the job (epoch 1), both sets during it (no shard is removed here). */

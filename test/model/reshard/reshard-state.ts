@@ -61,17 +61,18 @@ export interface Writer {
 }
 
 /**
- * A fan-out writer's transaction: at `at`, its statement has run on the first `at`
- * shards of its epoch's set (their branches open, holding the fence shared and the row
- * locks of the rows it updated); then prepared on all, then committed on all at once.
+ * A fan-out transaction: at `at`, its statement has run on the first `at` shards of its
+ * epoch's set (their branches open, holding the fence shared, and a writer the row
+ * locks of the rows it updated); a writer then prepares on all and commits on all at
+ * once, a reader (read-only branches: never prepared) just ends.
  */
 export interface FanOut {
   loaded: number
   phase: 'idle' | 'run' | 'prepared' | 'done'
   epoch: number
   at: number
-  /** Bit shard * KEYS + key: the rows its statement updated (the rows visible to it there). */
-  updated: number
+  /** Bit shard * KEYS + key: the rows its statement updated or read (the rows visible to it there). */
+  touched: number
   left: number
 }
 
@@ -127,7 +128,7 @@ export function initialState(scope: ReshardScope): ReshardState {
     reversed: false,
     rows: [0, 1, 2].map((s) => scope.oldOwner.map((owner) => (owner === s ? 0 : -1))),
     writers: scope.writers.map((w) => ({ loaded: 1, phase: 'idle', epoch: 0, shard: 0, left: w.transactions })),
-    fanOuts: Array.from({ length: scope.fanOuts ?? 0 }, () => ({ loaded: 1, phase: 'idle', epoch: 0, at: 0, updated: 0, left: 1 })),
+    fanOuts: (scope.fanOuts ?? []).map(() => ({ loaded: 1, phase: 'idle', epoch: 0, at: 0, touched: 0, left: 1 })),
     movers: Array.from({ length: scope.movers }, () => ({ pc: 'idle', plan: 'start', step: 'start', batch: 0, readDone: 0, epoch: 0, at: 0, tx: null })),
     orphans: [],
     failuresLeft: scope.failures,
@@ -191,7 +192,7 @@ export function encode(s: ReshardState): string {
   for (const r of s.rows) putAll(out, r)
   putAll(out, s.committedWrites)
   for (const w of s.writers) out.push(w.loaded + 2, WRITER_PHASES.indexOf(w.phase) + 2, w.epoch + 2, w.shard + 2, w.left + 2)
-  for (const f of s.fanOuts) out.push(f.loaded + 2, FAN_OUT_PHASES.indexOf(f.phase) + 2, f.epoch + 2, f.at + 2, f.updated + 2, f.left + 2)
+  for (const f of s.fanOuts) out.push(f.loaded + 2, FAN_OUT_PHASES.indexOf(f.phase) + 2, f.epoch + 2, f.at + 2, f.touched + 2, f.left + 2)
   for (const m of s.movers) {
     out.push(PCS.indexOf(m.pc) + 2, PLANS.indexOf(m.plan) + 2, STEPS.indexOf(m.step) + 2, m.batch + 2, m.readDone + 2, m.epoch + 2, m.at + 2)
     putTx(out, m.tx)
@@ -267,12 +268,12 @@ export function preparedBranchOn(scope: ReshardScope, s: ReshardState, shard: nu
   return allTxs(s).some((t) => t.branches.some((b) => b.shard === shard && b.prepared))
 }
 
-/** An application branch (a keyed writer's other than `except`, or a fan-out writer's), open or prepared, holds the row lock of (shard, key). */
+/** An application branch (a keyed writer's other than `except`, or a fan-out writer's: a reader takes no row lock), open or prepared, holds the row lock of (shard, key). */
 export function appLocksRow(scope: ReshardScope, s: ReshardState, shard: number, key: number, except = -1): boolean {
   const keyed = s.writers.some(
     (w, i) => i !== except && w.shard === shard && scope.writers[i]!.key === key && (w.phase === 'open' || w.phase === 'prepared' || w.phase === 'in-doubt'),
   )
-  return keyed || s.fanOuts.some((f) => f.phase !== 'idle' && (f.updated & (1 << (shard * KEYS + key))) !== 0)
+  return keyed || s.fanOuts.some((f, j) => scope.fanOuts![j] === 'write' && (f.touched & (1 << (shard * KEYS + key))) !== 0)
 }
 
 /**
