@@ -38,6 +38,11 @@ const reshardBugs: ReadonlyArray<keyof ReshardBugs> = [
   'raiseDestinationOnly',
   'skipPreparedDrain',
   'skipDoneCas',
+  'routerIgnoresFrozen',
+  'freezeSkipsSourceRaise',
+  'moveSkipsFinalHold',
+  'unfreezeAnyEpoch',
+  'idleIgnoresFrozen',
 ]
 
 const decideErrors = ['in-doubt', 'fence', 'fence-and-check'] as const

@@ -52,7 +52,8 @@ export function checkReshard(scope: ReshardScope): ReshardVerdict {
         labelNames.push(label)
       }
       const key = encode(n)
-      if (index.has(key)) continue
+      // A step whose only change is the violation it finds encodes like a state already seen: never skip it.
+      if (index.has(key) && n.violation === undefined) continue
       const at = parent.length
       index.set(key, at)
       parent.push(head)

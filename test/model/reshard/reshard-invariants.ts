@@ -1,10 +1,15 @@
 import { KEY_NAMES, SHARD_NAMES, type ReshardScope } from './reshard-scope.js'
-import { allTxs, owner, type ReshardState } from './reshard-state.js'
+import { allTxs, owner, writerNames, type ReshardState } from './reshard-state.js'
 
 /**
- * The data invariants, on every state (the write-at-owner check is where a write
- * commits, in writer-steps.ts; fences never falling and epochs published one by one
- * are checked where they change, in reshard-state.ts and mover-steps.ts).
+ * The data invariants, on every state. Checked where they happen instead: in
+ * writer-steps.ts, a write applied at its owner, under an epoch not older than the
+ * shard's fence (but for the job start's raise), finding its row; in fan-out-steps.ts,
+ * a fan-out statement updating every row exactly once; in reshard-state.ts, fences
+ * never falling and no write lost to a move (a MOVE's delete committing over a row
+ * holding more than its copy read); in mover-steps.ts, epochs published one by one and
+ * no forward batch after a reverse one; in reshard-model.ts, no topology left frozen
+ * once everything is over.
  *
  * - No row lost: every key has a committed row somewhere, or a prepared branch that
  *   will insert it.
@@ -27,8 +32,7 @@ export function violatedInvariant(scope: ReshardScope, s: ReshardState): string 
     if (at !== belongs) return `row ${k} on ${SHARD_NAMES[at]}, but its owner at epoch ${s.published} is ${SHARD_NAMES[belongs]}: routed reads miss it`
     const missing = s.committedWrites[key]! & ~s.rows[at]![key]!
     if (missing !== 0) {
-      const who = s.writers.map((_, i) => i).filter((i) => (missing & (1 << i)) !== 0).map((i) => `W${i + 1}`)
-      return `a committed write of ${who.join(', ')} to ${k} is lost: the row on ${SHARD_NAMES[at]} does not hold it`
+      return `a committed write of ${writerNames(missing)} to ${k} is lost: the row on ${SHARD_NAMES[at]} does not hold it`
     }
   }
   return undefined

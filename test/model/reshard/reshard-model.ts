@@ -1,3 +1,4 @@
+import { fanOutSteps } from './fan-out-steps.js'
 import { moverSteps, operatorSteps, recoverySteps } from './mover-steps.js'
 import { violatedInvariant } from './reshard-invariants.js'
 import type { ReshardScope } from './reshard-scope.js'
@@ -23,19 +24,22 @@ export function successors(scope: ReshardScope, s: ReshardState): Step[] {
     out.push({ label, next: n })
   }
   s.writers.forEach((_, i) => writerSteps(scope, s, i, add))
+  s.fanOuts.forEach((_, j) => fanOutSteps(scope, s, j, add))
   s.movers.forEach((_, i) => moverSteps(scope, s, i, add))
   recoverySteps(s, add)
   operatorSteps(scope, s, add)
   return out
 }
 
-/** Nothing left to do: the job finished (or, cancelled, moved back), no prepared branch left, every writer done. */
+/** Nothing left to do: the job finished (or, cancelled, moved back), no topology left frozen, no prepared branch left, every writer done. */
 export function finished(scope: ReshardScope, s: ReshardState): boolean {
   const jobOver = s.jobDone >= 0 && (s.cancelled ? s.jobDone === 0 || !scope.reverse : s.jobDone === scope.batches.length)
   return (
     jobOver &&
+    s.epochMoving[s.published]! < 0 &&
     s.orphans.length === 0 &&
     s.movers.every((m) => m.pc === 'idle' && m.tx === null) &&
-    s.writers.every((w) => w.phase === 'done' || (w.phase === 'idle' && w.left === 0))
+    s.writers.every((w) => w.phase === 'done' || (w.phase === 'idle' && w.left === 0)) &&
+    s.fanOuts.every((f) => f.phase === 'done')
   )
 }

@@ -1,5 +1,5 @@
 import { KEY_NAMES, SHARD_NAMES, route, type ReshardBugs, type ReshardScope } from './reshard-scope.js'
-import { moverHoldsFence, moverLocksRow, owner, writerLocksRow, type ReshardState, type Writer } from './reshard-state.js'
+import { JOB_START_EPOCH, frozenFor, moverLocksRow, othersHoldFence, owner, appLocksRow, type ReshardState, type Writer } from './reshard-state.js'
 
 export type Add = (label: string, change: (n: ReshardState) => void) => void
 
@@ -12,9 +12,15 @@ export function refuses(bugs: ReshardBugs, fence: number, epoch: number): boolea
 }
 
 /**
- * A writer's transaction writes (upserts) its key on the shard its epoch routes it
- * to, in one branch, committed by two-phase commit. The invariant "no write applied
- * at a shard that is not the key's owner" is checked where it commits.
+ * A writer's transaction updates its key's row (reads it and writes it back with its
+ * own write added) on the shard its epoch routes it to, in one branch, committed by
+ * two-phase commit. A key of the batch its epoch says is moving is refused by the
+ * router, in the client, before any branch opens (KeyMovingError: reload, retry).
+ * Checked where the statement runs: the row is there (on PostgreSQL a row a prepared
+ * branch inserted is invisible to an UPDATE, which hits 0 rows; InnoDB's UPDATE waits
+ * for its lock). Checked where it commits: the shard owns the key, and its fence is
+ * not ahead of the write's epoch (but for the job start's raise, which moves nothing
+ * and does not drain MariaDB's prepared branches).
  */
 export function writerSteps(scope: ReshardScope, s: ReshardState, i: number, add: Add): void {
   const w = s.writers[i]!
@@ -24,32 +30,36 @@ export function writerSteps(scope: ReshardScope, s: ReshardState, i: number, add
   const bugs = scope.bugs ?? {}
   switch (w.phase) {
     case 'idle': {
-      if (w.left === 0) return
-      if (w.loaded === 0) {
-        add(`${name}.loadTopology → epoch ${s.published}`, (n) => {
-          me(n).loaded = n.published
+      if (w.left === 0 || !loadSteps(s, name, w.loaded, me, add)) return
+      const frozen = frozenFor(scope, s, w.loaded, key)
+      if (frozen >= 0 && !bugs.routerIgnoresFrozen) {
+        add(`${name}.route(${KEY_NAMES[key]}, epoch ${w.loaded}): batch ${frozen + 1} moving, refused in the client → reload`, (n) => {
+          me(n).loaded = 0
         })
         return
       }
-      if (w.loaded !== s.published) {
-        // A process that starts now (or restarts) loads the published topology without being refused first.
-        add(`${name}.restart: loadTopology → epoch ${s.published}`, (n) => {
-          me(n).loaded = n.published
-        })
-      }
       const shard = route(scope, key, s.epochDone[w.loaded]!)
-      const where = `${name}.begin(${SHARD_NAMES[shard]}, ${KEY_NAMES[key]}, epoch ${w.loaded})`
+      const where = `${name}.begin(${SHARD_NAMES[shard]}, ${KEY_NAMES[key]}, epoch ${w.loaded})${frozen >= 0 ? ' (frozen key, seeded bug)' : ''}`
       // NOWAIT: while a mover holds (or waits for) the fence the branch fails at once, retryably: no state change.
-      if (moverHoldsFence(s, shard)) return
+      if (othersHoldFence(s, shard)) return
       if (refuses(bugs, s.fence[shard]!, w.loaded)) {
         add(`${where}: refused, fence at ${s.fence[shard]} → reload`, (n) => {
           me(n).loaded = 0
         })
         return
       }
-      // The upsert waits for a row lock held by someone else (bounded; a timeout is a retry: no state change).
-      if (writerLocksRow(scope, s, shard, key, i) || moverLocksRow(s, shard, key)) return
-      add(`${where}: fence ${s.fence[shard]} passed; upsert`, (n) => {
+      const locked = appLocksRow(scope, s, shard, key, i) || moverLocksRow(s, shard, key)
+      if (s.rows[shard]![key]! < 0 && !(locked && scope.kinds[shard] === 'mysql')) {
+        add(`${where}: fence ${s.fence[shard]} passed; update hits 0 rows`, (n) => {
+          n.violation ??= `${where}: the update finds no row of ${KEY_NAMES[key]} on ${SHARD_NAMES[shard]}, which owns it under epoch ${w.loaded}${
+            moverLocksRow(s, shard, key) ? ' (a mover\'s uncommitted insert there is invisible to it)' : ''
+          }`
+        })
+        return
+      }
+      // The update waits for a row lock held by someone else (bounded; a timeout is a retry: no state change).
+      if (locked) return
+      add(`${where}: fence ${s.fence[shard]} passed; update`, (n) => {
         Object.assign(me(n), { phase: 'open', epoch: w.loaded, shard })
       })
       return
@@ -88,7 +98,35 @@ export function writerSteps(scope: ReshardScope, s: ReshardState, i: number, add
   }
 }
 
-/** A write that commits after its shard's fence rose past its epoch (its branch passed the fence before): allowed, if the shard still owns the key. */
+/**
+ * A process between transactions: one that must reload (refused) loads the published
+ * topology, and can go on only after; any other may restart at any time, loading the
+ * published topology without being refused first. Returns whether it can go on now.
+ */
+export function loadSteps(s: ReshardState, name: string, loaded: number, me: (n: ReshardState) => { loaded: number }, add: Add): boolean {
+  if (loaded === 0) {
+    add(`${name}.loadTopology → epoch ${s.published}`, (n) => {
+      me(n).loaded = n.published
+    })
+    return false
+  }
+  if (loaded !== s.published) {
+    add(`${name}.restart: loadTopology → epoch ${s.published}`, (n) => {
+      me(n).loaded = n.published
+    })
+  }
+  return true
+}
+
+/** A commit under an epoch older than the shard's fence: a violation, unless the fence is the job start's (it moves no slot, and does not drain). */
+export function commitsBehindFence(n: ReshardState, shard: number, epoch: number, label: string): void {
+  const fence = n.fence[shard]!
+  if (fence > epoch && fence !== JOB_START_EPOCH && n.violation === undefined) {
+    n.violation = `${label}: a write under epoch ${epoch} commits on ${SHARD_NAMES[shard]}, whose fence is at ${fence}`
+  }
+}
+
+/** A write that commits after its shard's fence rose past its epoch (its branch passed the fence before): allowed only past the job start's raise, if the shard still owns the key. */
 const late = (s: ReshardState, w: Writer): string => (s.fence[w.shard]! > w.epoch ? ` after its fence rose to ${s.fence[w.shard]}` : '')
 
 function commitWrite(scope: ReshardScope, n: ReshardState, i: number, label: string): void {
@@ -100,6 +138,7 @@ function commitWrite(scope: ReshardScope, n: ReshardState, i: number, label: str
       `${label}: a write of ${KEY_NAMES[key]} under epoch ${w.epoch} applied on ${SHARD_NAMES[w.shard]}, ` +
       `but its owner at epoch ${n.published} is ${SHARD_NAMES[belongs]}`
   }
+  commitsBehindFence(n, w.shard, w.epoch, `${label}, ${KEY_NAMES[key]}`)
   const row = n.rows[w.shard]!
   row[key] = Math.max(row[key]!, 0) | (1 << i)
   n.committedWrites[key]! |= 1 << i
