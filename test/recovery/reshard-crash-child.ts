@@ -61,6 +61,7 @@ try {
   const result = await cluster.reshard(plan.target, {
     batchSize: plan.batchSize,
     batchTimeoutMs: plan.batchTimeoutMs,
+    ...(plan.timeoutMs === undefined ? {} : { timeoutMs: plan.timeoutMs }),
     // No application runs beside this mover: no pauses between batches to leave it windows.
     dutyCycle: 1,
     onProgress: (p) => {

@@ -56,6 +56,8 @@ export interface ReshardChildPlan {
   batchSize: number
   /** The mover's transaction timeout: recovery judges a killed mover's prepared branches once it has passed. */
   batchTimeoutMs: number
+  /** The mover's timeoutMs (default: the library's); with batchTimeoutMs it sets how long a freeze stays valid. */
+  timeoutMs?: number
   source: string
   destination: string
   crash: ReshardCrashPoint

@@ -117,7 +117,7 @@ function bankFor(pairing: Pairing): Promise<ReshardBank> {
 }
 
 /** Runs the mover in a child until it pauses at the crash point, then SIGKILLs it. */
-function crashMover(bank: ReshardBank, pairing: Pairing, crash: ReshardCrashPoint): Promise<{ killed: boolean; lines: string[] }> {
+function crashMover(bank: ReshardBank, pairing: Pairing, crash: ReshardCrashPoint, timeoutMs?: number): Promise<{ killed: boolean; lines: string[] }> {
   const plan: ReshardChildPlan = {
     shards: local.shards,
     log: LOG,
@@ -130,6 +130,7 @@ function crashMover(bank: ReshardBank, pairing: Pairing, crash: ReshardCrashPoin
     source: pairing.source,
     destination: pairing.destination,
     crash,
+    ...(timeoutMs === undefined ? {} : { timeoutMs }),
   }
   return crashChild(CHILD, 'SHARDTX_RESHARD_PLAN', plan, CHILD_GIVE_UP_MS)
 }
@@ -371,6 +372,40 @@ async function cancelFrozenCase(pairing: Pairing): Promise<string[]> {
   }
 }
 
+/**
+ * The mover killed with its batch frozen, and nobody cancels or resumes: once the
+ * freeze's frozenUntil (now + timeoutMs + batchTimeoutMs of the dead mover) has
+ * passed, the background recovery of another process that routes by the frozen
+ * epoch unfreezes the batch, and the job, resumed later, finishes.
+ */
+async function expiredFrozenCase(pairing: Pairing): Promise<string[]> {
+  const label = `${pairing.name}, ${FROZEN_NO_MOVER.name}, then unfrozen by background recovery`
+  const bank = await bankFor(pairing)
+  try {
+    const crashed = await crashMover(bank, pairing, FROZEN_NO_MOVER, 500)
+    if (!crashed.killed) return [notReached(label, crashed.lines)]
+    const crashBatch = crashBatchOf(crashed.lines)
+    const problems = await recoveredProblems(bank.cluster, pairing, FROZEN_NO_MOVER, crashBatch, label)
+    const say = (what: string): void => void problems.push(`${label}: ${what}`)
+    const upkeep = bank.sibling(local.shards, { topology: 'follow', recovery: { enabled: true, intervalMs: 200, graceMs: 0 } })
+    await upkeep.transaction(async () => {}) // loads the frozen epoch, as a process refused one of the batch's keys would
+    await pollUntil(async () => (await bank.cluster.topology()).move?.moving === undefined, {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      onTimeout: () => new Error(`${label}: the batch is still frozen after 60 s`),
+    }).catch((error: Error) => say(error.message))
+    await upkeep.close()
+    const topology = await bank.cluster.topology()
+    if (topology.move?.done !== crashBatch) say(`after the unfreeze the topology's move is ${JSON.stringify(topology.move)}, want ${crashBatch} batches done`)
+    for (const what of fenceProblems(topology)) say(`after the unfreeze: ${what}`)
+    for (const what of await accountProblems(bank.cluster, bank)) say(`after the unfreeze: ${what}`)
+    problems.push(...(await resumeToEnd(bank.cluster, bank, pairing, label, 1)))
+    return problems
+  } finally {
+    await bank.close()
+  }
+}
+
 // Concurrent, a few mover children at a time (CHILDREN_AT_ONCE); the server kills below run after them, alone.
 describe.concurrent('resharding crash matrix: the mover is SIGKILLed at each step', () => {
   const slot = limiter(CHILDREN_AT_ONCE)
@@ -384,6 +419,10 @@ describe.concurrent('resharding crash matrix: the mover is SIGKILLed at each ste
 
   it(`${PAIRINGS[0]!.name}, ${FROZEN_NO_MOVER.name}: cancelled from another process, then resumed`, async ({ expect }) => {
     expect(await slot(() => cancelFrozenCase(PAIRINGS[0]!))).toEqual([])
+  }, 240_000)
+
+  it(`${PAIRINGS[0]!.name}, ${FROZEN_NO_MOVER.name}: unfrozen by another process's background recovery once its time passed, then resumed`, async ({ expect }) => {
+    expect(await slot(() => expiredFrozenCase(PAIRINGS[0]!))).toEqual([])
   }, 240_000)
 })
 
