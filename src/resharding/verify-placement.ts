@@ -37,7 +37,8 @@ interface Page {
  * the signal is aborted, with a cursor to resume from.
  */
 export async function verifyPlacement(ctx: ReshardContext, options: ResolvedVerifyOptions): Promise<PlacementReport> {
-  const tables = shardedTables(ctx)
+  // By name, as the shards by id: a cursor resumes whatever order the config declares them in.
+  const tables = shardedTables(ctx).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   const shards = [...ctx.participants.keys()].sort()
   const scope: VerifyScope = {
     logShardId: ctx.config.logShardId,
@@ -47,11 +48,11 @@ export async function verifyPlacement(ctx: ReshardContext, options: ResolvedVeri
     slotsPerBucket: SLOTS_PER_BUCKET,
   }
   const { resume } = options
+  let at: Position | undefined = resume !== undefined ? positionOf(resume, scope, tables, 'options.resume') : tables.length > 0 ? { table: 0, shard: 0, after: null } : undefined
   const tally = new PlacementTally(
     tables.map((t) => t.name),
     resume?.tally,
   )
-  let at: Position | undefined = resume !== undefined ? positionOf(resume, scope, tables, 'options.resume') : tables.length > 0 ? { table: 0, shard: 0, after: null } : undefined
   if (tables.length === 0) tally.epochs.add(await ctx.transaction(async () => ctx.state.current.epoch, { timeout: options.timeoutMs }))
   const report = (): PlacementReport => tally.report(at === undefined ? undefined : cursorAt(at, scope, tables, tally), ctx.state.current.epoch)
   while (at !== undefined && options.signal?.aborted !== true) {

@@ -123,10 +123,11 @@ describe('verifyPlacement, page by page', () => {
 
       const whole = await cluster.verifyPlacement()
       expect(whole.misplaced).toEqual([])
+      // By name, whatever order the config declares them in.
       expect(whole.tables.map((t) => [t.table, t.rows])).toEqual([
         [bank.accounts, 10],
-        [orders, 60],
         [lines, 40],
+        [orders, 60],
       ])
       for (const pageSize of [1, 3, 4]) {
         const paged = await cluster.verifyPlacement({ pageSize })
@@ -225,6 +226,7 @@ describe('verifyPlacement, page by page', () => {
     await refused({ resume: { ...cursor, scope: { ...cursor.scope, shards: ['pg-0'] } } }, 'options.resume.scope.shards', /reading the shards pg-0; this process connects to/)
     await refused({ resume: { ...cursor, after: [1, 2] } }, 'options.resume.after', /one value per key column/)
     await refused({ resume: { ...cursor, after: [{ bigint: 'x' }] } }, 'options.resume.after[0]', /is not a key value/)
+    await refused({ resume: { ...cursor, tally: { ...cursor.tally, tables: [{ table: 'orders', buckets: [] }] } } }, 'options.resume.tally.tables[0].table', /orders is not a declared/)
     // The same cursor from a cluster that connects to one more shard.
     const wider = bank.sibling([...routed, my[1]!], { topology: 'follow' })
     const error = await wider.verifyPlacement({ resume: cursor }).catch((e: unknown) => e)

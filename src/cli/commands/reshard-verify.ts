@@ -53,7 +53,7 @@ export async function verifyCommand(context: CommandContext, cluster: Cluster): 
   const { result: report, interrupted } = await stoppableByCtrlC(
     out,
     {
-      first: `interrupted: stopping at the next page boundary${saver === undefined ? '' : `, where ${saver.file.shown} resumes`} (Ctrl-C again to quit at once)`,
+      first: `interrupted: stopping at the next page boundary${saver === undefined ? '' : `; --resume ${saver.file.shown} goes on from there`} (Ctrl-C again to quit at once)`,
       again: `interrupted again: quitting now${saver === undefined ? '' : `; ${saver.file.shown} holds the progress of its last save`}`,
     },
     (signal) =>
