@@ -44,6 +44,7 @@ import type { ReshardPlanReport } from './resharding/plan-reshard.js'
 import type { ReshardProgress } from './resharding/reshard-progress.js'
 import { ReshardStore } from './resharding/reshard-store.js'
 import { type PlacementReport, verifyPlacement } from './resharding/verify-placement.js'
+import { resolveVerifyOptions, type VerifyPlacementOptions } from './resharding/verify-options.js'
 
 /**
  * A set of shards that commit together. Make one per process with
@@ -327,16 +328,22 @@ export class Cluster {
 
   /**
    * Checks that every row of every declared sharded table is on the shard that owns
-   * its key, and gives per table a row count and an order-free checksum to compare
-   * across a reversed or repeated job. Reads every row, in one fenced transaction.
+   * its key, and gives per table, and per range of 1,024 slots, a row count and an
+   * order-free checksum to compare across a reversed or repeated job
+   * (`comparePlacementReports`). Reads page by page (`pageSize` rows by key
+   * order, default 5 000), each page in a fenced transaction of its own, so memory
+   * holds one page; `signal` stops it at a page boundary with `complete: false` and
+   * a `cursor` that `resume` goes on from. When the topology changed between pages
+   * (a job moved rows meanwhile) the counts are marked `comparable: false`.
    *
    * ```ts
    * const { misplaced, tables } = await cluster.verifyPlacement()
+   * const after = await cluster.verifyPlacement({ pageSize: 2_000, onProgress: (r) => save(r) })
    * ```
    */
-  async verifyPlacement(options: { timeout?: number } = {}): Promise<PlacementReport> {
+  async verifyPlacement(options?: VerifyPlacementOptions): Promise<PlacementReport> {
     this.#assertOpen()
-    return verifyPlacement(this.#reshardContext(), options.timeout ?? 60_000)
+    return verifyPlacement(this.#reshardContext(), resolveVerifyOptions(options))
   }
 
   #reshardContext(): ReshardContext {

@@ -56,6 +56,9 @@ export {
   type TableDeclaration,
   type WriteOptions,
 } from './sharded-tables/index.js'
+export { comparePlacementReports, type PlacementComparison, type PlacementDifference } from './resharding/compare-placement.js'
+export type { CursorValue, MisplacedRows, PlacementReport, SlotRange, TablePlacement, TallyState, VerifyCursor, VerifyScope } from './resharding/placement-report.js'
+export type { VerifyPlacementOptions } from './resharding/verify-options.js'
 export type { Topology, TopologyShard } from './topology/topology.js'
 export type { TopologyDiff } from './topology/topology-diff.js'
 export type { TopologyMode } from './topology/topology-state.js'

@@ -33,6 +33,11 @@ export interface CliArgs {
   batchSize: number | undefined
   dutyCycle: number | undefined
   maxBatches: number | undefined
+  /** reshard verify: rows per page, the file the progress is saved to, the saved progress to resume, the saved report to compare with. */
+  pageSize: number | undefined
+  save: string | undefined
+  resume: string | undefined
+  against: string | undefined
   /** resolve: fence an abort even for an id no shard and no log record knows. */
   force: boolean
 }
@@ -54,6 +59,10 @@ const OPTIONS = {
   'batch-size': { type: 'string' },
   'duty-cycle': { type: 'string' },
   'max-batches': { type: 'string' },
+  'page-size': { type: 'string' },
+  save: { type: 'string' },
+  resume: { type: 'string' },
+  against: { type: 'string' },
   force: { type: 'boolean' },
 } as const
 
@@ -68,7 +77,7 @@ const COMMAND_FLAGS: Record<CommandName, (keyof typeof OPTIONS)[]> = {
   route: ['int', 'bigint'],
   migrate: ['shards', 'directory', 'table', 'only'],
   topology: ['to', 'allow-empty-move'],
-  reshard: ['to', 'batch-size', 'duty-cycle', 'max-batches'],
+  reshard: ['to', 'batch-size', 'duty-cycle', 'max-batches', 'page-size', 'save', 'resume', 'against'],
 }
 
 /** How many positionals each command takes: [min, max]. */
@@ -84,14 +93,14 @@ const ARITY: Record<CommandName, [number, number, string]> = {
 }
 
 const RESHARD_USAGE =
-  'usage: shardtx reshard plan --to <config> [--batch-size N] | start --to <config> [--batch-size N] [--duty-cycle X] [--max-batches N] | status | verify [--to <config>] | cancel | reverse [--to <config>] [--duty-cycle X] [--max-batches N]'
+  'usage: shardtx reshard plan --to <config> [--batch-size N] | start --to <config> [--batch-size N] [--duty-cycle X] [--max-batches N] | status | verify [--to <config>] [--page-size N] [--save file] [--resume file] [--against file] | cancel | reverse [--to <config>] [--duty-cycle X] [--max-batches N]'
 
 /** The flags each reshard verb takes, and whether it needs, may take or refuses --to. */
 const RESHARD_FLAGS: Record<string, { to: 'required' | 'optional' | 'none'; flags: string[] }> = {
   plan: { to: 'required', flags: ['batch-size'] },
   start: { to: 'required', flags: ['batch-size', 'duty-cycle', 'max-batches'] },
   status: { to: 'none', flags: [] },
-  verify: { to: 'optional', flags: [] },
+  verify: { to: 'optional', flags: ['page-size', 'save', 'resume', 'against'] },
   cancel: { to: 'none', flags: [] },
   reverse: { to: 'optional', flags: ['duty-cycle', 'max-batches'] },
 }
@@ -129,6 +138,10 @@ export function parseCliArgs(argv: string[]): CliArgs {
     batchSize: undefined,
     dutyCycle: undefined,
     maxBatches: undefined,
+    pageSize: undefined,
+    save: values.save,
+    resume: values.resume,
+    against: values.against,
     force: values.force ?? false,
   }
   if (args.help) return args
@@ -166,7 +179,7 @@ function checkReshardArgs(args: CliArgs, values: Record<string, string | boolean
   if (allowed === undefined) throw new CliUsageError(RESHARD_USAGE)
   if (allowed.to === 'required' && args.to === undefined) throw new CliUsageError(`reshard ${verb} needs --to <config>, the config whose shards are the new topology`)
   if (allowed.to === 'none' && args.to !== undefined) throw new CliUsageError(`reshard ${verb} takes no --to`)
-  for (const flag of ['batch-size', 'duty-cycle', 'max-batches']) {
+  for (const flag of ['batch-size', 'duty-cycle', 'max-batches', 'page-size', 'save', 'resume', 'against']) {
     if (values[flag] === undefined || allowed.flags.includes(flag)) continue
     // A resumed or reversed job moves the batches it was planned with: a new size would be silently ignored.
     const why = verb === 'reverse' && flag === 'batch-size' ? ': it moves back the batches the job was planned with' : ''
@@ -175,6 +188,10 @@ function checkReshardArgs(args: CliArgs, values: Record<string, string | boolean
   args.batchSize = wholeNumber('--batch-size', values['batch-size'] as string | undefined)
   args.dutyCycle = shareOfTime('--duty-cycle', values['duty-cycle'] as string | undefined)
   args.maxBatches = wholeNumber('--max-batches', values['max-batches'] as string | undefined)
+  args.pageSize = wholeNumber('--page-size', values['page-size'] as string | undefined)
+  for (const flag of ['save', 'resume', 'against'] as const) {
+    if (args[flag] === '') throw new CliUsageError(`--${flag} needs a file name`)
+  }
 }
 
 /** A flag's value as a whole number of at least 1, or a usage error naming the flag and what it got. */

@@ -5,7 +5,8 @@
  * - `2` a usage or configuration mistake: nothing was sent to any shard;
  * - `3` a shard could not be reached (or refused the login);
  * - `130` interrupted (SIGINT, Ctrl-C): a resharding job stopped at a batch boundary
- *   and can be resumed, as shells report a command that Ctrl-C ended (128 + 2).
+ *   and can be resumed, or `reshard verify` at a page boundary (resumable from its
+ *   `--save` file), as shells report a command that Ctrl-C ended (128 + 2).
  */
 export const ExitCode = {
   Ok: 0,

@@ -24,8 +24,9 @@ Commands
                                   <config>, batch by batch (or resume the job in progress);
                                   Ctrl-C stops at the next batch boundary (exit 130, resumable)
   reshard status                  where the latest job stands
-  reshard verify                  every row on the shard that owns it? (exit 1 when not), with
-                                  per-table row counts and checksums
+  reshard verify                  every row on the shard that owns it? (exit 1 when not), with row
+                                  counts and checksums per table and per range of 1,024 slots;
+                                  page by page, Ctrl-C stops at a page boundary (exit 130)
   reshard cancel                  stop the running job at its next batch boundary
   reshard reverse                 move the done batches of the latest job back
 
@@ -63,12 +64,19 @@ reshard
       --batch-size <n>  rows per batch, each one fenced transaction (plan, start; default 500)
       --duty-cycle <x>  share of the time the mover works, in (0, 1] (start, reverse; default 1)
       --max-batches <n> stop after n batches, the job left resumable (start, reverse)
-      --json            start and reverse print one progress event per line (NDJSON), then the result
+      --page-size <n>   verify: rows per page, each page one fenced transaction (default 5000)
+      --save <file>     verify: keep the report so far in <file>, rewritten as it goes, to resume
+      --resume <file>   verify: go on from the report saved in <file>, and keep saving to it
+      --against <file>  verify: compare with a report saved before (--save, or --json output);
+                        exit 1 naming the tables and slot ranges that differ
+      --json            start and reverse print one progress event per line (NDJSON), then the result;
+                        verify prints { "placement": report }, a file --resume and --against read
 
 Exit codes
   0    done, nothing left in doubt
   1    the operation failed, or in-doubt branches / other problems remain
   2    usage or config mistake (nothing was sent to any shard)
   3    a shard could not be reached or refused the login
-  130  interrupted (Ctrl-C): reshard start / reverse stopped at a batch boundary, resumable
+  130  interrupted (Ctrl-C): reshard start / reverse stopped at a batch boundary, reshard verify
+       at a page boundary; resumable
 `

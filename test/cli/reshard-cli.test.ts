@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, afterEach, describe, expect, test } from 'vitest'
 import { runCli } from '../../src/cli/run-cli.js'
-import type { ShardConfig } from '../../src/index.js'
+import type { PlacementReport, ShardConfig } from '../../src/index.js'
+import { hashShardKey, slotOfHash } from '../../src/sharding/index.js'
 import { type ReshardBank, startReshardBank } from '../resharding/reshard-fixture.js'
 import { sharedShards } from '../support/shared-cluster.js'
 import type { CliRun } from './built-cli.js'
@@ -15,6 +16,10 @@ import { runInProcess } from './in-process-cli.js'
 /** A stack frame line, as Node prints them: no run here may show one. */
 const STACK_FRAME = /^\s+at .+[(:]\d+/m
 const repo = fileURLToPath(new URL('../..', import.meta.url))
+
+function rowsOf(report: PlacementReport): number {
+  return report.tables.reduce((sum, t) => sum + t.rows, 0)
+}
 
 interface JobJson {
   jobId: string
@@ -50,6 +55,27 @@ describe('shardtx reshard', () => {
     writeFileSync(files.now, JSON.stringify({ ...common, shards: now }))
     writeFileSync(files.next, JSON.stringify({ ...common, shards: next }))
     return files
+  }
+  /** The real program (`shardtx ...args`) under a real SIGINT, sent once `ready` matches what it printed on `stream`. */
+  const interruptedRun = async (args: string[], stream: 'stdout' | 'stderr', ready: RegExp): Promise<CliRun> => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: repo })
+    const printed = { stdout: '', stderr: '' }
+    let interrupted = false
+    for (const name of ['stdout', 'stderr'] as const) {
+      child[name].on('data', (chunk: Buffer) => {
+        printed[name] += chunk.toString()
+        if (name === stream && ready.test(printed[name]) && !interrupted) interrupted = child.kill('SIGINT')
+      })
+    }
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    return { code: code ?? -1, ...printed }
+  }
+  /** A bank of `accounts` on pg-0 and my-0, and its config. */
+  const pgAndMy = async (accounts: number): Promise<{ bank: ReshardBank; now: string; routed: ShardConfig[] }> => {
+    const routed = [sharedShards('postgres')[0]!, sharedShards('mysql')[0]!]
+    const bank = await startReshardBank(routed, routed, accounts)
+    banks.push(bank)
+    return { bank, routed, now: configs(bank, routed, routed).now }
   }
   const ndjson = (stdout: string): Record<string, unknown>[] =>
     stdout
@@ -171,18 +197,11 @@ describe('shardtx reshard', () => {
     const { now, next } = configs(bank, routed, [...routed, my1!])
 
     // The real program under a real signal, sent once the first batch is done.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'reshard', 'start', '--to', next, '--config', now, '--batch-size', '10', '--duty-cycle', '0.2', '--json'], {
-      cwd: repo,
-    })
-    let stdout = ''
-    let stderr = ''
-    let interrupted = false
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString()
-      if (/"done":1,/.test(stdout) && !interrupted) interrupted = child.kill('SIGINT')
-    })
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    const { code, stdout, stderr } = await interruptedRun(
+      ['reshard', 'start', '--to', next, '--config', now, '--batch-size', '10', '--duty-cycle', '0.2', '--json'],
+      'stdout',
+      /"done":1,/,
+    )
     expect(stderr).toContain('interrupted: stopping at the next batch boundary')
     expect(code).toBe(130)
     const events = ndjson(stdout)
@@ -198,13 +217,79 @@ describe('shardtx reshard', () => {
     expect((await shardtx('reshard', 'verify', '--config', next)).code).toBe(0)
   })
 
+  test('verify page by page: --json saved and read back by --against, Ctrl-C with --save exits 130, --resume finishes it, a changed row fails --against', async () => {
+    const { bank, now } = await pgAndMy(300)
+    const file = (name: string): string => join(dir, `${name}-${randomBytes(3).toString('hex')}.json`)
+
+    // --json output, saved as it is, is a report --against reads.
+    const first = await shardtx('reshard', 'verify', '--config', now, '--page-size', '7', '--json')
+    expect(first.code).toBe(0)
+    const before = JSON.parse(first.stdout) as { placement: PlacementReport }
+    expect(before.placement).toMatchObject({ complete: true, comparable: true, misplaced: [], tables: [{ table: bank.accounts, rows: 300 }] })
+    expect(first.stderr).toContain('reading every row of the declared sharded tables on 2 shards, 7 rows a page…')
+    const saved = file('before')
+    writeFileSync(saved, first.stdout)
+
+    // The real program under a real signal, once it printed its first progress line: stopped at a page boundary, saved.
+    const progress = file('progress')
+    const { code, stdout, stderr } = await interruptedRun(['reshard', 'verify', '--config', now, '--page-size', '1', '--save', progress], 'stderr', /^verify: /m)
+    expect(stderr).toContain('interrupted: stopping at the next page boundary')
+    expect(code).toBe(130)
+    expect(stdout).toMatch(new RegExp(`^stopped after \\d+ pages? \\(\\d+ rows? read\\), before ${bank.accounts} on (my-0|pg-0): resume with shardtx reshard verify --resume ${progress}$`, 'm'))
+    const stopped = (JSON.parse(readFileSync(progress, 'utf8')) as { placement: PlacementReport }).placement
+    expect(stopped).toMatchObject({ complete: false, comparable: false, cursor: { table: bank.accounts } })
+    expect(rowsOf(stopped)).toBeLessThan(300)
+    const copy = file('stopped')
+    copyFileSync(progress, copy)
+
+    // --resume goes on from the file, keeps saving to it, and compares equal with the first run.
+    const resumed = await shardtx('reshard', 'verify', '--config', now, '--resume', progress, '--against', saved, '--page-size', '50')
+    expect(resumed.code).toBe(0)
+    expect(resumed.stderr).toMatch(new RegExp(`^resuming at ${bank.accounts} on (my-0|pg-0), after ${stopped.pages} pages? \\(${rowsOf(stopped)} rows? read\\)…$`, 'm'))
+    expect(resumed.stdout).toMatch(/^epoch \d+: every row is on its owner$/m)
+    expect(resumed.stdout).toContain(`against ${saved}: the same rows and checksums in every table and slot range`)
+    const finished = (JSON.parse(readFileSync(progress, 'utf8')) as { placement: PlacementReport }).placement
+    expect(finished).toMatchObject({ complete: true, comparable: true, tables: before.placement.tables })
+    expect(finished.cursor).toBeUndefined()
+    expect((await shardtx('reshard', 'verify', '--config', now, '--against', progress)).code).toBe(0)
+    const done = await shardtx('reshard', 'verify', '--config', now, '--resume', progress)
+    expect([done.code, done.stderr]).toEqual([2, expect.stringContaining(`--resume: ${progress} holds a complete report: nothing to resume`)])
+
+    // A cursor of another table set, files that are not reports, --against the file it saves to: exit 2.
+    const other = JSON.parse(readFileSync(copy, 'utf8')) as { placement: PlacementReport }
+    other.placement.cursor!.scope.tables = [{ name: 'orders', keyColumns: ['id'] }]
+    writeFileSync(copy, JSON.stringify(other))
+    const foreign = await shardtx('reshard', 'verify', '--config', now, '--resume', copy)
+    expect([foreign.code, foreign.stderr]).toEqual([2, expect.stringMatching(/--resume \S+ placement\.cursor\.scope\.tables: the cursor was taken over the sharded tables orders\(id\)/)])
+    const notJson = file('not-json')
+    writeFileSync(notJson, 'epoch 4: every row is on its owner')
+    for (const [args, message] of [
+      [['--against', join(dir, 'missing.json')], /--against: no such file: .*missing\.json/],
+      [['--against', notJson], /--against: .* is not JSON/],
+      [['--against', saved, '--save', saved], /--against .* is the file this run saves to/],
+      [['--save', join(dir, 'no-dir', 'x.json')], /--save: cannot write .*x\.json/],
+    ] as const) {
+      const run = await shardtx('reshard', 'verify', '--config', now, ...args)
+      expect([run.code, run.stderr], args.join(' ')).toEqual([2, expect.stringMatching(message)])
+    }
+
+    // One balance changed around shardtx: exit 1, naming the table and the slot range of that row.
+    const changed = 123
+    await bank.cluster.forShard(bank.cluster.shardFor(changed))(bank.accounts).where({ id: changed }).update({ balance: 7 })
+    const slot = slotOfHash(hashShardKey(changed))
+    const range = `${slot - (slot % 1024)}-${slot - (slot % 1024) + 1023}`
+    const differs = await shardtx('reshard', 'verify', '--config', now, '--against', saved)
+    expect(differs.code).toBe(1)
+    expect(differs.stdout).toContain(`against ${saved} (before) this run (after): 1 slot range differs`)
+    expect(differs.stdout).toMatch(new RegExp(`^${bank.accounts} +${range} +1 +1 +[0-9a-f]{8} +[0-9a-f]{8}$`, 'm'))
+    const asJson = JSON.parse((await shardtx('reshard', 'verify', '--config', now, '--against', saved, '--json')).stdout) as {
+      comparison: { equal: boolean; differences: { table: string; first: number; last: number }[] }
+    }
+    expect(asJson.comparison).toMatchObject({ equal: false, differences: [{ table: bank.accounts, first: slot - (slot % 1024), last: slot - (slot % 1024) + 1023 }] })
+  })
+
   test('a --to config is masked like --config: its password never shows, even where a message quotes a value', async () => {
-    const [pg0] = sharedShards('postgres')
-    const [my0] = sharedShards('mysql')
-    const routed = [pg0!, my0!]
-    const bank = await startReshardBank(routed, routed, 10)
-    banks.push(bank)
-    const { now } = configs(bank, routed, routed)
+    const { now } = await pgAndMy(10)
     const secret = `Pw${randomBytes(8).toString('hex')}`
     const to = join(dir, 'secret-to.json')
     // The dialect check quotes what it got; the password is the same text, in a URL, so the redactor knows it.

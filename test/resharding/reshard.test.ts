@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest'
-import { ConfigError, StaleTopologyError, TopologyChangeBlockedError } from '../../src/index.js'
+import { comparePlacementReports, ConfigError, StaleTopologyError, TopologyChangeBlockedError } from '../../src/index.js'
 import { sharedShards } from '../support/shared-cluster.js'
 import { closedPort } from '../reliability/leak-checks.js'
 import { createCluster, ShardUnavailableError } from '../../src/index.js'
@@ -81,7 +81,7 @@ describe('resharding', () => {
     expect((await bank.cluster.forShard(my[1]!.id)(bank.accounts).where({ id: moved.id }).first()).balance).toBe(moved.balance + 1)
   })
 
-  test('cancel stops at a batch boundary; reverse moves the done batches back and restores the checksum', async () => {
+  test('cancel stops at a batch boundary; reverse moves the done batches back and restores the checksums; a repeated job keeps them', async () => {
     const pg = sharedShards('postgres')
     const my = sharedShards('mysql')
     const routed = [pg[0]!, pg[1]!, my[0]!]
@@ -101,10 +101,19 @@ describe('resharding', () => {
     const reversed = await bank.cluster.reverseReshard({ batchSize: 20 })
     expect(reversed.state).toBe('reversed')
     expect(reversed.done).toBe(0)
-    const after = await bank.cluster.verifyPlacement()
+    const after = await bank.cluster.verifyPlacement({ pageSize: 9 })
     expect(after.misplaced).toEqual([])
     expect(after.tables).toEqual(before.tables)
     expect((await bank.cluster.topology()).shards.map((s) => s.id)).toEqual(routed.map((s) => s.id).sort())
+    const same = { equal: true, problems: [], differences: [] }
+    expect(comparePlacementReports(before, midway)).toEqual(same)
+    expect(comparePlacementReports(before, after)).toEqual(same)
+    // The same job again, to the end: every row on its new owner, the same rows per slot range.
+    expect((await bank.cluster.reshard(target, { batchSize: 20 })).state).toBe('done')
+    const repeated = await bank.cluster.verifyPlacement({ pageSize: 9 })
+    expect(repeated.misplaced).toEqual([])
+    expect(repeated.epoch).toBeGreaterThan(after.epoch)
+    expect(comparePlacementReports(before, repeated)).toEqual(same)
   })
 
   test('removing a MariaDB shard and reweighting moves its rows to PostgreSQL and MariaDB owners while transfers run', async () => {

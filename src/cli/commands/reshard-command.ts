@@ -2,14 +2,15 @@ import type { Cluster } from '../../cluster.js'
 import type { ReshardPlanReport } from '../../resharding/plan-reshard.js'
 import type { ReshardOptions } from '../../resharding/reshard-options.js'
 import type { ReshardProgress } from '../../resharding/reshard-progress.js'
-import type { PlacementReport } from '../../resharding/verify-placement.js'
 import type { CliOutput } from '../cli-output.js'
 import type { Command, CommandContext } from '../command-context.js'
 import { ExitCode } from '../exit-codes.js'
 import { rethrowExplained } from '../failure-exit.js'
 import { openTargetCluster } from '../target-cluster.js'
 import { textTable } from '../text-table.js'
+import { stoppableByCtrlC } from './ctrl-c.js'
 import { ReshardProgressView } from './reshard-progress-view.js'
+import { verifyCommand } from './reshard-verify.js'
 
 /**
  * `shardtx reshard plan | start | status | verify | cancel | reverse`: the
@@ -17,7 +18,8 @@ import { ReshardProgressView } from './reshard-progress-view.js'
  * the target as `--to <config>` and connect to the shards of both configs, as
  * `topology set` does; `verify` and `reverse` take `--to` for the connections
  * the `--config` lacks. `start` and `reverse` stop at a batch boundary on Ctrl-C
- * (exit 130), the job left resumable.
+ * (exit 130), the job left resumable; `verify` reads page by page and stops at a
+ * page boundary, resumable from its `--save` file (reshard-verify.ts).
  */
 export const reshardCommand: Command = async (context) => {
   const verb = context.args.positionals[0] as keyof typeof VERBS
@@ -83,12 +85,7 @@ async function cancelJob({ cluster, out }: CommandContext): Promise<ExitCode> {
 }
 
 async function verify(context: CommandContext): Promise<ExitCode> {
-  return withTargetCluster(context, async (cluster) => {
-    context.out.progress(`reading every row of the declared sharded tables on ${cluster.shardIds.length} shards…`)
-    const placement = await cluster.verifyPlacement()
-    context.out.result({ placement }, () => placementText(placement))
-    return placement.misplaced.length > 0 ? ExitCode.Failed : ExitCode.Ok
-  })
+  return withTargetCluster(context, (cluster) => verifyCommand(context, cluster))
 }
 
 /**
@@ -120,31 +117,22 @@ type MoverOptions = Pick<ReshardOptions, 'dutyCycle' | 'maxBatches' | 'onProgres
 async function runMover(context: CommandContext, direction: 'forward' | 'back', run: (options: MoverOptions) => Promise<ReshardProgress>): Promise<ExitCode> {
   const { args, out } = context
   const view = new ReshardProgressView(out)
-  const controller = new AbortController()
-  const onInterrupt = (): void => {
-    if (controller.signal.aborted) {
-      process.off('SIGINT', onInterrupt)
-      out.problem('interrupted again: quitting now; a batch in flight is settled by recovery (shardtx recover)')
-      process.kill(process.pid, 'SIGINT')
-      return
-    }
-    out.problem('interrupted: stopping at the next batch boundary, the job stays resumable (Ctrl-C again to quit at once)')
-    controller.abort()
-  }
-  process.on('SIGINT', onInterrupt)
-  let job: ReshardProgress
-  try {
-    job = await run({
-      ...(args.dutyCycle === undefined ? {} : { dutyCycle: args.dutyCycle }),
-      ...(args.maxBatches === undefined ? {} : { maxBatches: args.maxBatches }),
-      onProgress: (p) => view.update(p),
-      signal: controller.signal,
-    })
-  } finally {
-    process.off('SIGINT', onInterrupt)
-  }
+  const { result: job, interrupted } = await stoppableByCtrlC(
+    out,
+    {
+      first: 'interrupted: stopping at the next batch boundary, the job stays resumable (Ctrl-C again to quit at once)',
+      again: 'interrupted again: quitting now; a batch in flight is settled by recovery (shardtx recover)',
+    },
+    (signal) =>
+      run({
+        ...(args.dutyCycle === undefined ? {} : { dutyCycle: args.dutyCycle }),
+        ...(args.maxBatches === undefined ? {} : { maxBatches: args.maxBatches }),
+        onProgress: (p) => view.update(p),
+        signal,
+      }),
+  )
   view.finish()
-  const stopped = stopReason(job, direction, controller.signal.aborted, args.maxBatches !== undefined)
+  const stopped = stopReason(job, direction, interrupted, args.maxBatches !== undefined)
   out.result({ event: 'result', stopped, job }, () => outcomeText(job, stopped, direction))
   return finalCode(stopped, out)
 }
@@ -210,15 +198,4 @@ function planText(plan: ReshardPlanReport, batchSize: number | undefined): strin
 
 function shardText(shard: { id: string; weight: number }): string {
   return shard.weight === 1 ? shard.id : `${shard.id} (weight ${shard.weight})`
-}
-
-function placementText(report: PlacementReport): string {
-  const tables = textTable(['TABLE', 'ROWS', 'CHECKSUM'], report.tables.map((t) => [t.table, String(t.rows), t.checksum]))
-  if (report.misplaced.length === 0) return `epoch ${report.epoch}: every row is on its owner\n\n${tables}`
-  const rows = report.misplaced.reduce((sum, m) => sum + m.rows, 0)
-  const misplaced = textTable(
-    ['TABLE', 'ON', 'OWNER', 'ROWS', 'EXAMPLE KEY'],
-    report.misplaced.map((m) => [m.table, m.shardId, m.owner, String(m.rows), m.example]),
-  )
-  return `epoch ${report.epoch}: ${rows} rows are not on their owner\n\n${misplaced}\n\n${tables}`
 }
