@@ -56,19 +56,19 @@ function preparedStatementsOf(conn: Connection): Map<string, string> {
  * A pg query that sends the branch's BEGIN (and SET LOCAL …) ahead of the
  * caller's first parameterised statement, in the same extended-protocol pipeline
  * and under the same Sync: one round trip instead of two. Their CommandCompletes
- * are skipped, so the result is the statement's alone. A {@link PreparedControl}
- * the connection is not known to have is closed (no error when it is missing) and
- * parsed again under its name in the same pipeline; one it has is only bound.
+ * are skipped, so the result is the statement's alone. Each {@link PreparedControl}
+ * named in `parsing` is closed (no error when it is missing) and parsed again under
+ * its name in the same pipeline; any other is only bound.
  */
 class BeginThenQuery extends QueryBase {
   readonly #control: readonly ControlStatement[]
-  readonly #prepared: Map<string, string>
+  readonly #parsing: ReadonlySet<string>
   #skip: number
 
-  constructor(control: readonly ControlStatement[], prepared: Map<string, string>, config: pg.QueryConfig, callback: (error: Error | null, result: unknown) => void) {
+  constructor(control: readonly ControlStatement[], parsing: ReadonlySet<string>, config: pg.QueryConfig, callback: (error: Error | null, result: unknown) => void) {
     super({ ...config, callback })
     this.#control = control
-    this.#prepared = prepared
+    this.#parsing = parsing
     this.#skip = control.length
   }
 
@@ -80,7 +80,7 @@ class BeginThenQuery extends QueryBase {
           connection.parse({ text: statement, name: '', types: [] })
           connection.bind({ portal: '', statement: '', values: [] })
         } else {
-          if (this.#prepared.get(statement.name) !== statement.text) {
+          if (this.#parsing.has(statement.name)) {
             connection.close({ type: 'S', name: statement.name })
             connection.parse({ text: statement.text, name: statement.name, types: [] })
           }
@@ -110,11 +110,13 @@ class BeginThenQuery extends QueryBase {
  * statements as a prefix of the text (a prepared one as its `sql`); with
  * bindings, {@link BeginThenQuery}.
  *
- * After a failure the connection's named statements count as unknown, so the next
- * pipeline closes and parses them again: a Parse behind a failed statement was
- * skipped by the server. A session that lost one (DEALLOCATE ALL or DISCARD ALL
- * sent on a pooled connection) fails its Bind with 26000 when only BEGIN has run:
- * that transaction is rolled back and the pipeline sent once more, parsing again.
+ * A named statement parsed in a pipeline that failed counts as unknown, so the next
+ * pipeline closes and parses it again: the server skips a Parse behind a failed
+ * statement. One the connection already had stays known through a failure (a stale
+ * refusal, a lock conflict), with its generic plan: an error drops no prepared
+ * statement. A session that lost one (DEALLOCATE ALL or DISCARD ALL sent on a
+ * pooled connection) fails its Bind with 26000 when only BEGIN has run: that
+ * transaction is rolled back and the pipeline sent once more, parsing again.
  */
 export async function runWithBegin(conn: Connection, control: readonly ControlStatement[], query: KnexQuery): Promise<unknown> {
   if ((query.bindings ?? []).length === 0) return runSimple(conn, control, query)
@@ -135,19 +137,21 @@ function lostPreparedStatement(error: unknown, control: readonly ControlStatemen
 
 function runExtended(conn: Connection, control: readonly ControlStatement[], query: KnexQuery): Promise<unknown> {
   const prepared = preparedStatementsOf(conn)
+  const named = control.filter((s): s is PreparedControl => typeof s !== 'string')
+  const parsing = new Set(named.filter((s) => prepared.get(s.name) !== s.text).map((s) => s.name))
   const config = { ...query.options, text: query.sql, values: query.bindings } as pg.QueryConfig
   return new Promise((resolve, reject) => {
     const done = (error: Error | null, result: unknown): void => {
-      for (const statement of control) {
-        if (typeof statement === 'string') continue
-        if (error) prepared.delete(statement.name)
-        else prepared.set(statement.name, statement.text)
+      const lost = error !== null && lostPreparedStatement(error, control)
+      for (const statement of named) {
+        if (error === null) prepared.set(statement.name, statement.text)
+        else if (lost || parsing.has(statement.name)) prepared.delete(statement.name)
       }
       if (error) return reject(error)
       query.response = result
       resolve(query)
     }
-    conn.query(new BeginThenQuery(control, prepared, config, done) as unknown as pg.QueryConfig)
+    conn.query(new BeginThenQuery(control, parsing, config, done) as unknown as pg.QueryConfig)
   })
 }
 

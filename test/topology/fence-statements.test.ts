@@ -62,7 +62,8 @@ describe('the PostgreSQL fence check as a named statement', () => {
     for (let i = 0; i < WARM_UP; i++) {
       await test.cluster.transaction((tx) => tx.forShard(p0.id)(table).where({ id: 1 }).increment('balance', 1), { isolationLevel })
     }
-    expect(Number((await checkStatement(test))!.generic_plans)).toBeGreaterThan(0)
+    const warmed = (await checkStatement(test))!
+    expect(Number(warmed.generic_plans)).toBeGreaterThan(0)
     await (await admin(test, [p0, p1])).setTopology([{ id: p0.id, weight: 2 }])
 
     const refused = test.cluster.transaction((tx) => tx.forShard(p0.id)(table).where({ id: 1 }).increment('balance', 1000), { isolationLevel })
@@ -72,6 +73,10 @@ describe('the PostgreSQL fence check as a named statement', () => {
     // The reload moves the process to epoch 2: the same prepared statement, now bound with 2, lets it through.
     await test.cluster.transaction((tx) => tx.forShard(p0.id)(table).where({ id: 1 }).increment('balance', 1), { isolationLevel })
     expect((await test.balances(table, p0.id)).get(1)).toBe(101 + 2 * WARM_UP)
+    // The refusal kept the statement and its generic plan: no new custom plan was made.
+    const after = (await checkStatement(test))!
+    expect(after.custom_plans).toBe(warmed.custom_plans)
+    expect(Number(after.generic_plans)).toBe(Number(warmed.generic_plans) + 2)
   })
 
   test('a prepared branch keeps the fence lock it took through the named statement path: an epoch change is blocked until it commits', async () => {
