@@ -16,7 +16,7 @@ import mysql from 'mysql2'
 import { startLocalCluster } from '../src/testing/index.js'
 import { createCluster } from '../src/index.js'
 import { fenceTableOf } from '../src/topology/table-names.js'
-import { type ControlStatement, runWithBegin } from '../adapters/postgres/pipelined-begin.js'
+import { type ControlStatement, controlSql, runWithBegin } from '../adapters/postgres/pipelined-begin.js'
 import { fenceStatements } from '../adapters/postgres/postgres-fence.js'
 import { fenceStatement } from '../adapters/mysql/mysql-fence.js'
 import { scriptFlags } from '../scripts/script-flags.js'
@@ -118,7 +118,7 @@ try {
   try {
     const backend = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
     const named = fenceStatements(fence, pgShard.id, 1)
-    const text = named.map((s) => (typeof s === 'string' ? s : s.sql))
+    const text = named.map(controlSql)
     const pgTransaction = (control: ControlStatement[]) => async (): Promise<void> => {
       await runWithBegin(client, control, { sql: `${statement}$1`, bindings: [randomAccount()] })
       await client.query('COMMIT')

@@ -35,6 +35,11 @@ export interface PreparedControl {
 /** A statement sent ahead of the caller's: plain SQL, or one prepared once per connection. */
 export type ControlStatement = string | PreparedControl
 
+/** The statement as the simple protocol takes it: a prepared one with its values written in. */
+export function controlSql(statement: ControlStatement): string {
+  return typeof statement === 'string' ? statement : statement.sql
+}
+
 /** 26000: a Bind named a statement the session does not have (dropped by DEALLOCATE or DISCARD). */
 const INVALID_SQL_STATEMENT_NAME = '26000'
 
@@ -156,7 +161,7 @@ function runExtended(conn: Connection, control: readonly ControlStatement[], que
 }
 
 function runSimple(conn: Connection, control: readonly ControlStatement[], query: KnexQuery): Promise<unknown> {
-  const text = `${control.map((s) => (typeof s === 'string' ? s : s.sql)).join('; ')}; ${query.sql}`
+  const text = `${control.map(controlSql).join('; ')}; ${query.sql}`
   return new Promise((resolve, reject) => {
     conn.query({ ...query.options, text, values: [] } as pg.QueryConfig, (error: Error | null, results: unknown) => {
       if (error) return reject(error)

@@ -24,7 +24,7 @@ import {
   UNDEFINED_OBJECT,
   UNIQUE_VIOLATION,
 } from './postgres-errors.js'
-import { type ControlStatement, runWithBegin } from './pipelined-begin.js'
+import { type ControlStatement, controlSql, runWithBegin } from './pipelined-begin.js'
 import { labelSent, PostgresLockWaits, setLabelStatement } from './postgres-lock-waits.js'
 import { fenceError, fenceStatements } from './postgres-fence.js'
 import { fenceTableOf } from '../../src/topology/table-names.js'
@@ -79,8 +79,7 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
   }
 
   async begin(conn: DriverConnection, _branch: BranchId, options: BranchOptions): Promise<void> {
-    const sql = this.#begin(options).map((s) => (typeof s === 'string' ? s : s.sql))
-    await (conn as Connection).query(sql.join('; ')).catch((error: unknown) => this.#fenced(error, options))
+    await (conn as Connection).query(this.#begin(options).map(controlSql).join('; ')).catch((error: unknown) => this.#fenced(error, options))
   }
 
   beginWith(conn: DriverConnection, _branch: BranchId, options: BranchOptions, query: KnexQuery): Promise<unknown> {
