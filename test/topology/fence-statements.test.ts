@@ -141,6 +141,21 @@ describe('the PostgreSQL fence check as a named statement', () => {
     expect((await test.balances(table, p0.id)).get(1)).toBe(101 + WARM_UP)
   })
 
+  test('a connection whose first check finds no fence table refuses the branch as epoch 0, and parses the check again once there is one', async () => {
+    const test = await startTestCluster([oneConnection(p0)])
+    opened.push(test)
+    const table = test.table('fresh')
+    await test.createAccounts(table, [p0.id], [{ id: 1, balance: 100 }])
+    await test.cluster.transaction(async () => {}) // first use: epoch 1, no branch yet
+    await test.cluster.forShard(p0.id).schema.dropTable(`${test.logTable}_fence`)
+    expect(await checkStatement(test)).toBeUndefined()
+    const refused = test.cluster.transaction((tx) => tx.forShard(p0.id)(table).where({ id: 1 }).increment('balance', 1000))
+    await expect(refused).rejects.toMatchObject({ name: 'StaleTopologyError', shardEpoch: 0, routedEpoch: 1 })
+    await test.cluster.transaction((tx) => tx.forShard(p0.id)(table).where({ id: 1 }).increment('balance', 1))
+    expect((await test.balances(table, p0.id)).get(1)).toBe(101)
+    expect(await checkStatement(test)).toBeDefined()
+  })
+
   test('a fence table replaced under the cached plan: the check reads the new one', async () => {
     const { test, table } = await warmCluster([p0])
     const fence = `"${test.logTable}_fence"`
