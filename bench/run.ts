@@ -89,7 +89,7 @@ try {
   log(`servers up; ${cluster.shardIds.length} shards (${cluster.shardIds.join(', ')}), ${ACCOUNTS} accounts each`)
 
   if (flags.only === undefined || flags.only === 'tx') await transactionBench(cluster, shards)
-  if (flags.only === undefined || flags.only === 'fence') await fenceBench(cluster, settings, rows, ratios, log)
+  if (flags.only === undefined || flags.only === 'fence') await fenceBench(cluster, local, settings, rows, ratios, log)
   if (flags.only === undefined || flags.only === 'memory') {
     extra.memory = await measureMemory(cluster, quick)
     const m = extra.memory as { rssAfterSmallMb: number; rssAfterLargeMb: number; small: number; large: number }
