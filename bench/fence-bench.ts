@@ -1,6 +1,8 @@
 import type { Cluster } from '../src/index.js'
+import type { LocalCluster } from '../src/testing/index.js'
 import { setFenceForBenchmark } from '../src/topology/fence-switch.js'
 import { alternatingMedians, measure, type RunResult, type RunSettings } from './measure.js'
+import { processTreeCpuMs } from './server-cpu.js'
 import { shardtxTransfer } from './transfer.js'
 
 interface Row {
@@ -19,9 +21,13 @@ interface Ratio {
  * with the fence against the same build with it switched off (a benchmark-only
  * switch), at 1 and 16 clients. The two alternate round by round, so that drift
  * in the machine's load falls on both alike; the median of each is compared.
+ * Each line also gives the servers' CPU per transaction (the workload's servers,
+ * from /proc) of those median runs: what the fence costs the servers, which moves
+ * less than throughput when other work shares the machine.
  */
 export async function fenceBench(
   cluster: Cluster,
+  local: LocalCluster,
   settings: Omit<RunSettings, 'concurrency'> & { repeats: number },
   rows: Row[],
   ratios: Ratio[],
@@ -35,10 +41,11 @@ export async function fenceBench(
   for (const [label, from, to] of workloads) {
     for (const concurrency of [1, 16]) {
       process.stderr.write(`running ${label} fence on/off @${concurrency}…\n`)
+      const servers = [...new Set([from, to].map((id) => local.server(id).pid))]
       const once = (fence: boolean) => async (): Promise<RunResult> => {
         setFenceForBenchmark(fence)
         try {
-          return await measure({ ...settings, concurrency }, () => shardtxTransfer(cluster, from, to))
+          return await measure({ ...settings, concurrency, serverCpuMs: () => processTreeCpuMs(servers) }, () => shardtxTransfer(cluster, from, to))
         } finally {
           setFenceForBenchmark(true)
         }
@@ -47,7 +54,11 @@ export async function fenceBench(
       rows.push({ name: `${label} fence on @${concurrency}`, result: withFence }, { name: `${label} fence off @${concurrency}`, result: without })
       const value = withFence.txPerSec / without.txPerSec
       ratios.push({ name: `${label} tx/s fence on / off @${concurrency}`, value, target: '≥ 0.97', met: value >= 0.97 })
-      log(`${label} @${concurrency}: fence on ${withFence.txPerSec.toFixed(0)} tx/s, off ${without.txPerSec.toFixed(0)} tx/s (${value.toFixed(3)})`)
+      const serverCpu = (r: RunResult): string => (r.serverCpuMsPerTx === undefined ? '?' : (r.serverCpuMsPerTx * 1000).toFixed(0))
+      log(
+        `${label} @${concurrency}: fence on ${withFence.txPerSec.toFixed(0)} tx/s, off ${without.txPerSec.toFixed(0)} tx/s (${value.toFixed(3)}); ` +
+          `servers' CPU µs/tx on ${serverCpu(withFence)}, off ${serverCpu(without)}`,
+      )
     }
   }
 }

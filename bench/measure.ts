@@ -9,12 +9,16 @@ export interface RunResult {
   cpuMsPerTx: number
   /** The first error, when there were any. */
   firstError?: string
+  /** CPU time of the servers per committed transaction, in ms, over the measured window, when `serverCpuMs` was given. */
+  serverCpuMsPerTx?: number
 }
 
 export interface RunSettings {
   concurrency: number
   warmupMs: number
   durationMs: number
+  /** CPU time the servers have used so far, in ms (bench/server-cpu.ts), read at both ends of the measured window. */
+  serverCpuMs?: () => number | undefined
 }
 
 /**
@@ -47,9 +51,11 @@ export async function measure(settings: RunSettings, once: (client: number) => P
   measuring = true
   const begin = performance.now()
   const cpuBefore = process.cpuUsage()
+  const serverBefore = settings.serverCpuMs?.()
   await sleep(settings.durationMs)
   measuring = false
   const cpu = process.cpuUsage(cpuBefore)
+  const serverAfter = settings.serverCpuMs?.()
   const elapsed = performance.now() - begin
   stop = true
   await Promise.all(clients)
@@ -63,6 +69,7 @@ export async function measure(settings: RunSettings, once: (client: number) => P
     errors,
     cpuMsPerTx: (cpu.user + cpu.system) / 1000 / Math.max(1, latencies.length),
     ...(firstError === undefined ? {} : { firstError }),
+    ...(serverBefore === undefined || serverAfter === undefined ? {} : { serverCpuMsPerTx: (serverAfter - serverBefore) / Math.max(1, latencies.length) }),
   }
 }
 

@@ -43,7 +43,9 @@ transfer, W3 2/4/8 shards. Baselines: B1 best effort (autocommit, both shards in
 parallel) and B1 knex.transaction per shard, one after the other; B2 two-phase
 commit by hand on the drivers; B3 knex.transaction; B4 one-phase by hand on the
 driver. fence: W1 and W2 with the topology epoch fence on and off (a bench-only
-switch). Workloads of a comparison run in rounds whose order alternates.
+switch), each line with the servers' CPU µs per transaction on and off (from /proc;
+bench/fence-statements.ts breaks the fence's server cost down by statement form).
+Workloads of a comparison run in rounds whose order alternates.
 hotspot: N clients over H hot rows on 4 shards (bench/hot-spot-bench.ts).
 reshard: 100,000 accounts (20,000 with --quick) on 4 servers (2 PostgreSQL + 2 MariaDB)
 grown to 5 (a MariaDB server it starts): rows/s of the whole 4→5 job; W1 by key
@@ -89,7 +91,7 @@ try {
   log(`servers up; ${cluster.shardIds.length} shards (${cluster.shardIds.join(', ')}), ${ACCOUNTS} accounts each`)
 
   if (flags.only === undefined || flags.only === 'tx') await transactionBench(cluster, shards)
-  if (flags.only === undefined || flags.only === 'fence') await fenceBench(cluster, settings, rows, ratios, log)
+  if (flags.only === undefined || flags.only === 'fence') await fenceBench(cluster, local, settings, rows, ratios, log)
   if (flags.only === undefined || flags.only === 'memory') {
     extra.memory = await measureMemory(cluster, quick)
     const m = extra.memory as { rssAfterSmallMb: number; rssAfterLargeMb: number; small: number; large: number }

@@ -6,6 +6,7 @@ import { FenceRows } from '../../src/topology/fence-rows.js'
 import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/topology/epoch-fence.js'
 import { sqlState } from './postgres-errors.js'
 import { identifier, literal } from './postgres-sql.js'
+import type { ControlStatement } from './pipelined-begin.js'
 import { acquireConnection, releaseConnection } from '../shared/knex-internals.js'
 
 const STALE_MARKER = 'shardtx-stale-epoch:'
@@ -31,13 +32,30 @@ const LOCK_NOT_AVAILABLE = '55P03'
  * once (55P03, a retryable ConflictError) instead of queueing. A branch that waited
  * here while holding another shard's fence would close a cycle with the epoch
  * change, which takes the fences one after another.
+ * The check is a named statement, parsed and planned once per connection with the
+ * shard id and epoch as parameters: the same SQL at the same place of the pipeline,
+ * without the parse and plan that were most of the fence's cost on the server
+ * (bench/fence-statements.ts); its Bind, which takes the snapshot, still comes after
+ * the LOCK has run. The LOCK stays unnamed: naming it saved nothing measurable, and
+ * unnamed it takes no snapshot without resting on how the plan cache re-validates a
+ * named statement. `sql` is the check with its values written in, for the simple
+ * protocol (a first statement without bindings).
  */
-export function fenceStatements(table: string, shardId: string, epoch: number): string[] {
+export function fenceStatements(table: string, shardId: string, epoch: number): ControlStatement[] {
   const quoted = identifier(table)
-  return [
-    `LOCK TABLE ${quoted} IN ROW SHARE MODE NOWAIT`,
+  const lock = `LOCK TABLE ${quoted} IN ROW SHARE MODE NOWAIT`
+  const check = (shard: string, routed: string, next: string): string =>
     `SELECT CAST(${literal(STALE_MARKER)} || coalesce(max(epoch)::text, '0') AS integer) FROM ${quoted} ` +
-      `WHERE shard_id = ${literal(shardId)} HAVING coalesce(max(epoch), ${Math.trunc(epoch) + 1}) > ${Math.trunc(epoch)}`,
+    `WHERE shard_id = ${shard} HAVING coalesce(max(epoch), ${next}) > ${routed}`
+  const routed = Math.trunc(epoch)
+  return [
+    lock,
+    {
+      name: 'shardtx_fence_check',
+      text: check('$1', '$2::integer', '$2::integer + 1'),
+      values: [shardId, String(routed)],
+      sql: check(literal(shardId), String(routed), String(routed + 1)),
+    },
   ]
 }
 

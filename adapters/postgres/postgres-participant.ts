@@ -24,7 +24,7 @@ import {
   UNDEFINED_OBJECT,
   UNIQUE_VIOLATION,
 } from './postgres-errors.js'
-import { runWithBegin } from './pipelined-begin.js'
+import { type ControlStatement, controlSql, runWithBegin } from './pipelined-begin.js'
 import { labelSent, PostgresLockWaits, setLabelStatement } from './postgres-lock-waits.js'
 import { fenceError, fenceStatements } from './postgres-fence.js'
 import { fenceTableOf } from '../../src/topology/table-names.js'
@@ -79,7 +79,7 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
   }
 
   async begin(conn: DriverConnection, _branch: BranchId, options: BranchOptions): Promise<void> {
-    await (conn as Connection).query(this.#begin(options).join('; ')).catch((error: unknown) => this.#fenced(error, options))
+    await (conn as Connection).query(this.#begin(options).map(controlSql).join('; ')).catch((error: unknown) => this.#fenced(error, options))
   }
 
   beginWith(conn: DriverConnection, _branch: BranchId, options: BranchOptions, query: KnexQuery): Promise<unknown> {
@@ -92,8 +92,8 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
     return runWithBegin(conn as Connection, control, query).catch((error: unknown) => this.#fenced(error, options))
   }
 
-  #begin(options: BranchOptions): string[] {
-    const statements = beginStatements(options.isolationLevel, options.lockTimeoutMs)
+  #begin(options: BranchOptions): ControlStatement[] {
+    const statements: ControlStatement[] = beginStatements(options.isolationLevel, options.lockTimeoutMs)
     if (options.fenceEpoch !== undefined) statements.push(...fenceStatements(this.#fenceTable, this.shardId, options.fenceEpoch))
     return statements
   }
