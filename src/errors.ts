@@ -247,11 +247,13 @@ export class StaleTopologyError extends ShardTxError {
   readonly routedEpoch: number
   /** The epoch the shard holds (0 when it was never told one). */
   readonly shardEpoch: number
-  constructor(shardId: string, routedEpoch: number, shardEpoch: number) {
+  /** `refusal`: for a subclass, its own message and code in place of the shard's refusal. */
+  constructor(shardId: string, routedEpoch: number, shardEpoch: number, refusal?: { message: string; code: string }) {
     super(
-      `shard ${shardId}: this process routes by topology epoch ${routedEpoch} but the shard is at epoch ${shardEpoch}; ` +
-        'the topology changed, the process reloads it, and the transaction may run again',
-      { code: 'STALE_TOPOLOGY', retryable: true },
+      refusal?.message ??
+        `shard ${shardId}: this process routes by topology epoch ${routedEpoch} but the shard is at epoch ${shardEpoch}; ` +
+          'the topology changed, the process reloads it, and the transaction may run again',
+      { code: refusal?.code ?? 'STALE_TOPOLOGY', retryable: true },
     )
     this.shardId = shardId
     this.routedEpoch = routedEpoch
@@ -275,11 +277,12 @@ export class KeyMovingError extends StaleTopologyError {
   /** The index of the batch being moved. */
   readonly batch: number
   constructor(shardId: string, routedEpoch: number, jobId: string, batch: number) {
-    super(shardId, routedEpoch, routedEpoch)
-    this.message =
-      `shard ${shardId}: the key is in batch ${batch} of resharding job ${jobId}, which is moving it (topology epoch ${routedEpoch}); ` +
-      'the process reloads the topology, and the transaction may run again'
-    Object.defineProperty(this, 'code', { value: 'KEY_MOVING' })
+    super(shardId, routedEpoch, routedEpoch, {
+      message:
+        `shard ${shardId}: the key is in batch ${batch} of resharding job ${jobId}, which is moving it (topology epoch ${routedEpoch}); ` +
+        'the process reloads the topology, and the transaction may run again',
+      code: 'KEY_MOVING',
+    })
     this.jobId = jobId
     this.batch = batch
   }
