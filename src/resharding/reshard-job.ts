@@ -3,7 +3,7 @@ import { ConfigError } from '../errors.js'
 import { ringFor } from '../sharding/ring-cache.js'
 import { diffTopology, isSameTopology } from '../topology/topology-diff.js'
 import { resolveTarget, type TopologyTarget } from '../topology/set-topology.js'
-import type { Topology, TopologyShard } from '../topology/topology.js'
+import type { Topology, TopologyMove, TopologyShard } from '../topology/topology.js'
 import { isStale } from '../topology/with-topology.js'
 import { type FencedStepBounds, insertTopology, runFencedStep, StepOvertaken } from './fenced-step.js'
 import { copyTable, keysInSlots, moveRows, type ShardedTable } from './move-rows.js'
@@ -24,7 +24,7 @@ function referenceTables(ctx: ReshardContext): string[] {
 
 /** How a plan reads the shards: each statement bounded by `statementMs` (a key scan of a large table included). */
 function planReads(ctx: ReshardContext, statementMs: number): PlanReads {
-  return { participants: ctx.participants, statementMs, shapeOf: (participant, knex, table) => ctx.shapeOf(participant, knex, table) }
+  return { participants: ctx.participants, statementMs, shapeOf: ctx.shapeOf }
 }
 
 /** The dry run: what `reshard(target)` would move, and what stops it. Writes nothing. */
@@ -96,8 +96,7 @@ export async function cancel(ctx: ReshardContext): Promise<ReshardProgress> {
   await onLog(ctx, (log) => ctx.store.setState(log, job.id, ['running', 'reversing'], 'cancelled'))
   // A freeze compares-and-sets the job's row, so one that committed before the state
   // change is visible now, and none can commit after it.
-  const { topology } = await ctx.state.reload()
-  if (topology.move?.jobId === job.id && topology.move.moving !== undefined) await unfreeze(ctx, topology)
+  await unfreezeLeftOver(ctx, job.id)
   return progressOf((await onLog(ctx, (log) => ctx.store.get(log, job.id)))!)
 }
 
@@ -213,9 +212,26 @@ async function moveBatches(ctx: ReshardContext, first: ReshardJob, direction: 'f
   // epoch it published: otherwise shardFor() would answer by the ring before the last batch.
   // A batch still frozen now is one this run will not move (a cancel or a reverse found it
   // frozen, with nothing left to move this way): unfreeze it, or its keys stay refused.
-  const { topology } = await ctx.state.reload()
-  if (topology.move?.jobId === job.id && topology.move.moving !== undefined) await unfreeze(ctx, topology)
+  await unfreezeLeftOver(ctx, job.id)
   return report()
+}
+
+/**
+ * A batch frozen past its `frozenUntil` (its mover died between the freeze and the
+ * move, or gave up without unfreezing) is unfrozen. Run by background recovery, in
+ * every process that routes by such an epoch. Only liveness depends on the clock:
+ * an unfreeze is safe at any time (see {@link unfreeze}).
+ */
+export async function unfreezeExpired(ctx: ReshardContext): Promise<boolean> {
+  const expired = (move: TopologyMove | undefined): move is TopologyMove => move?.moving !== undefined && (move.frozenUntil ?? Infinity) <= Date.now()
+  // What this process routes by first (no query at all without a move), then what is stored.
+  if (!expired(ctx.state.current.topology.move)) return false
+  const { topology } = await ctx.state.reload()
+  const move = topology.move
+  if (!expired(move)) return false
+  ctx.logger.warn({ jobId: move.jobId, batch: move.moving, epoch: topology.epoch }, 'a resharding batch stayed frozen past its mover\'s deadline; unfreezing it')
+  await unfreeze(ctx, topology)
+  return true
 }
 
 /**
@@ -225,23 +241,6 @@ async function moveBatches(ctx: ReshardContext, first: ReshardJob, direction: 'f
  * publish the next epoch with the fences of both shards held only for the commit.
  * A batch that another run left frozen is moved on from where it stands.
  */
-/**
- * A batch frozen past its `frozenUntil` (its mover died between the freeze and the
- * move, or gave up without unfreezing) is unfrozen. Run by background recovery, in
- * every process that routes by such an epoch. Only liveness depends on the clock:
- * an unfreeze is safe at any time (see {@link unfreeze}).
- */
-export async function unfreezeExpired(ctx: ReshardContext): Promise<boolean> {
-  const known = ctx.state.current.topology.move
-  if (known?.moving === undefined || (known.frozenUntil ?? Infinity) > Date.now()) return false
-  const { topology } = await ctx.state.reload()
-  const move = topology.move
-  if (move?.moving === undefined || (move.frozenUntil ?? Infinity) > Date.now()) return false
-  ctx.logger.warn({ jobId: move.jobId, batch: move.moving, epoch: topology.epoch }, 'a resharding batch stayed frozen past its mover\'s deadline; unfreezing it')
-  await unfreeze(ctx, topology)
-  return true
-}
-
 async function runBatch(ctx: ReshardContext, job: ReshardJob, direction: 'forward' | 'back', options: ResolvedReshardOptions): Promise<number> {
   let routing = await ctx.state.reload()
   const index = direction === 'forward' ? job.done : job.done - 1
@@ -345,6 +344,12 @@ async function moveFrozen(ctx: ReshardContext, frozen: Topology, job: ReshardJob
     },
     bounds(options),
   )
+}
+
+/** Reloads the stored topology and unfreezes job `jobId`'s batch if one is still frozen there. */
+async function unfreezeLeftOver(ctx: ReshardContext, jobId: string): Promise<void> {
+  const { topology } = await ctx.state.reload()
+  if (topology.move?.jobId === jobId && topology.move.moving !== undefined) await unfreeze(ctx, topology)
 }
 
 /**
