@@ -131,24 +131,37 @@ async function checkPrerequisites(
   referenceTables: string[],
   shardIds: string[],
 ): Promise<{ problems: string[]; warnings: string[] }> {
+  const names = [...tables.map((t) => t.name), ...referenceTables]
+  // Every table's shape on one shard over one bounded knex: one pool per shard, not per table.
+  const shapesOn = new Map<string, Map<string, TableShape | undefined>>()
+  for (const id of shardIds) {
+    shapesOn.set(
+      id,
+      await onBounded(reads, id, async (participant, knex) => {
+        const found = new Map<string, TableShape | undefined>()
+        for (const name of names) {
+          try {
+            found.set(name, await reads.shapeOf(participant, knex, name))
+          } catch (error) {
+            throw asUnavailable(participant, `could not read the columns of ${name}`, error)
+          }
+        }
+        return found
+      }),
+    )
+  }
   const problems: string[] = []
   const warnings: string[] = []
-  for (const name of [...tables.map((t) => t.name), ...referenceTables]) {
+  for (const name of names) {
+    const table = tables.find((t) => t.name === name)
     const shapes = new Map<string, TableShape>()
     for (const id of shardIds) {
-      const shape = await onBounded(reads, id, async (participant, knex) => {
-        try {
-          return await reads.shapeOf(participant, knex, name)
-        } catch (error) {
-          throw asUnavailable(participant, `could not read the columns of ${name}`, error)
-        }
-      })
+      const shape = shapesOn.get(id)!.get(name)
       if (shape === undefined) {
         problems.push(`table ${name} does not exist on shard ${id} (run your migrations there first: cluster.migrateShards())`)
         continue
       }
       shapes.set(id, shape)
-      const table = tables.find((t) => t.name === name)
       for (const key of table?.keyColumns ?? []) {
         if (!shape.columns.some((c) => c.name === key)) problems.push(`table ${name} on shard ${id} has no key column ${key}`)
       }
@@ -158,7 +171,7 @@ async function checkPrerequisites(
       problems.push(`table ${name} has different columns on different shards: ${[...columnSets].map(([id, c]) => `${id} (${c})`).join('; ')}`)
       continue
     }
-    const found = shapeFindings(name, shapes, tables.find((t) => t.name === name)?.keyColumns)
+    const found = shapeFindings(name, shapes, table?.keyColumns)
     problems.push(...found.problems)
     warnings.push(...found.warnings)
   }
