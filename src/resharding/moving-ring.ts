@@ -4,7 +4,7 @@ import type { ShardKey, ShardRing } from '../sharding/index.js'
 import { ringFor } from '../sharding/ring-cache.js'
 import type { MoveRouting, MovingKeys } from '../topology/routing.js'
 import type { Topology } from '../topology/topology.js'
-import { ringAfter, slotInBatch, type ReshardPlan } from './reshard-plan.js'
+import { ringAfter, ringAfterStep, slotInBatch, type ReshardPlan } from './reshard-plan.js'
 import type { ReshardStore } from './reshard-store.js'
 
 const MAX_RINGS = 4
@@ -12,7 +12,8 @@ const MAX_RINGS = 4
 /**
  * How to route at epochs in the middle of a job, for one process: a job's plan is
  * read once (it never changes), and the last few rings are kept, since every
- * batch makes the processes that touch its shards reload.
+ * batch makes the processes that touch its shards reload; the ring after a batch
+ * is made from the one before it.
  */
 export function movingRings(store: ReshardStore, logKnex: () => Knex): (topology: Topology) => Promise<MoveRouting> {
   const plans = new Map<string, ReshardPlan>()
@@ -31,7 +32,11 @@ export function movingRings(store: ReshardStore, logKnex: () => Knex): (topology
     const key = `${move.jobId}:${move.done}`
     let ring = rings.get(key)
     if (ring === undefined) {
-      ring = ringAfter(plan, move.done)
+      // After one batch more (or, in a reverse, one less), from the ring before it.
+      const done = move.done
+      const previous = rings.get(`${move.jobId}:${done - 1}`) ?? rings.get(`${move.jobId}:${done + 1}`)
+      const previousDone = rings.has(`${move.jobId}:${done - 1}`) ? done - 1 : done + 1
+      ring = previous === undefined ? ringAfter(plan, done) : ringAfterStep(plan, previous, previousDone, done)
       if (rings.size >= MAX_RINGS) rings.delete(rings.keys().next().value!)
       rings.set(key, ring)
     }

@@ -39,3 +39,16 @@ export function readOwner(packed: Uint8Array, bits: number, slot: number): numbe
   const window = packed[at]! | (packed[at + 1]! << 8) | (packed[at + 2]! << 16)
   return (window >>> (pos & 7)) & ((1 << bits) - 1)
 }
+
+/** Sets the owner index of `slot` in a table made by {@link packOwners} (in place). */
+export function writeOwner(packed: Uint8Array, bits: number, slot: number, owner: number): void {
+  if (bits === 0) return
+  const pos = Math.imul(slot, bits)
+  const at = pos >>> 3
+  const shift = pos & 7
+  const mask = ((1 << bits) - 1) << shift
+  const window = ((packed[at]! | (packed[at + 1]! << 8) | (packed[at + 2]! << 16)) & ~mask) | ((owner << shift) & mask)
+  packed[at] = window & 0xff
+  packed[at + 1] = (window >>> 8) & 0xff
+  packed[at + 2] = (window >>> 16) & 0xff
+}

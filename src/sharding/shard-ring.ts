@@ -2,7 +2,7 @@ import { hashShardKeyInt32 } from './shard-key.js'
 import type { ShardKey } from './shard-key.js'
 import { validateShards } from './shard-spec.js'
 import type { Shard, ShardSpec } from './shard-spec.js'
-import { ownerBits, packOwners, readOwner } from './packed-owners.js'
+import { ownerBits, packOwners, readOwner, writeOwner } from './packed-owners.js'
 import { buildSlotTable } from './slot-table.js'
 import { SLOT_COUNT, slotOfHash } from './slot-space.js'
 
@@ -30,13 +30,19 @@ export class ShardRing {
   readonly #ownerBits: number
   readonly #slotCounts: Map<string, number>
 
-  private constructor(shards: readonly Shard[], owners: Uint16Array) {
+  private constructor(shards: readonly Shard[], owners: Uint16Array | { packed: Uint8Array; counts: readonly number[] }) {
     this.shards = Object.freeze(shards)
     this.#ids = shards.map((shard) => shard.id)
     this.#ownerBits = ownerBits(shards.length)
-    this.#owners = packOwners(owners, this.#ownerBits)
-    const counts = new Array<number>(shards.length).fill(0)
-    for (let slot = 0; slot < owners.length; slot++) counts[owners[slot]!]!++
+    let counts: number[]
+    if (owners instanceof Uint16Array) {
+      this.#owners = packOwners(owners, this.#ownerBits)
+      counts = new Array<number>(shards.length).fill(0)
+      for (let slot = 0; slot < owners.length; slot++) counts[owners[slot]!]!++
+    } else {
+      this.#owners = owners.packed
+      counts = [...owners.counts]
+    }
     this.#slotCounts = new Map(this.#ids.map((id, i) => [id, counts[i]!]))
   }
 
@@ -73,6 +79,31 @@ export class ShardRing {
       owners[slot] = from !== to && moved(slot, before.#ids[fromOwner]!, after.#ids[toOwner]!) ? to : from
     }
     return new ShardRing(shards, owners)
+  }
+
+  /**
+   * `base` with the slots in [firstSlot, lastSlot] for which `owner(slot, current)`
+   * names another of its shards given to that shard; every other slot as in
+   * `base`. Same shards. Costs a copy of the table and the range, not a pass over
+   * every slot: the ring after one more (or one less) batch of a resharding job.
+   */
+  static reassigned(base: ShardRing, firstSlot: number, lastSlot: number, owner: (slot: number, current: string) => string | undefined): ShardRing {
+    const index = new Map(base.#ids.map((id, i) => [id, i]))
+    const packed = base.#owners.slice()
+    const counts = base.#ids.map((id) => base.#slotCounts.get(id)!)
+    const last = Math.min(lastSlot, SLOT_COUNT - 1)
+    for (let slot = Math.max(0, firstSlot); slot <= last; slot++) {
+      const current = readOwner(packed, base.#ownerBits, slot)
+      const next = owner(slot, base.#ids[current]!)
+      if (next === undefined) continue
+      const to = index.get(next)
+      if (to === undefined) throw new RangeError(`no shard ${JSON.stringify(next)} in this ring`)
+      if (to === current) continue
+      writeOwner(packed, base.#ownerBits, slot, to)
+      counts[current]!--
+      counts[to]!++
+    }
+    return new ShardRing(base.shards, { packed, counts })
   }
 
   /**
