@@ -147,7 +147,7 @@ try {
       await run([`XA START ${xid}`, ...fenceSql, `${statement}${randomAccount()}`].join('; '))
       await run(`XA END ${xid}; XA COMMIT ${xid} ONE PHASE`)
     }
-    const locking = fenceStatement(fence, myShard.id)
+    const locking = fenceStatement(fence, myShard.id, false)
     report(
       'MariaDB: XA START, the fence and the statement in one multi-statement query; XA END + XA COMMIT ONE PHASE',
       await measure(server, [

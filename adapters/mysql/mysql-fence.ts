@@ -12,7 +12,7 @@ const ER_NO_SUCH_TABLE = 1146
 const ER_QUERY_INTERRUPTED = 1317
 const ER_LOCK_WAIT_TIMEOUT = 1205
 /** How often an epoch change looks again for prepared branches while it holds the fence. */
-const DRAIN_POLL_MS = 5
+const DRAIN_POLL_MS = 2
 
 function quote(table: string): string {
   return '`' + table.replace(/`/g, '``') + '`'
@@ -28,12 +28,20 @@ function text(value: string): string {
  * under every isolation level (it reads the latest committed row, not the
  * snapshot), and its shared lock blocks an epoch change until the branch ends or
  * reaches `XA PREPARE` (MariaDB then releases it, MDEV-26682; see
- * docs/topology.md for what the epoch change does about that window). NOWAIT: while
- * an epoch change holds or waits for the fence, a branch fails at once (1205, a
- * retryable ConflictError) rather than close a wait cycle with it.
+ * docs/topology.md for what the epoch change does about that window).
+ * While an epoch change or a resharding step holds or waits for the fence:
+ * - a transaction's first branch (`firstBranch`) waits in InnoDB's queue (`WAIT 1`)
+ *   and reads the fence once the hold ends, instead of failing and retrying into the
+ *   same hold again and again. It holds no other fence, so it cannot close a wait
+ *   cycle with a change. MariaDB counts the wait in whole seconds (`WAIT 0.3` acts as
+ *   NOWAIT, measured), so one second is its bound; past it, 1205;
+ * - any later branch fails at once (`NOWAIT`, 1205): queued while holding another
+ *   shard's fence, it would close a cycle with a change that takes fences one after
+ *   another (docs/topology.md).
+ * 1205 is a retryable ConflictError either way.
  */
-export function fenceStatement(table: string, shardId: string): string {
-  return `SELECT epoch FROM ${quote(table)} WHERE shard_id = ${text(shardId)} LOCK IN SHARE MODE NOWAIT`
+export function fenceStatement(table: string, shardId: string, firstBranch: boolean): string {
+  return `SELECT epoch FROM ${quote(table)} WHERE shard_id = ${text(shardId)} LOCK IN SHARE MODE ${firstBranch ? 'WAIT 1' : 'NOWAIT'}`
 }
 
 /**

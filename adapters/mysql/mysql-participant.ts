@@ -123,7 +123,7 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
       statements.push(`SET TRANSACTION ISOLATION LEVEL ${options.isolationLevel.toUpperCase()}`)
     }
     statements.push(`XA START ${xidLiteral(branch)}`)
-    if (options.fenceEpoch !== undefined) statements.push(fenceStatement(this.#fenceTable, this.shardId))
+    if (options.fenceEpoch !== undefined) statements.push(fenceStatement(this.#fenceTable, this.shardId, options.firstBranch === true))
     return statements
   }
 

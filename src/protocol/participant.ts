@@ -30,6 +30,11 @@ export interface BranchOptions {
   label?: WaitLabel | undefined
   /** The topology epoch the transaction routes by: the branch checks the shard's fence with it (docs/topology.md). */
   fenceEpoch?: number | undefined
+  /**
+   * No other branch of the transaction has begun: it holds no fence anywhere, so its
+   * fence check may wait (bounded) for a hold to end instead of failing at once.
+   */
+  firstBranch?: boolean | undefined
 }
 
 /** The part of knex's query object a participant touches. */

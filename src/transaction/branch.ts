@@ -32,6 +32,8 @@ export interface BranchOwner {
   connectionWaited?(shardId: string, ms: number): void
   /** A shard refused the branch as routed by another topology epoch (even if the caller swallows the error). */
   noteStaleTopology?(): void
+  /** No branch of the transaction has begun yet (sent BEGIN / XA START). */
+  noneBegun?(): boolean
   /** Work to do once before the first branch on a shard (its fence row, when the topology load could not write it). */
   beforeFirstBranch?(shardId: string): Promise<void> | undefined
 }
@@ -116,15 +118,21 @@ export class Branch implements BranchBinding {
   runStatement(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {
     const label = this.participant.lockWaits === undefined ? undefined : this.#owner.waitLabel()
     if (this.begun) return label === undefined ? run(conn, query) : this.participant.lockWaits!.runLabelled(conn, query, run, label)
-    this.begun = true
-    return this.participant.beginWith(conn, this.id, label === undefined ? this.#options : { ...this.#options, label }, query, run)
+    return this.participant.beginWith(conn, this.id, this.#beginOptions(label), query, run)
   }
 
   /** Begins the branch on its own, for a statement that cannot carry it (a stream). */
   async beginAlone(conn: DriverConnection): Promise<void> {
     if (this.begun) return
+    await this.participant.begin(conn, this.id, this.#beginOptions(undefined))
+  }
+
+  /** The options of the BEGIN / XA START about to be sent; from then on the branch counts as begun. */
+  #beginOptions(label: WaitLabel | undefined): BranchOptions {
+    const first = this.#owner.noneBegun?.() === true
     this.begun = true
-    await this.participant.begin(conn, this.id, this.#options)
+    if (label === undefined && !first) return this.#options
+    return { ...this.#options, ...(label === undefined ? {} : { label }), ...(first ? { firstBranch: true } : {}) }
   }
 
   beforeStatement(sql: string, method: string | undefined): void {

@@ -108,6 +108,11 @@ export class TransactionContext implements BranchOwner, TransactionInside, Detec
     return opened
   }
 
+  noneBegun(): boolean {
+    for (const branch of this.#branches.values()) if (branch.begun) return false
+    return true
+  }
+
   beforeFirstBranch(shardId: string): Promise<void> | undefined {
     return this.runtime.topology.fenceIfUnfenced(shardId)
   }
