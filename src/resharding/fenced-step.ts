@@ -25,8 +25,9 @@ export interface FencedStep<T> {
   shards: string[]
   /**
    * `start` (default): hold the fences right after BEGIN, so the work runs alone on
-   * those shards. `end`: do the work first, beside the application's branches, and
-   * hold the fences only for the commit (a batch's move, docs/resharding.md).
+   * those shards. `end`: do the work and write the next epoch's row first, beside the
+   * application's branches, and hold the fences only for the raise and the commit (a
+   * batch's freeze and move, docs/resharding.md).
    */
   hold?: 'start' | 'end'
   /** The epoch the step publishes: one more than the one it routes by. */
@@ -68,9 +69,10 @@ export async function runFencedStep<T>(ctx: ReshardContext, step: FencedStep<T>,
           }
           if (step.hold !== 'end') await holdFences()
           const result = await step.work(tx)
-          if (step.hold === 'end') await holdFences()
+          // The next epoch's row first: a fence held at the end is then held only for its raise and the commit.
           await insertTopology(tx.forShard(ctx.config.logShardId), ctx.topologyTable, step.next, step.claimedBy)
-          for (const id of ids) await ctx.fences.get(id)!.raiseInBranch(tx.forShard(id), step.next.epoch, step.next.logShardId)
+          if (step.hold === 'end') await holdFences()
+          await Promise.all(ids.map((id) => ctx.fences.get(id)!.raiseInBranch(tx.forShard(id), step.next.epoch, step.next.logShardId)))
           return result
         },
         // Read committed: every read of the step sees what committed before it, never an older

@@ -271,9 +271,9 @@ function sourceAndDestination(job: ReshardJob, index: number, direction: 'forwar
 }
 
 /**
- * The first step of a batch: hold the source's fence (every branch on it under an
- * older epoch finishes first), publish the same routing with the batch frozen, and
- * raise the source's fence to it. The job's row is compared-and-set unchanged, so a
+ * The first step of a batch: publish the same routing with the batch frozen, then
+ * hold the source's fence (every branch on it under an older epoch finishes first)
+ * and raise it to the new epoch. The job's row is compared-and-set unchanged, so a
  * cancel that committed first makes this step fail, and one that comes after sees it.
  * The destination's fence stays: no router of any epoch sends it the batch's keys.
  */
@@ -286,6 +286,8 @@ async function freeze(ctx: ReshardContext, current: Topology, job: ReshardJob, i
     ctx,
     {
       shards: [source],
+      // Held last, after the job's compare-and-set and the topology row: only for the raise and the commit.
+      hold: 'end',
       next,
       claimedBy: job.id,
       work: async (tx) => {

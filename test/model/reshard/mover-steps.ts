@@ -54,12 +54,14 @@ const pendingLog = (s: ReshardState, except: number): MoverTx['log'] =>
  * job row, read the published topology, then
  * - no job: the job start (every fence held and raised, job row and topology row 2);
  * - the batch to move (forward `done`, reverse `done - 1`) and nothing frozen: FREEZE
- *   (hold the source's fence, the job row compared unchanged, topology row E+1 with
- *   `moving`, raise the source), then at once, in the same run, MOVE;
+ *   (the job row compared unchanged, topology row E+1 with `moving`, then hold the
+ *   source's fence and raise it), then at once, in the same run, MOVE;
  * - that batch frozen: MOVE (open the source and destination with shared fence locks at
  *   the frozen epoch, per key read at the source, insert at the destination, delete at
- *   the source, then hold both fences exclusively, compare-and-set `done`, topology row
- *   E+1, raise both);
+ *   the source, compare-and-set `done`, topology row E+1, then hold both fences
+ *   exclusively and raise both);
+ * The job start holds every fence first; a FREEZE or a MOVE holds its fences last, as
+ * the implementation does, so that they are held only for the raise and the commit.
  * - another batch frozen (or nothing to move and a batch frozen): UNFREEZE (topology row
  *   E+1 = the frozen row without `moving`; no fence).
  * A 2PC step goes write log, prepare, decide (commit the log shard's branch: decision
@@ -105,11 +107,20 @@ export function moverSteps(scope: ReshardScope, s: ReshardState, i: number, add:
         return
       }
       const drained = drains ? (bugs.skipPreparedDrain ? ', drain skipped (seeded bug)' : ', no prepared branch left') : ''
-      add(`${M}.hold(${SHARD_NAMES[shard]})${drained}`, (n) => {
+      const last = m.at + 1 === fences.length
+      const raised = last && m.step !== 'start' ? raisedShards(scope, m) : 0
+      const raise = last && m.step !== 'start' ? `; raise ${shardNames(raised)}${raised ? ` to ${m.tx!.log!.epoch}` : ''}` : ''
+      add(`${M}.hold(${SHARD_NAMES[shard]})${drained}${raise}`, (n) => {
         const mm = me(n)
         branchOn(mm.tx!, shard, 'exclusive').lock = 'exclusive'
         mm.at++
-        if (mm.at === fences.length) Object.assign(mm, { pc: 'write-log', at: 0 })
+        if (!last) return
+        // The job start writes the log with every fence held; a FREEZE or a MOVE has written it already and holds its fences last, for the raise and the commit.
+        if (mm.step === 'start') Object.assign(mm, { pc: 'write-log', at: 0 })
+        else {
+          for (const b of mm.tx!.branches) if ((raised & (1 << b.shard)) !== 0) b.raise = mm.tx!.log!.epoch
+          Object.assign(mm, { pc: 'prepare', at: 0 })
+        }
       })
       return
     }
@@ -184,7 +195,7 @@ function readTopology(scope: ReshardScope, s: ReshardState, i: number, add: Add)
   if (m.plan === 'start') set({ pc: 'hold', step: 'start', tx: newTx() }, 'start the job')
   else if (m.plan === 'none' && moving < 0) set({ pc: 'idle' }, 'nothing to do')
   else if (m.plan === 'none' || (moving >= 0 && moving !== m.batch)) set({ pc: 'unfreeze', step: 'unfreeze', readDone: s.epochDone[e]! }, 'UNFREEZE')
-  else if (moving < 0) set({ pc: 'hold', step: 'freeze', tx: newTx() }, `FREEZE batch ${m.batch + 1}`)
+  else if (moving < 0) set({ pc: 'write-log', step: 'freeze', tx: newTx() }, `FREEZE batch ${m.batch + 1}`)
   else set({ pc: 'read', step: 'move', tx: newTx() }, `MOVE batch ${m.batch + 1}`)
 }
 
@@ -230,12 +241,11 @@ function copySteps(scope: ReshardScope, s: ReshardState, i: number, add: Add, ab
     })
     return
   }
-  const skip = scope.bugs?.moveSkipsFinalHold
-  add(`${M}.delete(${k}, ${SHARD_NAMES[from]})${m.at + 1 === batch.keys.length && skip ? '; no final hold (seeded bug)' : ''}`, (n) => {
+  add(`${M}.delete(${k}, ${SHARD_NAMES[from]})`, (n) => {
     const mm = me(n)
     branchOn(mm.tx!, from, 'shared').remove |= 1 << key
     mm.at++
-    if (mm.at === batch.keys.length) Object.assign(mm, { pc: skip ? 'write-log' : 'hold', at: 0 })
+    if (mm.at === batch.keys.length) Object.assign(mm, { pc: 'write-log', at: 0 })
     else mm.pc = 'read'
   })
 }
@@ -259,15 +269,18 @@ function writeLog(scope: ReshardScope, s: ReshardState, i: number, add: Add, abo
   const compared = bugs.skipDoneCas ? `${m.step === 'move' ? `set done = ${done}` : 'done'} (no compare, seeded bug)` : `compare-and-set done ${m.readDone} → ${done}${state}`
   const unchanged = bugs.skipDoneCas ? compared : `compare-and-set done ${m.readDone} unchanged${state}`
   const cas = m.step === 'start' ? 'insert the job row' : m.step === 'freeze' ? unchanged : compared
-  const raised = raisedShards(scope, m)
+  // The job start holds every fence first and raises them here; a FREEZE or a MOVE writes the log first and raises when its fences are held last (see 'hold').
+  const raised = m.step === 'start' ? raisedShards(scope, m) : 0
+  const skipHold = m.step === 'move' && bugs.moveSkipsFinalHold
   const row = `topology row ${epoch}${moving >= 0 ? ` (batch ${moving + 1} moving)` : ''}`
-  add(`${name(i)}.writeLog: ${cas}; ${row}; raise ${shardNames(raised)}${raised ? ` to ${epoch}` : ''}`, (n) => {
+  const then = m.step === 'start' ? `; raise ${shardNames(raised)} to ${epoch}` : skipHold ? '; no final hold (seeded bug)' : '; then hold'
+  add(`${name(i)}.writeLog: ${cas}; ${row}${then}`, (n) => {
     const mm = n.movers[i]!
     const tx = mm.tx!
     branchOn(tx, LOG_SHARD, 'none')
     tx.log = { epoch, done, moving }
     for (const b of tx.branches) if ((raised & (1 << b.shard)) !== 0) b.raise = epoch
-    mm.pc = 'prepare'
+    Object.assign(mm, { pc: m.step === 'start' || skipHold ? 'prepare' : 'hold', at: 0 })
   })
 }
 
