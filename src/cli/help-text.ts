@@ -62,7 +62,7 @@ reshard
       --to <config>     the target shards (plan, start); verify and reverse take it too, for
                         connections to shards --config lacks
       --batch-size <n>  rows per batch, each one fenced transaction (plan, start; default 500)
-      --duty-cycle <x>  share of the time the mover works, in (0, 1] (start, reverse; default 1)
+      --duty-cycle <x>  share of the time the mover works, in (0, 1] (start, reverse; default 0.25)
       --max-batches <n> stop after n batches, the job left resumable (start, reverse)
       --page-size <n>   verify: rows per page, each page one fenced transaction (default 5000)
       --save <file>     verify: keep the report so far in <file>, rewritten as it goes, to resume
