@@ -107,7 +107,7 @@ export async function setTopology(
   if (from.move !== undefined) {
     throw new ConfigError('topology', `resharding job ${from.move.jobId} is in progress: finish it (cluster.reshard with its target), or cancel and reverse it, before another change`)
   }
-  const shards = resolveTarget(ctx, target)
+  const shards = resolveTarget(ctx, target, from.logShardId)
   const diff = diffTopology(from.shards, shards)
   if (isSameTopology(diff)) return { from, to: from, diff, attempts: 0 }
   const to: Topology = { epoch: from.epoch + 1, shards, logShardId: from.logShardId }
@@ -162,7 +162,7 @@ export async function setTopology(
   return { from, to, diff, attempts }
 }
 
-export function resolveTarget(ctx: Pick<TopologyChangeContext, 'config' | 'participants'>, target: TopologyTarget): TopologyShard[] {
+export function resolveTarget(ctx: Pick<TopologyChangeContext, 'participants'>, target: TopologyTarget, logShardId: string): TopologyShard[] {
   if (!Array.isArray(target) || target.length === 0) throw new ConfigError('topology', 'must list at least one shard as { id, dialect?, weight? }')
   // The ring's own rules for ids and weights (range, duplicates), before anything is stored.
   validateShards(target.map(({ id, weight }) => ({ id, weight })))
@@ -176,10 +176,21 @@ export function resolveTarget(ctx: Pick<TopologyChangeContext, 'config' | 'parti
     }
     return { id: shard.id, dialect: participant.dialect, weight: shard.weight ?? 1 }
   })
-  if (!shards.some((s) => s.id === ctx.config.logShardId)) {
-    throw new ConfigError('topology', `must keep the log shard ${ctx.config.logShardId}: the decision log and the topology live there`)
+  if (!shards.some((s) => s.id === logShardId)) {
+    throw new ConfigError('topology', logShardRemoved(logShardId))
   }
   return routingSet(shards)
+}
+
+/**
+ * The refusal of a change that removes the log shard, naming the operation that
+ * does: moving the log (docs/moving-the-log.md).
+ */
+export function logShardRemoved(logShardId: string): string {
+  return (
+    `must keep the log shard ${logShardId}: the decision log and the topology live there. ` +
+    'Move the log to another shard first with cluster.moveLog(<shard>) (`shardtx topology move-log --to <shard>`), then remove it'
+  )
 }
 
 /** Shards that own fewer slots after the change, a removed shard included: where rows would be stranded. */
