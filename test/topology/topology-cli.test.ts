@@ -10,15 +10,16 @@ const shardtx = (cwd: string, ...args: string[]) => runInProcess(args, cwd)
 
 describe('shardtx topology', () => {
   const dir = mkdtempSync(join(tmpdir(), 'shardtx-topology-'))
-  let cluster: TestCluster | undefined
+  const clusters: TestCluster[] = []
   afterAll(async () => {
-    await cluster?.close()
+    await Promise.all(clusters.map((c) => c.close()))
     rmSync(dir, { recursive: true, force: true })
   })
 
   test('show prints the stored topology; set --to <config> changes it; usage mistakes exit 2', async () => {
     const [a, b, c] = sharedShards()
-    cluster = await startTestCluster([a!, b!])
+    const cluster = await startTestCluster([a!, b!])
+    clusters.push(cluster)
     await cluster.cluster.transaction(async () => {})
     const { prefix, logTable } = cluster
     writeFileSync(join(dir, 'now.json'), JSON.stringify({ shards: [a, b], prefix, logTable }))
@@ -46,19 +47,11 @@ describe('shardtx topology', () => {
     expect((await shardtx(dir, 'topology', 'set', '--config', 'now.json')).stderr).toMatch(/needs --to <config>/)
     expect((await shardtx(dir, 'topology', 'show', '--allow-empty-move', '--config', 'now.json')).code).toBe(2)
   })
-})
-
-describe('shardtx topology move-log', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'shardtx-move-log-'))
-  let cluster: TestCluster | undefined
-  afterAll(async () => {
-    await cluster?.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
 
   test('--to <shard> moves the log (--json), and a process configured with the old log follows; mistakes exit 2 and change nothing', async () => {
     const shards = sharedShards().filter((s) => s.id === 'pg-1' || s.id === 'my-1')
-    cluster = await startTestCluster(shards, { log: 'pg-1' })
+    const cluster = await startTestCluster(shards, { log: 'pg-1' })
+    clusters.push(cluster)
     await cluster.cluster.transaction(async () => {})
     const { prefix, logTable } = cluster
     writeFileSync(join(dir, 'old.json'), JSON.stringify({ shards, log: 'pg-1', prefix, logTable }))
