@@ -161,9 +161,11 @@ export async function moveLog(ctx: MoveLogContext, toShardId: string, input?: un
     },
     { lockWaitMs: options.lockWaitMs, timeoutMs: options.timeoutMs, batchTimeoutMs: options.stepTimeoutMs },
   )
-  ctx.state.invalidate()
-  await ctx.state.reload()
   ctx.logger.info({ from: logId, to: toShardId, epoch: to.epoch }, 'the log moved')
+  // The move committed: following it now is a courtesy (a shard down in the commit phase is left
+  // to recovery, and the next transaction reloads anyway).
+  ctx.state.invalidate()
+  await ctx.state.reload().catch((error: unknown) => ctx.logger.warn({ err: error }, 'the log moved; reading the topology on the new log failed, the next transaction reloads it'))
   return { from, to, fenced }
 }
 

@@ -231,7 +231,13 @@ export class TopologyState {
       if (!this.#settings.fences.has(next)) {
         throw new ConfigError('shards', `the log moved from ${at} to ${next} (epoch ${stored.epoch}), which this process has no connection for`)
       }
-      const there = await this.#settings.storeOf(next).active()
+      const there = await this.#settings
+        .storeOf(next)
+        .active()
+        .catch((error: unknown) => {
+          if (error instanceof ShardTxError) throw error
+          throw new ShardUnavailableError(next, `could not read the stored topology (the log moved here from ${at}): ${describeShardError(error)}`, error)
+        })
       if (there === undefined || there.epoch < stored.epoch) {
         // The move's commit reached the old log first; its rows on the new one are still prepared.
         throw new ShardUnavailableError(next, `the log moved here from ${at} at epoch ${stored.epoch}, and its topology is not readable here yet; try again`)
