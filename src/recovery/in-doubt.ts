@@ -40,6 +40,7 @@ export async function listInDoubtBranches(rt: ClusterRuntime): Promise<InDoubtBr
     }
   }
   for (const [logId, txIds] of byLog) {
+    if (!rt.participants.has(logId)) throw new ConfigError('shards', `a shard's fence names log shard ${logId}, which this process has no connection for`)
     for (const r of await rt.logs.of(logId).read([...txIds])) decisions.set(`${logId}/${r.txId}`, r.decision)
   }
   const now = Date.now()
@@ -104,7 +105,9 @@ export async function resolveByHand(
       retryable: true,
     })
   }
-  const log = rt.logs.of(logs[0] ?? home)
+  const logId = logs[0] ?? home
+  if (!rt.participants.has(logId)) throw new ConfigError('shards', `the fence of the shards of ${txId} names log shard ${logId}, which this process has no connection for`)
+  const log = rt.logs.of(logId)
   const logged = (await log.read([txId]))[0]?.decision
   // Only when every shard answered: a branch may be on a shard that did not (then the
   // fence is what keeps it from committing, and the report names the shard).

@@ -171,6 +171,14 @@ async function byLog(
   }
   const work: LogBatch[] = []
   for (const [logId, group] of groups) {
+    if (!rt.participants.has(logId)) {
+      // A fence names a log shard this process cannot reach: nothing here can be decided by it.
+      for (const [txId, branches] of group) {
+        for (const b of branches) stillPrepared.add(key(b))
+        report.failed.push({ shardId: logId, txId, error: `the fence of ${branches[0]!.shardId} names log shard ${logId}, which this process has no connection for` })
+      }
+      continue
+    }
     const log = rt.logs.of(logId)
     let logged = decided
     if (logId !== homeId) {
