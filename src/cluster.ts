@@ -238,7 +238,7 @@ export class Cluster {
     this.#assertOpen()
     const log = this.#runtime.participants.get(this.#topology.state.logShardId)!
     // The load is typed already; the read of a pending change after it is a plain query on the log shard.
-    return readTopologyReport(this.#topology.state, this.#topology.store, this.#topology.fences).catch((error: unknown) => {
+    return readTopologyReport(this.#topology.state, this.#topology.fences).catch((error: unknown) => {
       throw asUnavailable(log, 'could not read the stored topology', error)
     })
   }

@@ -9,7 +9,6 @@ import { type EpochFence, type HeldFence, isHeld } from './epoch-fence.js'
 import { findMisplacedRows, type MisplacedRows } from './misplaced-rows.js'
 import { describeDiff, diffTopology, isSameTopology, type TopologyDiff } from './topology-diff.js'
 import type { TopologyState } from './topology-state.js'
-import type { TopologyStore } from './topology-store.js'
 import { routingSet, type Topology, type TopologyShard } from './topology.js'
 
 /**
@@ -77,7 +76,6 @@ export interface TopologyChange {
 export interface TopologyChangeContext {
   config: ResolvedClusterConfig
   participants: ReadonlyMap<string, Participant>
-  store: TopologyStore
   fences: ReadonlyMap<string, EpochFence>
   state: TopologyState
 }
@@ -104,6 +102,8 @@ export async function setTopology(
   const lockWaitMs = options.lockWaitMs ?? 100
   const timeoutMs = options.timeoutMs ?? 30_000
   const from = (await ctx.state.reload()).topology
+  // After the load: it may have followed a moved log (docs/moving-the-log.md).
+  const store = ctx.state.store
   if (from.move !== undefined) {
     throw new ConfigError('topology', `resharding job ${from.move.jobId} is in progress: finish it (cluster.reshard with its target), or cancel and reverse it, before another change`)
   }
@@ -120,7 +120,7 @@ export async function setTopology(
   }
   const claim = randomBytes(8).toString('hex')
   await step({ step: 'claim', epoch: to.epoch })
-  if (!(await ctx.store.claim(to, 'pending', claim)) && !(await ctx.store.takeOver(to.epoch, shards, claim))) {
+  if (!(await store.claim(to, 'pending', claim)) && !(await store.takeOver(to.epoch, shards, claim))) {
     throw new TopologyChangeBlockedError(`another change published epoch ${to.epoch} meanwhile; read the topology and run the change again`, [])
   }
   // A shard new to the cluster gets a fence row at epoch 0, which no process routes by.
@@ -152,7 +152,7 @@ export async function setTopology(
     await backoff(attempts, deadline)
   }
   await step({ step: 'publish', epoch: to.epoch })
-  if (!(await ctx.store.publish(to.epoch, claim))) {
+  if (!(await store.publish(to.epoch, claim))) {
     throw new TopologyChangeBlockedError(
       `another change took over epoch ${to.epoch} before it was published; the fences are at ${to.epoch} and that change publishes it`,
       [],

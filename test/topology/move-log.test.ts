@@ -55,7 +55,9 @@ describe.each(DIRECTIONS)('moving the log from $from to $to', ({ from, to, third
     await t.createAccounts(table, [...ids], [{ id: 1, balance: 1_000 }])
     const app = processOf(t, ids, from)
     const ops = processOf(t, ids, from)
+    const lateOps = processOf(t, ids, from)
     await app.transaction(async () => {}) // loads epoch 1 with log `from`
+    await lateOps.topology() // and so does an operator process that will change the topology after the move
     const before = await total(t, table, ids)
 
     let running = true
@@ -102,6 +104,13 @@ describe.each(DIRECTIONS)('moving the log from $from to $to', ({ from, to, third
     const history = (await t.cluster.forShard(to)(`${t.logTable}_topology`).select('epoch').orderBy('epoch')) as { epoch: number }[]
     expect(history.map((r) => Number(r.epoch))).toEqual([...Array(moved.to.epoch).keys()].map((i) => i + 1))
     expect(await app.inDoubt()).toEqual([])
+
+    // A change made by a process that has not followed yet lands on the new log, not the old.
+    const reweighed = await lateOps.setTopology(moved.to.shards.map((s) => ({ id: s.id, weight: s.id === third ? 2 : 1 })))
+    expect(reweighed.to).toMatchObject({ epoch: moved.to.epoch + 1, logShardId: to })
+    const onOld = (await t.cluster.forShard(from)(`${t.logTable}_topology`).max({ epoch: 'epoch' }).first()) as { epoch: number }
+    expect(Number(onOld.epoch)).toBe(moved.to.epoch)
+    expect((await app.topology()).epoch).toBe(moved.to.epoch + 1)
 
     // Now the old log shard can go, by an ordinary reshard run from a process configured with the new log.
     const after = processOf(t, ids, to)
