@@ -54,7 +54,13 @@ export interface LogMove {
   fenced: string[]
 }
 
-/** What a log move needs beyond a resharding job's context. */
+/**
+ * What a log move needs beyond a resharding job's context.
+ *
+ * ```ts
+ * await moveLog({ ...reshardContext, storeOf, createLogTables }, 'my-0')
+ * ```
+ */
 export interface MoveLogContext extends ReshardContext {
   /** The topology table on any shard. */
   storeOf(shardId: string): TopologyStore
@@ -93,6 +99,10 @@ function resolveOptions(input: unknown): ResolvedMoveLogOptions {
  * (the forward pointer processes configured with L follow); and raises every
  * fence to E+1 naming M. Refused, with nothing changed, while a resharding job is
  * in progress or a topology change is pending.
+ *
+ * ```ts
+ * const { from, to, fenced } = await moveLog(ctx, 'my-0', { lockWaitMs: 100 })
+ * ```
  */
 export async function moveLog(ctx: MoveLogContext, toShardId: string, input?: unknown): Promise<LogMove> {
   const options = resolveOptions(input)
