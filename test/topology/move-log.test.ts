@@ -136,6 +136,10 @@ describe.each(DIRECTIONS)('moving the log from $from to $to', ({ from, to, third
     await factory.prepare(third, txId, { table, row: { id: 7, balance: 7 } })
     await t.cluster.forShard(to)(t.logTable).insert({ tx_id: txId, decision: 'commit', participants: third, created_at: Date.now() })
 
+    // The operator API reads and decides on the same log as recovery.
+    expect((await stale.inDoubt()).map((b) => [b.txId, b.shardId, b.decision])).toEqual([[txId, third, 'commit']])
+    await expect(stale.resolve(txId, 'abort')).rejects.toMatchObject({ code: 'CONTRADICTS_DECISION' })
+
     const report = await stale.recover()
     expect(report.committed).toEqual([{ txId, shardId: third }])
     expect(await t.balances(table, third)).toEqual(new Map([[7, 7]]))
@@ -248,6 +252,13 @@ describe.each(DIRECTIONS)('moving the log from $from to $to', ({ from, to, third
     // Removing the log shard is refused, naming the way.
     await expect(ops.setTopology([{ id: to }, { id: third }])).rejects.toThrow(/moveLog\(<shard>\).*shardtx topology move-log/)
     await expect(ops.reshard([{ id: to }, { id: third }])).rejects.toThrow(/moveLog\(<shard>\)/)
+
+    // With the job reversed the log moves, and the job's history goes with it.
+    const job = await mover.reshardStatus()
+    expect(job?.state).toBe('reversed')
+    await mover.moveLog(to)
+    const onNewLog = processOf(t, ids, to, { shards: shardsOf([...ids, spare]) })
+    expect(await onNewLog.reshardStatus()).toEqual(job)
   })
 
   test('a process configured with the new log before the move is refused and writes nothing', async () => {
