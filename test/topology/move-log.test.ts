@@ -120,6 +120,39 @@ describe.each(DIRECTIONS)('moving the log from $from to $to', ({ from, to, third
     await transfer(after, table, [to, third], 1)
   })
 
+  test('the log moves back: the old log keeps its history and takes the new epochs; a process configured either way follows', async () => {
+    const t = await startTestCluster(shardsOf(ids), { log: from })
+    opened.push(t)
+    const table = t.table('acct')
+    await t.createAccounts(table, [...ids], [{ id: 1, balance: 10 }])
+    const ops = processOf(t, ids, from)
+    expect((await ops.moveLog(to)).to).toMatchObject({ epoch: 2, logShardId: to })
+    await transfer(ops, table, ids, 0)
+    const back = await ops.moveLog(from)
+    expect(back.to).toMatchObject({ epoch: 3, logShardId: from })
+    const epochsOn = async (id: string) =>
+      ((await t.cluster.forShard(id)(`${t.logTable}_topology`).select('epoch', 'log_shard').orderBy('epoch')) as { epoch: number; log_shard: string }[]).map((r) => [
+        Number(r.epoch),
+        r.log_shard,
+      ])
+    expect(await epochsOn(from)).toEqual([
+      [1, from],
+      [2, to],
+      [3, from],
+    ])
+    expect(await epochsOn(to)).toEqual([
+      [1, from],
+      [2, to],
+      [3, from],
+    ])
+    for (const log of [from, to]) {
+      const p = processOf(t, ids, log)
+      await transfer(p, table, ids, 1)
+      expect((await p.topology()).logShardId).toBe(from)
+    }
+    expect(await total(t, table, ids)).toBe(30)
+  })
+
   test('a stale recoverer decides a branch of the new epoch on the log its shard fence names', async () => {
     const t = await startTestCluster(shardsOf(ids), { log: from, recovery: { enabled: false, graceMs: 0 } })
     opened.push(t)
