@@ -26,6 +26,21 @@ function processOf(t: TestCluster, ids: readonly string[], log: string, extra: P
   return cluster
 }
 
+/** A test cluster over `shardIds` (closed after the test) with an accounts-like table on `accountShards`. */
+async function clusterWith(
+  shardIds: readonly string[],
+  options: Parameters<typeof startTestCluster>[1],
+  name: string,
+  accountShards: string[],
+  rows: { id: number; balance: number }[],
+): Promise<{ t: TestCluster; table: string }> {
+  const t = await startTestCluster(shardsOf(shardIds), options)
+  opened.push(t)
+  const table = t.table(name)
+  await t.createAccounts(table, accountShards, rows)
+  return { t, table }
+}
+
 async function total(t: TestCluster, table: string, ids: readonly string[]): Promise<number> {
   let sum = 0
   for (const id of ids) for (const balance of (await t.balances(table, id)).values()) sum += balance
@@ -49,10 +64,7 @@ describe.each(DIRECTIONS)('moving the log from $from to $to', ({ from, to, third
   const ids = [from, to, third] as const
 
   test('while transfers run: totals kept, the old-log process follows and keeps committing, then the old log shard is removed by a reshard', async () => {
-    const t = await startTestCluster(shardsOf(ids), { log: from })
-    opened.push(t)
-    const table = t.table('acct')
-    await t.createAccounts(table, [...ids], [{ id: 1, balance: 1_000 }])
+    const { t, table } = await clusterWith(ids, { log: from }, 'acct', [...ids], [{ id: 1, balance: 1_000 }])
     const app = processOf(t, ids, from)
     const ops = processOf(t, ids, from)
     const lateOps = processOf(t, ids, from)
@@ -121,10 +133,7 @@ describe.each(DIRECTIONS)('moving the log from $from to $to', ({ from, to, third
   })
 
   test('the log moves back: the old log keeps its history and takes the new epochs; a process configured either way follows', async () => {
-    const t = await startTestCluster(shardsOf(ids), { log: from })
-    opened.push(t)
-    const table = t.table('acct')
-    await t.createAccounts(table, [...ids], [{ id: 1, balance: 10 }])
+    const { t, table } = await clusterWith(ids, { log: from }, 'acct', [...ids], [{ id: 1, balance: 10 }])
     const ops = processOf(t, ids, from)
     expect((await ops.moveLog(to)).to).toMatchObject({ epoch: 2, logShardId: to })
     await transfer(ops, table, ids, 0)
@@ -154,10 +163,7 @@ describe.each(DIRECTIONS)('moving the log from $from to $to', ({ from, to, third
   })
 
   test('a stale recoverer decides a branch of the new epoch on the log its shard fence names', async () => {
-    const t = await startTestCluster(shardsOf(ids), { log: from, recovery: { enabled: false, graceMs: 0 } })
-    opened.push(t)
-    const table = t.table('rows')
-    await t.createAccounts(table, [third], [])
+    const { t, table } = await clusterWith(ids, { log: from, recovery: { enabled: false, graceMs: 0 } }, 'rows', [third], [])
     const stale = processOf(t, ids, from, { recovery: { enabled: false, graceMs: 0 } })
     await stale.transaction(async () => {}) // at epoch 1, log `from`, and stays there
     await processOf(t, ids, from).moveLog(to)
@@ -182,10 +188,7 @@ describe.each(DIRECTIONS)('moving the log from $from to $to', ({ from, to, third
   })
 
   test('an in-doubt branch left before the move blocks it, reported, until it is recovered', async () => {
-    const t = await startTestCluster(shardsOf(ids), { log: from, recovery: { enabled: false, graceMs: 0 } })
-    opened.push(t)
-    const table = t.table('rows')
-    await t.createAccounts(table, [third], [])
+    const { t, table } = await clusterWith(ids, { log: from, recovery: { enabled: false, graceMs: 0 } }, 'rows', [third], [])
     await t.cluster.transaction(async () => {})
     const factory = new BranchFactory(shardsOf(ids), t.prefix)
     opened.push(factory)
@@ -204,10 +207,7 @@ describe.each(DIRECTIONS)('moving the log from $from to $to', ({ from, to, third
   })
 
   test('a coordinator frozen at its decision holds the move off (its prepared branches keep their fences) until recovery fences it; woken, it cannot commit on the old log', async () => {
-    const t = await startTestCluster(shardsOf(ids), { log: from, recovery: { enabled: false, graceMs: 0 } })
-    opened.push(t)
-    const table = t.table('rows')
-    await t.createAccounts(table, [to, third], [])
+    const { t, table } = await clusterWith(ids, { log: from, recovery: { enabled: false, graceMs: 0 } }, 'rows', [to, third], [])
     let wake: () => void = () => {}
     const woken = new Promise<void>((resolve) => (wake = resolve))
     const frozen = processOf(t, ids, from, { onStep: async (e) => void (e.step === 'decide' ? await woken : undefined) })
