@@ -183,7 +183,9 @@ async function byLog(
     let logged = decided
     if (logId !== homeId) {
       rt.logger.info({ log: homeId, fencedBy: logId }, 'a shard is fenced by another log: deciding its branches there and reloading the topology')
+      // Off this round's path: the next round (and transaction) use the log the reload finds.
       rt.topology.invalidate()
+      rt.topology.reload().catch((error: unknown) => rt.logger.warn({ err: error }, 'could not reload the topology after finding a fence of another log'))
       try {
         logged = new Map((await log.read([...group.keys()])).map((r) => [r.txId, r.decision]))
       } catch (error) {
