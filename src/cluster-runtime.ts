@@ -2,6 +2,7 @@ import type { ResolvedClusterConfig } from './config/cluster-options.js'
 import type { Contention } from './contention/contention.js'
 import { ConfigError } from './errors.js'
 import type { DecisionForgetter } from './protocol/decision-forgetter.js'
+import type { DecisionLogs } from './protocol/decision-logs.js'
 import type { Logger } from './logger.js'
 import type { Participant } from './protocol/participant.js'
 import type { StepEvent } from './protocol/protocol-steps.js'
@@ -14,9 +15,15 @@ import type { TopologyState } from './topology/topology-state.js'
 export interface ClusterRuntime {
   readonly config: ResolvedClusterConfig
   readonly participants: ReadonlyMap<string, Participant>
+  /**
+   * The decision log in force: on the topology's log shard as this process last
+   * loaded it. A transaction decides on the log of the routing it started with
+   * (`logs.of(ctx.logShardId)`), a recoverer on the one a shard's fence names.
+   */
   readonly log: TransactionLog
+  /** The decision log (and its forgetter) on any shard: the log can move (docs/moving-the-log.md). */
+  readonly logs: DecisionLogs
   readonly logger: Logger
-  readonly forgetter: DecisionForgetter
   readonly stats: StatsRecorder
   /** The admission gate and the distributed deadlock detector. */
   readonly contention: Contention
@@ -24,6 +31,12 @@ export interface ClusterRuntime {
   readonly telemetry: Telemetry
   /** The stored topology this process routes by, and each shard's epoch fence. */
   readonly topology: TopologyState
+  /**
+   * The log shard a shard's fence row names (undefined: no row or no fence table),
+   * read now, within the recovery bound: the log that decides the branches listed
+   * there before the read (docs/moving-the-log.md).
+   */
+  fenceLogOf(shardId: string): Promise<string | undefined>
   /** Routes a key to a shard id. */
   shardFor(key: unknown): string
   /**

@@ -4,8 +4,11 @@ import { createParticipant } from '../adapters/index.js'
 import { BackgroundRecovery } from './recovery/background-recovery.js'
 import { type ClusterRuntime, participantOf } from './cluster-runtime.js'
 import { type ClusterOptions, type ResolvedClusterConfig, resolveClusterOptions } from './config/cluster-options.js'
-import { DecisionForgetter } from './protocol/decision-forgetter.js'
-import { ClosedError } from './errors.js'
+import { DecisionLogs } from './protocol/decision-logs.js'
+import { ClosedError, ShardUnresponsiveError } from './errors.js'
+import { withDeadline } from './protocol/deadline.js'
+import type { EpochFence } from './topology/epoch-fence.js'
+import { MissingFenceTableError } from './topology/missing-fence-table.js'
 import { type InDoubtBranch, listInDoubtBranches, type ResolveOptions, resolveByHand } from './recovery/in-doubt.js'
 import { silentLogger } from './logger.js'
 import type { Participant } from './protocol/participant.js'
@@ -21,14 +24,14 @@ import { stepReporter } from './protocol/step-reporter.js'
 import { createTelemetry } from './observability/otel-telemetry.js'
 import type { Transaction } from './transaction/transaction.js'
 import { resolveTransactionOptions, type TransactionOptions } from './transaction/transaction-options.js'
-import { TransactionLog } from './protocol/transaction-log.js'
 import { functionOption } from './config/validate.js'
 import { asUnavailable } from './shard-unavailable.js'
 import { admitted } from './contention/admission-gate.js'
 import { contentionStats, createContention } from './contention/contention.js'
 import { epochFenceOf } from '../adapters/epoch-fences.js'
 import { type ClusterTopology, createClusterTopology } from './topology/cluster-topology.js'
-import { migrateClusterTables } from './topology/migrate-topology.js'
+import { migrateClusterTables, migrateLogShardTables } from './topology/migrate-topology.js'
+import { type LogMove, moveLog, type MoveLogOptions } from './resharding/move-log.js'
 import { setTopology, type SetTopologyOptions, type TopologyChange, type TopologyTarget } from './topology/set-topology.js'
 import { readTopologyReport, type TopologyReport } from './topology/topology-report.js'
 import { withTopology } from './topology/with-topology.js'
@@ -93,24 +96,26 @@ export class Cluster {
         }),
       )
     }
-    const log = new TransactionLog(participants.get(config.logShardId)!)
     const telemetry = createTelemetry(config.shards, config.logShardId)
     const step = telemetry.observeSteps(stepReporter(config.onStep, options.logger === undefined ? undefined : logger))
     const reshardStore = new ReshardStore(reshardTableOf(config.logTable))
-    const logKnex = participants.get(config.logShardId)!.knex
-    const topology = createClusterTopology(config, participants, logger, epochFenceOf, movingRings(reshardStore, () => logKnex))
+    const topology = createClusterTopology(config, participants, logger, epochFenceOf, movingRings(reshardStore, () => participants.get(topology.state.logShardId)!.knex))
+    const logs = new DecisionLogs(participants, logger, step, telemetry)
     this.#topology = topology
     this.#reshardStore = reshardStore
     this.#runtime = {
       config,
       participants,
-      log,
+      get log() {
+        return logs.of(topology.state.logShardId)
+      },
+      logs,
       logger,
-      forgetter: new DecisionForgetter(log, logger, step, telemetry),
       stats: new StatsRecorder(),
       contention: createContention(config, participants, logger),
       telemetry,
       topology: topology.state,
+      fenceLogOf: (shardId) => fenceLogOf(topology.fences.get(shardId)!, config.timeouts.recoveryMs),
       shardFor: (key) => routeKey(topology.state.current, key as string),
       routedShardIds: routedShardIdsOf(config.shards.map((s) => s.id), () => topology.state.current.ring),
       step,
@@ -217,7 +222,7 @@ export class Cluster {
   async migrate(): Promise<void> {
     this.#assertOpen()
     // Every statement bounded: a shard that stopped answering fails the call (the log shard) or is skipped.
-    await migrateClusterTables(this.#runtime.participants.values(), this.#config.logShardId, this.#config.logTable, this.#runtime.logger, this.#config.timeouts.recoveryMs)
+    await migrateClusterTables(this.#runtime.participants.values(), this.#topology.state.logShardId, this.#config.logTable, this.#runtime.logger, this.#config.timeouts.recoveryMs)
   }
 
   /**
@@ -231,9 +236,9 @@ export class Cluster {
    */
   async topology(): Promise<TopologyReport> {
     this.#assertOpen()
-    const log = this.#runtime.participants.get(this.#config.logShardId)!
+    const log = this.#runtime.participants.get(this.#topology.state.logShardId)!
     // The load is typed already; the read of a pending change after it is a plain query on the log shard.
-    return readTopologyReport(this.#topology.state, this.#topology.store, this.#topology.fences).catch((error: unknown) => {
+    return readTopologyReport(this.#topology.state, this.#topology.fences).catch((error: unknown) => {
       throw asUnavailable(log, 'could not read the stored topology', error)
     })
   }
@@ -346,11 +351,42 @@ export class Cluster {
     return verifyPlacement(this.#reshardContext(), resolveVerifyOptions(options))
   }
 
+  /**
+   * Moves the decision log, the stored topology and the resharding jobs to another
+   * shard of the topology, as one fenced epoch change over every shard: after it,
+   * transactions decide on the new log shard, processes configured with the old one
+   * follow it there, and the old log shard can be removed by an ordinary
+   * {@link reshard} or {@link setTopology}. Refused while a resharding job is in
+   * progress. See docs/moving-the-log.md.
+   *
+   * ```ts
+   * const { to } = await cluster.moveLog('my-0')
+   * await cluster.reshard(to.shards.filter((s) => s.id !== 'pg-0'))
+   * ```
+   */
+  async moveLog(toShardId: string, options?: MoveLogOptions): Promise<LogMove> {
+    this.#assertOpen()
+    const participants = this.#runtime.participants
+    return moveLog(
+      {
+        ...this.#reshardContext(),
+        storeOf: (shardId) => this.#topology.storeOf(shardId),
+        createLogTables: (shardId) => migrateLogShardTables(participants.get(shardId)!, this.#config.logTable, this.#config.timeouts.recoveryMs),
+      },
+      toShardId,
+      options,
+    )
+  }
+
   #reshardContext(): ReshardContext {
+    const topology = this.#topology
     return {
       config: this.#config,
       participants: this.#runtime.participants,
-      topologyStore: this.#topology.store,
+      // Read at each use: the store follows a moved log.
+      get topologyStore() {
+        return topology.store
+      },
       topologyTable: topologyTableOf(this.#config.logTable),
       fences: this.#topology.fences,
       state: this.#topology.state,
@@ -385,7 +421,7 @@ export class Cluster {
    */
   async status(): Promise<ShardStatus[]> {
     this.#assertOpen()
-    return probeShards([...this.#runtime.participants.values()], this.#config.logShardId, this.#config.logTable, this.#config.timeouts.recoveryMs)
+    return probeShards([...this.#runtime.participants.values()], this.#topology.state.logShardId, this.#config.logTable, this.#config.timeouts.recoveryMs)
   }
 
   /** Runs one recovery round now: settles every in-doubt branch old enough to judge. */
@@ -427,7 +463,7 @@ export class Cluster {
     this.#closed ??= (async () => {
       await this.#recovery.stop()
       await this.#runtime.contention.detector?.stop()
-      await this.#runtime.forgetter.flush()
+      await this.#runtime.logs.flush()
       await Promise.all([...this.#runtime.participants.values()].map((p) => p.close()))
     })()
     return this.#closed
@@ -452,6 +488,14 @@ export class Cluster {
  */
 export function createCluster(options: ClusterOptions): Cluster {
   return new Cluster(options)
+}
+
+async function fenceLogOf(fence: EpochFence, ms: number): Promise<string | undefined> {
+  const read = fence.read().catch((error: unknown) => {
+    if (error instanceof MissingFenceTableError) return undefined
+    throw error
+  })
+  return (await withDeadline(read, ms, () => new ShardUnresponsiveError(fence.shardId, 'reading its fence', ms)))?.logShardId
 }
 
 /** The configured shards the current ring routes to, worked out again only when the ring changes (every statement plan reads it). */

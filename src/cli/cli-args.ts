@@ -26,7 +26,10 @@ export interface CliArgs {
   directory: string | undefined
   table: string | undefined
   only: string[] | undefined
-  /** topology set, reshard: the config whose shard list is the target; topology set: whether slots of empty sharded tables may move. */
+  /**
+   * topology set, reshard: the config whose shard list is the target; topology move-log: the
+   * shard to move the log to; topology set: whether slots of empty sharded tables may move.
+   */
   to: string | undefined
   allowEmptyMove: boolean
   /** reshard: rows per batch (plan, start), share of the time the mover works, batches to run before stopping. */
@@ -80,6 +83,8 @@ const COMMAND_FLAGS: Record<CommandName, (keyof typeof OPTIONS)[]> = {
   reshard: ['to', 'batch-size', 'duty-cycle', 'max-batches', 'page-size', 'save', 'resume', 'against'],
 }
 
+const TOPOLOGY_USAGE = 'topology show | set --to <config> [--allow-empty-move] | move-log --to <shard>'
+
 /** How many positionals each command takes: [min, max]. */
 const ARITY: Record<CommandName, [number, number, string]> = {
   status: [0, 0, 'status'],
@@ -88,7 +93,7 @@ const ARITY: Record<CommandName, [number, number, string]> = {
   resolve: [2, 2, 'resolve <txId> commit|abort [--force]'],
   route: [1, Infinity, 'route <key>...'],
   migrate: [0, 0, 'migrate [--shards [--directory dir] [--table name] [--only ids]]'],
-  topology: [1, 1, 'topology show | set --to <config> [--allow-empty-move]'],
+  topology: [1, 1, TOPOLOGY_USAGE],
   reshard: [1, 1, 'reshard plan | start | status | verify | cancel | reverse (see shardtx --help)'],
 }
 
@@ -168,9 +173,11 @@ export function parseCliArgs(argv: string[]): CliArgs {
 
 function checkTopologyArgs(args: CliArgs): void {
   const [verb] = args.positionals
-  if (verb !== 'show' && verb !== 'set') throw new CliUsageError('usage: shardtx topology show | set --to <config> [--allow-empty-move]')
+  if (verb !== 'show' && verb !== 'set' && verb !== 'move-log') throw new CliUsageError(`usage: shardtx ${TOPOLOGY_USAGE}`)
   if (verb === 'set' && args.to === undefined) throw new CliUsageError('topology set needs --to <config>, the config whose shards are the new topology')
-  if (verb === 'show' && (args.to !== undefined || args.allowEmptyMove)) throw new CliUsageError('--to and --allow-empty-move go with topology set')
+  if (verb === 'move-log' && (args.to === undefined || args.to === '')) throw new CliUsageError('topology move-log needs --to <shard>, the id of the shard to move the log to')
+  if (verb === 'move-log' && args.allowEmptyMove) throw new CliUsageError('--allow-empty-move goes with topology set')
+  if (verb === 'show' && (args.to !== undefined || args.allowEmptyMove)) throw new CliUsageError('--to and --allow-empty-move go with topology set or move-log')
 }
 
 function checkReshardArgs(args: CliArgs, values: Record<string, string | boolean | undefined>): void {

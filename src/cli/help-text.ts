@@ -18,6 +18,9 @@ Commands
   topology show                   the stored topology: epoch, shards, each shard's fence epoch
   topology set --to <config>      route every process by the shards of <config>: bumps the
                                   epoch on every shard, then publishes it
+  topology move-log --to <shard>  move the decision log, the topology and the resharding jobs to
+                                  <shard> (one fenced epoch change over every shard); after it
+                                  the old log shard can be removed like any other
   reshard plan --to <config>      dry run of a resharding job: slots and rows that move, batches,
                                   problems that would refuse it (exit 1 when there are any)
   reshard start --to <config>     move the rows of the declared sharded tables to the shards of
@@ -57,6 +60,10 @@ topology set
       --to <config>     config file whose shards (ids, weights) are the new topology; the
                         connections of shards new to the cluster are taken from it too
       --allow-empty-move  allow moving slots of declared sharded tables, once they hold no rows
+
+topology move-log
+      --to <shard>      id of the shard the log moves to: one of the topology's shards, other
+                        than the log shard; refused while a resharding job is in progress
 
 reshard
       --to <config>     the target shards (plan, start); verify and reverse take it too, for

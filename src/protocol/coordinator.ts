@@ -10,6 +10,7 @@ import { msUntil } from './deadline.js'
 import { lostConnection } from './lost-connection.js'
 import type { Decision, DecisionRecord } from './participant.js'
 import type { CommitPath } from './protocol-steps.js'
+import type { TransactionLog } from './transaction-log.js'
 import type { TransactionContext as Transaction } from '../transaction/transaction-context.js'
 
 /**
@@ -81,7 +82,11 @@ async function commitOnePhase(rt: ClusterRuntime, tx: Transaction, branch: Branc
 async function commitTwoPhase(rt: ClusterRuntime, tx: Transaction, written: Branch[]): Promise<void> {
   // The log shard's branch is not prepared: the decision is written inside it and its
   // one-phase commit is the commit point, one round trip and one sync fewer.
-  const logBranch = written.find((b) => b.shardId === rt.log.shardId)
+  // The log of the topology this transaction routes by, not the process's latest: a log move
+  // holds every fence, so a transaction whose branches passed them decides where they were
+  // fenced (docs/moving-the-log.md).
+  const log = rt.logs.of(tx.logShardId)
+  const logBranch = written.find((b) => b.shardId === log.shardId)
   const toPrepare = logBranch === undefined ? written : written.filter((b) => b !== logBranch)
 
   // 3.1 Prepare every written branch in parallel. Any failure aborts.
@@ -107,7 +112,7 @@ async function commitTwoPhase(rt: ClusterRuntime, tx: Transaction, written: Bran
     createdAt: Date.now(),
   }
   await rt.step({ step: 'decide', txId: tx.id })
-  const decision = await decide(rt, tx, record, logBranch, toPrepare)
+  const decision = await decide(rt, log, tx, record, logBranch, toPrepare)
   if (decision === 'fenced') {
     await abortAll(rt, tx, written)
     throw aborted(tx, 'a recoverer decided abort first (the commit record was fenced)', undefined)
@@ -124,7 +129,7 @@ async function commitTwoPhase(rt: ClusterRuntime, tx: Transaction, written: Bran
     return
   }
   // 3.4 Forget, off the caller's path.
-  rt.forgetter.add(tx.id)
+  rt.logs.forgetterOf(log.shardId).add(tx.id)
 }
 
 async function prepareBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
@@ -140,27 +145,28 @@ async function prepareBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch
  */
 async function decide(
   rt: ClusterRuntime,
+  log: TransactionLog,
   tx: Transaction,
   record: DecisionRecord,
   logBranch: Branch | undefined,
   prepared: Branch[],
 ): Promise<'committed' | 'fenced'> {
   try {
-    if (logBranch === undefined) return await rt.log.decideCommit(record)
-    return await logBranch.commitWith(rt.config.timeouts.decisionMs, (conn, id) => rt.log.decideCommitInBranch(conn, id, record))
+    if (logBranch === undefined) return await log.decideCommit(record)
+    return await logBranch.commitWith(rt.config.timeouts.decisionMs, (conn, id) => log.decideCommitInBranch(conn, id, record))
   } catch (error) {
     // The server answered (a failed branch, a missing table), or the autocommit insert never
     // left this process (log shard refusing connections, pool exhausted): nothing was committed.
-    if (!lostConnection(rt.log.participant, error) || (logBranch === undefined && rt.log.participant.neverSent(error))) {
+    if (!lostConnection(log.participant, error) || (logBranch === undefined && log.participant.neverSent(error))) {
       await abortAll(rt, tx, prepared)
       const cause = logBranch === undefined ? error : logBranch.asConflict(error)
-      throw aborted(tx, `the decision could not be written on log shard ${rt.log.shardId}`, cause)
+      throw aborted(tx, `the decision could not be written on log shard ${log.shardId}`, cause)
     }
     let decision: Decision
     try {
-      decision = await rt.log.fence(tx.id, record.participants)
+      decision = await log.fence(tx.id, record.participants)
     } catch (fenceError) {
-      throw inDoubt(rt, tx, prepared, 'the decision could not be written or read', [error, fenceError])
+      throw inDoubt(rt, log, tx, prepared, 'the decision could not be written or read', [error, fenceError])
     }
     if (decision === 'commit') return 'committed'
     // An abort record stands now, yet the lost write may have committed, been seen by a
@@ -168,7 +174,7 @@ async function decide(
     // by the model check). A branch still prepared proves that did not happen: a commit
     // record is only forgotten once no branch is prepared. Without one, nobody can tell.
     if (await rollbackAnyPrepared(rt, tx, prepared)) return 'fenced'
-    throw inDoubt(rt, tx, prepared, 'the decision write was lost and no prepared branch was left to prove an abort', [error])
+    throw inDoubt(rt, log, tx, prepared, 'the decision write was lost and no prepared branch was left to prove an abort', [error])
   }
 }
 
@@ -184,12 +190,12 @@ async function rollbackAnyPrepared(rt: ClusterRuntime, tx: Transaction, branches
  * prepared, and MySQL only lets others finish them once the preparing connection is gone,
  * so those connections are closed rather than pooled.
  */
-function inDoubt(rt: ClusterRuntime, tx: Transaction, prepared: Branch[], reason: string, errors: unknown[]): TransactionInDoubtError {
+function inDoubt(rt: ClusterRuntime, log: TransactionLog, tx: Transaction, prepared: Branch[], reason: string, errors: unknown[]): TransactionInDoubtError {
   rt.stats.inDoubt++
   for (const branch of prepared) branch.leavePreparedToRecovery()
   return new TransactionInDoubtError(
     tx.id,
-    `${reason} on log shard ${rt.log.shardId}`,
+    `${reason} on log shard ${log.shardId}`,
     errors.length === 1 ? errors[0] : new AggregateError(errors, reason),
   )
 }

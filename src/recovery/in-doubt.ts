@@ -22,22 +22,35 @@ export interface InDoubtBranch {
 
 export async function listInDoubtBranches(rt: ClusterRuntime): Promise<InDoubtBranch[]> {
   const failed: RecoveryReport['failed'] = []
-  const { inDoubt } = await listInDoubt(rt, { failed })
+  const home = rt.log.shardId
+  const { inDoubt, logOf } = await listInDoubt(rt, { failed }, home)
   if (failed.length > 0) {
     throw new ShardUnavailableError(
       failed[0]!.shardId,
       `could not list in-doubt branches on ${failed.map((f) => `${f.shardId} (${f.error})`).join(', ')}`,
     )
   }
-  const records = await rt.log.read([...inDoubt.keys()])
-  const decisions = new Map(records.map((r) => [r.txId, r.decision]))
+  // Each branch's decision is read on the log its shard's fence names, as recovery decides it.
+  const decisions = new Map<string, Decision>()
+  const byLog = new Map<string, Set<string>>()
+  for (const [txId, branches] of inDoubt) {
+    for (const b of branches) {
+      const logId = logOf.get(b.shardId) ?? home
+      byLog.set(logId, (byLog.get(logId) ?? new Set()).add(txId))
+    }
+  }
+  for (const [logId, txIds] of byLog) {
+    if (!rt.participants.has(logId)) throw new ConfigError('shards', `a shard's fence names log shard ${logId}, which this process has no connection for`)
+    for (const r of await rt.logs.of(logId).read([...txIds])) decisions.set(`${logId}/${r.txId}`, r.decision)
+  }
   const now = Date.now()
   const list: InDoubtBranch[] = []
   for (const [txId, branches] of inDoubt) {
     const startedAt = parseTransactionId(txId)?.startedAt
     for (const b of branches) {
       const since = b.preparedAt ?? startedAt
-      list.push({ txId, shardId: b.shardId, ageMs: since === undefined ? undefined : now - since, decision: decisions.get(txId) })
+      const decision = decisions.get(`${logOf.get(b.shardId) ?? home}/${txId}`)
+      list.push({ txId, shardId: b.shardId, ageMs: since === undefined ? undefined : now - since, decision })
     }
   }
   return list.sort((a, b) => (b.ageMs ?? 0) - (a.ageMs ?? 0))
@@ -79,9 +92,23 @@ export async function resolveByHand(
     throw new ConfigError('options.force', 'must be true or false, in an options object like { force: true }')
   }
   const report = emptyReport()
-  const { inDoubt } = await listInDoubt(rt, report)
+  const home = rt.log.shardId
+  const { inDoubt, logOf } = await listInDoubt(rt, report, home)
   const branches = inDoubt.get(txId) ?? []
-  const logged = (await rt.log.read([txId]))[0]?.decision
+  // The log that decides this transaction's branches: the one their shards' fences name
+  // (docs/moving-the-log.md); with no branch in sight, the log in force.
+  const logs = [...new Set(branches.map((b) => logOf.get(b.shardId) ?? home))]
+  if (logs.length > 1) {
+    rt.topology.invalidate()
+    throw new ShardTxError(`the branches of ${txId} are on shards fenced by different logs (${logs.join(', ')}): the log is moving; try again`, {
+      code: 'LOG_MOVING',
+      retryable: true,
+    })
+  }
+  const logId = logs[0] ?? home
+  if (!rt.participants.has(logId)) throw new ConfigError('shards', `the fence of the shards of ${txId} names log shard ${logId}, which this process has no connection for`)
+  const log = rt.logs.of(logId)
+  const logged = (await log.read([txId]))[0]?.decision
   // Only when every shard answered: a branch may be on a shard that did not (then the
   // fence is what keeps it from committing, and the report names the shard).
   if (branches.length === 0 && logged === undefined && report.failed.length === 0 && force !== true) {
@@ -99,7 +126,7 @@ export async function resolveByHand(
     }
     decision = 'commit'
   } else {
-    decision = logged ?? (await rt.log.fence(txId, branches.map((b) => b.shardId)))
+    decision = logged ?? (await log.fence(txId, branches.map((b) => b.shardId)))
     if (decision === 'commit') {
       throw new ShardTxError(`transaction ${txId} has a commit record; it committed and cannot be aborted`, {
         code: 'CONTRADICTS_DECISION',

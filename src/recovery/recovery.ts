@@ -3,6 +3,7 @@ import { ShardUnresponsiveError } from '../errors.js'
 import { branchIdOf } from '../protocol/ids/branch-id.js'
 import { parseTransactionId } from '../protocol/ids/transaction-id.js'
 import type { Decision, DecisionRecord, PreparedBranch } from '../protocol/participant.js'
+import type { TransactionLog } from '../protocol/transaction-log.js'
 
 /**
  * One branch of one transaction on one shard.
@@ -80,30 +81,34 @@ export const BACKGROUND_PACE: Omit<RoundPace, 'dutyCycle'> = { workers: 2, batch
 export async function recover(rt: ClusterRuntime, pace: RoundPace = ON_DEMAND_PACE): Promise<RecoveryReport> {
   const report = emptyReport()
   const now = Date.now()
+  // The log in force when the round starts. A branch is decided on the log its shard's fence
+  // names (read after the listing), which is this one unless the log moved (below).
+  const home = rt.log
 
   // Commit records are read before the listings: a record committed before this read had
   // all its branches prepared before it, so the listings see whichever are still prepared.
   let commitRecords: DecisionRecord[]
   try {
-    commitRecords = await rt.log.read(undefined, 'commit')
+    commitRecords = await home.read(undefined, 'commit')
   } catch (error) {
-    report.failed.push({ shardId: rt.log.shardId, error: describe(error) })
+    report.failed.push({ shardId: home.shardId, error: describe(error) })
     // Nothing can be decided without the log, but the other shards are still listed, so
     // that the report names every shard that could not be reached, each with its reason.
     const listing: RecoveryReport['failed'] = []
-    await listInDoubt(rt, { failed: listing })
-    report.failed.push(...listing.filter((f) => f.shardId !== rt.log.shardId))
+    await listInDoubt(rt, { failed: listing }, home.shardId)
+    report.failed.push(...listing.filter((f) => f.shardId !== home.shardId))
     return report
   }
   const decided = new Map<string, Decision>(commitRecords.map((r) => [r.txId, r.decision]))
 
-  const { inDoubt, reached } = await listInDoubt(rt, report)
+  const { inDoubt, reached, logOf } = await listInDoubt(rt, report, home.shardId)
   const stillPrepared = new Set<string>()
+  const work = await byLog(rt, report, home.shardId, decided, inDoubt, logOf, stillPrepared, pace.batch)
   // A shard that missed a statement's bound is not asked again this round: every further
   // statement would wait out the same bound. It is in `failed`; the next round tries again.
   const unresponsive = new Set<string>()
-  const finished = await forEachPaced(batchesOf([...inDoubt], pace.batch), pace, async (batch) => {
-    const decisions = await decideBatch(rt, report, now, decided, batch, unresponsive)
+  const finished = await forEachPaced(work, pace, async ({ log, logged, batch }) => {
+    const decisions = await decideBatch(rt, log, report, now, logged, batch, unresponsive)
     await Promise.all(
       batch.map(async ([txId, branches]) => {
         const decision = decisions.get(txId)
@@ -119,26 +124,99 @@ export async function recover(rt: ClusterRuntime, pace: RoundPace = ON_DEMAND_PA
   // records they need must stay; the next round cleans up.
   if (!finished) return report
 
-  report.forgotten = await forgetCommitted(rt, report, commitRecords, reached, stillPrepared)
+  report.forgotten = await forgetCommitted(home, report, commitRecords, reached, stillPrepared)
   try {
-    report.expired = await rt.log.expireAborts(now - rt.config.recovery.abortRetentionMs)
+    report.expired = await home.expireAborts(now - rt.config.recovery.abortRetentionMs)
   } catch (error) {
-    report.failed.push({ shardId: rt.log.shardId, error: describe(error) })
+    report.failed.push({ shardId: home.shardId, error: describe(error) })
   }
   return report
 }
 
-/** Lists our prepared branches on every shard, grouped by transaction. */
+/** One batch of in-doubt transactions to decide on one log, with the decisions read there. */
+interface LogBatch {
+  log: TransactionLog
+  logged: Map<string, Decision>
+  batch: [string, PreparedBranch[]][]
+}
+
+/**
+ * Splits the in-doubt branches by the log that decides them: the one their shard's
+ * fence names (docs/moving-the-log.md). A fence read after the listing that names
+ * the round's log means the branches listed there are of a topology that logs there
+ * (a move to another log raises that fence first, and waits until no older branch is
+ * left on the shard). One that names another log is a log move this process has not
+ * followed yet (or one whose commit is reaching the shards): those branches are
+ * decided on that log, whose records are read now (forgetting stays with the round's
+ * own log, whose records were read before the listing), and the topology is reloaded.
+ */
+async function byLog(
+  rt: ClusterRuntime,
+  report: RecoveryReport,
+  homeId: string,
+  decided: Map<string, Decision>,
+  inDoubt: Map<string, PreparedBranch[]>,
+  logOf: Map<string, string>,
+  stillPrepared: Set<string>,
+  batchSize: number,
+): Promise<LogBatch[]> {
+  const groups = new Map<string, Map<string, PreparedBranch[]>>()
+  for (const [txId, branches] of inDoubt) {
+    for (const branch of branches) {
+      const logId = logOf.get(branch.shardId) ?? homeId
+      const group = groups.get(logId) ?? new Map<string, PreparedBranch[]>()
+      groups.set(logId, group)
+      group.set(txId, [...(group.get(txId) ?? []), branch])
+    }
+  }
+  const work: LogBatch[] = []
+  for (const [logId, group] of groups) {
+    if (!rt.participants.has(logId)) {
+      // A fence names a log shard this process cannot reach: nothing here can be decided by it.
+      for (const [txId, branches] of group) {
+        for (const b of branches) stillPrepared.add(key(b))
+        report.failed.push({ shardId: logId, txId, error: `the fence of ${branches[0]!.shardId} names log shard ${logId}, which this process has no connection for` })
+      }
+      continue
+    }
+    const log = rt.logs.of(logId)
+    let logged = decided
+    if (logId !== homeId) {
+      rt.logger.info({ log: homeId, fencedBy: logId }, 'a shard is fenced by another log: deciding its branches there and reloading the topology')
+      // Off this round's path: the next round (and transaction) use the log the reload finds.
+      rt.topology.invalidate()
+      rt.topology.reload().catch((error: unknown) => rt.logger.warn({ err: error }, 'could not reload the topology after finding a fence of another log'))
+      try {
+        logged = new Map((await log.read([...group.keys()])).map((r) => [r.txId, r.decision]))
+      } catch (error) {
+        for (const [txId, branches] of group) {
+          for (const b of branches) stillPrepared.add(key(b))
+          report.failed.push({ shardId: logId, txId, error: describe(error) })
+        }
+        continue
+      }
+    }
+    for (const batch of batchesOf([...group], batchSize)) work.push({ log, logged, batch })
+  }
+  return work
+}
+
+/** Lists our prepared branches on every shard, grouped by transaction, and the log each shard's fence names. */
 export async function listInDoubt(
   rt: ClusterRuntime,
   report: Pick<RecoveryReport, 'failed'>,
-): Promise<{ inDoubt: Map<string, PreparedBranch[]>; reached: Set<string> }> {
+  homeId: string = rt.log.shardId,
+): Promise<{ inDoubt: Map<string, PreparedBranch[]>; reached: Set<string>; logOf: Map<string, string> }> {
   const inDoubt = new Map<string, PreparedBranch[]>()
   const reached = new Set<string>()
+  const logOf = new Map<string, string>()
   await Promise.all(
     [...rt.participants.values()].map(async (participant) => {
       try {
-        for (const branch of await participant.listPrepared()) {
+        const listed = await participant.listPrepared()
+        // Read after the listing, and only when there is something to decide: see byLog.
+        if (listed.length > 0) logOf.set(participant.shardId, (await rt.fenceLogOf(participant.shardId)) ?? homeId)
+        for (const branch of listed) {
           const list = inDoubt.get(branch.txId)
           if (list === undefined) inDoubt.set(branch.txId, [branch])
           else list.push(branch)
@@ -149,7 +227,7 @@ export async function listInDoubt(
       }
     }),
   )
-  return { inDoubt, reached }
+  return { inDoubt, reached, logOf }
 }
 
 /**
@@ -161,6 +239,7 @@ export async function listInDoubt(
  */
 async function decideBatch(
   rt: ClusterRuntime,
+  log: TransactionLog,
   report: RecoveryReport,
   now: number,
   logged: Map<string, Decision>,
@@ -185,11 +264,11 @@ async function decideBatch(
   if (abandoned.length === 0) return decisions
   let fenced: Map<string, Decision>
   try {
-    if (unresponsive.has(rt.log.shardId)) throw new Error(STOPPED_ANSWERING)
-    fenced = await rt.log.fenceMany(abandoned)
+    if (unresponsive.has(log.shardId)) throw new Error(STOPPED_ANSWERING)
+    fenced = await log.fenceMany(abandoned)
   } catch (error) {
-    if (error instanceof ShardUnresponsiveError) unresponsive.add(rt.log.shardId)
-    for (const { txId } of abandoned) report.failed.push({ shardId: rt.log.shardId, txId, error: describe(error) })
+    if (error instanceof ShardUnresponsiveError) unresponsive.add(log.shardId)
+    for (const { txId } of abandoned) report.failed.push({ shardId: log.shardId, txId, error: describe(error) })
     return decisions
   }
   for (const { txId } of abandoned) {
@@ -198,7 +277,7 @@ async function decideBatch(
       await rt.step({ step: 'recover-fenced', txId, decision })
       decisions.set(txId, decision)
     } catch (error) {
-      report.failed.push({ shardId: rt.log.shardId, txId, error: describe(error) })
+      report.failed.push({ shardId: log.shardId, txId, error: describe(error) })
     }
   }
   return decisions
@@ -243,7 +322,7 @@ export async function resolveBranch(
  * prepared, and without the record presumed abort would roll back a committed branch.
  */
 async function forgetCommitted(
-  rt: ClusterRuntime,
+  log: TransactionLog,
   report: RecoveryReport,
   records: DecisionRecord[],
   reached: Set<string>,
@@ -254,9 +333,9 @@ async function forgetCommitted(
     .map((r) => r.txId)
   if (done.length === 0) return 0
   try {
-    return await rt.log.forget(done)
+    return await log.forget(done)
   } catch (error) {
-    report.failed.push({ shardId: rt.log.shardId, error: describe(error) })
+    report.failed.push({ shardId: log.shardId, error: describe(error) })
     return 0
   }
 }

@@ -7,7 +7,7 @@ import type { Transaction } from '../transaction/transaction.js'
 import type { ReshardContext } from './reshard-context.js'
 
 /** A fence could not be held in time: this try is rolled back and made again after a pause. */
-class FenceNotHeld extends Error {
+export class FenceNotHeld extends Error {
   constructor(readonly blockers: string[]) {
     super('fence not held')
   }
@@ -70,7 +70,7 @@ export async function runFencedStep<T>(ctx: ReshardContext, step: FencedStep<T>,
           if (step.hold !== 'end') await holdFences()
           const result = await step.work(tx)
           // The next epoch's row first: a fence held at the end is then held only for its raise and the commit.
-          await insertTopology(tx.forShard(ctx.config.logShardId), ctx.topologyTable, step.next, step.claimedBy)
+          await insertTopology(tx.forShard(ctx.state.logShardId), ctx.topologyTable, step.next, step.claimedBy)
           if (step.hold === 'end') await holdFences()
           await Promise.all(ids.map((id) => ctx.fences.get(id)!.raiseInBranch(tx.forShard(id), step.next.epoch, step.next.logShardId)))
           return result

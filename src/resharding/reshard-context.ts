@@ -47,9 +47,9 @@ export async function onShard<T>(ctx: ReshardContext, shardId: string, what: str
  * operator calls are bounded.
  */
 export async function onLog<T>(ctx: ReshardContext, read: (log: Knex) => Promise<T>): Promise<T> {
-  const knex = ctx.participants.get(ctx.config.logShardId)!.boundedKnex(ctx.config.timeouts.recoveryMs)
+  const knex = ctx.participants.get(ctx.state.logShardId)!.boundedKnex(ctx.config.timeouts.recoveryMs)
   try {
-    return await onShard(ctx, ctx.config.logShardId, 'could not read or write the resharding job', () => read(knex))
+    return await onShard(ctx, ctx.state.logShardId, 'could not read or write the resharding job', () => read(knex))
   } finally {
     await knex.destroy().catch(() => {})
   }

@@ -31,7 +31,7 @@ function planReads(ctx: ReshardContext, statementMs: number): PlanReads {
 export async function planFor(ctx: ReshardContext, target: TopologyTarget, batchSize: number, statementMs: number): Promise<ReshardPlanReport> {
   const current = (await ctx.state.reload()).topology
   if (current.move !== undefined) throw jobInProgress(current.move.jobId)
-  const to = resolveTarget({ config: ctx.config, participants: ctx.participants }, target)
+  const to = resolveTarget(ctx, target, current.logShardId)
   return planReshard(planReads(ctx, statementMs), shardedTables(ctx), referenceTables(ctx), current.shards, to, batchSize)
 }
 
@@ -41,8 +41,8 @@ export async function planFor(ctx: ReshardContext, target: TopologyTarget, batch
  * stops it at a batch boundary. Resolves with where the job stands.
  */
 export async function reshard(ctx: ReshardContext, target: TopologyTarget, options: ResolvedReshardOptions): Promise<ReshardProgress> {
-  const to = resolveTarget({ config: ctx.config, participants: ctx.participants }, target)
   const current = (await ctx.state.reload()).topology
+  const to = resolveTarget(ctx, target, current.logShardId)
   let job: ReshardJob
   if (current.move !== undefined) {
     const { jobId } = current.move
@@ -146,7 +146,7 @@ async function start(ctx: ReshardContext, current: Topology, to: TopologyShard[]
       next,
       claimedBy: id,
       work: async (tx) => {
-        const log = tx.forShard(ctx.config.logShardId)
+        const log = tx.forShard(ctx.state.logShardId)
         for (const shardId of plan.added) {
           for (const name of referenceTables(ctx)) await copyTable(log, tx.forShard(shardId), name)
         }
@@ -170,7 +170,7 @@ async function reopen(ctx: ReshardContext, current: Topology, job: ReshardJob): 
   }
   await ctx.transaction(
     async (tx) => {
-      const log = tx.forShard(ctx.config.logShardId)
+      const log = tx.forShard(ctx.state.logShardId)
       if (!(await ctx.store.advance(log, job.id, { state: 'done', done: job.total }, { state: 'reversing', done: job.total, rowsMoved: 0 }))) {
         throw new StepOvertaken(`job ${job.id} changed meanwhile`)
       }
@@ -292,7 +292,7 @@ async function freeze(ctx: ReshardContext, current: Topology, job: ReshardJob, i
       claimedBy: job.id,
       work: async (tx) => {
         const unchanged = { state: job.state, done: job.done }
-        if (!(await ctx.store.advance(tx.forShard(ctx.config.logShardId), job.id, unchanged, { ...unchanged, rowsMoved: 0 }))) {
+        if (!(await ctx.store.advance(tx.forShard(ctx.state.logShardId), job.id, unchanged, { ...unchanged, rowsMoved: 0 }))) {
           throw new StepOvertaken(`job ${job.id} is no longer ${job.state} at batch ${job.done}`)
         }
       },
@@ -335,7 +335,7 @@ async function moveFrozen(ctx: ReshardContext, frozen: Topology, job: ReshardJob
           rows += await moveRows(tx.forShard(source), tx.forShard(destination), table, keys)
         }
         const advanced = await ctx.store.advance(
-          tx.forShard(ctx.config.logShardId),
+          tx.forShard(ctx.state.logShardId),
           job.id,
           { state: job.state, done: job.done },
           { state: nextState, done: nextDone, rowsMoved: rows },
@@ -366,7 +366,7 @@ export async function unfreeze(ctx: ReshardContext, frozen: Topology): Promise<v
   const { moving: _moving, frozenUntil: _until, ...move } = frozen.move!
   const next: Topology = { ...frozen, epoch: frozen.epoch + 1, move }
   try {
-    await ctx.transaction((tx) => insertTopology(tx.forShard(ctx.config.logShardId), ctx.topologyTable, next, move.jobId), { timeout: 30_000 })
+    await ctx.transaction((tx) => insertTopology(tx.forShard(ctx.state.logShardId), ctx.topologyTable, next, move.jobId), { timeout: 30_000 })
   } catch (error) {
     ctx.state.invalidate()
     if ((await ctx.state.reload()).epoch > frozen.epoch) return

@@ -41,7 +41,7 @@ export async function verifyPlacement(ctx: ReshardContext, options: ResolvedVeri
   const tables = shardedTables(ctx).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
   const shards = [...ctx.participants.keys()].sort()
   const scope: VerifyScope = {
-    logShardId: ctx.config.logShardId,
+    logShardId: ctx.state.logShardId,
     logTable: ctx.config.logTable,
     shards,
     tables: tables.map((t) => ({ name: t.name, keyColumns: [...t.keyColumns] })),

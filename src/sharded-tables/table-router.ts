@@ -44,7 +44,10 @@ export function tableRouter(runtime: ClusterRuntime, name: string): TableRouter 
       get shardIds() {
         return runtime.routedShardIds()
       },
-      referenceShardId: config.logShardId,
+      // Reference tables are read on the log shard in force (it follows a moved log).
+      get referenceShardId() {
+        return runtime.topology.logShardId
+      },
       dialectOf: (shardId) => dialects.get(shardId)!,
       shardFor: (key) => runtime.shardFor(key),
     }

@@ -11,7 +11,10 @@ import type { MoveRouting } from './routing.js'
 
 /** Everything topology-related a cluster holds: the store, each shard's fence, the state routing reads. */
 export interface ClusterTopology {
-  store: TopologyStore
+  /** The topology table on the log shard in force (it changes when the process follows a moved log). */
+  readonly store: TopologyStore
+  /** The topology table on any shard (where a log move copies the history to). */
+  storeOf(shardId: string): TopologyStore
   fences: ReadonlyMap<string, EpochFence>
   state: TopologyState
 }
@@ -23,18 +26,33 @@ export function createClusterTopology(
   fenceOf: (participant: Participant, fenceTable: string) => EpochFence,
   movingRing: (topology: Topology) => Promise<MoveRouting>,
 ): ClusterTopology {
-  const store = new TopologyStore(participants.get(config.logShardId)!.knex, topologyTableOf(config.logTable))
+  const stores = new Map<string, TopologyStore>()
+  const storeOf = (shardId: string): TopologyStore => {
+    let store = stores.get(shardId)
+    if (store === undefined) {
+      store = new TopologyStore(participants.get(shardId)!.knex, topologyTableOf(config.logTable))
+      stores.set(shardId, store)
+    }
+    return store
+  }
   const fences = new Map<string, EpochFence>()
   for (const participant of participants.values()) fences.set(participant.shardId, fenceOf(participant, fenceTableOf(config.logTable)))
   const state = new TopologyState({
     configured: routingSet(config.shards),
     logShardId: config.logShardId,
     mode: config.topology,
-    store,
+    storeOf,
     fences,
     createFenceTable: (shardId) => createFenceTable(participants.get(shardId)!, config.logTable),
     movingRing,
     logger,
   })
-  return { store, fences, state }
+  return {
+    get store() {
+      return state.store
+    },
+    storeOf,
+    fences,
+    state,
+  }
 }

@@ -20,9 +20,12 @@ export class FenceRows {
   }
 
   async read(): Promise<FenceRow | undefined> {
-    const row = (await this.#knex(this.#table).where({ shard_id: this.#shardId }).first()) as
-      | { epoch: number; log_shard: string }
-      | undefined
+    let row: { epoch: number; log_shard: string } | undefined
+    try {
+      row = (await this.#knex(this.#table).where({ shard_id: this.#shardId }).first()) as typeof row
+    } catch (error) {
+      throw this.#mapError(error)
+    }
     return row === undefined ? undefined : { epoch: Number(row.epoch), logShardId: row.log_shard }
   }
 

@@ -30,7 +30,7 @@ export async function migrateClusterTables(
   const all = [...participants]
   const log = all.find((p) => p.shardId === logShardId)!
   try {
-    await migrateBounded(log, statementMs, { migrationSource: logShardMigrationSource(logTable), tableName: migrationsTableOf(logTable) })
+    await migrateLogShardTables(log, logTable, statementMs)
   } catch (error) {
     throw asUnavailable(log, 'could not migrate the log table', error)
   }
@@ -45,6 +45,15 @@ export async function migrateClusterTables(
       logger.warn({ shardId: participant.shardId }, `migrate: shard ${participant.shardId} skipped (${describeShardError(error)}); run migrate again once it can be reached`)
     }
   }
+}
+
+/**
+ * The log shard's tables (log, topology, fence, resharding jobs) on one shard, as
+ * `migrate()` creates them on the log shard: idempotent. A log move creates them on
+ * the shard it moves the log to (docs/moving-the-log.md).
+ */
+export async function migrateLogShardTables(participant: Participant, logTable: string, statementMs: number): Promise<void> {
+  await migrateBounded(participant, statementMs, { migrationSource: logShardMigrationSource(logTable), tableName: migrationsTableOf(logTable) })
 }
 
 async function migrateBounded(participant: Participant, statementMs: number, config: Knex.MigratorConfig): Promise<void> {

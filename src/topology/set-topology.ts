@@ -9,7 +9,6 @@ import { type EpochFence, type HeldFence, isHeld } from './epoch-fence.js'
 import { findMisplacedRows, type MisplacedRows } from './misplaced-rows.js'
 import { describeDiff, diffTopology, isSameTopology, type TopologyDiff } from './topology-diff.js'
 import type { TopologyState } from './topology-state.js'
-import type { TopologyStore } from './topology-store.js'
 import { routingSet, type Topology, type TopologyShard } from './topology.js'
 
 /**
@@ -77,7 +76,6 @@ export interface TopologyChange {
 export interface TopologyChangeContext {
   config: ResolvedClusterConfig
   participants: ReadonlyMap<string, Participant>
-  store: TopologyStore
   fences: ReadonlyMap<string, EpochFence>
   state: TopologyState
 }
@@ -104,10 +102,12 @@ export async function setTopology(
   const lockWaitMs = options.lockWaitMs ?? 100
   const timeoutMs = options.timeoutMs ?? 30_000
   const from = (await ctx.state.reload()).topology
+  // After the load: it may have followed a moved log (docs/moving-the-log.md).
+  const store = ctx.state.store
   if (from.move !== undefined) {
     throw new ConfigError('topology', `resharding job ${from.move.jobId} is in progress: finish it (cluster.reshard with its target), or cancel and reverse it, before another change`)
   }
-  const shards = resolveTarget(ctx, target)
+  const shards = resolveTarget(ctx, target, from.logShardId)
   const diff = diffTopology(from.shards, shards)
   if (isSameTopology(diff)) return { from, to: from, diff, attempts: 0 }
   const to: Topology = { epoch: from.epoch + 1, shards, logShardId: from.logShardId }
@@ -120,7 +120,7 @@ export async function setTopology(
   }
   const claim = randomBytes(8).toString('hex')
   await step({ step: 'claim', epoch: to.epoch })
-  if (!(await ctx.store.claim(to, 'pending', claim)) && !(await ctx.store.takeOver(to.epoch, shards, claim))) {
+  if (!(await store.claim(to, 'pending', claim)) && !(await store.takeOver(to.epoch, shards, claim))) {
     throw new TopologyChangeBlockedError(`another change published epoch ${to.epoch} meanwhile; read the topology and run the change again`, [])
   }
   // A shard new to the cluster gets a fence row at epoch 0, which no process routes by.
@@ -152,7 +152,7 @@ export async function setTopology(
     await backoff(attempts, deadline)
   }
   await step({ step: 'publish', epoch: to.epoch })
-  if (!(await ctx.store.publish(to.epoch, claim))) {
+  if (!(await store.publish(to.epoch, claim))) {
     throw new TopologyChangeBlockedError(
       `another change took over epoch ${to.epoch} before it was published; the fences are at ${to.epoch} and that change publishes it`,
       [],
@@ -162,7 +162,7 @@ export async function setTopology(
   return { from, to, diff, attempts }
 }
 
-export function resolveTarget(ctx: Pick<TopologyChangeContext, 'config' | 'participants'>, target: TopologyTarget): TopologyShard[] {
+export function resolveTarget(ctx: Pick<TopologyChangeContext, 'participants'>, target: TopologyTarget, logShardId: string): TopologyShard[] {
   if (!Array.isArray(target) || target.length === 0) throw new ConfigError('topology', 'must list at least one shard as { id, dialect?, weight? }')
   // The ring's own rules for ids and weights (range, duplicates), before anything is stored.
   validateShards(target.map(({ id, weight }) => ({ id, weight })))
@@ -176,10 +176,21 @@ export function resolveTarget(ctx: Pick<TopologyChangeContext, 'config' | 'parti
     }
     return { id: shard.id, dialect: participant.dialect, weight: shard.weight ?? 1 }
   })
-  if (!shards.some((s) => s.id === ctx.config.logShardId)) {
-    throw new ConfigError('topology', `must keep the log shard ${ctx.config.logShardId}: the decision log and the topology live there`)
+  if (!shards.some((s) => s.id === logShardId)) {
+    throw new ConfigError('topology', logShardRemoved(logShardId))
   }
   return routingSet(shards)
+}
+
+/**
+ * The refusal of a change that removes the log shard, naming the operation that
+ * does: moving the log (docs/moving-the-log.md).
+ */
+export function logShardRemoved(logShardId: string): string {
+  return (
+    `must keep the log shard ${logShardId}: the decision log and the topology live there. ` +
+    'Move the log to another shard first with cluster.moveLog(<shard>) (`shardtx topology move-log --to <shard>`), then remove it'
+  )
 }
 
 /** Shards that own fewer slots after the change, a removed shard included: where rows would be stranded. */

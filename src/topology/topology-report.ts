@@ -1,7 +1,6 @@
 import { describeShardError } from '../shard-error-text.js'
 import type { EpochFence } from './epoch-fence.js'
 import type { TopologyState } from './topology-state.js'
-import type { TopologyStore } from './topology-store.js'
 import type { Topology } from './topology.js'
 
 /**
@@ -19,13 +18,10 @@ export interface TopologyReport extends Topology {
   fences: { shardId: string; epoch: number | undefined; error?: string }[]
 }
 
-export async function readTopologyReport(
-  state: TopologyState,
-  store: TopologyStore,
-  fences: ReadonlyMap<string, EpochFence>,
-): Promise<TopologyReport> {
+export async function readTopologyReport(state: TopologyState, fences: ReadonlyMap<string, EpochFence>): Promise<TopologyReport> {
   const { topology } = await state.reload()
-  const pending = await store.pending(topology.epoch)
+  // The store after the load: the load may have followed a moved log.
+  const pending = await state.store.pending(topology.epoch)
   const rows = await Promise.all(
     [...fences.values()].map(async (fence) => {
       try {

@@ -24,9 +24,11 @@ export type TopologyMode = 'check' | 'follow'
 
 export interface TopologyStateSettings {
   configured: TopologyShard[]
+  /** The configured log shard: where the first load looks; a moved log is followed from there. */
   logShardId: string
   mode: TopologyMode
-  store: TopologyStore
+  /** The topology table on a shard that holds (or held) the log; any shard this process connects to. */
+  storeOf(logShardId: string): TopologyStore
   fences: ReadonlyMap<string, EpochFence>
   /** Creates a shard's fence table (its fence migration), for a shard migrate() could not reach. */
   createFenceTable(shardId: string): Promise<void>
@@ -42,6 +44,9 @@ export interface TopologyStateSettings {
  */
 export class TopologyState {
   readonly #settings: TopologyStateSettings
+  /** The log shard in force: the configured one until a load followed a moved log (docs/moving-the-log.md). */
+  #logShardId: string
+  #store: TopologyStore
   #current: Routing
   #loading: Promise<Routing> | undefined
   /** The load that starts once the one in flight ends. */
@@ -53,6 +58,8 @@ export class TopologyState {
 
   constructor(settings: TopologyStateSettings) {
     this.#settings = settings
+    this.#logShardId = settings.logShardId
+    this.#store = settings.storeOf(settings.logShardId)
     const topology: Topology = { epoch: 0, shards: settings.configured, logShardId: settings.logShardId }
     this.#current = { topology, ring: ringFor(settings.configured), epoch: 0 }
   }
@@ -60,6 +67,19 @@ export class TopologyState {
   /** The routing in force; the configured one (epoch 0) before the first load. */
   get current(): Routing {
     return this.#current
+  }
+
+  /**
+   * The log shard in force: the decision log new transactions write to, the topology
+   * and resharding tables. The configured one until a load found that the log moved.
+   */
+  get logShardId(): string {
+    return this.#logShardId
+  }
+
+  /** The topology table on {@link logShardId}. */
+  get store(): TopologyStore {
+    return this.#store
   }
 
   /** Resolves once the stored topology is loaded (at once when it is). */
@@ -102,7 +122,7 @@ export class TopologyState {
       .catch((error: unknown) => {
         // A driver error here is the log shard not answering: the same typed, retryable error a branch gives.
         if (error instanceof ShardTxError) throw error
-        throw new ShardUnavailableError(this.#settings.logShardId, `could not read the stored topology: ${describeShardError(error)}`, error)
+        throw new ShardUnavailableError(this.#logShardId, `could not read the stored topology: ${describeShardError(error)}`, error)
       })
       .finally(() => {
         this.#loading = undefined
@@ -127,11 +147,8 @@ export class TopologyState {
   }
 
   async #load(): Promise<Routing> {
-    const { store, mode, configured } = this.#settings
-    const stored = (await store.active()) ?? (await this.#storeFirst())
-    if (stored.logShardId !== this.#settings.logShardId) {
-      throw new ConfigError('log', `the topology on this log shard names ${stored.logShardId} as the log shard, not ${this.#settings.logShardId}`)
-    }
+    const { mode, configured } = this.#settings
+    const stored = await this.#followLog((await this.#store.active()) ?? (await this.#storeFirst()))
     // A job in progress is checked against where it goes: a process configured for the
     // target set (or for the set before, while the job runs) is not a mistake.
     if (mode === 'check' && !this.#checked && !duringMoveMatches(stored, configured)) {
@@ -153,7 +170,8 @@ export class TopologyState {
 
   /** Inserts the fence row at `epoch` where a shard has none; a shard that cannot be reached is left for later. */
   async #fenceAll(shardIds: string[], epoch: number): Promise<void> {
-    const { fences, logShardId } = this.#settings
+    const { fences } = this.#settings
+    const logShardId = this.#logShardId
     for (const id of shardIds) {
       let row
       try {
@@ -183,13 +201,79 @@ export class TopologyState {
    * makes racing first processes agree on one of them.
    */
   async #storeFirst(): Promise<Topology> {
-    const { store, configured, logShardId } = this.#settings
+    const { configured } = this.#settings
+    const logShardId = this.#logShardId
+    const store = this.#store
+    await this.#refuseForeignFences(configured.map((s) => s.id))
     await this.#fenceAll(configured.map((s) => s.id), 1)
     const first: Topology = { epoch: 1, shards: configured, logShardId }
     if (await store.claim(first, 'active', randomBytes(8).toString('hex'))) return first
     const stored = await store.active()
     if (stored === undefined) throw new ConfigError('log', 'the topology table holds a first change that was never published; run cluster.setTopology() to finish it')
     return stored
+  }
+
+  /**
+   * Follows a moved log: a topology whose log shard is another one is the forward
+   * pointer a log move leaves on the old log (docs/moving-the-log.md). Reads the
+   * topology there, and from there on, at most {@link MAX_LOG_HOPS} times, refusing a
+   * loop; then uses that log shard for everything (store, decisions, recovery).
+   */
+  async #followLog(found: Topology): Promise<Topology> {
+    let stored = found
+    let at = this.#logShardId
+    const seen = [at]
+    while (stored.logShardId !== at) {
+      const next = stored.logShardId
+      if (seen.includes(next) || seen.length > MAX_LOG_HOPS) {
+        throw new ConfigError('log', `the stored topologies point from log shard to log shard in a loop or too far (${[...seen, next].join(' -> ')})`)
+      }
+      if (!this.#settings.fences.has(next)) {
+        throw new ConfigError('shards', `the log moved from ${at} to ${next} (epoch ${stored.epoch}), which this process has no connection for`)
+      }
+      const there = await this.#settings
+        .storeOf(next)
+        .active()
+        .catch((error: unknown) => {
+          if (error instanceof ShardTxError) throw error
+          throw new ShardUnavailableError(next, `could not read the stored topology (the log moved here from ${at}): ${describeShardError(error)}`, error)
+        })
+      if (there === undefined || there.epoch < stored.epoch) {
+        // The move's commit reached the old log first; its rows on the new one are still prepared.
+        throw new ShardUnavailableError(next, `the log moved here from ${at} at epoch ${stored.epoch}, and its topology is not readable here yet; try again`)
+      }
+      seen.push(next)
+      at = next
+      stored = there
+    }
+    if (at !== this.#logShardId) {
+      this.#settings.logger.info({ from: this.#logShardId, to: at, epoch: stored.epoch }, 'the log moved: following it to its new shard')
+      this.#logShardId = at
+      this.#store = this.#settings.storeOf(at)
+    }
+    return stored
+  }
+
+  /**
+   * Before storing a first topology, reads every fence: a shard fenced by another log
+   * shard's topology belongs to a cluster whose log is elsewhere (another cluster, or
+   * this one before its log moved here). Refused before anything is written.
+   */
+  async #refuseForeignFences(shardIds: string[]): Promise<void> {
+    for (const id of shardIds) {
+      const row = await this.#settings.fences
+        .get(id)!
+        .read()
+        .catch(() => undefined)
+      if (row !== undefined && row.logShardId !== this.#logShardId) {
+        throw new ConfigError(
+          'log',
+          `${this.#logShardId} holds no topology, and shard ${id} is fenced by the topology of log shard ${row.logShardId}: ` +
+            `configure log: '${row.logShardId}' (a process configured with the old log follows a moved one), or, to make ${this.#logShardId} the log shard, ` +
+            `move the log there with cluster.moveLog('${this.#logShardId}') (\`shardtx topology move-log --to ${this.#logShardId}\`)`,
+        )
+      }
+    }
   }
 
   #assertConnectable(topology: Topology): void {
@@ -205,6 +289,9 @@ export class TopologyState {
     }
   }
 }
+
+/** How many times one load follows a moved log before it gives up. */
+const MAX_LOG_HOPS = 8
 
 /**
  * During a resharding job a process may be configured with the set before, the set

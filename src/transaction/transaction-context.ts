@@ -63,6 +63,15 @@ export class TransactionContext implements BranchOwner, TransactionInside, Detec
     this.transaction = new Transaction(this)
   }
 
+  /**
+   * The log shard of the topology this transaction routes by: where it decides. A log
+   * move holds every fence, so no branch of a transaction routed by the old log can
+   * be undecided once the new one is in force (docs/moving-the-log.md).
+   */
+  get logShardId(): string {
+    return this.#routing.topology.logShardId
+  }
+
   get state(): TransactionState {
     return this.#state
   }

@@ -10,15 +10,16 @@ const shardtx = (cwd: string, ...args: string[]) => runInProcess(args, cwd)
 
 describe('shardtx topology', () => {
   const dir = mkdtempSync(join(tmpdir(), 'shardtx-topology-'))
-  let cluster: TestCluster | undefined
+  const clusters: TestCluster[] = []
   afterAll(async () => {
-    await cluster?.close()
+    await Promise.all(clusters.map((c) => c.close()))
     rmSync(dir, { recursive: true, force: true })
   })
 
   test('show prints the stored topology; set --to <config> changes it; usage mistakes exit 2', async () => {
     const [a, b, c] = sharedShards()
-    cluster = await startTestCluster([a!, b!])
+    const cluster = await startTestCluster([a!, b!])
+    clusters.push(cluster)
     await cluster.cluster.transaction(async () => {})
     const { prefix, logTable } = cluster
     writeFileSync(join(dir, 'now.json'), JSON.stringify({ shards: [a, b], prefix, logTable }))
@@ -45,5 +46,30 @@ describe('shardtx topology', () => {
     expect((await shardtx(dir, 'topology', '--config', 'now.json')).code).toBe(2)
     expect((await shardtx(dir, 'topology', 'set', '--config', 'now.json')).stderr).toMatch(/needs --to <config>/)
     expect((await shardtx(dir, 'topology', 'show', '--allow-empty-move', '--config', 'now.json')).code).toBe(2)
+  })
+
+  test('--to <shard> moves the log (--json), and a process configured with the old log follows; mistakes exit 2 and change nothing', async () => {
+    const shards = sharedShards().filter((s) => s.id === 'pg-1' || s.id === 'my-1')
+    const cluster = await startTestCluster(shards, { log: 'pg-1' })
+    clusters.push(cluster)
+    await cluster.cluster.transaction(async () => {})
+    const { prefix, logTable } = cluster
+    writeFileSync(join(dir, 'old.json'), JSON.stringify({ shards, log: 'pg-1', prefix, logTable }))
+
+    expect((await shardtx(dir, 'topology', 'move-log', '--config', 'old.json')).stderr).toMatch(/needs --to <shard>/)
+    const unknown = await shardtx(dir, 'topology', 'move-log', '--to', 'nowhere', '--config', 'old.json')
+    expect([unknown.code, unknown.stderr]).toEqual([2, expect.stringMatching(/unknown shard "nowhere"/)])
+    expect((await shardtx(dir, 'topology', 'move-log', '--to', 'pg-1', '--config', 'old.json')).stderr).toMatch(/is the log shard already/)
+    // Removing the log shard names the way.
+    writeFileSync(join(dir, 'without.json'), JSON.stringify({ shards: shards.filter((s) => s.id !== 'pg-1'), prefix, logTable }))
+    const removing = await shardtx(dir, 'topology', 'set', '--to', 'without.json', '--config', 'old.json')
+    expect([removing.code, removing.stderr]).toEqual([2, expect.stringMatching(/shardtx topology move-log --to <shard>/)])
+
+    const moved = await shardtx(dir, 'topology', 'move-log', '--to', 'my-1', '--config', 'old.json', '--json')
+    expect(moved.code).toBe(0)
+    const { move } = JSON.parse(moved.stdout) as { move: { from: { epoch: number; logShardId: string }; to: { epoch: number; logShardId: string } } }
+    expect([move.from.logShardId, move.to.logShardId, move.to.epoch]).toEqual(['pg-1', 'my-1', 2])
+    const shown = await shardtx(dir, 'topology', 'show', '--config', 'old.json')
+    expect(shown.stdout).toMatch(/^epoch 2, log shard my-1/)
   })
 })

@@ -26,7 +26,7 @@ function stateOver(store: TopologyStore): TopologyState {
     configured: SHARDS,
     logShardId: 'a',
     mode: 'follow',
-    store,
+    storeOf: () => store,
     fences: new Map(),
     createFenceTable: async () => {},
     movingRing: () => Promise.reject(new Error('no move here')),

@@ -10,9 +10,14 @@ import { textTable } from '../text-table.js'
  * shard's fence epoch; exits 1 when a fence disagrees with the stored epoch.
  * `shardtx topology set --to <config>`: makes the shards of `<config>` the topology
  * (see `cluster.setTopology()`); the command connects to the shards of both configs.
+ * `shardtx topology move-log --to <shard>`: moves the decision log, the topology and
+ * the resharding jobs to another shard of the topology (see `cluster.moveLog()`).
  */
 export const topologyCommand: Command = async (context) => {
-  return context.args.positionals[0] === 'set' ? setTopology(context) : showTopology(context)
+  const [verb] = context.args.positionals
+  if (verb === 'set') return setTopology(context)
+  if (verb === 'move-log') return moveLog(context)
+  return showTopology(context)
 }
 
 async function showTopology({ cluster, out }: CommandContext): Promise<ExitCode> {
@@ -40,6 +45,20 @@ async function setTopology(context: CommandContext): Promise<ExitCode> {
   } finally {
     await close()
   }
+}
+
+async function moveLog({ cluster, args, out }: CommandContext): Promise<ExitCode> {
+  const to = args.to!
+  out.progress(`moving the log to ${to}…`)
+  const move = await cluster.moveLog(to)
+  out.result({ move }, () =>
+    [
+      `log shard ${move.from.logShardId} → ${move.to.logShardId}, topology epoch ${move.from.epoch} → ${move.to.epoch} (fences held and raised: ${move.fenced.join(', ')})`,
+      `processes configured with log ${move.from.logShardId} follow it; configure log: '${move.to.logShardId}' from now on.`,
+      `${move.from.logShardId} can now be removed like any shard (shardtx reshard start --to <config without it>).`,
+    ].join('\n'),
+  )
+  return ExitCode.Ok
 }
 
 function isRouted(report: TopologyReport, shardId: string): boolean {
