@@ -77,12 +77,14 @@ const resolved = Promise.resolve()
  * connection is reused from the stack when it passes the check knex's pool would
  * make (not marked disposed, and the dialect's `validateConnection`). Where that
  * check cannot be made synchronously (a `pool.validate` hook, a connection
- * lifetime, connection settings given as a function) the pool is left as it is.
+ * lifetime, connection settings given as a function), or the pool is not tarn,
+ * the pool is left as it is.
  * `knex.destroy()` drains the stack first.
  */
 export function stackIdleConnections(knex: Knex): void {
   const client = knex.client as unknown as KnexClient & { pool?: TarnPool }
   const config = client.config as Knex.Config & { pool?: Record<string, unknown> }
+  if (typeof client.pool?.numPendingAcquires !== 'function') return // not knex's own pool (tarn)
   if (typeof config.connection === 'function' || config.pool?.validate !== undefined || config.pool?.maxConnectionLifetimeMillis !== undefined) return
   const acquire = client.acquireConnection as () => Promise<Connection>
   const release = client.releaseConnection as (conn: Connection) => Promise<void>
