@@ -116,6 +116,11 @@ export function stackIdleConnections(knex: Knex): void {
   } as never
 }
 
+/** How many connections given back sit on the idle stack in front of knex's pool (which counts them as in use). */
+export function connectionsOnIdleStack(knex: Knex): number {
+  return idleStacks.get(knex.client)?.size ?? 0
+}
+
 /** The connections a knex pool has handed out and not had back. */
 export function connectionsInUse<C>(knex: Knex): C[] {
   const pool = (knex.client as { pool?: { used?: { resource: C }[] } }).pool
