@@ -15,11 +15,11 @@ export const STACK_IDLE_MS = 1_000
 
 /**
  * The connections just given back, kept in front of a pool and handed out again
- * last in first out, without the pool's round trip (a validation and about forty
- * promises per acquire and release in knex's pool, tarn). The pool still counts them
- * as in use, so its bound on connections holds, and nothing waits for one while the
- * stack holds it: a connection given back while an acquire waits in the pool goes
- * to the pool. One that fails the pool's check, or sat on the stack for
+ * last in first out, without the pool's round trip (in knex's pool, tarn: an
+ * asynchronous validation, a timer and about 25 promises per acquire and release).
+ * The pool still counts them as in use, so its bound on connections holds, and
+ * nothing waits for one while the stack holds it: a connection given back while an
+ * acquire waits in the pool goes to the pool. One that fails the pool's check, or sat on the stack for
  * {@link STACK_IDLE_MS}, goes back to the pool too, whose own check and idle
  * timeout then close it; so does every one when the stack is drained (before the
  * pool closes, or when its idle connections are to be dropped). An acquire with
