@@ -4,6 +4,7 @@ import queryMethods from 'knex/lib/query/method-constants.js'
 import queryExecutioner from 'knex/lib/execution/internal/query-executioner.js'
 import knexTimeout from 'knex/lib/util/timeout.js'
 import { ShardTxError } from '../../src/errors.js'
+import { IdleConnectionStack } from './idle-connection-stack.js'
 import type { DriverConnection, KnexQuery, RunQuery } from '../../src/protocol/participant.js'
 
 /**
@@ -55,11 +56,69 @@ export function markDisposed(conn: DriverConnection, reason: string): void {
 
 /**
  * Marks every idle connection of a knex pool for closing instead of reuse (knex's
- * pool checks the mark before handing a connection out).
+ * pool checks the mark before handing a connection out), those on its idle stack too.
  */
 export function disposeIdleConnections(knex: Knex, reason: string): void {
+  idleStacks.get(knex.client)?.drain()
   const pool = (knex.client as { pool?: { free?: { resource: Connection }[] } }).pool
   for (const free of pool?.free ?? []) free.resource.__knex__disposed ??= reason
+}
+
+interface TarnPool {
+  numPendingAcquires(): number
+}
+
+const idleStacks = new WeakMap<object, IdleConnectionStack<Connection>>()
+const resolved = Promise.resolve()
+
+/**
+ * Puts an {@link IdleConnectionStack} in front of knex's pool (tarn) for every
+ * acquire and release of `knex`: its runner, its transactions, branches. A
+ * connection is reused from the stack when it passes the check knex's pool would
+ * make (not marked disposed, and the dialect's `validateConnection`). Where that
+ * check cannot be made synchronously (a `pool.validate` hook, a connection
+ * lifetime, connection settings given as a function), or the pool is not tarn,
+ * the pool is left as it is.
+ * `knex.destroy()` drains the stack first.
+ */
+export function stackIdleConnections(knex: Knex): void {
+  const client = knex.client as unknown as KnexClient & { pool?: TarnPool }
+  const config = client.config as Knex.Config & { pool?: Record<string, unknown> }
+  if (typeof client.pool?.numPendingAcquires !== 'function') return // not knex's own pool (tarn)
+  if (typeof config.connection === 'function' || config.pool?.validate !== undefined || config.pool?.maxConnectionLifetimeMillis !== undefined) return
+  const acquire = client.acquireConnection as () => Promise<Connection>
+  const release = client.releaseConnection as (conn: Connection) => Promise<void>
+  const destroy = client.destroy as (callback?: unknown) => Promise<void>
+  const stack = new IdleConnectionStack<Connection>({
+    acquire: () => acquire.call(client),
+    release: (conn) => void release.call(client, conn),
+    waiting: () => client.pool?.numPendingAcquires() ?? 0,
+    // A dialect whose check answers with a promise has its connections go back to the pool.
+    reusable: (conn) => !conn.__knex__disposed && (client.validateConnection as (conn: Connection) => unknown)(conn) === true,
+  })
+  idleStacks.set(client, stack)
+  // Once the pool is gone (destroyed), knex's own acquire and release answer as they always did.
+  client.acquireConnection = function () {
+    const idle = client.pool === undefined ? undefined : stack.take()
+    if (idle === undefined) return acquire.call(client)
+    if (debugClient.enabled) debugClient('acquired connection from pool: %s', idle.__knexUid)
+    return Promise.resolve(idle)
+  } as never
+  client.releaseConnection = function (conn: Connection) {
+    if (client.pool === undefined) return release.call(client, conn)
+    if (debugClient.enabled) debugClient('releasing connection to pool: %s', conn.__knexUid)
+    stack.release(conn)
+    return resolved
+  } as never
+  client.destroy = function (callback?: unknown) {
+    stack.close()
+    return destroy.call(client, callback)
+  } as never
+}
+
+/** How many connections given back sit on the idle stack in front of knex's pool (which counts them as in use). */
+export function connectionsOnIdleStack(knex: Knex): number {
+  return idleStacks.get(knex.client)?.size ?? 0
 }
 
 /** The connections a knex pool has handed out and not had back. */
@@ -160,6 +219,7 @@ const requireFromKnex = createRequire(createRequire(import.meta.url).resolve('kn
 const debug = requireFromKnex('debug') as (namespace: string) => ((...args: unknown[]) => void) & { enabled: boolean }
 const debugQuery = debug('knex:query')
 const debugBindings = debug('knex:bindings')
+const debugClient = debug('knex:client')
 
 const sharedClients = new WeakMap<object, SharedBranchClient>()
 

@@ -5,7 +5,7 @@ import type { Decision, DecisionRecord, DriverConnection } from '../../src/proto
 import type { ParticipantSettings } from '../participant-settings.js'
 import { knexLogOf } from './knex-log.js'
 import { boundEveryStatement, closeConnectionsWithin, destroyWithin } from './bounded-knex.js'
-import { acquireConnection, cancelQuery, configOf, discardConnection, disposeIdleConnections, isDiscarded, releaseConnection } from './knex-internals.js'
+import { acquireConnection, cancelQuery, configOf, discardConnection, disposeIdleConnections, isDiscarded, releaseConnection, stackIdleConnections } from './knex-internals.js'
 import { neverSent } from './never-sent.js'
 import { onOwnConnection } from './own-connection.js'
 
@@ -51,6 +51,7 @@ export abstract class KnexParticipant {
       log: knexLogOf(settings.logger, settings.shardId),
     })
     closeConnectionsWithin(this.knex, (conn: DriverConnection) => this.endSession(conn))
+    stackIdleConnections(this.knex)
   }
 
   acquire(): Promise<DriverConnection> {

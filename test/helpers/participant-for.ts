@@ -3,9 +3,15 @@ import { resolveClusterOptions } from '../../src/config/cluster-options.js'
 import type { ShardConfig } from '../../src/index.js'
 import { silentLogger } from '../../src/logger.js'
 import type { Participant } from '../../src/protocol/participant.js'
+import type { ParticipantSettings } from '../../adapters/participant-settings.js'
 
-/** The library's own participant for `shard`, outside any cluster, for tests of one role. */
-export function participantFor(shard: ShardConfig, prefix: string, logTable?: string): Participant {
+/** The library's own participant for `shard`, outside any cluster, for tests of one role; `pool` settings override the defaults. */
+export function participantFor(
+  shard: ShardConfig,
+  prefix: string,
+  logTable?: string,
+  pool?: Partial<Pick<ParticipantSettings, 'pool' | 'acquireTimeoutMs'>>,
+): Participant {
   const config = resolveClusterOptions({ shards: [shard], prefix, ...(logTable === undefined ? {} : { logTable }) })
   const resolved = config.shards[0]!
   return createParticipant(resolved.dialect, {
@@ -19,5 +25,6 @@ export function participantFor(shard: ShardConfig, prefix: string, logTable?: st
     keepAliveDelayMs: config.keepAliveDelayMs,
     timeouts: config.timeouts,
     logger: silentLogger,
+    ...pool,
   })
 }

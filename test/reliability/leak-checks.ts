@@ -1,6 +1,7 @@
 import { createServer } from 'node:net'
 import { expect } from 'vitest'
 import type { Cluster } from '../../src/index.js'
+import { connectionsOnIdleStack } from '../../adapters/shared/knex-internals.js'
 
 interface PoolCounts {
   numUsed(): number
@@ -8,10 +9,14 @@ interface PoolCounts {
   numPendingCreates(): number
 }
 
-/** Connections of one shard's pool that are checked out or waited for. */
+/**
+ * Connections of one shard's pool that are checked out or waited for. Those given
+ * back and parked on the idle-connection stack in front of the pool count as back.
+ */
 export function poolUsage(cluster: Cluster, shardId: string): { used: number; pending: number } {
-  const pool = (cluster.forShard(shardId).client as unknown as { pool: PoolCounts }).pool
-  return { used: pool.numUsed(), pending: pool.numPendingAcquires() }
+  const knex = cluster.forShard(shardId)
+  const pool = (knex.client as unknown as { pool: PoolCounts }).pool
+  return { used: pool.numUsed() - connectionsOnIdleStack(knex), pending: pool.numPendingAcquires() }
 }
 
 /**
