@@ -65,11 +65,6 @@ async function migrateBounded(participant: Participant, statementMs: number, con
   }
 }
 
-/** The fence migration of one shard, tracked apart from the log shard's migrations. */
-export async function migrateFenceTable(participant: Participant, logTable: string): Promise<void> {
-  await participant.knex.migrate.latest({ migrationSource: fenceTableMigrationSource(logTable), tableName: fenceMigrationsTableOf(logTable) })
-}
-
 /**
  * Creates one shard's fence table if it has none, whatever its migrations table
  * says (the table may have been dropped by hand after the migration ran).

@@ -31,8 +31,8 @@ export type TopologyTarget = readonly { id: string; dialect?: TopologyShard['dia
 export interface SetTopologyOptions {
   /**
    * Allow a change that moves slots of declared sharded tables, once none of those
-   * slots holds rows (checked before and again while every fence is held). Until
-   * resharding exists, rows are never moved: without this the change is refused.
+   * slots holds rows (checked before and again while every fence is held).
+   * `setTopology` never moves rows (`reshard` does): without this the change is refused.
    */
   allowEmptyMove?: boolean
   /** Longest wait for one shard's fence, in ms (default 100): branches on that shard queue behind it meanwhile. */

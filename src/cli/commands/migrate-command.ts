@@ -9,7 +9,7 @@ import { textTable } from '../text-table.js'
 import { unreachableShards } from '../unreachable-shards.js'
 
 /**
- * `shardtx migrate`: creates the transaction log table on the log shard.
+ * `shardtx migrate`: creates the log shard's tables (log, topology, fence, resharding jobs) and every other shard's fence table.
  * `shardtx migrate --shards`: runs the knex migrations of `--directory` on every
  * shard through `cluster.migrateShards()`, prints each shard's status, and exits
  * 1 when a migration failed (3 when a shard could not be reached; then no shard
