@@ -2,7 +2,7 @@ import type { ClusterRuntime } from '../cluster-runtime.js'
 import { ConfigError, NoSuchInDoubtTransactionError, ShardTxError, ShardUnavailableError } from '../errors.js'
 import { parseTransactionId } from '../protocol/ids/transaction-id.js'
 import type { Decision } from '../protocol/participant.js'
-import { emptyReport, listInDoubt, type RecoveryReport, resolveBranch } from './recovery.js'
+import { emptyReport, groupByLog, listInDoubt, logIdOf, type RecoveryReport, resolveBranch } from './recovery.js'
 
 /**
  * A prepared branch of ours, as `cluster.inDoubt()` lists it.
@@ -32,16 +32,9 @@ export async function listInDoubtBranches(rt: ClusterRuntime): Promise<InDoubtBr
   }
   // Each branch's decision is read on the log its shard's fence names, as recovery decides it.
   const decisions = new Map<string, Decision>()
-  const byLog = new Map<string, Set<string>>()
-  for (const [txId, branches] of inDoubt) {
-    for (const b of branches) {
-      const logId = logOf.get(b.shardId) ?? home
-      byLog.set(logId, (byLog.get(logId) ?? new Set()).add(txId))
-    }
-  }
-  for (const [logId, txIds] of byLog) {
+  for (const [logId, group] of groupByLog(inDoubt, logOf, home)) {
     if (!rt.participants.has(logId)) throw new ConfigError('shards', `a shard's fence names log shard ${logId}, which this process has no connection for`)
-    for (const r of await rt.logs.of(logId).read([...txIds])) decisions.set(`${logId}/${r.txId}`, r.decision)
+    for (const r of await rt.logs.of(logId).read([...group.keys()])) decisions.set(`${logId}/${r.txId}`, r.decision)
   }
   const now = Date.now()
   const list: InDoubtBranch[] = []
@@ -49,7 +42,7 @@ export async function listInDoubtBranches(rt: ClusterRuntime): Promise<InDoubtBr
     const startedAt = parseTransactionId(txId)?.startedAt
     for (const b of branches) {
       const since = b.preparedAt ?? startedAt
-      const decision = decisions.get(`${logOf.get(b.shardId) ?? home}/${txId}`)
+      const decision = decisions.get(`${logIdOf(b.shardId, logOf, home)}/${txId}`)
       list.push({ txId, shardId: b.shardId, ageMs: since === undefined ? undefined : now - since, decision })
     }
   }
@@ -97,7 +90,7 @@ export async function resolveByHand(
   const branches = inDoubt.get(txId) ?? []
   // The log that decides this transaction's branches: the one their shards' fences name
   // (docs/moving-the-log.md); with no branch in sight, the log in force.
-  const logs = [...new Set(branches.map((b) => logOf.get(b.shardId) ?? home))]
+  const logs = [...new Set(branches.map((b) => logIdOf(b.shardId, logOf, home)))]
   if (logs.length > 1) {
     rt.topology.invalidate()
     throw new ShardTxError(`the branches of ${txId} are on shards fenced by different logs (${logs.join(', ')}): the log is moving; try again`, {

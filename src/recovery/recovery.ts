@@ -160,17 +160,8 @@ async function byLog(
   stillPrepared: Set<string>,
   batchSize: number,
 ): Promise<LogBatch[]> {
-  const groups = new Map<string, Map<string, PreparedBranch[]>>()
-  for (const [txId, branches] of inDoubt) {
-    for (const branch of branches) {
-      const logId = logOf.get(branch.shardId) ?? homeId
-      const group = groups.get(logId) ?? new Map<string, PreparedBranch[]>()
-      groups.set(logId, group)
-      group.set(txId, [...(group.get(txId) ?? []), branch])
-    }
-  }
   const work: LogBatch[] = []
-  for (const [logId, group] of groups) {
+  for (const [logId, group] of groupByLog(inDoubt, logOf, homeId)) {
     if (!rt.participants.has(logId)) {
       // A fence names a log shard this process cannot reach: nothing here can be decided by it.
       for (const [txId, branches] of group) {
@@ -199,6 +190,31 @@ async function byLog(
     for (const batch of batchesOf([...group], batchSize)) work.push({ log, logged, batch })
   }
   return work
+}
+
+/** The log that decides a branch listed on `shardId`: the one its fence names, read after the listing; else the round's. */
+export function logIdOf(shardId: string, logOf: ReadonlyMap<string, string>, homeId: string): string {
+  return logOf.get(shardId) ?? homeId
+}
+
+/** The in-doubt branches by the log that decides them ({@link logIdOf}), then by transaction. */
+export function groupByLog(
+  inDoubt: ReadonlyMap<string, PreparedBranch[]>,
+  logOf: ReadonlyMap<string, string>,
+  homeId: string,
+): Map<string, Map<string, PreparedBranch[]>> {
+  const groups = new Map<string, Map<string, PreparedBranch[]>>()
+  for (const [txId, branches] of inDoubt) {
+    for (const branch of branches) {
+      const logId = logIdOf(branch.shardId, logOf, homeId)
+      let group = groups.get(logId)
+      if (group === undefined) groups.set(logId, (group = new Map()))
+      const listed = group.get(txId)
+      if (listed === undefined) group.set(txId, [branch])
+      else listed.push(branch)
+    }
+  }
+  return groups
 }
 
 /** Lists our prepared branches on every shard, grouped by transaction, and the log each shard's fence names. */
