@@ -222,16 +222,11 @@ export async function measureReshard(
       jobs += ran.jobs
       return ran.steps
     }
-    // The job in progress is finished between settings, towards where it was going.
-    const nextTarget = async (status: Awaited<ReturnType<Cluster['reshardStatus']>>): Promise<{ id: string }[]> => {
-      if (status?.state === 'running') return status.to.map((id) => ({ id }))
-      const routed = (await mover.topology()).shards.length
-      return routed === large.length ? small : large
-    }
     const results: Config[] = []
     for (const config of configs) {
+      // The job in progress is finished between settings, towards where it was going.
       const status = await mover.reshardStatus()
-      if (status?.state === 'running') await child.ask({ op: 'reshard', target: await nextTarget(status), batchSize: config.batchSize })
+      if (status?.state === 'running') await child.ask({ op: 'reshard', target: status.to.map((id) => ({ id })), batchSize: config.batchSize })
       const { batchSize, dutyCycle } = config
       const r: Config = { batchSize, dutyCycle, withMover: [], without: [], waits: [], toCommit: [], refusals: {}, quiet: [], steps: [] }
       results.push(r)

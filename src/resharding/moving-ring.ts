@@ -34,9 +34,11 @@ export function movingRings(store: ReshardStore, logKnex: () => Knex): (topology
     if (ring === undefined) {
       // After one batch more (or, in a reverse, one less), from the ring before it.
       const done = move.done
-      const previous = rings.get(`${move.jobId}:${done - 1}`) ?? rings.get(`${move.jobId}:${done + 1}`)
-      const previousDone = rings.has(`${move.jobId}:${done - 1}`) ? done - 1 : done + 1
-      ring = previous === undefined ? ringAfter(plan, done) : ringAfterStep(plan, previous, previousDone, done)
+      const below = rings.get(`${move.jobId}:${done - 1}`)
+      const above = rings.get(`${move.jobId}:${done + 1}`)
+      if (below !== undefined) ring = ringAfterStep(plan, below, done - 1, done)
+      else if (above !== undefined) ring = ringAfterStep(plan, above, done + 1, done)
+      else ring = ringAfter(plan, done)
       if (rings.size >= MAX_RINGS) rings.delete(rings.keys().next().value!)
       rings.set(key, ring)
     }
