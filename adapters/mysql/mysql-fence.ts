@@ -6,6 +6,7 @@ import type { PreparedBranch } from '../../src/protocol/participant.js'
 import { FenceRows } from '../../src/topology/fence-rows.js'
 import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/topology/epoch-fence.js'
 import { errno } from './mysql-errors.js'
+import { INNODB_WAITS_SQL, type InnodbWaitRow, innodbWaits } from './mysql-innodb-waits.js'
 import { acquireConnection, cancelQuery, releaseConnection } from '../shared/knex-internals.js'
 
 const ER_NO_SUCH_TABLE = 1146
@@ -212,18 +213,21 @@ export class MysqlEpochFence implements EpochFence {
     )
   }
 
-  /** The sessions InnoDB says the waiting `thread` waits for. */
+  /**
+   * The sessions InnoDB says the waiting `thread` waits for. A holder with only
+   * shared locks (a branch that has read the fence and not written) has no trx_id,
+   * so it is named only when it is the one such session; else the text says so.
+   */
   async #blockersOf(thread: number): Promise<string[]> {
     try {
-      const [rows] = (await this.#knex.raw(
-        `SELECT b.trx_mysql_thread_id AS thread, b.trx_state AS state, b.trx_query AS query
-         FROM information_schema.INNODB_LOCK_WAITS w
-         JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id
-         JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id
-         WHERE r.trx_mysql_thread_id = ?`,
-        [thread],
-      )) as [{ thread: number; state: string; query: string | null }[]]
-      return rows.map((r) => `shard ${this.shardId}: session ${r.thread} (${r.state}${r.query === null ? ', idle' : `: ${r.query.slice(0, 120)}`})`)
+      const [rows] = (await this.#knex.raw(INNODB_WAITS_SQL)) as [InnodbWaitRow[]]
+      return innodbWaits(rows)
+        .filter((wait) => wait.waiter.thread === String(thread))
+        .map(({ blocker, candidates }) =>
+          blocker === undefined
+            ? `shard ${this.shardId}: a session with only shared locks, which InnoDB shows without a transaction id (one of ${candidates} such sessions)`
+            : `shard ${this.shardId}: session ${blocker.thread} (${blocker.state}${blocker.query === null ? ', idle' : `: ${blocker.query.slice(0, 120)}`})`,
+        )
     } catch {
       return []
     }

@@ -3,6 +3,7 @@ import type { WaitLabel } from '../../src/contention/wait-label.js'
 import type { DriverConnection, KnexQuery, LockWait, LockWaitSource, Participant, RunQuery } from '../../src/protocol/participant.js'
 import { boundedQuery } from '../shared/bounded-query.js'
 import { errno } from './mysql-errors.js'
+import { INNODB_WAITS_SQL, type InnodbWaitRow, innodbWaits } from './mysql-innodb-waits.js'
 
 type Connection = Mysql2Connection & { threadId: number | null }
 
@@ -16,12 +17,6 @@ export function labelComment(label: WaitLabel): string {
   return `/*${label.text}*/ `
 }
 
-const LOCK_WAITS_SQL = `SELECT r.trx_mysql_thread_id AS waiter, r.trx_query AS waiter_text,
-    b.trx_mysql_thread_id AS blocker, b.trx_query AS blocker_text
-  FROM information_schema.INNODB_LOCK_WAITS w
-  JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id
-  JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id`
-
 function run<T>(conn: DriverConnection, sql: string): Promise<T> {
   return new Promise((resolve, reject) => {
     ;(conn as Connection).query(sql, (error, rows) => (error ? reject(error) : resolve(rows as T)))
@@ -30,10 +25,12 @@ function run<T>(conn: DriverConnection, sql: string): Promise<T> {
 
 /**
  * Lock waits of a MariaDB shard from `information_schema.INNODB_LOCK_WAITS` joined
- * twice to `INNODB_TRX` (needs the PROCESS privilege). No per-session label is
- * visible to others (performance_schema is off by default), so the label travels
- * as each statement's leading comment; an idle session shows NULL, which is why
- * labels list the MariaDB sessions a transaction holds.
+ * twice to `INNODB_TRX` (needs the PROCESS privilege), keeping only the waits
+ * it shows for certain: a holder with only shared locks has no trx_id and gives
+ * an edge only when no other session could be it (mysql-innodb-waits.ts). No
+ * per-session label is visible to others (performance_schema is off by default),
+ * so the label travels as each statement's leading comment; an idle session
+ * shows NULL, which is why labels list the MariaDB sessions a transaction holds.
  */
 export class MysqlLockWaits implements LockWaitSource {
   readonly idleSessionsShowLabel = false
@@ -64,15 +61,12 @@ export class MysqlLockWaits implements LockWaitSource {
 
   lockWaits(boundMs: number): Promise<LockWait[]> {
     // max_statement_time (seconds) bounds the query on the server; boundedQuery bounds it here.
-    const sql = `SET STATEMENT max_statement_time = ${Math.max(0.001, boundMs / 1000)} FOR ${LOCK_WAITS_SQL}`
+    const sql = `SET STATEMENT max_statement_time = ${Math.max(0.001, boundMs / 1000)} FOR ${INNODB_WAITS_SQL}`
     return boundedQuery(this.#participant, boundMs, async (conn) => {
-      const rows = await run<{ waiter: unknown; waiter_text: string | null; blocker: unknown; blocker_text: string | null }[]>(conn, sql)
-      return rows.map((row) => ({
-        waiter: String(row.waiter),
-        waiterText: row.waiter_text,
-        blocker: String(row.blocker),
-        blockerText: row.blocker_text,
-      }))
+      const waits = innodbWaits(await run<InnodbWaitRow[]>(conn, sql))
+      return waits.flatMap(({ waiter, blocker }) =>
+        blocker === undefined ? [] : [{ waiter: waiter.thread, waiterText: waiter.query, blocker: blocker.thread, blockerText: blocker.query }],
+      )
     })
   }
 

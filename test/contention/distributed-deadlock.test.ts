@@ -4,6 +4,7 @@ import { parseTransactionId } from '../../src/protocol/ids/transaction-id.js'
 import { expectNothingLeaked } from '../reliability/leak-checks.js'
 import { startAccountsCluster } from '../helpers/accounts-cluster.js'
 import type { TestCluster } from '../helpers/test-cluster.js'
+import { connectMysql } from '../support/raw-connections.js'
 import { sharedShards } from '../support/shared-cluster.js'
 
 /** Long enough that only the detector can end a cycle within the test's time. */
@@ -87,6 +88,50 @@ describe('distributed deadlock detection', () => {
     })
     expect(t.cluster.stats().deadlocks.victims).toBeGreaterThan(0)
     await expectNothingLeaked(t.cluster)
+  })
+
+  it('aborts no one beside a wait chain through MariaDB when a transaction there holds only shared locks', async () => {
+    // InnoDB shows the reader's branch (its fence read is a shared lock) and the raw
+    // reader with trx_id 0; matched on trx_id, the raw reader's wait for the writer made
+    // the branch wait for the writer too, and with the writer waiting for it on pg-0, a cycle.
+    const victims = t.cluster.stats().deadlocks.victims
+    const rounds = t.cluster.stats().deadlocks.rounds
+    let release!: () => void
+    const released = new Promise<void>((resolve) => (release = resolve))
+    let readerReady!: () => void
+    const ready = new Promise<void>((resolve) => (readerReady = resolve))
+    const reader = t.cluster.transaction(async (tx) => {
+      await tx.forShard('pg-0')(accounts).where({ id: 1 }).increment('balance', 1)
+      await tx.forShard('my-0')(accounts).where({ id: 1 }).first()
+      readerReady()
+      await released
+    })
+    await ready
+    const raw = await connectMysql(sharedShards().find((s) => s.id === 'my-0')!)
+    let rawRead: Promise<unknown> | undefined
+    try {
+      const writer = t.cluster.transaction(
+        async (tx) => {
+          await tx.forShard('my-0')(accounts).where({ id: 1 }).increment('balance', 1)
+          await raw.query('BEGIN')
+          rawRead = raw.query(`SELECT balance FROM ${accounts} WHERE id = 1 LOCK IN SHARE MODE`)
+          setTimeout(release, 1_500) // several detection rounds while all three wait
+          await tx.forShard('pg-0')(accounts).where({ id: 1 }).increment('balance', 1)
+        },
+        { lockTimeout: LOCK_TIMEOUT_MS },
+      )
+      await expect(Promise.all([reader, writer])).resolves.toBeDefined()
+      await rawRead // granted once the writer committed
+    } finally {
+      raw.destroy()
+    }
+    expect(t.cluster.stats().deadlocks.rounds).toBeGreaterThan(rounds)
+    expect(t.cluster.stats().deadlocks.victims).toBe(victims)
+    expect((await t.balances(accounts, 'pg-0')).get(1)).toBe(102)
+    await t.cluster.transaction(async (tx) => {
+      await tx.forShard('pg-0')(accounts).where({ id: 1 }).update({ balance: 100 })
+      await tx.forShard('my-0')(accounts).where({ id: 1 }).update({ balance: 100 })
+    })
   })
 
   it('two processes that see the same cycle abort exactly one victim between them', async () => {
