@@ -41,6 +41,8 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
   readonly lockWaits: PostgresLockWaits = new PostgresLockWaits(this)
   readonly #fenceTable: string
   #verified: Promise<void> | undefined
+  /** The check passed: nothing is left to wait for. */
+  #passed = false
 
   constructor(settings: ParticipantSettings) {
     super(settings, {
@@ -57,11 +59,17 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
     this.#fenceTable = fenceTableOf(settings.logTable)
   }
 
-  verify(): Promise<void> {
-    this.#verified ??= this.#checkPreparedTransactions().catch((error) => {
-      this.#verified = undefined
-      throw error
-    })
+  verify(): Promise<void> | undefined {
+    if (this.#passed) return undefined
+    this.#verified ??= this.#checkPreparedTransactions().then(
+      () => {
+        this.#passed = true
+      },
+      (error: unknown) => {
+        this.#verified = undefined
+        throw error
+      },
+    )
     return this.#verified
   }
 

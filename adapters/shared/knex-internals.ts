@@ -26,8 +26,8 @@ type Connection = DriverConnection & { __knexUid?: string; __knexTxId?: string; 
 /** Marks a connection knex's pool must drop, not reuse; knex logs this text when it does. */
 export const DISCARD_MARKER = 'discarded by shardtx'
 
-export async function acquireConnection(knex: Knex): Promise<DriverConnection> {
-  return (await knex.client.acquireConnection()) as DriverConnection
+export function acquireConnection(knex: Knex): Promise<DriverConnection> {
+  return knex.client.acquireConnection() as Promise<DriverConnection>
 }
 
 export function releaseConnection(knex: Knex, conn: DriverConnection): void {

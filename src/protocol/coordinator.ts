@@ -22,6 +22,11 @@ import type { TransactionContext as Transaction } from '../transaction/transacti
  * Every statement runs under a bound (docs/protocol.md, "Liveness"): PREPARE within
  * the transaction's deadline, the decision within `timeouts.decision`, the commit
  * phase within `timeouts.commit`, ending or rolling back within `timeouts.rollback`.
+ *
+ * Each step is reported before it is taken (`rt.step`), and the report is awaited
+ * only when an `onStep` hook answered with a promise: without a hook it is
+ * undefined, and `await undefined` would still cost a promise and a turn of the
+ * microtask queue at each of the six steps of every two-phase commit.
  */
 export async function commitTransaction(rt: ClusterRuntime, tx: Transaction): Promise<CommitPath> {
   tx.setState('committing')
@@ -59,7 +64,8 @@ export async function rollbackTransaction(rt: ClusterRuntime, tx: Transaction, d
 
 // Step 2: at most one branch wrote.
 async function commitOnePhase(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
-  await rt.step({ step: 'one-phase', txId: tx.id, shardId: branch.shardId })
+  const committingOnePhaseHook = rt.step({ step: 'one-phase', txId: tx.id, shardId: branch.shardId })
+  if (committingOnePhaseHook !== undefined) await committingOnePhaseHook
   try {
     // The one-phase COMMIT is this transaction's commit point: it gets the decision's bound.
     await branch.commitOnePhase(rt.config.timeouts.decisionMs)
@@ -111,14 +117,16 @@ async function commitTwoPhase(rt: ClusterRuntime, tx: Transaction, written: Bran
     participants: written.map((b) => b.shardId),
     createdAt: Date.now(),
   }
-  await rt.step({ step: 'decide', txId: tx.id })
+  const decidingHook = rt.step({ step: 'decide', txId: tx.id })
+  if (decidingHook !== undefined) await decidingHook
   const decision = await decide(rt, log, tx, record, logBranch, toPrepare)
   if (decision === 'fenced') {
     await abortAll(rt, tx, written)
     throw aborted(tx, 'a recoverer decided abort first (the commit record was fenced)', undefined)
   }
   rt.stats.commits.twoPhase++
-  await rt.step({ step: 'decided', txId: tx.id, decision: 'commit' })
+  const decidedHook = rt.step({ step: 'decided', txId: tx.id, decision: 'commit' })
+  if (decidedHook !== undefined) await decidedHook
 
   // 3.3 Commit the prepared branches in parallel. Failures no longer change the outcome, and
   // the caller waits no longer than the commit bound for them: recovery finishes the rest.
@@ -133,10 +141,12 @@ async function commitTwoPhase(rt: ClusterRuntime, tx: Transaction, written: Bran
 }
 
 async function prepareBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch): Promise<void> {
-  await rt.step({ step: 'prepare', txId: tx.id, shardId: branch.shardId })
+  const preparingHook = rt.step({ step: 'prepare', txId: tx.id, shardId: branch.shardId })
+  if (preparingHook !== undefined) await preparingHook
   // The prepare phase is bounded by the transaction's timeout.
   await branch.prepare(msUntil(tx.deadline))
-  await rt.step({ step: 'prepared', txId: tx.id, shardId: branch.shardId })
+  const preparedHook = rt.step({ step: 'prepared', txId: tx.id, shardId: branch.shardId })
+  if (preparedHook !== undefined) await preparedHook
 }
 
 /**
@@ -201,7 +211,8 @@ function inDoubt(rt: ClusterRuntime, log: TransactionLog, tx: Transaction, prepa
 }
 
 async function commitPreparedBranch(rt: ClusterRuntime, tx: Transaction, branch: Branch, deadline: number): Promise<void> {
-  await rt.step({ step: 'commit', txId: tx.id, shardId: branch.shardId })
+  const committingHook = rt.step({ step: 'commit', txId: tx.id, shardId: branch.shardId })
+  if (committingHook !== undefined) await committingHook
   try {
     await branch.commitPrepared(msUntil(deadline))
   } catch (error) {
@@ -210,7 +221,8 @@ async function commitPreparedBranch(rt: ClusterRuntime, tx: Transaction, branch:
     tx.logger.warn({ err: error, shardId: branch.shardId }, 'COMMIT PREPARED failed; recovery will commit this branch')
     throw error
   }
-  await rt.step({ step: 'committed', txId: tx.id, shardId: branch.shardId })
+  const committedHook = rt.step({ step: 'committed', txId: tx.id, shardId: branch.shardId })
+  if (committedHook !== undefined) await committedHook
 }
 
 async function finishReadOnly(tx: Transaction, branch: Branch, deadline: number): Promise<void> {
@@ -226,7 +238,8 @@ async function finishReadOnly(tx: Transaction, branch: Branch, deadline: number)
  * parallel, by `deadline` (by default `timeouts.rollback` from now).
  */
 async function abortAll(rt: ClusterRuntime, tx: Transaction, branches: Branch[], report = true, deadline?: number): Promise<void> {
-  if (report) await rt.step({ step: 'abort', txId: tx.id })
+  const abortingHook = report ? rt.step({ step: 'abort', txId: tx.id }) : undefined
+  if (abortingHook !== undefined) await abortingHook
   const by = deadline ?? Date.now() + rt.config.timeouts.rollbackMs
   await Promise.all(branches.map((b) => rollbackBranch(tx, b, by)))
   rt.stats.aborts++

@@ -101,8 +101,11 @@ export interface BranchDriver {
   /** Role 5, lock waits and statement labels for distributed deadlock detection; absent where a dialect has none. */
   readonly lockWaits?: LockWaitSource
 
-  /** Checks once per shard that the server can take part in two-phase commit. */
-  verify(): Promise<void>
+  /**
+   * Checks once per shard that the server can take part in two-phase commit;
+   * undefined once it has passed, so that a branch's open awaits nothing then.
+   */
+  verify(): Promise<void> | undefined
 
   /** Takes a pooled connection; nothing is sent yet. */
   acquire(): Promise<DriverConnection>

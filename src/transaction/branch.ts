@@ -91,7 +91,8 @@ export class Branch implements BranchBinding {
   async #open(): Promise<DriverConnection> {
     this.#owner.assertAcceptsStatements()
     try {
-      await this.participant.verify()
+      const verifying = this.participant.verify()
+      if (verifying !== undefined) await verifying
       const asked = performance.now()
       const conn = await this.participant.acquire()
       this.#owner.connectionWaited?.(this.shardId, performance.now() - asked)
