@@ -68,6 +68,19 @@ describe('wait-for graph and cycles', () => {
     expect(deadlocks.map((d) => d.victim)).toEqual([younger])
   })
 
+  it('draws no edge from a row whose session shows the label of another transaction than the one holding it now (a lagging view)', () => {
+    // The view still shows older waiting on my-0 from session 12, which younger holds now;
+    // with the real pg-0 wait of older for younger that row would close a false cycle.
+    const waits = new Map([
+      ['my-0', [{ waiter: '12', waiterText: `/*stx:${older}*/ update t`, blocker: '11', blockerText: null }]],
+      ['pg-0', [{ waiter: '901', waiterText: `stx:${older} my-0=11`, blocker: '900', blockerText: `stx:${younger} my-0=12` }]],
+    ])
+    const local = new Map([['my-0', new Map([['12', younger]])]])
+    const graph = waitForGraph(waits, local)
+    expect([...graph.values()].flat()).toEqual([{ waiter: older, blocker: younger, shardId: 'pg-0' }])
+    expect(findDeadlocks(graph)).toEqual([])
+  })
+
   it('breaks two cycles that share a member with as few victims as the youngest-first rule gives, the same in any edge order', () => {
     // older ⇄ younger on a/b, older ⇄ youngest3 on c/d: removing the youngest of the component
     // (youngest3) leaves the first cycle, whose youngest (younger) falls next.
