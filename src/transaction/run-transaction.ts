@@ -38,13 +38,15 @@ export async function runTransaction<T>(
     try {
       value = await trace.run(() => enter(tx.transaction, () => tx.runCallback(work)))
       // Statements the callback did not await: wait for them, or for the timeout.
-      await tx.settle()
+      const settling = tx.settle()
+      if (settling !== undefined) await settling
       if (tx.abortReason !== undefined) throw tx.abortReason
     } catch (error) {
       // Cancelled statements get the rollback bound to stop; a cancel that cannot reach its
       // shard does not extend it (the connection is closed instead).
       const rollbackBy = Date.now() + rt.config.timeouts.rollbackMs
-      await tx.settle(rollbackBy)
+      const settlingBy = tx.settle(rollbackBy)
+      if (settlingBy !== undefined) await settlingBy
       await trace.run(() => rollbackTransaction(rt, tx, rollbackBy))
       // A deadlock victim gets the ConflictError itself, as for a deadlock a server broke.
       if (tx.abortReason instanceof ConflictError) throw tx.abortReason

@@ -214,12 +214,17 @@ export class TransactionContext implements BranchOwner, TransactionInside, Detec
     return this.#label
   }
 
-  /** Runs the callback until it settles or the transaction is aborted. */
+  /**
+   * Runs the callback until it settles or the transaction is aborted, whichever
+   * comes first (one promise settled by either, not a race of two: fewer promises
+   * on every transaction). The callback starts a microtask later, so that what it
+   * throws at once rejects like what it throws later.
+   */
   runCallback<T>(work: (tx: Transaction) => Promise<T> | T): Promise<T> {
-    const aborted = new Promise<never>((_, reject) => {
+    return new Promise<T>((resolve, reject) => {
       this.#onAbort = reject
+      RESOLVED.then(() => work(this.transaction)).then(resolve, reject)
     })
-    return Promise.race([Promise.resolve().then(() => work(this.transaction)), aborted])
   }
 
   /**
@@ -227,11 +232,16 @@ export class TransactionContext implements BranchOwner, TransactionInside, Detec
    * Without a deadline it also resolves once the transaction is aborted (its timeout
    * fired). With one (ms since epoch), a branch still busy then is abandoned, its
    * connection closed: a statement whose cancel cannot reach its shard must not hold
-   * the caller past the bound.
+   * the caller past the bound. Undefined when there is nothing to wait for.
    */
-  async settle(deadline?: number): Promise<void> {
+  settle(deadline?: number): Promise<void> | undefined {
     const branches = [...this.#branches.values()]
-    if (branches.every((b) => b.idle) || (deadline === undefined && this.#abortReason !== undefined)) return
+    // Nothing to wait for (the usual case): no promise at all.
+    if (branches.every((b) => b.idle) || (deadline === undefined && this.#abortReason !== undefined)) return undefined
+    return this.#settling(branches, deadline)
+  }
+
+  async #settling(branches: Branch[], deadline: number | undefined): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const idle = Promise.all(branches.map((b) => b.settled()))
     const stop =
@@ -244,6 +254,8 @@ export class TransactionContext implements BranchOwner, TransactionInside, Detec
     if (deadline !== undefined) for (const branch of branches) branch.abandonIfBusy()
   }
 }
+
+const RESOLVED = Promise.resolve()
 
 /** A connected branch on a shard whose idle sessions show no label: its session goes in the label. */
 function labelless(branch: Branch): boolean {
