@@ -29,9 +29,11 @@ on throwaway servers it starts (1 PostgreSQL + 1 MariaDB, fsync on).
 
 PostgreSQL: none | text (LOCK + check parsed and planned every time, as before
 the check became a named statement) | named (as the adapter sends it now).
-MariaDB: none | fence (the adapter's locking read) | unlocked (the same read
-without LOCK IN SHARE MODE NOWAIT) | select-1 (SELECT 1: what any extra statement
-of a multi-statement query costs).
+MariaDB: none | fence (the adapter's locking read, as a later branch sends it) |
+fence-wait-1 (as a transaction's first branch sends it) | unlocked (the same read
+without LOCK IN SHARE MODE NOWAIT) | for-update (the same read with an exclusive
+lock: not usable, it shows what the lock's mode costs) | select-1 (SELECT 1: what
+any extra statement of a multi-statement query costs).
 
   --tx N       transactions per window (default 3000)
   --windows N  measured windows per variant (default 5), after one warm-up window
@@ -153,7 +155,9 @@ try {
       await measure(server, [
         { name: 'none', transaction: myTransaction([]) },
         { name: 'fence', transaction: myTransaction([locking]) },
+        { name: 'fence-wait-1', transaction: myTransaction([fenceStatement(fence, myShard.id, true)]) },
         { name: 'unlocked', transaction: myTransaction([locking.replace(/ LOCK IN SHARE MODE NOWAIT$/, '')]) },
+        { name: 'for-update', transaction: myTransaction([locking.replace(/ LOCK IN SHARE MODE NOWAIT$/, ' FOR UPDATE')]) },
         { name: 'select-1', transaction: myTransaction(['SELECT 1']) },
       ]),
     )
