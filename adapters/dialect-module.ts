@@ -1,4 +1,7 @@
+import type { Knex } from 'knex'
 import type { Participant } from '../src/protocol/participant.js'
+import type { TableShape } from '../src/resharding/table-shape.js'
+import type { EpochFence } from '../src/topology/epoch-fence.js'
 import type { ParticipantSettings } from './participant-settings.js'
 
 /**
@@ -43,8 +46,15 @@ export interface DialectTraits {
   readonly sql: SqlLexRules
 }
 
-/** A dialect: its traits and the participant that speaks it to one shard. */
+/**
+ * A dialect: its traits, the participant that speaks it to one shard, and what
+ * topology changes and resharding ask of a shard in its SQL.
+ */
 export interface DialectModule {
   readonly traits: DialectTraits
   createParticipant(settings: ParticipantSettings): Participant
+  /** The shard's topology fence as an epoch change holds and raises it (`participant` is of this dialect). */
+  epochFence(participant: Participant, fenceTable: string): EpochFence
+  /** The indexes of `table` (which exists), read on `knex`, for comparing a table's shape across shards. */
+  tableIndexes(knex: Knex, table: string): Promise<TableShape['indexes']>
 }

@@ -2,9 +2,13 @@ import type { Dialect } from '../src/config/shard-config.js'
 import type { Participant } from '../src/protocol/participant.js'
 import type { DialectModule, DialectTraits } from './dialect-module.js'
 import { MysqlParticipant } from './mysql/mysql-participant.js'
+import { MysqlEpochFence } from './mysql/mysql-fence.js'
+import { mysqlIndexes } from './mysql/mysql-table-indexes.js'
 import { mysqlTraits } from './mysql/mysql-traits.js'
 import type { ParticipantSettings } from './participant-settings.js'
 import { PostgresParticipant } from './postgres/postgres-participant.js'
+import { PostgresEpochFence } from './postgres/postgres-fence.js'
+import { postgresIndexes } from './postgres/postgres-table-indexes.js'
 import { postgresTraits } from './postgres/postgres-traits.js'
 
 export type { DialectModule, DialectTraits, SqlLexRules } from './dialect-module.js'
@@ -16,8 +20,18 @@ export type { ParticipantSettings } from './participant-settings.js'
  * a new folder, its name in the `Dialect` union and one line here.
  */
 export const DIALECTS: Record<Dialect, DialectModule> = {
-  postgres: { traits: postgresTraits, createParticipant: (settings) => new PostgresParticipant(settings) },
-  mysql: { traits: mysqlTraits, createParticipant: (settings) => new MysqlParticipant(settings) },
+  postgres: {
+    traits: postgresTraits,
+    createParticipant: (settings) => new PostgresParticipant(settings),
+    epochFence: (participant, table) => new PostgresEpochFence(participant.knex, table, participant.shardId),
+    tableIndexes: postgresIndexes,
+  },
+  mysql: {
+    traits: mysqlTraits,
+    createParticipant: (settings) => new MysqlParticipant(settings),
+    epochFence: (participant, table) => new MysqlEpochFence(participant.knex, table, participant.shardId, () => participant.listPrepared()),
+    tableIndexes: mysqlIndexes,
+  },
 }
 
 /** True when `name` is a dialect of the registry. */
