@@ -7,10 +7,10 @@ import type { ResolvedTables } from '../sharded-tables/table-declaration.js'
  * routes them to.
  *
  * ```ts
- * const found: MisplacedRows = { table: 'accounts', shardId: 'pg-0', rows: 3, example: '42' }
+ * const found: StrandedRows = { table: 'accounts', shardId: 'pg-0', rows: 3, example: '42' }
  * ```
  */
-export interface MisplacedRows {
+export interface StrandedRows {
   table: string
   shardId: string
   rows: number
@@ -29,8 +29,8 @@ export async function findMisplacedRows(
   tables: ResolvedTables,
   losing: readonly Participant[],
   next: ShardRing,
-): Promise<MisplacedRows[]> {
-  const found: MisplacedRows[] = []
+): Promise<StrandedRows[]> {
+  const found: StrandedRows[] = []
   for (const table of tables.values()) {
     if (table.kind !== 'sharded') continue
     for (const participant of losing) {

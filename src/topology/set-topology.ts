@@ -6,7 +6,7 @@ import { ringFor } from '../sharding/ring-cache.js'
 import { diffRings } from '../sharding/index.js'
 import { validateShards } from '../sharding/shard-spec.js'
 import { type EpochFence, type HeldFence, isHeld } from './epoch-fence.js'
-import { findMisplacedRows, type MisplacedRows } from './misplaced-rows.js'
+import { findMisplacedRows, type StrandedRows } from './misplaced-rows.js'
 import { describeDiff, diffTopology, isSameTopology, type TopologyDiff } from './topology-diff.js'
 import type { TopologyState } from './topology-state.js'
 import { routingSet, type Topology, type TopologyShard } from './topology.js'
@@ -214,7 +214,7 @@ async function checkMoves(ctx: TopologyChangeContext, losing: Participant[], to:
   if (misplaced.length > 0) throw refusedMove(misplaced)
 }
 
-function refusedMove(misplaced: MisplacedRows[]): ConfigError {
+function refusedMove(misplaced: StrandedRows[]): ConfigError {
   const where = misplaced.map((m) => `${m.rows} row(s) of ${m.table} on ${m.shardId} (e.g. key ${m.example})`).join('; ')
   return new ConfigError('topology', `the change would strand rows in moving slots: ${where}; move them with cluster.reshard() (\`shardtx reshard start\`)`)
 }
