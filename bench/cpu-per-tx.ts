@@ -9,10 +9,10 @@
 import { writeFile } from 'node:fs/promises'
 import { Session } from 'node:inspector/promises'
 import { createCluster } from '../src/index.js'
-import { startLocalCluster } from '../src/testing/index.js'
-import { scriptFlags } from '../scripts/script-flags.js'
+import { positiveIntFlag, scriptFlags } from '../scripts/script-flags.js'
 import { setFenceForBenchmark } from '../src/topology/fence-switch.js'
-import { createAccounts, shardtxTransfer } from './transfer.js'
+import { shardtxTransfer } from './transfer.js'
+import { startTwoServerCluster } from './two-server-cluster.js'
 
 const HELP = `npm run bench:cpu -- [flags]
 
@@ -40,18 +40,9 @@ const flags = scriptFlags('bench:cpu', HELP, {
   'sampling-us': { type: 'string', default: '1000' },
   'fence-off': { type: 'boolean', default: false },
 })
-const perWindow = positiveInt('tx', flags.tx!)
-const windows = positiveInt('windows', flags.windows!)
-const samplingUs = positiveInt('sampling-us', flags['sampling-us']!)
-
-function positiveInt(name: string, text: string): number {
-  const n = Number(text)
-  if (!Number.isInteger(n) || n <= 0) {
-    process.stderr.write(`bench:cpu: --${name} must be a positive integer (got '${text}'); see --help\n`)
-    process.exit(2)
-  }
-  return n
-}
+const perWindow = positiveIntFlag('bench:cpu', 'tx', flags.tx!)
+const windows = positiveIntFlag('bench:cpu', 'windows', flags.windows!)
+const samplingUs = positiveIntFlag('bench:cpu', 'sampling-us', flags['sampling-us']!)
 
 type CreateCluster = typeof createCluster
 const builds: { name: string; create: CreateCluster; fence?: boolean }[] = [{ name: 'this checkout', create: createCluster, fence: true }]
@@ -61,14 +52,10 @@ if (flags.against !== undefined) {
   builds.push({ name: flags.against, create: other.createCluster })
 }
 
-const local = await startLocalCluster({ postgres: 1, mysql: 1, durable: false })
+// With --no-propagation no cluster of this process may run AsyncLocalStorage: once run, its promise hooks stay on.
+const local = await startTwoServerCluster({ durable: false, propagation: !flags['no-propagation'] })
 try {
   const shards = local.shards
-  // With --no-propagation no cluster of this process may run AsyncLocalStorage: once run, its promise hooks stay on.
-  const setup = createCluster({ shards, log: 'pg-0', recovery: false, propagation: !flags['no-propagation'] })
-  await setup.migrate()
-  for (const id of setup.shardIds) await createAccounts(setup.forShard(id))
-  await setup.close()
 
   const clusters = builds.map((b) => b.create({ shards, log: 'pg-0', recovery: false, propagation: !flags['no-propagation'] }))
   const [from, to] = ['pg-0', 'my-0']

@@ -19,7 +19,7 @@ import { fenceTableOf } from '../src/topology/table-names.js'
 import { type ControlStatement, controlSql, runWithBegin } from '../adapters/postgres/pipelined-begin.js'
 import { fenceStatements } from '../adapters/postgres/postgres-fence.js'
 import { fenceStatement } from '../adapters/mysql/mysql-fence.js'
-import { scriptFlags } from '../scripts/script-flags.js'
+import { positiveIntFlag, scriptFlags } from '../scripts/script-flags.js'
 import { ACCOUNTS, createAccounts, randomAccount } from './transfer.js'
 
 const HELP = `node --import tsx bench/fence-statements.ts [flags]
@@ -45,12 +45,8 @@ const flags = scriptFlags('bench/fence-statements', HELP, {
   windows: { type: 'string', default: '5' },
   read: { type: 'boolean', default: false },
 })
-const perWindow = Number(flags.tx)
-const windows = Number(flags.windows)
-if (!Number.isInteger(perWindow) || perWindow <= 0 || !Number.isInteger(windows) || windows <= 0) {
-  process.stderr.write('bench/fence-statements: --tx and --windows take positive integers; see --help\n')
-  process.exit(2)
-}
+const perWindow = positiveIntFlag('bench/fence-statements', 'tx', flags.tx!)
+const windows = positiveIntFlag('bench/fence-statements', 'windows', flags.windows!)
 
 const CLOCK_TICK_MS = 10
 /** utime + stime of a process, in ms (the kernel counts clock ticks of 10 ms). */

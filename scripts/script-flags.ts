@@ -39,3 +39,20 @@ export function scriptFlags<T extends Options>(
     process.exit(2)
   }
 }
+
+/**
+ * A flag's value as a positive integer; anything else prints one line naming the
+ * script and the flag and exits 2, like an unknown flag.
+ *
+ * ```ts
+ * const perWindow = positiveIntFlag('bench:cpu', 'tx', flags.tx!)
+ * ```
+ */
+export function positiveIntFlag(script: string, flag: string, text: string): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n <= 0) {
+    process.stderr.write(`${script}: --${flag} must be a positive integer (got '${text}'); see --help\n`)
+    process.exit(2)
+  }
+  return n
+}

@@ -15,6 +15,9 @@ describe.each([
   ['bench/run.ts', 'bench', '--only'],
   ['bench/ring.ts', 'bench:ring', undefined],
   ['bench/cpu-per-tx.ts', 'bench:cpu', '--against'],
+  ['bench/w1-server-cpu.ts', 'bench/w1-server-cpu', '--windows'],
+  ['bench/promises-per-tx.ts', 'bench/promises-per-tx', '--top'],
+  ['bench/fence-statements.ts', 'bench/fence-statements', '--windows'],
   ['scripts/chaos.ts', 'chaos', '--seed'],
   ['test/model/run.ts', 'model', '--scope'],
 ])('%s', (script, name, valued) => {
