@@ -24,6 +24,7 @@ import { measureRecovery } from './recovery-bench.js'
 import { DEFAULT_BATCH_SIZE, DEFAULT_DUTY_CYCLE, measureReshard } from './reshard-bench.js'
 import { measureTelemetry } from './telemetry-bench.js'
 import { fenceBench } from './fence-bench.js'
+import { processTreeCpuMs } from './server-cpu.js'
 import { ACCOUNTS, createAccounts, randomAccount, shardtxTransfer } from './transfer.js'
 
 const PARTS = ['tx', 'fence', 'recovery', 'memory', 'hotspot', 'reshard', 'telemetry'] as const
@@ -165,9 +166,11 @@ try {
 if (flags.json) {
   console.log(JSON.stringify({ settings, rows, ratios, ...extra }, null, 2))
 } else {
-  console.log('\n| workload | tx/s | p50 ms | p99 ms | CPU ms/tx | errors |\n|---|---:|---:|---:|---:|---:|')
+  // CPU ms/tx is this process's; servers' is that of the servers holding the workload's shards (Linux: /proc).
+  console.log('\n| workload | tx/s | p50 ms | p99 ms | CPU ms/tx | servers\' CPU ms/tx | errors |\n|---|---:|---:|---:|---:|---:|---:|')
   for (const { name, result: r } of rows) {
-    console.log(`| ${name} | ${r.txPerSec.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.cpuMsPerTx.toFixed(3)} | ${r.errors} |`)
+    const servers = r.serverCpuMsPerTx === undefined ? '' : r.serverCpuMsPerTx.toFixed(3)
+    console.log(`| ${name} | ${r.txPerSec.toFixed(0)} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.cpuMsPerTx.toFixed(3)} | ${servers} | ${r.errors} |`)
   }
   console.log('\n| ratio | value | target | met |\n|---|---:|---|---|')
   for (const r of ratios) console.log(`| ${r.name} | ${r.value.toFixed(2)} | ${r.target} | ${r.met ? 'yes' : 'NO'} |`)
@@ -186,20 +189,27 @@ if (flags.check) {
 }
 
 async function transactionBench(cluster: Cluster, shards: typeof local.shards): Promise<void> {
-  /** Measures workloads side by side at one concurrency, in alternating rounds. */
+  /**
+   * Measures workloads side by side at one concurrency, in alternating rounds, with
+   * the CPU of the servers that hold `shardIds` (the workloads' shards) per transaction.
+   */
   const compare = async (
     concurrency: number,
+    shardIds: readonly string[],
     workloads: ReadonlyArray<readonly [string, (client: number) => Promise<void>]>,
   ): Promise<RunResult[]> => {
     process.stderr.write(`running ${workloads.map(([name]) => name).join(', ')} @${concurrency}…\n`)
+    const servers = [...new Set(shardIds.map((id) => local.server(id).pid))]
+    const serverCpuMs = (): number | undefined => processTreeCpuMs(servers)
     const results = await alternatingMedians(
       settings.repeats,
-      workloads.map(([, once]) => () => measure({ ...settings, concurrency }, once)),
+      workloads.map(([, once]) => () => measure({ ...settings, concurrency, serverCpuMs }, once)),
     )
     results.forEach((result, i) => {
       const name = workloads[i]![0]
       rows.push({ name: `${name} @${concurrency}`, result })
-      log(`${name} @${concurrency}: ${result.txPerSec.toFixed(0)} tx/s, p50 ${result.p50Ms.toFixed(2)} ms, CPU ${result.cpuMsPerTx.toFixed(3)} ms/tx`)
+      const servers = result.serverCpuMsPerTx === undefined ? '' : `, servers' CPU ${result.serverCpuMsPerTx.toFixed(3)} ms/tx`
+      log(`${name} @${concurrency}: ${result.txPerSec.toFixed(0)} tx/s, p50 ${result.p50Ms.toFixed(2)} ms, CPU ${result.cpuMsPerTx.toFixed(3)} ms/tx${servers}`)
       if (result.firstError !== undefined) process.stderr.write(`  ${result.errors} errors, first: ${result.firstError}\n`)
     })
     return results
@@ -217,7 +227,7 @@ async function transactionBench(cluster: Cluster, shards: typeof local.shards): 
     process.stderr.write(`connecting B2's raw connections for ${label}…\n`)
     const raw = await rawClients(shards, [from, to], 16)
     for (const concurrency of [1, 16]) {
-      const [w1, b1, b1tx, b2] = await compare(concurrency, [
+      const [w1, b1, b1tx, b2] = await compare(concurrency, [from, to], [
         [`W1 shardtx ${label}`, () => shardtxTransfer(cluster, from, to)],
         [`B1 best effort, autocommit in parallel ${label}`, () => bestEffortTransfer(knexOf(from), knexOf(to))],
         [`B1 best effort, knex.transaction per shard ${label}`, () => knexTransactionPerShard(knexOf(from), knexOf(to))],
@@ -240,7 +250,7 @@ async function transactionBench(cluster: Cluster, shards: typeof local.shards): 
     const [from, to] = ['pg-1', 'my-0']
     const raw = await rawClients(shards, [from, to, 'pg-0'], 16)
     for (const concurrency of [1, 16]) {
-      const [w1, b2] = await compare(concurrency, [
+      const [w1, b2] = await compare(concurrency, [from, to, 'pg-0'], [
         ['W1 shardtx PG↔MariaDB, log shard outside', () => shardtxTransfer(cluster, from, to)],
         ['B2 hand-written 2PC PG↔MariaDB, log shard outside', (c) => {
           const [a, b, logConn] = raw.of(c)
@@ -256,7 +266,7 @@ async function transactionBench(cluster: Cluster, shards: typeof local.shards): 
   for (const shardId of ['pg-0', 'my-0']) {
     const raw = await rawClients(shards, [shardId], 16)
     for (const concurrency of [1, 16]) {
-      const [w2, b3, b4] = await compare(concurrency, [
+      const [w2, b3, b4] = await compare(concurrency, [shardId], [
         [`W2 shardtx one shard ${shardId}`, () => shardtxTransfer(cluster, shardId, shardId)],
         [`B3 knex.transaction ${shardId}`, () => plainTransfer(knexOf(shardId))],
         [`B4 hand-written one-phase ${shardId}`, (c) => rawOnePhaseTransfer(raw.of(c)[0]!, randomAccount(), randomAccount())],
@@ -275,7 +285,7 @@ async function transactionBench(cluster: Cluster, shards: typeof local.shards): 
   }
   for (const width of [2, 4, 8]) {
     for (const concurrency of quick ? [1, 16] : [1, 4, 16, 64]) {
-      await compare(concurrency, [[`W3 shardtx ${width} shards`, () => shardtxWide(cluster, widths[width]!)]])
+      await compare(concurrency, widths[width]!, [[`W3 shardtx ${width} shards`, () => shardtxWide(cluster, widths[width]!)]])
     }
   }
 }
