@@ -1,5 +1,6 @@
 import type { Dialect } from '../src/config/shard-config.js'
 import type { Participant } from '../src/protocol/participant.js'
+import type { EpochFence } from '../src/topology/epoch-fence.js'
 import type { DialectModule, DialectTraits } from './dialect-module.js'
 import { MysqlParticipant } from './mysql/mysql-participant.js'
 import { MysqlEpochFence } from './mysql/mysql-fence.js'
@@ -47,6 +48,11 @@ export function traitsOf(dialect: Dialect): DialectTraits {
 /** Makes the participant that speaks `dialect` for one shard. */
 export function createParticipant(dialect: Dialect, settings: ParticipantSettings): Participant {
   return DIALECTS[dialect].createParticipant(settings)
+}
+
+/** The fence of `participant`'s shard, as an epoch change uses it, in the shard's own dialect. */
+export function epochFenceOf(participant: Participant, fenceTable: string): EpochFence {
+  return DIALECTS[participant.dialect].epochFence(participant, fenceTable)
 }
 
 /** The registry's dialect names for messages: `'postgres' or 'mysql'`. */

@@ -26,7 +26,7 @@ export interface FenceBlocked {
 
 /**
  * What an epoch change needs from one shard; one implementation per dialect in
- * `adapters/<dialect>/`, made by `adapters/epoch-fences.ts`.
+ * `adapters/<dialect>/`, made by `epochFenceOf` in `adapters/index.ts`.
  */
 export interface EpochFence {
   readonly shardId: string
