@@ -2,7 +2,7 @@ import type { Cluster } from '../src/index.js'
 import type { LocalCluster } from '../src/testing/index.js'
 import { setFenceForBenchmark } from '../src/topology/fence-switch.js'
 import { alternatingMedians, measure, type RunResult, type RunSettings } from './measure.js'
-import { processTreeCpuMs } from './server-cpu.js'
+import { serversCpuOf } from './server-cpu.js'
 import { shardtxTransfer } from './transfer.js'
 
 interface Row {
@@ -41,11 +41,11 @@ export async function fenceBench(
   for (const [label, from, to] of workloads) {
     for (const concurrency of [1, 16]) {
       process.stderr.write(`running ${label} fence on/off @${concurrency}…\n`)
-      const servers = [...new Set([from, to].map((id) => local.server(id).pid))]
+      const serverCpuMs = serversCpuOf(local, [from, to])
       const once = (fence: boolean) => async (): Promise<RunResult> => {
         setFenceForBenchmark(fence)
         try {
-          return await measure({ ...settings, concurrency, serverCpuMs: () => processTreeCpuMs(servers) }, () => shardtxTransfer(cluster, from, to))
+          return await measure({ ...settings, concurrency, serverCpuMs }, () => shardtxTransfer(cluster, from, to))
         } finally {
           setFenceForBenchmark(true)
         }

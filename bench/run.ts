@@ -24,7 +24,7 @@ import { measureRecovery } from './recovery-bench.js'
 import { DEFAULT_BATCH_SIZE, DEFAULT_DUTY_CYCLE, measureReshard } from './reshard-bench.js'
 import { measureTelemetry } from './telemetry-bench.js'
 import { fenceBench } from './fence-bench.js'
-import { processTreeCpuMs } from './server-cpu.js'
+import { serversCpuOf } from './server-cpu.js'
 import { ACCOUNTS, createAccounts, randomAccount, shardtxTransfer } from './transfer.js'
 
 const PARTS = ['tx', 'fence', 'recovery', 'memory', 'hotspot', 'reshard', 'telemetry'] as const
@@ -199,8 +199,7 @@ async function transactionBench(cluster: Cluster, shards: typeof local.shards): 
     workloads: ReadonlyArray<readonly [string, (client: number) => Promise<void>]>,
   ): Promise<RunResult[]> => {
     process.stderr.write(`running ${workloads.map(([name]) => name).join(', ')} @${concurrency}…\n`)
-    const servers = [...new Set(shardIds.map((id) => local.server(id).pid))]
-    const serverCpuMs = (): number | undefined => processTreeCpuMs(servers)
+    const serverCpuMs = serversCpuOf(local, shardIds)
     const results = await alternatingMedians(
       settings.repeats,
       workloads.map(([, once]) => () => measure({ ...settings, concurrency, serverCpuMs }, once)),

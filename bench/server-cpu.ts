@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs'
+import type { LocalCluster } from '../src/testing/index.js'
 
 /** The kernel counts CPU time in clock ticks of 10 ms (USER_HZ = 100 on Linux). */
 const TICK_MS = 10
@@ -58,4 +59,10 @@ export function processTreeCpuMs(roots: readonly (number | undefined)[]): number
     if (stat !== undefined) ticks += stat.own + stat.reaped
   }
   return ticks * TICK_MS
+}
+
+/** Reads the CPU time (ms) used so far by the servers of `local` that hold `shardIds` (one server may hold several). */
+export function serversCpuOf(local: LocalCluster, shardIds: readonly string[]): () => number | undefined {
+  const servers = [...new Set(shardIds.map((id) => local.server(id).pid))]
+  return () => processTreeCpuMs(servers)
 }

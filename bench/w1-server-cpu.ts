@@ -11,7 +11,7 @@ import { createCluster } from '../src/index.js'
 import { setFenceForBenchmark } from '../src/topology/fence-switch.js'
 import { positiveIntFlag, scriptFlags } from '../scripts/script-flags.js'
 import { batchedForget, connectRaw, createHandWrittenLog, handWrittenTransfer } from './hand-written-2pc.js'
-import { processTreeCpuMs } from './server-cpu.js'
+import { serversCpuOf } from './server-cpu.js'
 import { randomAccount, shardtxTransfer } from './transfer.js'
 import { startTwoServerCluster } from './two-server-cluster.js'
 
@@ -44,8 +44,8 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const local = await startTwoServerCluster({ durable: true })
 try {
   const shards = local.shards
-  const pg = [local.server('pg-0').pid]
-  const mariadb = [local.server('my-0').pid]
+  const pgCpuMs = serversCpuOf(local, ['pg-0'])
+  const mariadbCpuMs = serversCpuOf(local, ['my-0'])
   const cluster = createCluster({ shards, log: 'pg-0', recovery: false })
   const unlabelled = createCluster({ shards, log: 'pg-0', recovery: false, deadlockTimeout: false })
   const [logConn, otherConn, forgetConn] = await Promise.all([connectRaw(shards[0]!), connectRaw(shards[1]!), connectRaw(shards[0]!)])
@@ -60,8 +60,8 @@ try {
   const samples = new Map<string, Sample[]>(variants.map(([name]) => [name, []]))
   for (let w = 0; w <= windows; w++) {
     for (const [name, transfer] of w % 2 === 0 ? variants : [...variants].reverse()) {
-      const pgBefore = processTreeCpuMs(pg)!
-      const mariadbBefore = processTreeCpuMs(mariadb)!
+      const pgBefore = pgCpuMs()!
+      const mariadbBefore = mariadbCpuMs()!
       const client = process.cpuUsage()
       const started = performance.now()
       for (let i = 0; i < perWindow; i++) await transfer()
@@ -70,8 +70,8 @@ try {
       // The first window of each variant warms it up and is not counted.
       if (w === 0) continue
       samples.get(name)!.push({
-        pgUs: ((processTreeCpuMs(pg)! - pgBefore) * 1000) / perWindow,
-        mariadbUs: ((processTreeCpuMs(mariadb)! - mariadbBefore) * 1000) / perWindow,
+        pgUs: ((pgCpuMs()! - pgBefore) * 1000) / perWindow,
+        mariadbUs: ((mariadbCpuMs()! - mariadbBefore) * 1000) / perWindow,
         clientUs: (used.user + used.system) / perWindow,
         wallUs: (wall * 1000) / perWindow,
       })
