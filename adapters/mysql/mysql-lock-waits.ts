@@ -2,6 +2,7 @@ import type { Connection as Mysql2Connection } from 'mysql2'
 import type { WaitLabel } from '../../src/contention/wait-label.js'
 import type { DriverConnection, KnexQuery, LockWait, LockWaitSource, Participant, RunQuery } from '../../src/protocol/participant.js'
 import { boundedQuery } from '../shared/bounded-query.js'
+import { HOLD_SECONDS, readThroughGate } from './innodb-view-gate.js'
 import { errno } from './mysql-errors.js'
 import { INNODB_WAITS_SQL, type InnodbWaitRow, innodbWaits } from './mysql-innodb-waits.js'
 
@@ -11,6 +12,9 @@ type Connection = Mysql2Connection & { threadId: number | null }
 const ER_SPECIFIC_ACCESS_DENIED = 1227
 /** ER_UNKNOWN_TABLE / ER_NO_SUCH_TABLE: MySQL 8 has no information_schema.INNODB_LOCK_WAITS. */
 const NO_SUCH_TABLE = [1109, 1146]
+/** Of a read's bound: the wait for the gate (with the hold after the read), and the read itself. */
+const GATE_WAIT_SHARE = 0.7
+const READ_SHARE = 0.2
 
 /** The label as the statement's leading comment: InnoDB shows it in the waiter's `trx_query`. */
 export function labelComment(label: WaitLabel): string {
@@ -31,6 +35,8 @@ function run<T>(conn: DriverConnection, sql: string): Promise<T> {
  * per-session label is visible to others (performance_schema is off by default),
  * so the label travels as each statement's leading comment; an idle session
  * shows NULL, which is why labels list the MariaDB sessions a transaction holds.
+ * Every read passes the server's gate (innodb-view-gate.ts), so that readers of
+ * several processes do not keep InnoDB's view from being refreshed.
  */
 export class MysqlLockWaits implements LockWaitSource {
   readonly idleSessionsShowLabel = false
@@ -46,7 +52,8 @@ export class MysqlLockWaits implements LockWaitSource {
 
   async probe(boundMs: number): Promise<string | undefined> {
     try {
-      await this.lockWaits(boundMs)
+      // A gate that stays taken says nothing about the privilege: thrown, so the probe is asked again.
+      if ((await this.#read(boundMs)) === undefined) throw new Error('the InnoDB lock view gate stayed taken')
       return undefined
     } catch (error) {
       const code = errno(error)
@@ -59,14 +66,25 @@ export class MysqlLockWaits implements LockWaitSource {
     }
   }
 
-  lockWaits(boundMs: number): Promise<LockWait[]> {
-    // max_statement_time (seconds) bounds the query on the server; boundedQuery bounds it here.
-    const sql = `SET STATEMENT max_statement_time = ${Math.max(0.001, boundMs / 1000)} FOR ${INNODB_WAITS_SQL}`
-    return boundedQuery(this.#participant, boundMs, async (conn) => {
-      const waits = innodbWaits(await run<InnodbWaitRow[]>(conn, sql))
-      return waits.flatMap(({ waiter, blocker }) =>
-        blocker === undefined ? [] : [{ waiter: waiter.thread, waiterText: waiter.query, blocker: blocker.thread, blockerText: blocker.query }],
-      )
+  /** No waits when the gate stayed taken: a cycle through this shard waits for the next round. */
+  async lockWaits(boundMs: number): Promise<LockWait[]> {
+    return (await this.#read(boundMs)) ?? []
+  }
+
+  /**
+   * The waits through the gate, or undefined when it stayed taken. The rows are
+   * answered as soon as they come; the pooled connection goes back once the gate is
+   * released, after the hold. Most of the bound goes to waiting for the gate: readers
+   * queue for it in turn, and one that gave up would queue again at the back.
+   */
+  #read(boundMs: number): Promise<LockWait[] | undefined> {
+    // max_statement_time (seconds) bounds the read on the server; boundedQuery bounds the whole here.
+    const sql = `SET STATEMENT max_statement_time = ${Math.max(0.001, (boundMs * READ_SHARE) / 1000)} FOR ${INNODB_WAITS_SQL}`
+    const gateWaitMs = Math.max(0, boundMs * GATE_WAIT_SHARE - HOLD_SECONDS * 1000)
+    return new Promise((resolve, reject) => {
+      const answer = (rows: InnodbWaitRow[] | undefined): void => resolve(rows === undefined ? undefined : lockWaitsOf(rows))
+      // Rejections after the answer (the release failed) change nothing: the promise has settled.
+      boundedQuery(this.#participant, boundMs, (conn) => readThroughGate((text) => run(conn, text), sql, gateWaitMs, answer)).catch(reject)
     })
   }
 
@@ -80,4 +98,10 @@ export class MysqlLockWaits implements LockWaitSource {
       query.sql = sql
     }
   }
+}
+
+function lockWaitsOf(rows: InnodbWaitRow[]): LockWait[] {
+  return innodbWaits(rows).flatMap(({ waiter, blocker }) =>
+    blocker === undefined ? [] : [{ waiter: waiter.thread, waiterText: waiter.query, blocker: blocker.thread, blockerText: blocker.query }],
+  )
 }
