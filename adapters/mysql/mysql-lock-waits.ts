@@ -40,10 +40,14 @@ function run<T>(conn: DriverConnection, sql: string): Promise<T> {
  */
 export class MysqlLockWaits implements LockWaitSource {
   readonly idleSessionsShowLabel = false
+  /** InnoDB's views cover every database of the server: the server as the connection settings name it. */
+  readonly view: string
   readonly #participant: Participant
 
-  constructor(participant: Participant) {
+  constructor(participant: Participant, connection: Record<string, unknown>) {
     this.#participant = participant
+    const { socketPath, host, port } = connection
+    this.view = `mysql:${typeof socketPath === 'string' ? socketPath : `${String(host ?? 'localhost')}:${String(port ?? 3306)}`}`
   }
 
   sessionOf(conn: DriverConnection): string {

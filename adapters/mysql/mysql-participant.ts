@@ -47,7 +47,7 @@ function run<T = unknown>(conn: DriverConnection, sql: string, values?: unknown[
  */
 export class MysqlParticipant extends KnexParticipant implements Participant {
   readonly dialect = 'mysql' as const
-  readonly lockWaits: MysqlLockWaits = new MysqlLockWaits(this)
+  readonly lockWaits: MysqlLockWaits
   readonly #fenceTable: string
 
   constructor(settings: ParticipantSettings) {
@@ -64,6 +64,7 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
       quote: (name) => '`' + name.replace(/`/g, '``') + '`',
     })
     this.#fenceTable = fenceTableOf(settings.logTable)
+    this.lockWaits = new MysqlLockWaits(this, settings.connection)
   }
 
   verify(): undefined {

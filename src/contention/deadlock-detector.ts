@@ -207,18 +207,30 @@ export class DeadlockDetector {
     }
   }
 
+  /**
+   * Reads the lock waits of `shardIds` into `into`. Shards whose sources show one
+   * server-wide view (MariaDB shards on one server) are read once, and not at all
+   * when `into` already holds that view from earlier in the round: each read of
+   * InnoDB's view holds the server's gate for a while (adapters/mysql/innodb-view-gate.ts).
+   */
   async #read(shardIds: string[], into: Map<string, LockWait[]>): Promise<void> {
+    const byView = new Map<string, string[]>()
+    for (const shardId of shardIds) {
+      const key = this.#sources.get(shardId)?.view ?? `shard:${shardId}`
+      byView.set(key, [...(byView.get(key) ?? []), shardId])
+    }
     await Promise.all(
-      shardIds.map(async (shardId) => {
-        const source = this.#sources.get(shardId)
-        if (source === undefined) return
-        if (this.#probes.get(shardId) === 'pending') await this.#probe(shardId, source)
-        if (this.#probes.get(shardId) !== 'ok') return
+      [...byView].map(async ([key, ids]) => {
+        for (const shardId of ids) if (this.#probes.get(shardId) === 'pending') await this.#probe(shardId, this.#sources.get(shardId)!)
+        const readable = ids.filter((shardId) => this.#probes.get(shardId) === 'ok')
+        if (readable.length === 0) return
+        const seen = [...into].find(([shardId]) => this.#sources.get(shardId)?.view === key)?.[1]
         try {
-          into.set(shardId, await source.lockWaits(this.#boundMs))
+          const waits = seen ?? (await this.#sources.get(readable[0]!)!.lockWaits(this.#boundMs))
+          for (const shardId of readable) into.set(shardId, waits)
         } catch (error) {
           // A shard that does not answer gives no edges this round; a cycle through it waits for the next.
-          this.#logger.debug({ err: error, shardId }, 'could not read lock waits')
+          this.#logger.debug({ err: error, shardIds: readable }, 'could not read lock waits')
         }
       }),
     )

@@ -225,6 +225,12 @@ export interface LockWaitSource {
    * does not are listed in the label a transaction sends everywhere else.
    */
   readonly idleSessionsShowLabel: boolean
+  /**
+   * Set when `lockWaits()` shows a server-wide view rather than this shard's
+   * database alone (MariaDB's InnoDB views): shards whose sources have the same
+   * `view` answer with the same rows, so the detector reads one of them per round.
+   */
+  readonly view?: string
   /** The server session id behind a connection (pg `processID`, mysql2 `threadId`). */
   sessionOf(conn: DriverConnection): string
   /** Undefined when lock waits can be read here; otherwise why not, for the warning. */
