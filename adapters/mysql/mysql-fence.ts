@@ -5,7 +5,7 @@ import { MissingFenceTableError } from '../../src/topology/missing-fence-table.j
 import type { PreparedBranch } from '../../src/protocol/participant.js'
 import { FenceRows } from '../../src/topology/fence-rows.js'
 import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/topology/epoch-fence.js'
-import { readThroughGate } from './innodb-view-gate.js'
+import { readWindow } from './innodb-view-window.js'
 import { errno } from './mysql-errors.js'
 import { INNODB_WAITS_SQL, type InnodbWaitRow, innodbWaits } from './mysql-innodb-waits.js'
 import { acquireConnection, cancelQuery, releaseConnection } from '../shared/knex-internals.js'
@@ -15,8 +15,6 @@ const ER_QUERY_INTERRUPTED = 1317
 const ER_LOCK_WAIT_TIMEOUT = 1205
 /** How often an epoch change looks again for prepared branches while it holds the fence. */
 const DRAIN_POLL_MS = 2
-/** How long the report of who blocks waits for the InnoDB view's gate (innodb-view-gate.ts) before it names no one. */
-const VIEW_GATE_WAIT_MS = 250
 
 function quote(table: string): string {
   return '`' + table.replace(/`/g, '``') + '`'
@@ -236,17 +234,11 @@ export class MysqlEpochFence implements EpochFence {
     }
   }
 
-  /**
-   * InnoDB's lock waits through the server's gate, so that this read neither sees nor
-   * leaves a stale view; the rows come as soon as read, the connection goes back after the hold.
-   */
+  /** InnoDB's lock waits, read in a read window (innodb-view-window.ts) so that the view is fresh and stays so for others. */
   async #readWaits(): Promise<InnodbWaitRow[]> {
-    const conn = (await acquireConnection(this.#knex)) as Connection
-    return new Promise((resolve, reject) => {
-      readThroughGate<InnodbWaitRow[]>((sql) => run(conn, sql), INNODB_WAITS_SQL, VIEW_GATE_WAIT_MS, (rows) => resolve(rows ?? []))
-        .catch(reject)
-        .finally(() => releaseConnection(this.#knex, conn))
-    })
+    await readWindow()
+    const [rows] = (await this.#knex.raw(INNODB_WAITS_SQL)) as [InnodbWaitRow[]]
+    return rows
   }
 
   #lastBlockers: string[] = []

@@ -2,7 +2,7 @@ import type { Connection as Mysql2Connection } from 'mysql2'
 import type { WaitLabel } from '../../src/contention/wait-label.js'
 import type { DriverConnection, KnexQuery, LockWait, LockWaitSource, Participant, RunQuery } from '../../src/protocol/participant.js'
 import { boundedQuery } from '../shared/bounded-query.js'
-import { HOLD_SECONDS, readThroughGate } from './innodb-view-gate.js'
+import { readWindow } from './innodb-view-window.js'
 import { errno } from './mysql-errors.js'
 import { INNODB_WAITS_SQL, type InnodbWaitRow, innodbWaits } from './mysql-innodb-waits.js'
 
@@ -12,9 +12,6 @@ type Connection = Mysql2Connection & { threadId: number | null }
 const ER_SPECIFIC_ACCESS_DENIED = 1227
 /** ER_UNKNOWN_TABLE / ER_NO_SUCH_TABLE: MySQL 8 has no information_schema.INNODB_LOCK_WAITS. */
 const NO_SUCH_TABLE = [1109, 1146]
-/** Of a read's bound: the wait for the gate (with the hold after the read), and the read itself. */
-const GATE_WAIT_SHARE = 0.7
-const READ_SHARE = 0.2
 
 /** The label as the statement's leading comment: InnoDB shows it in the waiter's `trx_query`. */
 export function labelComment(label: WaitLabel): string {
@@ -35,7 +32,7 @@ function run<T>(conn: DriverConnection, sql: string): Promise<T> {
  * per-session label is visible to others (performance_schema is off by default),
  * so the label travels as each statement's leading comment; an idle session
  * shows NULL, which is why labels list the MariaDB sessions a transaction holds.
- * Every read passes the server's gate (innodb-view-gate.ts), so that readers of
+ * Every read waits for a read window (innodb-view-window.ts), so that readers of
  * several processes do not keep InnoDB's view from being refreshed.
  */
 export class MysqlLockWaits implements LockWaitSource {
@@ -56,8 +53,7 @@ export class MysqlLockWaits implements LockWaitSource {
 
   async probe(boundMs: number): Promise<string | undefined> {
     try {
-      // A gate that stays taken says nothing about the privilege: thrown, so the probe is asked again.
-      if ((await this.#read(boundMs)) === undefined) throw new Error('the InnoDB lock view gate stayed taken')
+      await this.lockWaits(boundMs)
       return undefined
     } catch (error) {
       const code = errno(error)
@@ -70,25 +66,13 @@ export class MysqlLockWaits implements LockWaitSource {
     }
   }
 
-  /** No waits when the gate stayed taken: a cycle through this shard waits for the next round. */
-  async lockWaits(boundMs: number): Promise<LockWait[]> {
-    return (await this.#read(boundMs)) ?? []
-  }
-
-  /**
-   * The waits through the gate, or undefined when it stayed taken. The rows are
-   * answered as soon as they come; the pooled connection goes back once the gate is
-   * released, after the hold. Most of the bound goes to waiting for the gate: readers
-   * queue for it in turn, and one that gave up would queue again at the back.
-   */
-  #read(boundMs: number): Promise<LockWait[] | undefined> {
-    // max_statement_time (seconds) bounds the read on the server; boundedQuery bounds the whole here.
-    const sql = `SET STATEMENT max_statement_time = ${Math.max(0.001, (boundMs * READ_SHARE) / 1000)} FOR ${INNODB_WAITS_SQL}`
-    const gateWaitMs = Math.max(0, boundMs * GATE_WAIT_SHARE - HOLD_SECONDS * 1000)
-    return new Promise((resolve, reject) => {
-      const answer = (rows: InnodbWaitRow[] | undefined): void => resolve(rows === undefined ? undefined : lockWaitsOf(rows))
-      // Rejections after the answer (the release failed) change nothing: the promise has settled.
-      boundedQuery(this.#participant, boundMs, (conn) => readThroughGate((text) => run(conn, text), sql, gateWaitMs, answer)).catch(reject)
+  lockWaits(boundMs: number): Promise<LockWait[]> {
+    // max_statement_time (seconds) bounds the query on the server; boundedQuery bounds it, the window's wait included, here.
+    const sql = `SET STATEMENT max_statement_time = ${Math.max(0.001, boundMs / 2000)} FOR ${INNODB_WAITS_SQL}`
+    return boundedQuery(this.#participant, boundMs, async (conn) => {
+      // In the window, with the connection in hand: a wait for the pool cannot push the read out of it.
+      await readWindow()
+      return lockWaitsOf(await run<InnodbWaitRow[]>(conn, sql))
     })
   }
 

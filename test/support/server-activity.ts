@@ -1,6 +1,6 @@
 import type { Knex } from 'knex'
 import type { Dialect, ShardConfig } from '../../src/config/shard-config.js'
-import { readThroughGate } from '../../adapters/mysql/innodb-view-gate.js'
+import { readWindow } from '../../adapters/mysql/innodb-view-window.js'
 import { INNODB_WAITS_SQL, type InnodbWaitRow } from '../../adapters/mysql/mysql-innodb-waits.js'
 import { connectMysql, connectPostgres } from './raw-connections.js'
 
@@ -76,8 +76,8 @@ export async function untilServer(what: string, check: () => Promise<boolean>, t
 /**
  * Sessions on a server blocked on a lock right now whose running statement
  * contains `marker`: ungranted `pg_locks` entries, or InnoDB's lock waits
- * (read through shardtx's gate, adapters/mysql/innodb-view-gate.ts: a poll
- * every 20 ms would otherwise keep InnoDB's view from ever showing the wait).
+ * (read in shardtx's read windows, adapters/mysql/innodb-view-window.ts: a
+ * poll every 20 ms would otherwise keep InnoDB's view from ever showing the wait).
  * The marker keeps other test files' waits out, since they share the servers.
  *
  * ```ts
@@ -94,15 +94,9 @@ export async function lockWaiters(knex: Knex, dialect: Dialect, marker: string):
     )) as { rows: { n: number }[] }
     return rows[0]!.n
   }
-  const conn = (await knex.client.acquireConnection()) as unknown
-  try {
-    let rows: InnodbWaitRow[] = []
-    const run = async (sql: string): Promise<unknown> => ((await knex.raw(sql).connection(conn)) as [unknown])[0]
-    await readThroughGate<InnodbWaitRow[]>(run, INNODB_WAITS_SQL, 5_000, (read) => (rows = read ?? []))
-    return new Set(rows.filter((r) => r.waiter_query?.includes(marker)).map((r) => String(r.waiter))).size
-  } finally {
-    knex.client.releaseConnection(conn)
-  }
+  await readWindow()
+  const [rows] = (await knex.raw(INNODB_WAITS_SQL)) as [InnodbWaitRow[]]
+  return new Set(rows.filter((r) => r.waiter_query?.includes(marker)).map((r) => String(r.waiter))).size
 }
 
 /**

@@ -17,7 +17,8 @@ const LOCK_TIMEOUT_MS = 20_000
  * restarts that wait (docs/deadlocks.md). Detectors of many processes, each
  * reading a shard every `deadlockTimeout`, would keep the view of the moment
  * before a cycle formed, and the cycle would last until the lock timeout. They
- * take turns through a server-wide gate instead (adapters/mysql/innodb-view-gate.ts).
+ * read only in windows of the wall clock instead, leaving the view unread long
+ * enough to be refilled in between (adapters/mysql/innodb-view-window.ts).
  * What each detector reads depends on every reader of the server, so this file
  * has servers of its own.
  */
@@ -35,7 +36,7 @@ describe('deadlock detection while detectors of many processes read one MariaDB 
     t = await startTestCluster(local.shards, { log: pg, deadlockTimeout: DEADLOCK_TIMEOUT_MS })
     accounts = t.table('accounts')
     await t.createAccounts(accounts, [pg, my], [1, 2].map((id) => ({ id, balance: 100 })))
-    // Each other cluster has pools, gate and detector of its own, as another process would.
+    // Each other cluster has pools and a detector of its own, as another process would.
     for (let i = 0; i < OTHER_PROCESSES + 1; i++) {
       others.push(
         createCluster({ shards: local.shards, log: pg, prefix: t.prefix, logTable: t.logTable, recovery: false, deadlockTimeout: DEADLOCK_TIMEOUT_MS }),
