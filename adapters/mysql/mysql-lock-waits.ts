@@ -2,7 +2,7 @@ import type { Connection as Mysql2Connection } from 'mysql2'
 import type { WaitLabel } from '../../src/contention/wait-label.js'
 import type { DriverConnection, KnexQuery, LockWait, LockWaitSource, Participant, RunQuery } from '../../src/protocol/participant.js'
 import { boundedQuery } from '../shared/bounded-query.js'
-import { readWindow } from './innodb-view-window.js'
+import { readWindow, SERVER_TIME_SQL, serverAheadMs } from './innodb-view-window.js'
 import { errno } from './mysql-errors.js'
 import { INNODB_WAITS_SQL, type InnodbWaitRow, innodbWaits } from './mysql-innodb-waits.js'
 
@@ -40,6 +40,8 @@ export class MysqlLockWaits implements LockWaitSource {
   /** InnoDB's views cover every database of the server: the server as the connection settings name it. */
   readonly view: string
   readonly #participant: Participant
+  /** The server's clock ahead of ours, from the last read: read windows are on the server's clock. */
+  #serverAheadMs = 0
 
   constructor(participant: Participant, connection: Record<string, unknown>) {
     this.#participant = participant
@@ -68,11 +70,14 @@ export class MysqlLockWaits implements LockWaitSource {
 
   lockWaits(boundMs: number): Promise<LockWait[]> {
     // max_statement_time (seconds) bounds the query on the server; boundedQuery bounds it, the window's wait included, here.
-    const sql = `SET STATEMENT max_statement_time = ${Math.max(0.001, boundMs / 2000)} FOR ${INNODB_WAITS_SQL}`
+    const sql = `${SERVER_TIME_SQL}; SET STATEMENT max_statement_time = ${Math.max(0.001, boundMs / 2000)} FOR ${INNODB_WAITS_SQL}`
     return boundedQuery(this.#participant, boundMs, async (conn) => {
       // In the window, with the connection in hand: a wait for the pool cannot push the read out of it.
-      await readWindow()
-      return lockWaitsOf(await run<InnodbWaitRow[]>(conn, sql))
+      await readWindow(this.#serverAheadMs)
+      const sentAt = Date.now()
+      const [[time], rows] = await run<[[{ now: unknown }?], InnodbWaitRow[]]>(conn, sql)
+      this.#serverAheadMs = serverAheadMs(time?.now, sentAt, Date.now()) ?? this.#serverAheadMs
+      return lockWaitsOf(rows)
     })
   }
 

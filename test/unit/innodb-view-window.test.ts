@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { msUntilReadWindow, PERIOD_MS, WINDOW_MS } from '../../adapters/mysql/innodb-view-window.js'
+import { msUntilReadWindow, PERIOD_MS, serverAheadMs, WINDOW_MS } from '../../adapters/mysql/innodb-view-window.js'
 
 describe('read windows for InnoDB lock views', () => {
   const period = 1_765_000_000_000 - (1_765_000_000_000 % PERIOD_MS)
@@ -19,5 +19,12 @@ describe('read windows for InnoDB lock views', () => {
       const now = period + phase
       expect((now + msUntilReadWindow(now)) % PERIOD_MS).toBeLessThan(WINDOW_MS)
     }
+  })
+
+  it("times windows by the server's clock, as its answer to the time query gives it", () => {
+    // Sent at 1000, answered at 1010: the server read 2.000500 s at about 1005 of ours.
+    expect(serverAheadMs('2.000500', 1_000, 1_010)).toBeCloseTo(995.5, 6)
+    expect(serverAheadMs(null, 1_000, 1_010)).toBeUndefined()
+    expect(serverAheadMs('not a time', 1_000, 1_010)).toBeUndefined()
   })
 })
