@@ -99,14 +99,23 @@ function sendStats(): void {
 
 const statsTimer = setInterval(sendStats, 1_000)
 const lanes = Array.from({ length: plan.concurrency }, lane)
+let phase = 'running transfers'
 process.on('message', (message: { t?: string }) => {
-  if (message?.t === 'stop') stopping = true
+  if (message?.t !== 'stop' || stopping) return
+  stopping = true
+  // The parent SIGKILLs a worker that has not stopped 30 s after asking: say first what it still waits for.
+  setTimeout(() => {
+    const oldest = inFlight.size === 0 ? 0 : Date.now() - Math.min(...inFlight.values())
+    process.stderr.write(`still stopping after 20 s: ${phase}; ${inFlight.size} transfers in flight (oldest ${oldest} ms)\n`)
+  }, 20_000).unref()
 })
 send({ t: 'ready' })
 
 await Promise.all(lanes)
 clearInterval(statsTimer)
 sendStats()
+phase = 'closing the cluster'
 await cluster.close().catch(() => {})
+phase = 'sending its last message'
 // Exit only once the last message is on its way: a disconnect may drop queued ones.
 process.send!({ t: 'stopped' } satisfies WorkerMessage, () => process.exit(0))
