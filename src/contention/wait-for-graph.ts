@@ -60,9 +60,10 @@ export function waitForGraph(
  * The session shows the label of another transaction than the one that holds it
  * now: the row is a leftover of a wait that ended. A server's view can lag:
  * InnoDB refills the cache behind INNODB_TRX and INNODB_LOCK_WAITS only once it
- * has gone 100 ms unread, so while detectors of several processes read a shard
- * more often than that it keeps showing ended waits, on sessions that other
- * transactions hold by then. An edge from such a row could close a false cycle.
+ * has gone 100 ms unread: shardtx reads it in windows that leave it so
+ * (adapters/mysql/innodb-view-window.ts), but a reader outside shardtx can keep it
+ * showing ended waits, on sessions that other transactions hold by then. An edge
+ * from such a row could close a false cycle.
  */
 function shownOther(text: string | null, txId: string): boolean {
   const shown = parseWaitLabel(text)?.txId
