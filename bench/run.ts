@@ -19,6 +19,7 @@ import {
 } from './hand-written-2pc.js'
 import { alternatingMedians, measure, type RunResult } from './measure.js'
 import { measureHotSpots } from './hot-spot-bench.js'
+import { measureHotSpotProcesses } from './hot-spot-processes.js'
 import { measureMemory } from './memory.js'
 import { measureRecovery } from './recovery-bench.js'
 import { DEFAULT_BATCH_SIZE, DEFAULT_DUTY_CYCLE, measureReshard } from './reshard-bench.js'
@@ -47,7 +48,9 @@ driver. fence: W1 and W2 with the topology epoch fence on and off (a bench-only
 switch), each line with the servers' CPU µs per transaction on and off (from /proc;
 bench/fence-statements.ts breaks the fence's server cost down by statement form).
 Workloads of a comparison run in rounds whose order alternates.
-hotspot: N clients over H hot rows on 4 shards (bench/hot-spot-bench.ts).
+hotspot: N clients over H hot rows on 4 shards (bench/hot-spot-bench.ts); then
+4 hot rows across 4 processes x 4 clients and 8 x 2, with MariaDB's read windows
+for the lock views on and off (a bench-only switch; bench/hot-spot-processes.ts).
 reshard: 100,000 accounts (20,000 with --quick) on 4 servers (2 PostgreSQL + 2 MariaDB)
 grown to 5 (a MariaDB server it starts): rows/s of the whole 4→5 job; W1 by key
 with the mover (a process of its own) running / paused in alternating windows of one
@@ -128,6 +131,11 @@ try {
       ratios.push({ name: `${name} / at 16`, value: r.ratio64to16, target: '≥ 0.80', met: r.ratio64to16 >= 0.8 })
       ratios.push({ name: `${name} / at 4`, value: r.ratio64to4, target: 'reported', met: true })
     }
+    const processes = await measureHotSpotProcesses(local.shards, { quick, log })
+    extra.hotspotProcesses = processes
+    for (const r of processes.ratios) {
+      ratios.push({ name: `hot spot H=4 over ${r.processes} processes x ${r.clients}: commits/s, read windows on / off`, value: r.commitsOnToOff, target: 'reported', met: true })
+    }
   }
   if (flags.only === undefined || flags.only === 'reshard') {
     const reshard = await measureReshard(local, { quick, log })
@@ -178,6 +186,7 @@ if (flags.json) {
   if (extra.memory !== undefined) console.log('memory:', extra.memory)
   if (extra.reshard !== undefined) console.log('reshard:', JSON.stringify(extra.reshard, null, 2))
   if (extra.hotspot !== undefined) console.table((extra.hotspot as Awaited<ReturnType<typeof measureHotSpots>>).results)
+  if (extra.hotspotProcesses !== undefined) console.table((extra.hotspotProcesses as Awaited<ReturnType<typeof measureHotSpotProcesses>>).results)
 }
 
 const missed = ratios.filter((r) => !r.met)
