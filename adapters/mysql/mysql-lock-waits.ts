@@ -68,11 +68,14 @@ export class MysqlLockWaits implements LockWaitSource {
     }
   }
 
-  lockWaits(boundMs: number): Promise<LockWait[]> {
+  async lockWaits(boundMs: number): Promise<LockWait[]> {
     // max_statement_time (seconds) bounds the query on the server; boundedQuery bounds it, the window's wait included, here.
     const sql = `${SERVER_TIME_SQL}; SET STATEMENT max_statement_time = ${Math.max(0.001, boundMs / 2000)} FOR ${INNODB_WAITS_SQL}`
-    return boundedQuery(this.#participant, boundMs, async (conn) => {
-      // In the window, with the connection in hand: a wait for the pool cannot push the read out of it.
+    // Wait for the window before taking a pooled connection, so that waiting holds none.
+    const start = performance.now()
+    await readWindow(this.#serverAheadMs)
+    return boundedQuery(this.#participant, Math.max(1, boundMs - (performance.now() - start)), async (conn) => {
+      // Again with the connection in hand: a slow pool must not push the read out of the window.
       await readWindow(this.#serverAheadMs)
       const sentAt = Date.now()
       const [[time], rows] = await run<[[{ now: unknown }?], InnodbWaitRow[]]>(conn, sql)
