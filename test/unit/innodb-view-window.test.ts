@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { msUntilReadWindow, PERIOD_MS, serverAheadMs, WINDOW_MS } from '../../adapters/mysql/innodb-view-window.js'
+import { MysqlLockWaits } from '../../adapters/mysql/mysql-lock-waits.js'
+import type { Participant } from '../../src/protocol/participant.js'
 
 describe('read windows for InnoDB lock views', () => {
   const period = 1_765_000_000_000 - (1_765_000_000_000 % PERIOD_MS)
@@ -26,5 +28,13 @@ describe('read windows for InnoDB lock views', () => {
     expect(serverAheadMs('2.000500', 1_000, 1_010)).toBeCloseTo(995.5, 6)
     expect(serverAheadMs(null, 1_000, 1_010)).toBeUndefined()
     expect(serverAheadMs('not a time', 1_000, 1_010)).toBeUndefined()
+  })
+
+  it('names the server a MariaDB shard reads its view from, so shards on one server share one read per round', () => {
+    const viewOf = (connection: Record<string, unknown>) => new MysqlLockWaits({} as Participant, connection).view
+    expect(viewOf({ host: 'db1', port: 3307, database: 'a' })).toBe(viewOf({ host: 'db1', port: 3307, database: 'b' }))
+    expect(viewOf({ host: 'db1', port: 3307 })).not.toBe(viewOf({ host: 'db1', port: 3308 }))
+    expect(viewOf({ socketPath: '/run/mysqld/mysqld.sock', database: 'a' })).toBe('mysql:/run/mysqld/mysqld.sock')
+    expect(viewOf({ database: 'a' })).toBe('mysql:localhost:3306')
   })
 })
