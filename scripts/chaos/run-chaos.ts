@@ -215,7 +215,7 @@ export async function runChaos(
         audit,
         tamperedAudit,
         runDir: passed && !options.keep ? undefined : runDir,
-        timeline: passed ? [] : chaos.events.slice(-40),
+        timeline: passed && pool.unexpectedExits.length === 0 ? [] : chaos.events.slice(-40),
         reshard,
       }
     } finally {
@@ -295,6 +295,8 @@ export function formatChaosReport(report: ChaosReport, command: string): string 
     for (const e of report.unexpectedWorkerExits.slice(0, 5)) {
       lines.push(`    worker ${e.slot}.${e.incarnation}: code ${e.code} signal ${e.signal}: ${e.stderr.trim().split('\n').slice(-3).join(' | ')}`)
     }
+    // What the chaos did last, when a passing run had a worker that would not stop.
+    if (report.passed) lines.push('  last chaos events:', ...report.timeline.map((e) => `    ${(e.atMs / 1000).toFixed(2)}s ${e.what}`))
   }
   for (const e of report.reshard?.unexpectedMoverExits.slice(0, 5) ?? []) {
     lines.push(`  unexpected mover exit ${e.incarnation}: code ${e.code} signal ${e.signal}: ${e.stderr.trim().split('\n').slice(-3).join(' | ')}`)

@@ -31,6 +31,12 @@ const cluster = createCluster({
   // A black-holed path accepts connections and never answers: give up on one as soon as on a pooled wait.
   connectTimeout: plan.timeoutMs,
   recovery: plan.recovery,
+  // Where each transfer in flight is, for the report of a worker that does not stop.
+  onStep: (event) => {
+    const transferId = transferOfTx.get(event.txId)
+    const entry = transferId === undefined ? undefined : inFlight.get(transferId)
+    if (entry !== undefined) note(entry, `step ${event.step}${event.shardId === undefined ? '' : ` on ${event.shardId}`}`)
+  },
   // With a mover changing the shard set: route by the stored topology.
   ...(plan.reshard === true ? { topology: 'follow' as const, tables: BANK_TABLES } : {}),
 })
@@ -57,16 +63,37 @@ function describeFailure(error: unknown): string {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-const inFlight = new Map<string, number>()
+/** A transfer in flight: since when, its current attempt's transaction id, and what it did last, since when. */
+interface InFlight {
+  startedAt: number
+  txId?: string
+  phase: string
+  phaseAt: number
+}
+const inFlight = new Map<string, InFlight>()
+const transferOfTx = new Map<string, string>()
 let started = 0
+
+function note(entry: InFlight, phase: string): void {
+  entry.phase = phase
+  entry.phaseAt = Date.now()
+}
 
 async function lane(): Promise<void> {
   while (!stopping) {
     const transfer = nextTransfer()
     started++
-    inFlight.set(transfer.id, Date.now())
+    const entry: InFlight = { startedAt: Date.now(), phase: 'waiting to begin', phaseAt: Date.now() }
+    inFlight.set(transfer.id, entry)
     try {
-      await cluster.transaction((tx) => runTransfer(tx, transfer))
+      await cluster.transaction(async (tx) => {
+        if (entry.txId !== undefined) transferOfTx.delete(entry.txId)
+        entry.txId = tx.id
+        transferOfTx.set(tx.id, transfer.id)
+        note(entry, 'running its statements')
+        await runTransfer(tx, transfer)
+        note(entry, 'committing (its statements returned)')
+      })
       send({ t: 'ack', id: transfer.id })
     } catch (error) {
       if (error instanceof TransactionInDoubtError) send({ t: 'doubt', id: transfer.id })
@@ -75,6 +102,7 @@ async function lane(): Promise<void> {
       await sleep(random.between(50, 250))
     } finally {
       inFlight.delete(transfer.id)
+      if (entry.txId !== undefined) transferOfTx.delete(entry.txId)
     }
   }
 }
@@ -85,7 +113,7 @@ function sendStats(): void {
     t: 'stats',
     stats: {
       started,
-      oldestInFlightMs: inFlight.size === 0 ? 0 : Date.now() - Math.min(...inFlight.values()),
+      oldestInFlightMs: inFlight.size === 0 ? 0 : Date.now() - Math.min(...[...inFlight.values()].map((e) => e.startedAt)),
       onePhase: s.commits.onePhase,
       twoPhase: s.commits.twoPhase,
       aborts: s.aborts,
@@ -105,8 +133,14 @@ process.on('message', (message: { t?: string }) => {
   stopping = true
   // The parent SIGKILLs a worker that has not stopped 30 s after asking: say first what it still waits for.
   setTimeout(() => {
-    const oldest = inFlight.size === 0 ? 0 : Date.now() - Math.min(...inFlight.values())
-    process.stderr.write(`still stopping after 20 s: ${phase}; ${inFlight.size} transfers in flight (oldest ${oldest} ms)\n`)
+    const now = Date.now()
+    const transfers = [...inFlight].map(
+      ([id, e]) => `${id} (tx ${e.txId ?? '-'}) ${now - e.startedAt} ms old, ${e.phase} for ${now - e.phaseAt} ms`,
+    )
+    const { admission } = cluster.stats()
+    process.stderr.write(
+      `still stopping after 20 s: ${phase}; ${inFlight.size} transfers in flight: ${transfers.join('; ')}; admission ${JSON.stringify(admission)}\n`,
+    )
   }, 20_000).unref()
 })
 send({ t: 'ready' })
