@@ -1,6 +1,6 @@
 /**
  * When shardtx reads InnoDB's lock views: only in the first {@link WINDOW_MS} of
- * every {@link PERIOD_MS} of the wall clock, in every process.
+ * every {@link PERIOD_MS} of the server's clock, in every process.
  *
  * InnoDB fills `INNODB_TRX`, `INNODB_LOCKS` and `INNODB_LOCK_WAITS` from one
  * server-wide cache that it refills only once nobody has read it for 100 ms, and

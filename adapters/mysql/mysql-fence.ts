@@ -5,9 +5,8 @@ import { MissingFenceTableError } from '../../src/topology/missing-fence-table.j
 import type { PreparedBranch } from '../../src/protocol/participant.js'
 import { FenceRows } from '../../src/topology/fence-rows.js'
 import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/topology/epoch-fence.js'
-import { readWindow } from './innodb-view-window.js'
 import { errno } from './mysql-errors.js'
-import { INNODB_WAITS_SQL, type InnodbWaitRow, innodbWaits } from './mysql-innodb-waits.js'
+import { innodbWaitRowsInWindow, innodbWaits } from './mysql-innodb-waits.js'
 import { acquireConnection, cancelQuery, releaseConnection } from '../shared/knex-internals.js'
 
 const ER_NO_SUCH_TABLE = 1146
@@ -221,8 +220,7 @@ export class MysqlEpochFence implements EpochFence {
    */
   async #blockersOf(thread: number): Promise<string[]> {
     try {
-      const rows = await this.#readWaits()
-      return innodbWaits(rows)
+      return innodbWaits(await innodbWaitRowsInWindow(this.#knex))
         .filter((wait) => wait.waiter.thread === String(thread))
         .map(({ blocker, candidates }) =>
           blocker === undefined
@@ -232,13 +230,6 @@ export class MysqlEpochFence implements EpochFence {
     } catch {
       return []
     }
-  }
-
-  /** InnoDB's lock waits, read in a read window (innodb-view-window.ts) so that the view is fresh and stays so for others. */
-  async #readWaits(): Promise<InnodbWaitRow[]> {
-    await readWindow()
-    const [rows] = (await this.#knex.raw(INNODB_WAITS_SQL)) as [InnodbWaitRow[]]
-    return rows
   }
 
   #lastBlockers: string[] = []

@@ -1,3 +1,6 @@
+import type { Knex } from 'knex'
+import { readWindow } from './innodb-view-window.js'
+
 /** A session in `information_schema.INNODB_TRX`. */
 export interface InnodbSession {
   /** `trx_mysql_thread_id`, as text. */
@@ -49,6 +52,22 @@ export interface InnodbWaitRow {
   blocker_state: string
   blocker_query: string | null
   blocker_requested_lock_id: string | null
+}
+
+/**
+ * Rows of {@link INNODB_WAITS_SQL} on a pooled connection of `knex`, read in a
+ * read window (innodb-view-window.ts, on this process's clock) so that the view is
+ * fresh and this read does not keep it stale for the detectors. For reads outside
+ * the detector: the epoch change's report of who blocks it, and tests.
+ *
+ * ```ts
+ * const blockers = innodbWaits(await innodbWaitRowsInWindow(knex))
+ * ```
+ */
+export async function innodbWaitRowsInWindow(knex: Knex): Promise<InnodbWaitRow[]> {
+  await readWindow()
+  const [rows] = (await knex.raw(INNODB_WAITS_SQL)) as [InnodbWaitRow[]]
+  return rows
 }
 
 /** `trx:space:page:heap` (a record) or `trx:table`: what is locked, whoever asks. */

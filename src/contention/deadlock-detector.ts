@@ -210,14 +210,17 @@ export class DeadlockDetector {
   /**
    * Reads the lock waits of `shardIds` into `into`. Shards whose sources show one
    * server-wide view (MariaDB shards on one server) are read once, and not at all
-   * when `into` already holds that view from earlier in the round: each read of
-   * InnoDB's view holds the server's gate for a while (adapters/mysql/innodb-view-gate.ts).
+   * when `into` already holds that view from earlier in the round: the rows would
+   * be the same, and each read of InnoDB's view waits for a read window
+   * (adapters/mysql/innodb-view-window.ts).
    */
   async #read(shardIds: string[], into: Map<string, LockWait[]>): Promise<void> {
     const byView = new Map<string, string[]>()
     for (const shardId of shardIds) {
       const key = this.#sources.get(shardId)?.view ?? `shard:${shardId}`
-      byView.set(key, [...(byView.get(key) ?? []), shardId])
+      const ids = byView.get(key)
+      if (ids === undefined) byView.set(key, [shardId])
+      else ids.push(shardId)
     }
     await Promise.all(
       [...byView].map(async ([key, ids]) => {

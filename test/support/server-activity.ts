@@ -1,7 +1,6 @@
 import type { Knex } from 'knex'
 import type { Dialect, ShardConfig } from '../../src/config/shard-config.js'
-import { readWindow } from '../../adapters/mysql/innodb-view-window.js'
-import { INNODB_WAITS_SQL, type InnodbWaitRow } from '../../adapters/mysql/mysql-innodb-waits.js'
+import { innodbWaitRowsInWindow } from '../../adapters/mysql/mysql-innodb-waits.js'
 import { connectMysql, connectPostgres } from './raw-connections.js'
 
 /**
@@ -94,8 +93,7 @@ export async function lockWaiters(knex: Knex, dialect: Dialect, marker: string):
     )) as { rows: { n: number }[] }
     return rows[0]!.n
   }
-  await readWindow()
-  const [rows] = (await knex.raw(INNODB_WAITS_SQL)) as [InnodbWaitRow[]]
+  const rows = await innodbWaitRowsInWindow(knex)
   return new Set(rows.filter((r) => r.waiter_query?.includes(marker)).map((r) => String(r.waiter))).size
 }
 
