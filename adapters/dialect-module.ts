@@ -54,7 +54,7 @@ export interface DialectModule {
   readonly traits: DialectTraits
   createParticipant(settings: ParticipantSettings): Participant
   /** The shard's topology fence as an epoch change holds and raises it (`participant` is of this dialect). */
-  epochFence(participant: Participant, fenceTable: string): EpochFence
+  epochFence(participant: Participant, fenceTable: string, statementMs: number): EpochFence
   /** The indexes of `table` (which exists), read on `knex`, for comparing a table's shape across shards. */
   tableIndexes(knex: Knex, table: string): Promise<TableShape['indexes']>
 }

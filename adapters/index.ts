@@ -24,13 +24,13 @@ export const DIALECTS: Record<Dialect, DialectModule> = {
   postgres: {
     traits: postgresTraits,
     createParticipant: (settings) => new PostgresParticipant(settings),
-    epochFence: (participant, table) => new PostgresEpochFence(participant.knex, table, participant.shardId),
+    epochFence: (participant, table, statementMs) => new PostgresEpochFence(participant, table, statementMs),
     tableIndexes: postgresIndexes,
   },
   mysql: {
     traits: mysqlTraits,
     createParticipant: (settings) => new MysqlParticipant(settings),
-    epochFence: (participant, table) => new MysqlEpochFence(participant.knex, table, participant.shardId, () => participant.listPrepared()),
+    epochFence: (participant, table, statementMs) => new MysqlEpochFence(participant, table, statementMs),
     tableIndexes: mysqlIndexes,
   },
 }
@@ -51,8 +51,8 @@ export function createParticipant(dialect: Dialect, settings: ParticipantSetting
 }
 
 /** The fence of `participant`'s shard, as an epoch change uses it, in the shard's own dialect. */
-export function epochFenceOf(participant: Participant, fenceTable: string): EpochFence {
-  return DIALECTS[participant.dialect].epochFence(participant, fenceTable)
+export function epochFenceOf(participant: Participant, fenceTable: string, statementMs: number): EpochFence {
+  return DIALECTS[participant.dialect].epochFence(participant, fenceTable, statementMs)
 }
 
 /** The registry's dialect names for messages: `'postgres' or 'mysql'`. */

@@ -47,6 +47,7 @@ import type { ReshardProgress } from './resharding/reshard-progress.js'
 import { ReshardStore } from './resharding/reshard-store.js'
 import { type PlacementReport, verifyPlacement } from './resharding/verify-placement.js'
 import { resolveVerifyOptions, type VerifyPlacementOptions } from './resharding/verify-options.js'
+import { withBoundedKnex } from './protocol/with-bounded-knex.js'
 
 /**
  * A set of shards that commit together. Make one per process with
@@ -98,7 +99,7 @@ export class Cluster {
     const telemetry = createTelemetry(config.shards, config.logShardId)
     const step = telemetry.observeSteps(stepReporter(config.onStep, options.logger === undefined ? undefined : logger))
     const reshardStore = new ReshardStore(reshardTableOf(config.logTable))
-    const topology = createClusterTopology(config, participants, logger, epochFenceOf, movingRings(reshardStore, () => participants.get(topology.state.logShardId)!.knex))
+    const topology = createClusterTopology(config, participants, logger, (participant, table) => epochFenceOf(participant, table, config.timeouts.recoveryMs), movingRings(reshardStore, (read) => withBoundedKnex(participants.get(topology.state.logShardId)!, config.timeouts.recoveryMs, read)))
     const logs = new DecisionLogs(participants, logger, step, telemetry)
     this.#topology = topology
     this.#reshardStore = reshardStore
@@ -193,7 +194,7 @@ export class Cluster {
         firstStartedAt,
         resolved.timeoutMs,
         resolved.signal,
-        () => withTopology(this.#runtime.topology, () => runTransaction(this.#runtime, work, resolved, enter, firstStartedAt, attempt)),
+        () => withTopology(this.#runtime.topology, resolved.timeoutMs, () => runTransaction(this.#runtime, work, resolved, enter, firstStartedAt, attempt)),
         this.#admissionWaited,
       ),
     )

@@ -2,7 +2,7 @@ import type { Knex } from 'knex'
 import type { Connection as Mysql2Connection } from 'mysql2'
 import { findCause, StaleTopologyError } from '../../src/errors.js'
 import { MissingFenceTableError } from '../../src/topology/missing-fence-table.js'
-import type { PreparedBranch } from '../../src/protocol/participant.js'
+import type { Participant, PreparedBranch } from '../../src/protocol/participant.js'
 import { FenceRows } from '../../src/topology/fence-rows.js'
 import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/topology/epoch-fence.js'
 import { errno } from './mysql-errors.js'
@@ -100,12 +100,14 @@ export class MysqlEpochFence implements EpochFence {
   readonly #rows: FenceRows
   readonly #listPrepared: () => Promise<PreparedBranch[]>
 
-  constructor(knex: Knex, table: string, shardId: string, listPrepared: () => Promise<PreparedBranch[]>) {
-    this.#knex = knex
+  /** `statementMs` bounds each plain read and write of the fence row. */
+  constructor(participant: Participant, table: string, statementMs: number) {
+    const shardId = participant.shardId
+    this.#knex = participant.knex
     this.#table = table
     this.shardId = shardId
-    this.#rows = new FenceRows(knex, table, shardId, (error) => fenceTableError(error, table, shardId))
-    this.#listPrepared = listPrepared
+    this.#rows = new FenceRows(participant, table, shardId, statementMs, (error) => fenceTableError(error, table, shardId))
+    this.#listPrepared = () => participant.listPrepared()
   }
 
   read(): Promise<FenceRow | undefined> {

@@ -206,7 +206,7 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
   }
 
   async listPrepared(): Promise<PreparedBranch[]> {
-    const [rows] = await this.own('XA RECOVER', this.timeouts.recoveryMs, (conn) => this.knex.raw('XA RECOVER').connection(conn))
+    const [rows] = await this.onOwnConnection('XA RECOVER', this.timeouts.recoveryMs, (conn) => this.knex.raw('XA RECOVER').connection(conn))
     return this.#ours(rows as RecoveredRow[])
   }
 
@@ -214,7 +214,7 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
     const verb = outcome === 'commit' ? 'COMMIT' : 'ROLLBACK'
     try {
       const sql = `XA ${verb} ${xidLiteral(branch)}`
-      await this.own(`XA ${verb}`, this.timeouts.recoveryMs, (conn) => this.knex.raw(sql).connection(conn))
+      await this.onOwnConnection(`XA ${verb}`, this.timeouts.recoveryMs, (conn) => this.knex.raw(sql).connection(conn))
       return 'done'
     } catch (error) {
       if (errno(error) !== ER_XAER_NOTA) throw error
@@ -232,7 +232,7 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
         // ON DUPLICATE KEY (not INSERT IGNORE, which would also swallow other errors) waits on a
         // coordinator's uncommitted commit record; the SELECT then reads what it committed.
         const ids = chunk.map((r) => r.txId)
-        results = await this.own('the fence', this.timeouts.decisionMs, (conn) =>
+        results = await this.onOwnConnection('the fence', this.timeouts.decisionMs, (conn) =>
           this.knex
             .raw(
               `INSERT INTO ${this.quotedLogTable} (${LOG_COLUMNS})

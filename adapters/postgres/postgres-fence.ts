@@ -2,6 +2,7 @@ import type { Knex } from 'knex'
 import type pg from 'pg'
 import { findCause, StaleTopologyError } from '../../src/errors.js'
 import { MissingFenceTableError } from '../../src/topology/missing-fence-table.js'
+import type { Participant } from '../../src/protocol/participant.js'
 import { FenceRows } from '../../src/topology/fence-rows.js'
 import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/topology/epoch-fence.js'
 import { sqlState } from './postgres-errors.js'
@@ -87,11 +88,13 @@ export class PostgresEpochFence implements EpochFence {
   readonly #table: string
   readonly #rows: FenceRows
 
-  constructor(knex: Knex, table: string, shardId: string) {
-    this.#knex = knex
+  /** `statementMs` bounds each plain read and write of the fence row. */
+  constructor(participant: Participant, table: string, statementMs: number) {
+    const shardId = participant.shardId
+    this.#knex = participant.knex
     this.#table = table
     this.shardId = shardId
-    this.#rows = new FenceRows(knex, table, shardId, (error) => (sqlState(error) === UNDEFINED_TABLE ? missingFence(shardId, table) : error))
+    this.#rows = new FenceRows(participant, table, shardId, statementMs, (error) => (sqlState(error) === UNDEFINED_TABLE ? missingFence(shardId, table) : error))
   }
 
   read(): Promise<FenceRow | undefined> {

@@ -74,7 +74,7 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
   }
 
   async #checkPreparedTransactions(): Promise<void> {
-    const result = await this.own('SHOW max_prepared_transactions', this.timeouts.recoveryMs, (conn) =>
+    const result = await this.onOwnConnection('SHOW max_prepared_transactions', this.timeouts.recoveryMs, (conn) =>
       this.knex.raw<{ rows: { max_prepared_transactions: string }[] }>('SHOW max_prepared_transactions').connection(conn),
     )
     // PREPARE fails with 55000 when this is 0, which is PostgreSQL's default.
@@ -164,7 +164,7 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
   }
 
   async listPrepared(): Promise<PreparedBranch[]> {
-    const result = await this.own('listing prepared transactions', this.timeouts.recoveryMs, (conn) =>
+    const result = await this.onOwnConnection('listing prepared transactions', this.timeouts.recoveryMs, (conn) =>
       this.knex
         .raw<{ rows: { gid: string; prepared: Date }[] }>(
           `SELECT gid, prepared FROM pg_prepared_xacts WHERE database = current_database() AND starts_with(gid, ?)`,
@@ -186,7 +186,7 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
     const verb = outcome === 'commit' ? 'COMMIT' : 'ROLLBACK'
     try {
       const sql = `${verb} PREPARED ${literal(branch.gid)}`
-      await this.own(`${verb} PREPARED`, this.timeouts.recoveryMs, (conn) => this.knex.raw(sql).connection(conn))
+      await this.onOwnConnection(`${verb} PREPARED`, this.timeouts.recoveryMs, (conn) => this.knex.raw(sql).connection(conn))
       return 'done'
     } catch (error) {
       const code = sqlState(error)
@@ -198,7 +198,7 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
 
   fenceAbort(requests: FenceRequest[], createdAt: number): Promise<Map<string, Decision>> {
     return fenceInChunks(requests, (chunk) =>
-      this.own('the fence', this.timeouts.decisionMs, async (conn) => {
+      this.onOwnConnection('the fence', this.timeouts.decisionMs, async (conn) => {
         const decided = new Map<string, Decision>()
         try {
           // The insert waits on a coordinator's uncommitted commit record with the same key,

@@ -7,7 +7,7 @@ import { knexLogOf } from './knex-log.js'
 import { boundEveryStatement, closeConnectionsWithin, destroyWithin } from './bounded-knex.js'
 import { acquireConnection, cancelQuery, configOf, discardConnection, disposeIdleConnections, isDiscarded, releaseConnection, stackIdleConnections } from './knex-internals.js'
 import { neverSent } from './never-sent.js'
-import { onOwnConnection } from './own-connection.js'
+import { runOnOwnConnection } from './own-connection.js'
 
 /** What a dialect's participant tells the shared part about its driver. */
 export interface KnexDriver {
@@ -82,9 +82,9 @@ export abstract class KnexParticipant {
     return boundEveryStatement(knex, this.shardId, statementMs, (conn: DriverConnection) => this.endSession(conn))
   }
 
-  /** Runs autocommit statements on a pooled connection of their own, bounded by `ms` (see {@link onOwnConnection}). */
-  protected own<T>(what: string, ms: number, work: (conn: DriverConnection) => PromiseLike<T>): Promise<T> {
-    return onOwnConnection(this, what, ms, work)
+  /** Runs autocommit statements on a pooled connection of their own, bounded by `ms` (see {@link runOnOwnConnection}). */
+  onOwnConnection<T>(what: string, ms: number, work: (conn: DriverConnection) => PromiseLike<T>): Promise<T> {
+    return runOnOwnConnection(this, what, ms, work)
   }
 
   cancel(conn: DriverConnection): Promise<void> {
@@ -93,7 +93,7 @@ export abstract class KnexParticipant {
 
   async insertDecision(record: DecisionRecord): Promise<'inserted' | 'conflict'> {
     try {
-      await this.own('the decision insert', this.timeouts.decisionMs, (conn) =>
+      await this.onOwnConnection('the decision insert', this.timeouts.decisionMs, (conn) =>
         this.knex.raw(`INSERT INTO ${this.quotedLogTable} (${LOG_COLUMNS}) VALUES (?, ?, ?, ?)`, logRowValues(record)).connection(conn),
       )
       return 'inserted'
@@ -107,15 +107,15 @@ export abstract class KnexParticipant {
   protected abstract isDuplicateKey(error: unknown): boolean
 
   readDecisions(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]> {
-    return this.own('reading the log', this.timeouts.recoveryMs, (conn) => readLogRecords(this.knex, conn, this.logTable, txIds, decision))
+    return this.onOwnConnection('reading the log', this.timeouts.recoveryMs, (conn) => readLogRecords(this.knex, conn, this.logTable, txIds, decision))
   }
 
   deleteDecisions(txIds: string[], decision: Decision): Promise<number> {
-    return this.own('deleting log records', this.timeouts.recoveryMs, (conn) => deleteLogRecords(this.knex, conn, this.logTable, txIds, decision))
+    return this.onOwnConnection('deleting log records', this.timeouts.recoveryMs, (conn) => deleteLogRecords(this.knex, conn, this.logTable, txIds, decision))
   }
 
   deleteAbortsBefore(before: number): Promise<number> {
-    return this.own('deleting abort records', this.timeouts.recoveryMs, (conn) => deleteAbortsBefore(this.knex, conn, this.logTable, before))
+    return this.onOwnConnection('deleting abort records', this.timeouts.recoveryMs, (conn) => deleteAbortsBefore(this.knex, conn, this.logTable, before))
   }
 
   neverSent(error: unknown): boolean {

@@ -6,7 +6,7 @@ import type { DriverConnection } from '../../src/protocol/participant.js'
 import { msUntil, withDeadline } from '../../src/protocol/deadline.js'
 import { acquireConnection, releaseConnection } from './knex-internals.js'
 
-/** The part of a participant that {@link onOwnConnection} uses. */
+/** The part of a participant that {@link runOnOwnConnection} uses. */
 export interface ConnectionOwner {
   readonly shardId: string
   readonly knex: Knex
@@ -22,10 +22,10 @@ export interface ConnectionOwner {
  * a ShardUnavailableError: nothing was sent.
  *
  * ```ts
- * const rows = await onOwnConnection(this, 'XA RECOVER', 5_000, (conn) => this.knex.raw('XA RECOVER').connection(conn))
+ * const rows = await runOnOwnConnection(this, 'XA RECOVER', 5_000, (conn) => this.knex.raw('XA RECOVER').connection(conn))
  * ```
  */
-export async function onOwnConnection<T>(
+export async function runOnOwnConnection<T>(
   owner: ConnectionOwner,
   what: string,
   ms: number,

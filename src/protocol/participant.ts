@@ -143,6 +143,18 @@ export interface BranchDriver {
    * connection destroyed and fails with ShardUnresponsiveError. Destroy it when done.
    */
   boundedKnex(statementMs: number): Knex
+  /**
+   * Runs autocommit statements on a pooled connection taken for them alone, all within
+   * `ms`, getting the connection included: the plain reads and writes of shardtx's own
+   * tables outside any branch (the stored topology, a fence row). No connection in time
+   * is a ShardUnavailableError; no answer in time gets the connection closed and is a
+   * ShardUnresponsiveError.
+   *
+   * ```ts
+   * const row = await participant.onOwnConnection('reading the topology', 5_000, (conn) => knex('t').first().connection(conn))
+   * ```
+   */
+  onOwnConnection<T>(what: string, ms: number, work: (conn: DriverConnection) => PromiseLike<T>): Promise<T>
   /** Cancels the statement running on a connection, from another connection. */
   cancel(conn: DriverConnection): Promise<void>
 

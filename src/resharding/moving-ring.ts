@@ -13,16 +13,17 @@ const MAX_RINGS = 4
  * How to route at epochs in the middle of a job, for one process: a job's plan is
  * read once (it never changes), and the last few rings are kept, since every
  * batch makes the processes that touch its shards reload; the ring after a batch
- * is made from the one before it.
+ * is made from the one before it. `onLog` runs the plan's read on the log shard in
+ * force, with every statement bounded: transactions wait for this load.
  */
-export function movingRings(store: ReshardStore, logKnex: () => Knex): (topology: Topology) => Promise<MoveRouting> {
+export function movingRings(store: ReshardStore, onLog: <T>(read: (knex: Knex) => Promise<T>) => Promise<T>): (topology: Topology) => Promise<MoveRouting> {
   const plans = new Map<string, ReshardPlan>()
   const rings = new Map<string, ShardRing>()
   return async (topology) => {
     const move = topology.move!
     let plan = plans.get(move.jobId)
     if (plan === undefined) {
-      const job = await store.get(logKnex(), move.jobId)
+      const job = await onLog((knex) => store.get(knex, move.jobId))
       if (job === undefined) throw new ConfigError('log', `the topology at epoch ${topology.epoch} names resharding job ${move.jobId}, which the log shard does not hold`)
       plan = job.plan
       plans.clear()

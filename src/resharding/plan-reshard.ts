@@ -8,6 +8,7 @@ import { planBatches, type ReshardBatch, type SlotRowCounts } from './reshard-pl
 import type { ShardedTable } from './move-rows.js'
 import { shapeFindings, type TableShape } from './table-shape.js'
 import type { Knex } from 'knex'
+import { withBoundedKnex } from '../protocol/with-bounded-knex.js'
 
 /**
  * What a job would do, computed without writing anything (`shardtx reshard plan`).
@@ -101,12 +102,7 @@ export async function planReshard(
 /** Runs `read` on a bounded knex of its own for `shardId`, destroyed after. */
 async function onBounded<T>(reads: PlanReads, shardId: string, read: (participant: Participant, knex: Knex) => Promise<T>): Promise<T> {
   const participant = reads.participants.get(shardId)!
-  const knex = participant.boundedKnex(reads.statementMs)
-  try {
-    return await read(participant, knex)
-  } finally {
-    await knex.destroy().catch(() => {})
-  }
+  return withBoundedKnex(participant, reads.statementMs, (knex) => read(participant, knex))
 }
 
 /** The key columns of every row of `table` on one shard (undefined when the shard has no such table). */

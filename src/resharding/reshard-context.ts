@@ -10,6 +10,7 @@ import type { TransactionOptions } from '../transaction/transaction-options.js'
 import type { ReshardStore } from './reshard-store.js'
 import type { TableShape } from './table-shape.js'
 import { asUnavailable } from '../shard-unavailable.js'
+import { withBoundedKnex } from '../protocol/with-bounded-knex.js'
 
 /** What a resharding job needs of its cluster. */
 export interface ReshardContext {
@@ -47,10 +48,7 @@ export async function onShard<T>(ctx: ReshardContext, shardId: string, what: str
  * operator calls are bounded.
  */
 export async function onLog<T>(ctx: ReshardContext, read: (log: Knex) => Promise<T>): Promise<T> {
-  const knex = ctx.participants.get(ctx.state.logShardId)!.boundedKnex(ctx.config.timeouts.recoveryMs)
-  try {
-    return await onShard(ctx, ctx.state.logShardId, 'could not read or write the resharding job', () => read(knex))
-  } finally {
-    await knex.destroy().catch(() => {})
-  }
+  return withBoundedKnex(ctx.participants.get(ctx.state.logShardId)!, ctx.config.timeouts.recoveryMs, (knex) =>
+    onShard(ctx, ctx.state.logShardId, 'could not read or write the resharding job', () => read(knex)),
+  )
 }

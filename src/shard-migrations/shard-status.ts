@@ -2,6 +2,7 @@ import type { Knex } from 'knex'
 import type { Dialect } from '../config/shard-config.js'
 import type { Participant } from '../protocol/participant.js'
 import { describeShardError } from '../shard-error-text.js'
+import { withBoundedKnex } from '../protocol/with-bounded-knex.js'
 
 /**
  * One shard's health, as `cluster.status()` reports it. Nothing is changed on
@@ -45,14 +46,7 @@ type Probed = Pick<Participant, 'shardId' | 'dialect' | 'boundedKnex' | 'verify'
  */
 export function probeShards(participants: readonly Probed[], logShardId: string, logTable: string, statementMs: number): Promise<ShardStatus[]> {
   return Promise.all(
-    participants.map(async (p) => {
-      const knex = p.boundedKnex(statementMs)
-      try {
-        return await probeShard(p, knex, p.shardId === logShardId ? logTable : undefined)
-      } finally {
-        await knex.destroy()
-      }
-    }),
+    participants.map((p) => withBoundedKnex(p, statementMs, (knex) => probeShard(p, knex, p.shardId === logShardId ? logTable : undefined))),
   )
 }
 

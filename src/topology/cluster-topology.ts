@@ -30,7 +30,7 @@ export function createClusterTopology(
   const storeOf = (shardId: string): TopologyStore => {
     let store = stores.get(shardId)
     if (store === undefined) {
-      store = new TopologyStore(participants.get(shardId)!.knex, topologyTableOf(config.logTable))
+      store = new TopologyStore(participants.get(shardId)!, topologyTableOf(config.logTable), config.timeouts.recoveryMs)
       stores.set(shardId, store)
     }
     return store
@@ -43,7 +43,7 @@ export function createClusterTopology(
     mode: config.topology,
     storeOf,
     fences,
-    createFenceTable: (shardId) => createFenceTable(participants.get(shardId)!, config.logTable),
+    createFenceTable: (shardId) => createFenceTable(participants.get(shardId)!, config.logTable, config.timeouts.recoveryMs),
     movingRing,
     logger,
   })

@@ -1,28 +1,34 @@
-import type { Knex } from 'knex'
 import type { FenceRow } from './epoch-fence.js'
+import type { StoreShard } from './topology-store.js'
 
 /**
  * The plain reads and inserts of one shard's fence row, through knex (the same
  * on every dialect); `mapError` turns the dialect's "no such table" into a
- * ConfigError that says to migrate.
+ * ConfigError that says to migrate. Each statement runs on a connection of its
+ * own within `statementMs`: the load of the topology that transactions wait for
+ * writes these rows.
  */
 export class FenceRows {
-  readonly #knex: Knex
+  readonly #shard: StoreShard
   readonly #table: string
   readonly #shardId: string
+  readonly #statementMs: number
   readonly #mapError: (error: unknown) => unknown
 
-  constructor(knex: Knex, table: string, shardId: string, mapError: (error: unknown) => unknown) {
-    this.#knex = knex
+  constructor(shard: StoreShard, table: string, shardId: string, statementMs: number, mapError: (error: unknown) => unknown) {
+    this.#shard = shard
     this.#table = table
     this.#shardId = shardId
+    this.#statementMs = statementMs
     this.#mapError = mapError
   }
 
   async read(): Promise<FenceRow | undefined> {
     let row: { epoch: number; log_shard: string } | undefined
     try {
-      row = (await this.#knex(this.#table).where({ shard_id: this.#shardId }).first()) as typeof row
+      row = (await this.#shard.onOwnConnection(`reading the fence row of ${this.#shardId}`, this.#statementMs, (conn) =>
+        this.#shard.knex(this.#table).connection(conn).where({ shard_id: this.#shardId }).first(),
+      )) as typeof row
     } catch (error) {
       throw this.#mapError(error)
     }
@@ -32,7 +38,9 @@ export class FenceRows {
   /** Inserts the row unless the shard has one (racing first processes insert the same); the row that stands. */
   async bootstrap(epoch: number, logShardId: string): Promise<FenceRow> {
     try {
-      await this.#knex(this.#table).insert({ shard_id: this.#shardId, epoch, log_shard: logShardId }).onConflict('shard_id').ignore()
+      await this.#shard.onOwnConnection(`writing the fence row of ${this.#shardId}`, this.#statementMs, (conn) =>
+        this.#shard.knex(this.#table).connection(conn).insert({ shard_id: this.#shardId, epoch, log_shard: logShardId }).onConflict('shard_id').ignore(),
+      )
     } catch (error) {
       throw this.#mapError(error)
     }

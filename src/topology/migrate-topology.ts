@@ -7,6 +7,7 @@ import { describeShardError } from '../shard-error-text.js'
 import { asUnavailable } from '../shard-unavailable.js'
 import { createFenceTableMigration } from '../../migrations/20261201000000_create_shardtx_topology.js'
 import { fenceMigrationsTableOf, fenceTableOf } from './table-names.js'
+import { withBoundedKnex } from '../protocol/with-bounded-knex.js'
 
 /**
  * `cluster.migrate()`: the log shard gets the log, topology and fence tables;
@@ -57,18 +58,16 @@ export async function migrateLogShardTables(participant: Participant, logTable: 
 }
 
 async function migrateBounded(participant: Participant, statementMs: number, config: Knex.MigratorConfig): Promise<void> {
-  const knex = participant.boundedKnex(statementMs)
-  try {
-    await knex.migrate.latest(config)
-  } finally {
-    await knex.destroy()
-  }
+  await withBoundedKnex(participant, statementMs, (knex) => knex.migrate.latest(config))
 }
 
 /**
  * Creates one shard's fence table if it has none, whatever its migrations table
- * says (the table may have been dropped by hand after the migration ran).
+ * says (the table may have been dropped by hand after the migration ran). Every
+ * statement bounded by `statementMs`: the load of the topology may run this.
  */
-export async function createFenceTable(participant: Participant, logTable: string): Promise<void> {
-  await createFenceTableMigration(fenceTableOf(logTable)).up(participant.knex)
+export async function createFenceTable(participant: Participant, logTable: string, statementMs: number): Promise<void> {
+  await withBoundedKnex(participant, statementMs, async (knex) => {
+    await createFenceTableMigration(fenceTableOf(logTable)).up(knex)
+  })
 }

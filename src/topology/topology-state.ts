@@ -168,30 +168,33 @@ export class TopologyState {
     return this.adopt(stored, stored.move === undefined ? undefined : await this.#settings.movingRing(stored))
   }
 
-  /** Inserts the fence row at `epoch` where a shard has none; a shard that cannot be reached is left for later. */
+  /**
+   * Inserts the fence row at `epoch` where a shard has none; a shard that cannot be
+   * reached is left for later. The shards in parallel: each statement is bounded, and
+   * one unreachable shard should cost the load one bound, not one per shard after it.
+   */
   async #fenceAll(shardIds: string[], epoch: number): Promise<void> {
-    const { fences } = this.#settings
+    await Promise.all(shardIds.map((id) => this.#fenceOne(id, epoch)))
+  }
+
+  async #fenceOne(id: string, epoch: number): Promise<void> {
+    const fence = this.#settings.fences.get(id)!
     const logShardId = this.#logShardId
-    for (const id of shardIds) {
-      let row
-      try {
-        row = await fences
-          .get(id)!
-          .bootstrap(epoch, logShardId)
-          .catch(async (error: unknown) => {
-            if (!(error instanceof MissingFenceTableError)) throw error
-            await this.#settings.createFenceTable(id)
-            return fences.get(id)!.bootstrap(epoch, logShardId)
-          })
-      } catch (error) {
-        this.#unfenced.add(id)
-        this.#settings.logger.warn({ shardId: id, err: error }, 'could not give a shard its fence row yet; tried again before its next branch')
-        continue
-      }
-      this.#unfenced.delete(id)
-      if (row.logShardId !== logShardId) {
-        throw new ConfigError(`shards[${id}]`, `is fenced by the topology of log shard ${row.logShardId}, not ${logShardId}: it belongs to another cluster`)
-      }
+    let row
+    try {
+      row = await fence.bootstrap(epoch, logShardId).catch(async (error: unknown) => {
+        if (!(error instanceof MissingFenceTableError)) throw error
+        await this.#settings.createFenceTable(id)
+        return fence.bootstrap(epoch, logShardId)
+      })
+    } catch (error) {
+      this.#unfenced.add(id)
+      this.#settings.logger.warn({ shardId: id, err: error }, 'could not give a shard its fence row yet; tried again before its next branch')
+      return
+    }
+    this.#unfenced.delete(id)
+    if (row.logShardId !== logShardId) {
+      throw new ConfigError(`shards[${id}]`, `is fenced by the topology of log shard ${row.logShardId}, not ${logShardId}: it belongs to another cluster`)
     }
   }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type mysql from 'mysql2/promise'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { MysqlEpochFence } from '../../adapters/mysql/mysql-fence.js'
-import { type Cluster, createCluster, type ShardConfig } from '../../src/index.js'
+import type { ShardConfig } from '../../src/index.js'
 import type { Participant } from '../../src/protocol/participant.js'
 import { type LocalCluster, startLocalCluster } from '../../src/testing/index.js'
 import { participantFor } from '../helpers/participant-for.js'
@@ -111,18 +111,15 @@ describe('MariaDB lock waits beside transactions with only shared locks', () => 
   })
 
   describe('the fence report of who blocks an epoch change', () => {
-    let cluster: Cluster
     let fence: MysqlEpochFence
     const fenceTable = `fence_${randomBytes(3).toString('hex')}`
     const fenceRead = `SELECT epoch FROM ${fenceTable} WHERE shard_id = 'my-0' LOCK IN SHARE MODE`
 
     beforeAll(async () => {
-      cluster = createCluster({ shards: [shard], recovery: false })
       await root.query(`CREATE TABLE ${fenceTable} (shard_id varchar(64) primary key, epoch int not null, log_shard varchar(64) not null)`)
       await root.query(`INSERT INTO ${fenceTable} VALUES ('my-0', 1, 'my-0')`)
-      fence = new MysqlEpochFence(cluster.forShard('my-0'), fenceTable, 'my-0', async () => [])
+      fence = new MysqlEpochFence(participant, fenceTable, 5_000)
     })
-    afterAll(() => cluster?.close())
 
     it('names the one branch that holds the fence with only a shared lock', async () => {
       const b = await session('b')

@@ -16,6 +16,7 @@ import {
 import { newTransactionId } from '../../src/protocol/ids/transaction-id.js'
 import { type LocalCluster, startLocalCluster } from '../../src/testing/index.js'
 import { SMALL_BOUNDS } from './fault-matrix.js'
+import { rejectionOf } from '../support/server-errors.js'
 
 // Every promise shardtx returns settles while one shard's path drops every byte:
 // its pooled connections go silent and new ones are accepted but never answered.
@@ -52,14 +53,6 @@ function expectUnavailable(error: unknown, shardId: string): void {
   expect((current as ShardUnavailableError).shardId).toBe(shardId)
 }
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a rejection, but it resolved')
-}
 
 describe.each(['pg-0', 'my-0'])('with %s black-holed', (victim) => {
   const isLog = victim === 'pg-0'
@@ -94,13 +87,13 @@ describe.each(['pg-0', 'my-0'])('with %s black-holed', (victim) => {
   })
 
   it('inDoubt() rejects with ShardUnavailableError naming the shard', async () => {
-    expectUnavailable(await rejection(cluster.inDoubt()), victim)
+    expectUnavailable(await rejectionOf(cluster.inDoubt()), victim)
   })
 
   it('resolve() settles: the log shard unreachable rejects, a participant unreachable is reported in failed', async () => {
     const id = newTransactionId(Date.now() - 60_000, 1_000)
     if (isLog) {
-      expectUnavailable(await rejection(cluster.resolve(id, 'abort')), victim)
+      expectUnavailable(await rejectionOf(cluster.resolve(id, 'abort')), victim)
     } else {
       const report = await cluster.resolve(id, 'abort')
       expect(report.failed.map((f) => f.shardId)).toEqual([victim])
@@ -108,12 +101,12 @@ describe.each(['pg-0', 'my-0'])('with %s black-holed', (victim) => {
   })
 
   it('migrate() of the log table settles', async () => {
-    if (isLog) expectUnavailable(await rejection(cluster.migrate()), victim)
+    if (isLog) expectUnavailable(await rejectionOf(cluster.migrate()), victim)
     else await expect(cluster.migrate()).resolves.toBeUndefined()
   })
 
   it('migrateShards() fails the shard with ShardMigrationError', async () => {
-    const error = await rejection(cluster.migrateShards({ directory: migrations, statementTimeout: 800 }))
+    const error = await rejectionOf(cluster.migrateShards({ directory: migrations, statementTimeout: 800 }))
     expect(error).toBeInstanceOf(ShardMigrationError)
     const shards = (error as ShardMigrationError).shards
     expect(shards.find((s) => s.shardId === victim)!.state).toBe('failed')
@@ -121,11 +114,11 @@ describe.each(['pg-0', 'my-0'])('with %s black-holed', (victim) => {
   })
 
   it('a cluster.table() read across the shards rejects with ShardUnavailableError', async () => {
-    expectUnavailable(await rejection(Promise.resolve(cluster.table('bh_items').select())), victim)
+    expectUnavailable(await rejectionOf(Promise.resolve(cluster.table('bh_items').select())), victim)
   })
 
   it('a transaction touching the shard aborts or fails with a typed error, and one that does not commits', async () => {
-    const error = await rejection(cluster.transaction((tx) => tx.forShard(victim)('bh_items').insert({ id: 1 })))
+    const error = await rejectionOf(cluster.transaction((tx) => tx.forShard(victim)('bh_items').insert({ id: 1 })))
     if (error instanceof TransactionAbortedError) expect(error.retryable).toBe(false)
     else expectUnavailable(error, victim)
     if (!isLog) {
