@@ -2,12 +2,12 @@ import type { Knex } from 'knex'
 import type { Connection as Mysql2Connection } from 'mysql2'
 import { findCause, StaleTopologyError } from '../../src/errors.js'
 import { MissingFenceTableError } from '../../src/topology/missing-fence-table.js'
-import type { Participant, PreparedBranch } from '../../src/protocol/participant.js'
+import type { Participant } from '../../src/protocol/participant.js'
 import { FenceRows } from '../../src/topology/fence-rows.js'
 import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/topology/epoch-fence.js'
 import { errno } from './mysql-errors.js'
 import { innodbWaitRowsInWindow, innodbWaits } from './mysql-innodb-waits.js'
-import { acquireConnection, cancelQuery, releaseConnection } from '../shared/knex-internals.js'
+import { BoundedSession } from '../shared/own-connection.js'
 
 const ER_NO_SUCH_TABLE = 1146
 const ER_QUERY_INTERRUPTED = 1317
@@ -95,19 +95,19 @@ function run<T = unknown>(conn: Connection, sql: string, values: unknown[] = [])
  */
 export class MysqlEpochFence implements EpochFence {
   readonly shardId: string
-  readonly #knex: Knex
+  readonly #participant: Participant
   readonly #table: string
+  /** Bounds every statement sent outside a branch (the wait for the lock by the lock wait on top). */
+  readonly #statementMs: number
   readonly #rows: FenceRows
-  readonly #listPrepared: () => Promise<PreparedBranch[]>
 
-  /** `statementMs` bounds each plain read and write of the fence row. */
   constructor(participant: Participant, table: string, statementMs: number) {
     const shardId = participant.shardId
-    this.#knex = participant.knex
+    this.#participant = participant
     this.#table = table
+    this.#statementMs = statementMs
     this.shardId = shardId
     this.#rows = new FenceRows(participant, table, shardId, statementMs, (error) => fenceTableError(error, table, shardId))
-    this.#listPrepared = () => participant.listPrepared()
   }
 
   read(): Promise<FenceRow | undefined> {
@@ -121,32 +121,38 @@ export class MysqlEpochFence implements EpochFence {
   async lock(waitMs: number): Promise<HeldFence | FenceBlocked> {
     this.#lastBlockers = []
     const deadline = performance.now() + waitMs
-    const conn = (await acquireConnection(this.#knex)) as Connection
-    const done = async (sql: string): Promise<void> => {
+    const session = await BoundedSession.open<Connection>(this.#participant, this.#statementMs)
+    const conn = session.conn
+    const done = async (what: string, sql: string): Promise<void> => {
       try {
-        await run(conn, sql)
+        await session.run(what, (c) => run(c, sql))
       } finally {
-        releaseConnection(this.#knex, conn)
+        session.release()
       }
     }
+    const rollBack = (): Promise<void> => done('releasing the fence', 'ROLLBACK').catch(() => {})
     const blockedBy = async (blockers: string[]): Promise<FenceBlocked> => {
-      await done('ROLLBACK').catch(() => {})
+      await rollBack()
       return { blockers }
     }
     try {
-      await run(conn, 'SET SESSION innodb_lock_wait_timeout = 1; BEGIN')
-      const locked = this.#lockRow(conn)
+      await session.run('beginning the fence lock', (c) => run(c, 'SET SESSION innodb_lock_wait_timeout = 1; BEGIN'))
+      // Cancelled at waitMs (after noting who blocks it); bounded on top in case the cancel cannot reach the shard.
+      const locked = session.run('locking the fence', (c) => this.#lockRow(c), waitMs + this.#statementMs)
       const timer = setTimeout(() => void this.#cancelAfterLooking(conn), waitMs)
       const outcome = await locked.finally(() => clearTimeout(timer))
       if (outcome !== 'locked') return await blockedBy(this.#lastBlockers.length > 0 ? this.#lastBlockers : [`shard ${this.shardId}: a branch held the fence past ${waitMs} ms`])
     } catch (error) {
-      await done('ROLLBACK').catch(() => {})
+      await rollBack()
       throw fenceTableError(error, this.#table, this.shardId)
     }
     // No branch passes the fence now; those that passed it before and reached XA PREPARE
     // no longer hold it, but may still commit: wait until none of ours is left prepared.
     for (;;) {
-      const prepared = await this.#listPrepared()
+      const prepared = await this.#participant.listPrepared().catch(async (error: unknown) => {
+        await rollBack()
+        throw error
+      })
       if (prepared.length === 0) break
       if (performance.now() >= deadline) {
         return blockedBy(
@@ -159,11 +165,12 @@ export class MysqlEpochFence implements EpochFence {
     return {
       commit: (epoch, logShardId) =>
         done(
+          'raising the fence',
           `INSERT INTO ${quoted} (shard_id, epoch, log_shard) VALUES (${text(this.shardId)}, ${Math.trunc(epoch)}, ${text(logShardId)}) ` +
             // log_shard first: MySQL assigns left to right, so epoch must still be the old one there.
             'ON DUPLICATE KEY UPDATE log_shard = IF(epoch < VALUES(epoch), VALUES(log_shard), log_shard), epoch = GREATEST(epoch, VALUES(epoch)); COMMIT',
         ),
-      release: () => done('ROLLBACK'),
+      release: () => done('releasing the fence', 'ROLLBACK'),
     }
   }
 
@@ -180,7 +187,7 @@ export class MysqlEpochFence implements EpochFence {
       if (locked) return
       cancelling = this.#blockersOf(thread).then(async (found) => {
         blockers = found
-        if (!locked) await this.#knex.raw(`KILL QUERY ${thread}`).catch(() => {})
+        if (!locked) await this.#killQuery(thread)
       })
     }, waitMs)
     try {
@@ -197,7 +204,7 @@ export class MysqlEpochFence implements EpochFence {
     }
     await cancelling
     for (;;) {
-      const prepared = await this.#listPrepared()
+      const prepared = await this.#participant.listPrepared()
       if (prepared.length === 0) return undefined
       if (performance.now() >= deadline) {
         return {
@@ -222,7 +229,11 @@ export class MysqlEpochFence implements EpochFence {
    */
   async #blockersOf(thread: number): Promise<string[]> {
     try {
-      return innodbWaits(await innodbWaitRowsInWindow(this.#knex))
+      const knex = this.#participant.knex
+      const rows = await innodbWaitRowsInWindow((sql) =>
+        this.#participant.onOwnConnection('reading who holds the fence', this.#statementMs, (conn) => knex.raw(sql).connection(conn)),
+      )
+      return innodbWaits(rows)
         .filter((wait) => wait.waiter.thread === String(thread))
         .map(({ blocker, candidates }) =>
           blocker === undefined
@@ -249,7 +260,16 @@ export class MysqlEpochFence implements EpochFence {
 
   /** Notes who holds the fence (InnoDB shows it while we wait), then cancels the wait. */
   async #cancelAfterLooking(conn: Connection): Promise<void> {
-    this.#lastBlockers = await this.#blockersOf((conn as unknown as { threadId: number }).threadId)
-    await cancelQuery(this.#knex, conn).catch(() => {})
+    const thread = (conn as unknown as { threadId: number }).threadId
+    this.#lastBlockers = await this.#blockersOf(thread)
+    await this.#killQuery(thread)
+  }
+
+  /** Ends the statement running in session `thread` (from a connection of its own, bounded); a failure is left to the caller's own bound. */
+  async #killQuery(thread: number): Promise<void> {
+    const knex = this.#participant.knex
+    await this.#participant
+      .onOwnConnection('cancelling the fence lock', this.#statementMs, (conn) => knex.raw(`KILL QUERY ${Math.trunc(thread)}`).connection(conn))
+      .catch(() => {})
   }
 }

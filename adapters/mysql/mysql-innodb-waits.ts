@@ -1,4 +1,3 @@
-import type { Knex } from 'knex'
 import { readWindow } from './innodb-view-window.js'
 
 /** A session in `information_schema.INNODB_TRX`. */
@@ -55,18 +54,19 @@ export interface InnodbWaitRow {
 }
 
 /**
- * Rows of {@link INNODB_WAITS_SQL} on a pooled connection of `knex`, read in a
- * read window (innodb-view-window.ts, on this process's clock) so that the view is
- * fresh and this read does not keep it stale for the detectors. For reads outside
- * the detector: the epoch change's report of who blocks it, and tests.
+ * Rows of {@link INNODB_WAITS_SQL}, sent by `read` once a read window opens
+ * (innodb-view-window.ts, on this process's clock) so that the view is fresh and
+ * this read does not keep it stale for the detectors. For reads outside the
+ * detector: the epoch change's report of who blocks it (bounded, on a connection of
+ * its own), and tests.
  *
  * ```ts
- * const blockers = innodbWaits(await innodbWaitRowsInWindow(knex))
+ * const blockers = innodbWaits(await innodbWaitRowsInWindow((sql) => knex.raw(sql)))
  * ```
  */
-export async function innodbWaitRowsInWindow(knex: Knex): Promise<InnodbWaitRow[]> {
+export async function innodbWaitRowsInWindow(read: (sql: string) => PromiseLike<unknown>): Promise<InnodbWaitRow[]> {
   await readWindow()
-  const [rows] = (await knex.raw(INNODB_WAITS_SQL)) as [InnodbWaitRow[]]
+  const [rows] = (await read(INNODB_WAITS_SQL)) as [InnodbWaitRow[]]
   return rows
 }
 

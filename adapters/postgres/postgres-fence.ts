@@ -8,7 +8,7 @@ import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/to
 import { sqlState } from './postgres-errors.js'
 import { identifier, literal } from './postgres-sql.js'
 import type { ControlStatement } from './pipelined-begin.js'
-import { acquireConnection, releaseConnection } from '../shared/knex-internals.js'
+import { BoundedSession } from '../shared/own-connection.js'
 
 const STALE_MARKER = 'shardtx-stale-epoch:'
 const INVALID_TEXT_REPRESENTATION = '22P02'
@@ -81,18 +81,23 @@ function missingFence(shardId: string, table: string): MissingFenceTableError {
 
 type Connection = pg.Client
 
-/** A PostgreSQL shard's fence as an epoch change uses it. */
+/**
+ * A PostgreSQL shard's fence as an epoch change uses it. Every statement it sends
+ * outside a branch is bounded by `statementMs` (the wait for the lock by the lock
+ * wait on top): one that misses closes its connection, which also ends the hold.
+ */
 export class PostgresEpochFence implements EpochFence {
   readonly shardId: string
-  readonly #knex: Knex
+  readonly #participant: Participant
   readonly #table: string
+  readonly #statementMs: number
   readonly #rows: FenceRows
 
-  /** `statementMs` bounds each plain read and write of the fence row. */
   constructor(participant: Participant, table: string, statementMs: number) {
     const shardId = participant.shardId
-    this.#knex = participant.knex
+    this.#participant = participant
     this.#table = table
+    this.#statementMs = statementMs
     this.shardId = shardId
     this.#rows = new FenceRows(participant, table, shardId, statementMs, (error) => (sqlState(error) === UNDEFINED_TABLE ? missingFence(shardId, table) : error))
   }
@@ -106,33 +111,36 @@ export class PostgresEpochFence implements EpochFence {
   }
 
   async lock(waitMs: number): Promise<HeldFence | FenceBlocked> {
-    const conn = (await acquireConnection(this.#knex)) as Connection
+    const session = await BoundedSession.open<Connection>(this.#participant, this.#statementMs)
+    const send = (what: string, sql: string, ms?: number): Promise<unknown> => session.run(what, (conn) => conn.query(sql), ms)
     const quoted = identifier(this.#table)
     try {
       // EXCLUSIVE conflicts with ROW SHARE only (and stronger): reads outside branches go on.
       // lock_timeout bounds the wait, during which new branches queue behind it.
-      await conn.query(`BEGIN; SET LOCAL lock_timeout = ${Math.max(1, Math.round(waitMs))}; LOCK TABLE ${quoted} IN EXCLUSIVE MODE`)
+      const wait = Math.max(1, Math.round(waitMs))
+      await send('locking the fence', `BEGIN; SET LOCAL lock_timeout = ${wait}; LOCK TABLE ${quoted} IN EXCLUSIVE MODE`, wait + this.#statementMs)
     } catch (error) {
-      await conn.query('ROLLBACK').catch(() => {})
-      releaseConnection(this.#knex, conn)
+      await send('rolling back the fence lock', 'ROLLBACK').catch(() => {})
+      session.release()
       if (sqlState(error) === LOCK_NOT_AVAILABLE) return { blockers: await this.#blockers() }
       if (sqlState(error) === UNDEFINED_TABLE) throw missingFence(this.shardId, this.#table)
       throw error
     }
-    const release = async (sql: string): Promise<void> => {
+    const finish = async (what: string, sql: string): Promise<void> => {
       try {
-        await conn.query(sql)
+        await send(what, sql)
       } finally {
-        releaseConnection(this.#knex, conn)
+        session.release()
       }
     }
     return {
       commit: (epoch, logShardId) =>
-        release(
+        finish(
+          'raising the fence',
           `INSERT INTO ${quoted} (shard_id, epoch, log_shard) VALUES (${literal(this.shardId)}, ${Math.trunc(epoch)}, ${literal(logShardId)}) ` +
             `ON CONFLICT (shard_id) DO UPDATE SET epoch = EXCLUDED.epoch, log_shard = EXCLUDED.log_shard WHERE ${quoted}.epoch < EXCLUDED.epoch; COMMIT`,
         ),
-      release: () => release('ROLLBACK'),
+      release: () => finish('releasing the fence', 'ROLLBACK'),
     }
   }
 
@@ -158,13 +166,14 @@ export class PostgresEpochFence implements EpochFence {
 
   /** Who holds the fence: sessions by pid and statement, prepared transactions by gid (in-doubt ones need recovery). */
   async #blockers(): Promise<string[]> {
-    const result = await this.#knex.raw<{ rows: { pid: number | null; gid: string | null; state: string | null; query: string | null }[] }>(
-      `SELECT l.pid, p.gid, a.state, a.query FROM pg_locks l
+    const knex = this.#participant.knex
+    const sql = `SELECT l.pid, p.gid, a.state, a.query FROM pg_locks l
        LEFT JOIN pg_locks x ON l.pid IS NULL AND x.locktype = 'transactionid' AND x.virtualtransaction = l.virtualtransaction
        LEFT JOIN pg_prepared_xacts p ON p.transaction = x.transactionid
        LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-       WHERE l.locktype = 'relation' AND l.relation = ?::regclass AND l.granted AND l.mode = 'RowShareLock'`,
-      [identifier(this.#table)],
+       WHERE l.locktype = 'relation' AND l.relation = ?::regclass AND l.granted AND l.mode = 'RowShareLock'`
+    const result = await this.#participant.onOwnConnection('reading who holds the fence', this.#statementMs, (conn) =>
+      knex.raw<{ rows: { pid: number | null; gid: string | null; state: string | null; query: string | null }[] }>(sql, [identifier(this.#table)]).connection(conn),
     )
     return result.rows.map((r) =>
       r.gid !== null

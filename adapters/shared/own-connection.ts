@@ -4,7 +4,7 @@ import { describeShardError } from '../../src/shard-error-text.js'
 import { NotSentError } from './never-sent.js'
 import type { DriverConnection } from '../../src/protocol/participant.js'
 import { msUntil, withDeadline } from '../../src/protocol/deadline.js'
-import { acquireConnection, releaseConnection } from './knex-internals.js'
+import { acquireConnection, isDiscarded, releaseConnection } from './knex-internals.js'
 
 /** The part of a participant that {@link runOnOwnConnection} uses. */
 export interface ConnectionOwner {
@@ -48,15 +48,70 @@ export async function runOnOwnConnection<T>(
     // Nothing was sent: the coordinator may treat it as a refusal, never as a lost answer.
     throw new ShardUnavailableError(owner.shardId, `could not get a connection: ${describeShardError(error)}`, error)
   }
-  let missed = false
   try {
-    return await withDeadline(Promise.resolve(work(conn)), msUntil(deadline), () => {
-      missed = true
-      owner.discard(conn, 'unresponsive')
-      return new ShardUnresponsiveError(owner.shardId, what, ms)
-    })
+    return await withinBound(owner, conn, what, msUntil(deadline), work(conn), ms)
   } finally {
-    if (!missed) releaseConnection(owner.knex, conn)
+    if (!isDiscarded(conn)) releaseConnection(owner.knex, conn)
+  }
+}
+
+/**
+ * Settles as `work`, running on `conn`, does, unless `ms` pass first: then the
+ * connection is closed as unresponsive and the call fails with a
+ * ShardUnresponsiveError that names `what` and the bound (`boundMs`, when the bound
+ * the caller was given is not the time left of it).
+ */
+export function withinBound<T>(owner: ConnectionOwner, conn: DriverConnection, what: string, ms: number, work: PromiseLike<T>, boundMs = ms): Promise<T> {
+  return withDeadline(Promise.resolve(work), ms, () => {
+    owner.discard(conn, 'unresponsive')
+    return new ShardUnresponsiveError(owner.shardId, what, boundMs)
+  })
+}
+
+/**
+ * A pooled connection that one operation holds across several statements, such as
+ * an epoch change's hold on a shard's fence (BEGIN and LOCK, then the raise and
+ * COMMIT): each statement is bounded, one that misses gets the connection closed,
+ * and once closed the session refuses further statements at once.
+ *
+ * ```ts
+ * const session = await BoundedSession.open(participant, 5_000)
+ * try { await session.run('locking the fence', (conn) => conn.query(sql), lockWaitMs + 5_000) } finally { session.release() }
+ * ```
+ */
+export class BoundedSession<C extends DriverConnection> {
+  readonly #owner: ConnectionOwner
+  readonly conn: C
+  readonly #statementMs: number
+  #released = false
+
+  constructor(owner: ConnectionOwner, conn: C, statementMs: number) {
+    this.#owner = owner
+    this.conn = conn
+    this.#statementMs = statementMs
+  }
+
+  /** Takes a pooled connection (the pool's own wait bounds it); failing to get one is a ShardUnavailableError. */
+  static async open<C extends DriverConnection>(owner: ConnectionOwner, statementMs: number): Promise<BoundedSession<C>> {
+    try {
+      return new BoundedSession(owner, (await acquireConnection(owner.knex)) as C, statementMs)
+    } catch (error) {
+      throw new ShardUnavailableError(owner.shardId, `could not get a connection: ${describeShardError(error)}`, error)
+    }
+  }
+
+  run<T>(what: string, work: (conn: C) => PromiseLike<T>, ms = this.#statementMs): Promise<T> {
+    if (this.#released || isDiscarded(this.conn)) {
+      return Promise.reject(new ShardUnavailableError(this.#owner.shardId, `${what}: its connection was closed after an earlier statement got no answer`))
+    }
+    return withinBound(this.#owner, this.conn, what, ms, work(this.conn))
+  }
+
+  /** Back to the pool, unless a missed bound closed it; a second call does nothing. */
+  release(): void {
+    if (this.#released) return
+    this.#released = true
+    if (!isDiscarded(this.conn)) releaseConnection(this.#owner.knex, this.conn)
   }
 }
 

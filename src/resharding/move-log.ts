@@ -7,6 +7,7 @@ import { topologyRowOf, type TopologyStore } from '../topology/topology-store.js
 import { routedShards, type Topology } from '../topology/topology.js'
 import { FenceNotHeld, runFencedStep } from './fenced-step.js'
 import { onShard, type ReshardContext } from './reshard-context.js'
+import { withBoundedKnex } from '../protocol/with-bounded-knex.js'
 
 /**
  * Options of `cluster.moveLog()`.
@@ -123,13 +124,15 @@ export async function moveLog(ctx: MoveLogContext, toShardId: string, input?: un
   if (from.move !== undefined) {
     throw new ConfigError('moveLog', `resharding job ${from.move.jobId} is in progress: finish it, or cancel and reverse it, before moving the log`)
   }
+  // Every statement outside the fenced step bounded, as in the other operator calls.
+  const statementMs = ctx.config.timeouts.recoveryMs
   const onLog = <T>(read: (knex: Knex) => Promise<T>): Promise<T> =>
-    onShard(ctx, logId, 'could not read the log shard', () => read(ctx.participants.get(logId)!.knex))
+    withBoundedKnex(ctx.participants.get(logId)!, statementMs, (knex) => onShard(ctx, logId, 'could not read the log shard', () => read(knex)))
   const latest = await onLog((knex) => ctx.store.latest(knex))
   if (latest !== undefined && (latest.state === 'running' || latest.state === 'reversing')) {
     throw new ConfigError('moveLog', `resharding job ${latest.id} is ${latest.state}: finish it, or cancel and reverse it, before moving the log`)
   }
-  const pending = await onLog(() => ctx.storeOf(logId).pending(from.epoch))
+  const pending = await onShard(ctx, logId, 'could not read the log shard', () => ctx.storeOf(logId).pending(from.epoch))
   if (pending !== undefined) {
     throw new ConfigError('moveLog', `a topology change to epoch ${pending.epoch} was claimed and not published: run setTopology() to finish it first`)
   }
@@ -138,9 +141,8 @@ export async function moveLog(ctx: MoveLogContext, toShardId: string, input?: un
   await options.onStep?.({ step: 'tables', epoch: from.epoch + 1, to: toShardId })
   await onShard(ctx, toShardId, 'could not create the log tables', () => ctx.createLogTables(toShardId))
   // Refused before the step when it cannot succeed; checked again inside it.
-  const target = ctx.participants.get(toShardId)!.knex
-  await onShard(ctx, toShardId, 'could not read its topology table', () =>
-    historyToCopy(target, ctx.participants.get(logId)!.knex, ctx.topologyTable, from, toShardId),
+  await withBoundedKnex(ctx.participants.get(toShardId)!, statementMs, (target) =>
+    onLog((log) => onShard(ctx, toShardId, 'could not read its topology table', () => historyToCopy(target, log, ctx.topologyTable, from, toShardId))),
   )
 
   const to: Topology = { epoch: from.epoch + 1, shards: from.shards, logShardId: toShardId }

@@ -1,6 +1,7 @@
 import type { Participant } from '../protocol/participant.js'
 import type { ShardKey, ShardRing } from '../sharding/index.js'
 import type { ResolvedTables } from '../sharded-tables/table-declaration.js'
+import { withBoundedKnex } from '../protocol/with-bounded-knex.js'
 
 /**
  * Rows of one declared sharded table that sit on a shard the new ring no longer
@@ -29,13 +30,15 @@ export async function findMisplacedRows(
   tables: ResolvedTables,
   losing: readonly Participant[],
   next: ShardRing,
+  statementMs: number,
 ): Promise<StrandedRows[]> {
   const found: StrandedRows[] = []
   for (const table of tables.values()) {
     if (table.kind !== 'sharded') continue
     for (const participant of losing) {
-      if (!(await participant.knex.schema.hasTable(table.name))) continue
-      const rows = (await participant.knex(table.name).select([...table.keyColumns])) as Record<string, unknown>[]
+      const rows = await withBoundedKnex(participant, statementMs, async (knex) =>
+        (await knex.schema.hasTable(table.name)) ? ((await knex(table.name).select([...table.keyColumns])) as Record<string, unknown>[]) : [],
+      )
       let count = 0
       let example = ''
       for (const row of rows) {

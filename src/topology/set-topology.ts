@@ -134,7 +134,7 @@ export async function setTopology(
     if (!('blockers' in held)) {
       if (losing.length > 0 && options.allowEmptyMove === true) {
         // Every fence is held: no branch can write a row into a moving slot between this look and the change.
-        const misplaced = await findMisplacedRows(ctx.config.tables, losing, ringFor(to.shards)).catch(async (error: unknown) => {
+        const misplaced = await findMisplacedRows(ctx.config.tables, losing, ringFor(to.shards), ctx.config.timeouts.recoveryMs).catch(async (error: unknown) => {
           await releaseAll(held)
           throw error
         })
@@ -210,7 +210,7 @@ async function checkMoves(ctx: TopologyChangeContext, losing: Participant[], to:
         'or pass allowEmptyMove (`--allow-empty-move`) once those tables hold no rows in the moving slots',
     )
   }
-  const misplaced = await findMisplacedRows(ctx.config.tables, losing, ringFor(to.shards))
+  const misplaced = await findMisplacedRows(ctx.config.tables, losing, ringFor(to.shards), ctx.config.timeouts.recoveryMs)
   if (misplaced.length > 0) throw refusedMove(misplaced)
 }
 

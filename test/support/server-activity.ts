@@ -93,7 +93,7 @@ export async function lockWaiters(knex: Knex, dialect: Dialect, marker: string):
     )) as { rows: { n: number }[] }
     return rows[0]!.n
   }
-  const rows = await innodbWaitRowsInWindow(knex)
+  const rows = await innodbWaitRowsInWindow((sql) => knex.raw(sql))
   return new Set(rows.filter((r) => r.waiter_query?.includes(marker)).map((r) => String(r.waiter))).size
 }
 

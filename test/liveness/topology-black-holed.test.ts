@@ -6,7 +6,8 @@ import { rejectionOf } from '../support/server-errors.js'
 
 // A transaction waits for its process to load the stored topology: at first use, and
 // after a shard said the process routes by an old epoch. That load reads the log shard
-// and, at epoch 1, writes every shard's fence row. Each case starts a fresh cluster (a
+// and, at epoch 1, writes every shard's fence row. An epoch change holds each shard's
+// fence on a connection of its own, then raises it. Each case starts a fresh cluster (a
 // process that has not loaded yet) with live pooled connections, then black-holes a
 // path: those connections stay open and silent. The test's own timeout is what would
 // catch a hang; each call's typed outcome is what is asserted.
@@ -93,3 +94,50 @@ describe('the load of the stored topology', () => {
     }
   })
 })
+
+describe('an epoch change', () => {
+  const target = [{ id: 'pg-0' }, { id: 'my-0', weight: 2 }]
+
+  /** Black-holes `victim` when the change reaches `step` on it: its pooled connection, used a moment ago, goes silent. */
+  const blackHoleAt = (step: 'hold' | 'raise', victim: string) => async (event: { step: string; shardId?: string }) => {
+    if (event.step === step && event.shardId === victim) await local.partition(victim, { mode: 'blackhole' })
+  }
+
+  it('whose hold on a fence meets a black hole fails with a ShardUnavailableError naming the shard, and raises nothing', async () => {
+    const cluster = await freshCluster()
+    try {
+      const error = await rejectionOf(cluster.setTopology(target, { onStep: blackHoleAt('hold', 'pg-0') }))
+      expect(error, String(error)).toBeInstanceOf(ShardUnavailableError)
+      expect((error as ShardUnavailableError).shardId).toBe('pg-0')
+      await local.partition('pg-0', { mode: 'reset' })
+      await local.heal('pg-0')
+      const report = await cluster.topology()
+      expect(report.epoch).toBe(1)
+      expect(report.fences.map((f) => f.epoch)).toEqual([1, 1])
+    } finally {
+      await local.heal('pg-0')
+      await cluster.close()
+    }
+  })
+
+  it('whose raise meets a black hole fails as incomplete, and running it again once healed finishes it', async () => {
+    const cluster = await freshCluster()
+    try {
+      // my-0 is raised first (id order), then pg-0 goes silent.
+      const error = await rejectionOf(cluster.setTopology(target, { onStep: blackHoleAt('raise', 'pg-0') }))
+      expect((error as { code?: string }).code, String(error)).toBe('TOPOLOGY_CHANGE_INCOMPLETE')
+      await local.partition('pg-0', { mode: 'reset' })
+      await local.heal('pg-0')
+      const change = await cluster.setTopology(target)
+      expect(change.to.epoch).toBe(2)
+      const report = await cluster.topology()
+      expect(report.epoch).toBe(2)
+      expect(report.fences.map((f) => f.epoch)).toEqual([2, 2])
+      await cluster.transaction(insertOn('my-0'))
+    } finally {
+      await local.heal('pg-0')
+      await cluster.close()
+    }
+  })
+})
+
