@@ -310,7 +310,8 @@ function resolveRecovery(input: unknown): Required<RecoveryOptions> {
     enabled: booleanOption('recovery.enabled', recovery.enabled) ?? true,
     intervalMs: positiveMs('recovery.intervalMs', recovery.intervalMs) ?? defaults.intervalMs,
     graceMs: nonNegativeMs('recovery.graceMs', recovery.graceMs) ?? defaults.graceMs,
-    abortRetentionMs: positiveMs('recovery.abortRetentionMs', recovery.abortRetentionMs) ?? defaults.abortRetentionMs,
+    // An age records are kept for, never a timer: no timer's limit.
+    abortRetentionMs: positiveMs('recovery.abortRetentionMs', recovery.abortRetentionMs, Number.MAX_SAFE_INTEGER) ?? defaults.abortRetentionMs,
     dutyCycle: dutyCycleOption(recovery.dutyCycle) ?? defaults.dutyCycle,
   }
 }
@@ -321,7 +322,7 @@ function deadlockTimeoutOption(value: unknown): number | false {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw new ConfigError('deadlockTimeout', 'must be a finite number of milliseconds above 0, or false to turn distributed deadlock detection off')
   }
-  return value
+  return positiveMs('deadlockTimeout', value)!
 }
 
 function dutyCycleOption(value: unknown): number | undefined {

@@ -21,11 +21,20 @@ export function booleanOption(field: string, value: unknown): boolean | undefine
   return value as boolean | undefined
 }
 
-export function positiveMs(field: string, value: unknown): number | undefined {
+/**
+ * The longest wait a Node.js timer can hold (2^31 - 1 ms, about 24.8 days). Node
+ * runs a longer `setTimeout` after 1 ms instead, with only a warning: a bound or an
+ * interval above it would fire at once, every time.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1
+
+/** A duration in ms above 0; at most {@link MAX_TIMER_MS} unless `max` says otherwise (an age, not a timer). */
+export function positiveMs(field: string, value: unknown, max = MAX_TIMER_MS): number | undefined {
   if (value === undefined) return undefined
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
     throw new ConfigError(field, 'must be a finite number of milliseconds above 0')
   }
+  if (value > max) throw tooLong(field, max)
   return value
 }
 
@@ -34,7 +43,12 @@ export function nonNegativeMs(field: string, value: unknown): number | undefined
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
     throw new ConfigError(field, 'must be a finite number of milliseconds, 0 or more')
   }
+  if (value > MAX_TIMER_MS) throw tooLong(field, MAX_TIMER_MS)
   return value
+}
+
+function tooLong(field: string, max: number): ConfigError {
+  return new ConfigError(field, `must be at most ${max} ms${max === MAX_TIMER_MS ? " (about 24.8 days, the longest a Node.js timer waits)" : ''}`)
 }
 
 /** `value` when it is a plain object; `like` shows one in the message (`{ attempts: 3 }`). */

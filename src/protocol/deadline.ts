@@ -1,3 +1,5 @@
+import { MAX_TIMER_MS } from '../config/validate.js'
+
 /**
  * Settles as `work` does, unless `ms` pass first: then `onMiss` runs and its error
  * is thrown. `onMiss` closes whatever the work runs on (its connection), so the
@@ -9,7 +11,8 @@ export function withDeadline<T>(work: Promise<T>, ms: number, onMiss: () => Erro
   return new Promise<T>((resolve, reject) => {
     if (ms <= 0) return missed(work, onMiss, reject)
     // An inline arrow, not a named one: where names are kept (tsx), naming costs a call per statement.
-    const timer = setTimeout(() => missed(work, onMiss, reject), ms)
+    // Capped: a sum of bounds past a timer's limit would otherwise fire after 1 ms.
+    const timer = setTimeout(() => missed(work, onMiss, reject), ms < MAX_TIMER_MS ? ms : MAX_TIMER_MS)
     work.then(
       (value) => {
         clearTimeout(timer)

@@ -1,4 +1,4 @@
-import { plainObject, rejectUnknownKeys, requiredIntegerAtLeast } from '../config/validate.js'
+import { MAX_TIMER_MS, plainObject, rejectUnknownKeys, requiredIntegerAtLeast } from '../config/validate.js'
 import { ConfigError, isRetryable } from '../errors.js'
 
 /**
@@ -24,9 +24,9 @@ export function resolveRetry(field: string, value: unknown): RetryOptions | unde
   rejectUnknownKeys(field, options, ['attempts', 'backoff'])
   const attempts = requiredIntegerAtLeast(`${field}.attempts`, options.attempts, 1)
   const backoff = options.backoff as RetryOptions['backoff']
-  const fixed = typeof backoff === 'number' && Number.isFinite(backoff) && backoff >= 0
+  const fixed = typeof backoff === 'number' && Number.isFinite(backoff) && backoff >= 0 && backoff <= MAX_TIMER_MS
   if (backoff !== undefined && !fixed && typeof backoff !== 'function') {
-    throw new ConfigError(`${field}.backoff`, 'must be a number of ms ≥ 0 or a function (attempt, error) => ms')
+    throw new ConfigError(`${field}.backoff`, `must be a number of ms from 0 to ${MAX_TIMER_MS} or a function (attempt, error) => ms`)
   }
   return { attempts, ...(backoff === undefined ? {} : { backoff }) }
 }
@@ -52,6 +52,7 @@ export async function withRetry<T>(retry: RetryOptions | undefined, attempt: (n:
 function delayMs(retry: RetryOptions, n: number, error: unknown): number {
   const { backoff } = retry
   if (typeof backoff === 'number') return backoff
-  if (typeof backoff === 'function') return Math.max(0, Number(backoff(n, error)) || 0)
+  // Clamped to what a timer can wait: past it Node.js would fire after 1 ms.
+  if (typeof backoff === 'function') return Math.min(MAX_TIMER_MS, Math.max(0, Number(backoff(n, error)) || 0))
   return Math.random() * Math.min(1000, 10 * 2 ** (n - 1))
 }

@@ -170,6 +170,7 @@ describe('wrong transaction options', () => {
     ['retry as a number', { retry: 3 }, 'transaction options.retry'],
     ['retry with 0 attempts', { retry: { attempts: 0 } }, 'transaction options.retry.attempts'],
     ['retry with a negative backoff', { retry: { attempts: 2, backoff: -5 } }, 'transaction options.retry.backoff'],
+    ['retry with a backoff past what a timer can wait', { retry: { attempts: 2, backoff: 3e9 } }, 'transaction options.retry.backoff'],
     ['independent as a string', { independent: 'yes' }, 'transaction options.independent'],
   ])('rejects %s with ConfigError before running the callback', async (_, options, field) => {
     const c = cluster()

@@ -84,8 +84,24 @@ describe('cluster options', () => {
     [{ shards: [pg], recovery: { interval: 5 } }, 'recovery.interval'],
     [{ shards: [pg], onStep: 'x' }, 'onStep'],
     [{ shards: [pg], propagation: 'yes' }, 'propagation'],
+    // Past what a Node.js timer can wait (2^31 - 1 ms): such a bound would fire after 1 ms, every time.
+    [{ shards: [pg], timeouts: { recovery: 2 ** 31 } }, 'timeouts.recovery'],
+    [{ shards: [pg], timeouts: { decision: 3e9 } }, 'timeouts.decision'],
+    [{ shards: [pg], maxWait: 3e9 }, 'maxWait'],
+    [{ shards: [pg], connectTimeout: 3e9 }, 'connectTimeout'],
+    [{ shards: [pg], lockTimeout: 3e9 }, 'lockTimeout'],
+    [{ shards: [pg], deadlockTimeout: 3e9 }, 'deadlockTimeout'],
+    [{ shards: [pg], recovery: { intervalMs: 3e9 } }, 'recovery.intervalMs'],
+    [{ shards: [pg], recovery: { graceMs: 3e9 } }, 'recovery.graceMs'],
   ])('refuses %j naming %s', (options, field) => {
     expect(problem(options).field).toBe(field)
+  })
+
+  it("takes the longest timer Node.js can hold, and an abort retention longer than that (an age, not a timer)", () => {
+    const config = resolveClusterOptions({ shards: [pg], timeouts: { recovery: 2 ** 31 - 1 }, recovery: { abortRetentionMs: 90 * 86_400_000 } })
+    expect(config.timeouts.recoveryMs).toBe(2 ** 31 - 1)
+    expect(config.recovery.abortRetentionMs).toBe(90 * 86_400_000)
+    expect(problem({ shards: [pg], timeouts: { recovery: 2 ** 31 } }).message).toMatch(/at most 2147483647 ms/)
   })
 
   it.each([
