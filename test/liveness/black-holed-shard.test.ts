@@ -139,6 +139,7 @@ describe.each(['pg-0', 'my-0'])('with %s black-holed', (victim) => {
       ['migrate'],
       ['migrate', '--shards', '--directory', migrations],
       ['route', 'user:1'],
+      ['topology', 'show'],
     ]
     for (const command of commands) {
       const stdout = new PassThrough()
