@@ -2,7 +2,8 @@ import type { Knex } from 'knex'
 import type { Connection as Mysql2Connection } from 'mysql2'
 import { findCause, StaleTopologyError } from '../../src/errors.js'
 import { MissingFenceTableError } from '../../src/topology/missing-fence-table.js'
-import type { Participant } from '../../src/protocol/participant.js'
+import type { Participant, PreparedBranch } from '../../src/protocol/participant.js'
+import { asUnavailable } from '../../src/shard-unavailable.js'
 import { FenceRows } from '../../src/topology/fence-rows.js'
 import type { EpochFence, FenceBlocked, FenceRow, HeldFence } from '../../src/topology/epoch-fence.js'
 import { errno } from './mysql-errors.js'
@@ -149,7 +150,7 @@ export class MysqlEpochFence implements EpochFence {
     // No branch passes the fence now; those that passed it before and reached XA PREPARE
     // no longer hold it, but may still commit: wait until none of ours is left prepared.
     for (;;) {
-      const prepared = await this.#participant.listPrepared().catch(async (error: unknown) => {
+      const prepared = await this.#listPrepared().catch(async (error: unknown) => {
         await rollBack()
         throw error
       })
@@ -204,7 +205,7 @@ export class MysqlEpochFence implements EpochFence {
     }
     await cancelling
     for (;;) {
-      const prepared = await this.#participant.listPrepared()
+      const prepared = await this.#listPrepared()
       if (prepared.length === 0) return undefined
       if (performance.now() >= deadline) {
         return {
@@ -246,6 +247,13 @@ export class MysqlEpochFence implements EpochFence {
   }
 
   #lastBlockers: string[] = []
+
+  /** Our prepared branches on the shard; a lost connection is the typed, retryable error a branch would give. */
+  #listPrepared(): Promise<PreparedBranch[]> {
+    return this.#participant.listPrepared().catch((error: unknown) => {
+      throw asUnavailable(this.#participant, 'could not list prepared branches', error)
+    })
+  }
 
   async #lockRow(conn: Connection): Promise<'locked' | 'cancelled'> {
     try {

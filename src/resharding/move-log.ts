@@ -191,7 +191,7 @@ export async function moveLog(ctx: MoveLogContext, toShardId: string, input?: un
 async function refusePrepared(ctx: MoveLogContext, shardIds: string[]): Promise<void> {
   const blockers: string[] = []
   for (const id of shardIds) {
-    const prepared = await ctx.participants.get(id)!.listPrepared()
+    const prepared = await onShard(ctx, id, 'could not list prepared branches', () => ctx.participants.get(id)!.listPrepared())
     for (const b of prepared) blockers.push(`shard ${id}: prepared branch of transaction ${b.txId} (in doubt until its coordinator or recovery finishes it)`)
   }
   if (blockers.length > 0) throw new FenceNotHeld(blockers)

@@ -1,5 +1,6 @@
 import type { FenceRow } from './epoch-fence.js'
 import type { StoreShard } from './topology-store.js'
+import { asUnavailable } from '../shard-unavailable.js'
 
 /**
  * The plain reads and inserts of one shard's fence row, through knex (the same
@@ -30,7 +31,7 @@ export class FenceRows {
         this.#shard.knex(this.#table).connection(conn).where({ shard_id: this.#shardId }).first(),
       )) as typeof row
     } catch (error) {
-      throw this.#mapError(error)
+      throw asUnavailable(this.#shard, `the fence row of ${this.#shardId}`, this.#mapError(error))
     }
     return row === undefined ? undefined : { epoch: Number(row.epoch), logShardId: row.log_shard }
   }
@@ -42,7 +43,7 @@ export class FenceRows {
         this.#shard.knex(this.#table).connection(conn).insert({ shard_id: this.#shardId, epoch, log_shard: logShardId }).onConflict('shard_id').ignore(),
       )
     } catch (error) {
-      throw this.#mapError(error)
+      throw asUnavailable(this.#shard, `the fence row of ${this.#shardId}`, this.#mapError(error))
     }
     return (await this.read())!
   }

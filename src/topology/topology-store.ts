@@ -3,6 +3,7 @@ import { ConfigError, ShardUnavailableError } from '../errors.js'
 import type { Participant } from '../protocol/participant.js'
 import { decodeMove, decodeShards, encodeMove, encodeShards, type Topology, type TopologyShard } from './topology.js'
 import { withBoundedKnex } from '../protocol/with-bounded-knex.js'
+import { asUnavailable } from '../shard-unavailable.js'
 
 interface TopologyRow {
   epoch: number | string
@@ -27,7 +28,7 @@ export interface PendingTopology extends Topology {
 }
 
 /** What the store needs of the shard that holds it. */
-export type StoreShard = Pick<Participant, 'knex' | 'onOwnConnection' | 'isConnectionError' | 'boundedKnex'>
+export type StoreShard = Pick<Participant, 'shardId' | 'knex' | 'onOwnConnection' | 'isConnectionError' | 'boundedKnex'>
 
 /**
  * The topology table on the log shard, through the log shard's own knex (autocommit):
@@ -103,8 +104,11 @@ export class TopologyStore {
     try {
       return await shard.onOwnConnection(what, this.#statementMs, (conn) => query(shard.knex(this.#table).connection(conn)))
     } catch (error) {
+      // A lost connection is the typed, retryable error a branch would give.
+      const typed = asUnavailable(shard, what, error)
+      if (typed instanceof ShardUnavailableError) throw typed
       // Looked at only when the shard answered with an error: a cluster whose log shard was never migrated to topologies.
-      if (!(error instanceof ShardUnavailableError) && !shard.isConnectionError(error) && !(await this.#tableExists())) {
+      if (!(await this.#tableExists())) {
         throw new ConfigError('log', `the topology table ${this.#table} does not exist on the log shard: run cluster.migrate() (or \`shardtx migrate\`)`)
       }
       throw error
