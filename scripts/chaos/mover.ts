@@ -60,12 +60,13 @@ export async function nextMove(
   return { kind: 'reshard', to: [...small] }
 }
 
-/** The same label workers use: a typed error's name, or a driver error's name and code. */
+/** A short label for the figures (workers' and the mover's): a typed error's name, or an untyped one's name, code and message. */
 export function describeFailure(error: unknown): string {
   if (error instanceof ShardTxError) return error.name
   if (!(error instanceof Error)) return typeof error
   const code = (error as { code?: unknown }).code
-  return `untyped ${error.name}[${typeof code === 'string' ? code : error.message.slice(0, 48)}]`
+  // knex starts a failed query's message with its SQL: the statement says which call let it through.
+  return `untyped ${error.name}[${typeof code === 'string' ? `${code}: ` : ''}${error.message.slice(0, 100)}]`
 }
 
 const plan = JSON.parse(process.env.SHARDTX_CHAOS_MOVER ?? 'null') as MoverPlan | null

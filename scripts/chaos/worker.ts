@@ -7,7 +7,8 @@
  * Run by the parent as `node --import tsx scripts/chaos/worker.ts` with the
  * plan in `SHARDTX_CHAOS_WORKER` (see {@link WorkerPlan}).
  */
-import { createCluster, ShardTxError, TransactionInDoubtError } from '../../src/index.js'
+import { createCluster, TransactionInDoubtError } from '../../src/index.js'
+import { describeFailure } from './mover.js'
 import { BANK, BANK_TABLES, runTransfer, type Transfer, type WorkerMessage, type WorkerPlan } from './bank.js'
 import { deriveSeed, Prng } from './prng.js'
 import { parentChannel } from './parent-channel.js'
@@ -53,13 +54,6 @@ function nextTransfer(): Transfer {
   return { id: `${plan.slot}.${plan.incarnation}.${sequence++}`, from, to, amount: random.between(1, 50) }
 }
 
-/** A short label for the figures: the typed error's name, or a driver error's name with its code or message. */
-function describeFailure(error: unknown): string {
-  if (error instanceof ShardTxError) return error.name
-  if (!(error instanceof Error)) return typeof error
-  const code = (error as { code?: unknown }).code
-  return `untyped ${error.name}[${typeof code === 'string' ? code : error.message.slice(0, 48)}]`
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
