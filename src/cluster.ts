@@ -5,7 +5,7 @@ import { BackgroundRecovery } from './recovery/background-recovery.js'
 import { type ClusterRuntime, participantOf } from './cluster-runtime.js'
 import { type ClusterOptions, type ResolvedClusterConfig, resolveClusterOptions } from './config/cluster-options.js'
 import { DecisionLogs } from './protocol/decision-logs.js'
-import { ClosedError, ShardUnresponsiveError } from './errors.js'
+import { ClosedError, isRetryable, ShardUnresponsiveError } from './errors.js'
 import { withDeadline } from './protocol/deadline.js'
 import type { EpochFence } from './topology/epoch-fence.js'
 import { MissingFenceTableError } from './topology/missing-fence-table.js'
@@ -188,15 +188,22 @@ export class Cluster {
     // Each attempt routes by the topology epoch current when it starts (docs/topology.md).
     const firstStartedAt = Date.now()
     const { gate } = this.#runtime.contention
-    return withRetry(resolved.retry, (attempt) =>
-      admitted(
-        gate,
-        firstStartedAt,
-        resolved.timeoutMs,
-        resolved.signal,
-        () => withTopology(this.#runtime.topology, resolved.timeoutMs, () => runTransaction(this.#runtime, work, resolved, enter, firstStartedAt, attempt)),
-        this.#admissionWaited,
-      ),
+    return withRetry(
+      resolved.retry,
+      (attempt) => {
+        this.#assertOpen()
+        return admitted(
+          gate,
+          firstStartedAt,
+          resolved.timeoutMs,
+          resolved.signal,
+          () => withTopology(this.#runtime.topology, resolved.timeoutMs, () => runTransaction(this.#runtime, work, resolved, enter, firstStartedAt, attempt)),
+          this.#admissionWaited,
+        )
+      },
+      // close() overtook the attempt before its decision (its pools were going): say that, not
+      // that a shard is unavailable, and do not retry. Retryable errors all come before the decision.
+      (error) => (this.#closed !== undefined && isRetryable(error) ? new ClosedError('cluster', error) : error),
     )
   }
 

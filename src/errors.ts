@@ -87,15 +87,17 @@ export class TransactionInDoubtError extends ShardTxError {
 }
 
 /**
- * A transaction or cluster was used after it finished or was closed.
+ * A transaction or cluster was used after it finished or was closed. A transaction
+ * that `close()` overtook before it could commit (waiting for admission or a
+ * connection) also ends with it, nothing committed; `cause` is what the attempt met.
  *
  * ```ts
  * await cluster.close(); cluster.shardFor('k') // throws ClosedError
  * ```
  */
 export class ClosedError extends ShardTxError {
-  constructor(what: string) {
-    super(`${what} is closed`, { code: 'CLOSED' })
+  constructor(what: string, cause?: unknown) {
+    super(`${what} is closed`, { code: 'CLOSED', cause })
   }
 }
 

@@ -6,6 +6,7 @@ import knexTimeout from 'knex/lib/util/timeout.js'
 import { ShardTxError } from '../../src/errors.js'
 import { IdleConnectionStack } from './idle-connection-stack.js'
 import type { DriverConnection, KnexQuery, RunQuery } from '../../src/protocol/participant.js'
+import { NotSentError } from './never-sent.js'
 
 /**
  * The one file in shardtx that reaches into knex past its public API: its pool
@@ -27,6 +28,10 @@ type Connection = DriverConnection & { __knexUid?: string; __knexTxId?: string; 
 export const DISCARD_MARKER = 'discarded by shardtx'
 
 export function acquireConnection(knex: Knex): Promise<DriverConnection> {
+  // A pool being destroyed never serves an acquire: tarn holds it until its timeout (maxWait).
+  if ((knex.client.pool as { destroyed?: boolean } | undefined)?.destroyed === true) {
+    return Promise.reject(new NotSentError('no connection: the pool is closing'))
+  }
   return knex.client.acquireConnection() as Promise<DriverConnection>
 }
 

@@ -36,13 +36,19 @@ export function resolveRetry(field: string, value: unknown): RetryOptions | unde
  * ({@link isRetryable}: what `retryable` claims is what is retried). Every such error
  * is raised before the decision, with nothing committed anywhere; a failure after the
  * decision is not an error (the transaction committed) and in-doubt is never retryable.
- * `attempt` is given its 1-based number.
+ * `attempt` is given its 1-based number. `instead`, when given, may replace a failed
+ * attempt's error (with one that is then judged in its place).
  */
-export async function withRetry<T>(retry: RetryOptions | undefined, attempt: (n: number) => Promise<T>): Promise<T> {
+export async function withRetry<T>(
+  retry: RetryOptions | undefined,
+  attempt: (n: number) => Promise<T>,
+  instead?: (error: unknown) => unknown,
+): Promise<T> {
   for (let n = 1; ; n++) {
     try {
       return await attempt(n)
-    } catch (error) {
+    } catch (failure) {
+      const error = instead === undefined ? failure : instead(failure)
       if (retry === undefined || n >= retry.attempts || !isRetryable(error)) throw error
       await new Promise((resolve) => setTimeout(resolve, delayMs(retry, n, error)))
     }

@@ -178,11 +178,58 @@ describe('misuse', () => {
         new Promise((_, reject) => setTimeout(() => reject(new Error('close or the transaction hung')), 15_000)),
       ])
       const outcome = await running
-      // Today: ShardUnavailableError "could not get a connection: Unable to acquire a connection"
-      // from the closed pool of the shard it touches next (a ClosedError would say it better).
-      if (outcome !== 'committed') expect(outcome).toBeInstanceOf(ShardTxError)
+      // Not committed: the closed pool of the shard it touches next refused it, which it says as ClosedError.
+      if (outcome !== 'committed') {
+        expect(outcome).toBeInstanceOf(ClosedError)
+        expect((outcome as ClosedError).retryable).toBe(false)
+      }
       await expectUntouched()
       await expectNothingLeaked(t.cluster)
+    })
+
+    it('ends every transaction close() overtook before its decision with ClosedError, with retry or without, and commits none', async () => {
+      // pool.max 4: two transactions admitted at once, the others queued for admission.
+      const closing = createCluster({
+        shards: sharedShards().map((s) => ({ ...s, pool: { max: 4 } })),
+        log: 'pg-0',
+        prefix: t.prefix,
+        logTable: t.logTable,
+        recovery: false,
+        timeouts: { recovery: 500 },
+      })
+      let release!: () => void
+      const gate = new Promise<void>((resolve) => (release = resolve))
+      let entered = 0
+      let bothIn!: () => void
+      const twoRunning = new Promise<void>((resolve) => (bothIn = resolve))
+      const outcomes = Array.from({ length: 6 }, (_, i) =>
+        closing
+          .transaction(
+            async (tx) => {
+              // The two admitted first write different shards, so neither waits for the other's row lock.
+              await tx.forShard(i % 2 === 0 ? 'pg-0' : 'pg-1')(accounts).where({ id: 1 }).increment('balance', 1)
+              if (++entered === 2) bothIn()
+              await gate
+              await tx.forShard(i % 2 === 0 ? 'my-0' : 'my-1')(accounts).where({ id: 1 }).increment('balance', 1)
+            },
+            i % 2 === 0 ? { retry: { attempts: 5 } } : {},
+          )
+          .then(
+            () => 'committed',
+            (e: unknown) => e,
+          ),
+      )
+      await twoRunning
+      // close() waits timeouts.recovery for the connections the two running ones hold, then closes them.
+      await closing.close()
+      release()
+      for (const outcome of await Promise.all(outcomes)) {
+        expect(outcome).toBeInstanceOf(ClosedError)
+        expect((outcome as ClosedError).retryable).toBe(false)
+        expect((outcome as ClosedError).cause).toBeInstanceOf(ShardTxError)
+      }
+      await expectUntouched()
+      expect(await t.preparedBranches()).toEqual([])
     })
   })
 
