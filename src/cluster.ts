@@ -72,6 +72,13 @@ export class Cluster {
   readonly #context = new AsyncLocalStorage<Transaction>()
   #closed: Promise<void> | undefined
   readonly #admissionWaited = (ms: number): void => this.#runtime.telemetry.admissionWaited(ms)
+  /**
+   * What a failed attempt says once close() overtook it before its decision (its pools
+   * were going): ClosedError, not that a shard is unavailable, and not retried.
+   * Retryable errors all come before the decision.
+   */
+  readonly #closedInstead = (error: unknown): unknown =>
+    this.#closed !== undefined && isRetryable(error) ? new ClosedError('cluster', error) : error
 
   /** @internal Use {@link createCluster}. */
   constructor(options: ClusterOptions) {
@@ -201,9 +208,7 @@ export class Cluster {
           this.#admissionWaited,
         )
       },
-      // close() overtook the attempt before its decision (its pools were going): say that, not
-      // that a shard is unavailable, and do not retry. Retryable errors all come before the decision.
-      (error) => (this.#closed !== undefined && isRetryable(error) ? new ClosedError('cluster', error) : error),
+      this.#closedInstead,
     )
   }
 
