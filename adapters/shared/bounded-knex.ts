@@ -3,7 +3,7 @@ import { ShardUnresponsiveError } from '../../src/errors.js'
 import type { DriverConnection } from '../../src/protocol/participant.js'
 import { withDeadline } from '../../src/protocol/deadline.js'
 import { closeWithin } from './own-connection.js'
-import { closeConnectionsWith, connectionsInUse, markDisposed, wrapStatementSender } from './knex-internals.js'
+import { closeConnectionsWith, connectionsInUse, freeConnections, markDisposed, wrapStatementSender } from './knex-internals.js'
 
 /** How long closing a connection politely may take before its socket is destroyed. */
 const GOODBYE_MS = 1_000
@@ -53,8 +53,8 @@ export function boundEveryStatement<C>(knex: Knex, shardId: string, ms: number, 
  *
  * It does not wait for the pool to finish then: that happens when each holder gives
  * its connection back, and a holder may be a transaction whose callback is busy with
- * something else until its timeout. Its sockets are closed already; its next
- * statement fails at once.
+ * something else until its timeout. Every socket of the pool, used or idle, is
+ * closed already; the holder's next statement fails at once.
  *
  * ```ts
  * await destroyWithin(knex, 5_000, destroySocket)
@@ -65,7 +65,8 @@ export async function destroyWithin<C>(knex: Knex, ms: number, destroySocket: (c
   try {
     await withDeadline(destroyed, ms, () => new Error('connections still in use'))
   } catch {
-    for (const conn of connectionsInUse<C>(knex)) destroySocket(conn)
+    // The idle ones too: the pool closes them only after the used ones come back.
+    for (const conn of [...connectionsInUse<C>(knex), ...freeConnections<C>(knex)]) destroySocket(conn)
     destroyed.catch(() => {})
   }
 }

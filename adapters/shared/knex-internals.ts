@@ -132,6 +132,12 @@ export function connectionsInUse<C>(knex: Knex): C[] {
   return (pool?.used ?? []).map((used) => used.resource)
 }
 
+/** The connections idle in knex's pool (tarn's free list). */
+export function freeConnections<C>(knex: Knex): C[] {
+  const pool = (knex.client as { pool?: { free?: { resource: C }[] } }).pool
+  return (pool?.free ?? []).map((free) => free.resource)
+}
+
 /** Cancels the statement running on `conn`, from another connection. */
 export async function cancelQuery(knex: Knex, conn: DriverConnection): Promise<void> {
   await knex.client.cancelQuery(conn)
