@@ -46,7 +46,7 @@ export async function runOnOwnConnection<T>(
     }
   } catch (error) {
     // Nothing was sent: the coordinator may treat it as a refusal, never as a lost answer.
-    throw new ShardUnavailableError(owner.shardId, `could not get a connection: ${describeShardError(error)}`, error)
+    throw couldNotConnect(owner, error)
   }
   try {
     return await withinBound(owner, conn, what, msUntil(deadline), work(conn), ms)
@@ -55,13 +55,18 @@ export async function runOnOwnConnection<T>(
   }
 }
 
+/** No connection came: a ShardUnavailableError that keeps the pool's reason as its cause (neverSent reads it). */
+function couldNotConnect(owner: ConnectionOwner, error: unknown): ShardUnavailableError {
+  return new ShardUnavailableError(owner.shardId, `could not get a connection: ${describeShardError(error)}`, error)
+}
+
 /**
  * Settles as `work`, running on `conn`, does, unless `ms` pass first: then the
  * connection is closed as unresponsive and the call fails with a
  * ShardUnresponsiveError that names `what` and the bound (`boundMs`, when the bound
  * the caller was given is not the time left of it).
  */
-export function withinBound<T>(owner: ConnectionOwner, conn: DriverConnection, what: string, ms: number, work: PromiseLike<T>, boundMs = ms): Promise<T> {
+function withinBound<T>(owner: ConnectionOwner, conn: DriverConnection, what: string, ms: number, work: PromiseLike<T>, boundMs = ms): Promise<T> {
   return withDeadline(Promise.resolve(work), ms, () => {
     owner.discard(conn, 'unresponsive')
     return new ShardUnresponsiveError(owner.shardId, what, boundMs)
@@ -96,7 +101,7 @@ export class BoundedSession<C extends DriverConnection> {
     try {
       return new BoundedSession(owner, (await acquireConnection(owner.knex)) as C, statementMs)
     } catch (error) {
-      throw new ShardUnavailableError(owner.shardId, `could not get a connection: ${describeShardError(error)}`, error)
+      throw couldNotConnect(owner, error)
     }
   }
 

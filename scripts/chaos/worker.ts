@@ -54,7 +54,6 @@ function nextTransfer(): Transfer {
   return { id: `${plan.slot}.${plan.incarnation}.${sequence++}`, from, to, amount: random.between(1, 50) }
 }
 
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A transfer in flight: since when, its current attempt's transaction id, and what it did last, since when. */

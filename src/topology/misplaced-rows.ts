@@ -1,6 +1,6 @@
 import type { Participant } from '../protocol/participant.js'
 import type { ShardKey, ShardRing } from '../sharding/index.js'
-import type { ResolvedTables } from '../sharded-tables/table-declaration.js'
+import type { ResolvedTable, ResolvedTables } from '../sharded-tables/table-declaration.js'
 import { withBoundedKnex } from '../protocol/with-bounded-knex.js'
 
 /**
@@ -32,22 +32,25 @@ export async function findMisplacedRows(
   next: ShardRing,
   statementMs: number,
 ): Promise<StrandedRows[]> {
-  const found: StrandedRows[] = []
-  for (const table of tables.values()) {
-    if (table.kind !== 'sharded') continue
-    for (const participant of losing) {
-      const rows = await withBoundedKnex(participant, statementMs, async (knex) =>
-        (await knex.schema.hasTable(table.name)) ? ((await knex(table.name).select([...table.keyColumns])) as Record<string, unknown>[]) : [],
-      )
-      let count = 0
-      let example = ''
-      for (const row of rows) {
-        const key = table.keyOf(row) as ShardKey
-        if (next.shardFor(key) === participant.shardId) continue
-        if (count++ === 0) example = String(key)
+  const sharded = [...tables.values()].filter((t): t is Extract<ResolvedTable, { kind: 'sharded' }> => t.kind === 'sharded')
+  // By table, then by shard, as reported; read shard by shard, every table over one
+  // bounded knex: one pool and connection per shard, not one per table.
+  const found: (StrandedRows | undefined)[][] = sharded.map(() => [])
+  for (const [s, participant] of losing.entries()) {
+    await withBoundedKnex(participant, statementMs, async (knex) => {
+      for (const [t, table] of sharded.entries()) {
+        if (!(await knex.schema.hasTable(table.name))) continue
+        const rows = (await knex(table.name).select([...table.keyColumns])) as Record<string, unknown>[]
+        let count = 0
+        let example = ''
+        for (const row of rows) {
+          const key = table.keyOf(row) as ShardKey
+          if (next.shardFor(key) === participant.shardId) continue
+          if (count++ === 0) example = String(key)
+        }
+        if (count > 0) found[t]![s] = { table: table.name, shardId: participant.shardId, rows: count, example }
       }
-      if (count > 0) found.push({ table: table.name, shardId: participant.shardId, rows: count, example })
-    }
+    })
   }
-  return found
+  return found.flat().filter((f): f is StrandedRows => f !== undefined)
 }
