@@ -31,6 +31,7 @@ import { fenceTableOf } from '../../src/topology/table-names.js'
 type Connection = Mysql2Connection & {
   /** The innodb_lock_wait_timeout this session runs with, when shardtx changed it. */
   shardtxLockWaitSeconds?: number
+  stream?: { destroyed?: boolean; writable?: boolean }
 }
 
 /** Runs SQL on a mysql2 callback connection; `values` are substituted client-side. */
@@ -191,6 +192,12 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
       // the branch still waits for its XA ROLLBACK.
       await run(conn, `XA ROLLBACK ${xid}`)
     }
+  }
+
+  canSend(conn: DriverConnection): boolean {
+    // mysql2's state: 'error' after a fatal or protocol error, 'disconnected' once closing or its socket is destroyed.
+    const c = conn as Connection
+    return c.state !== 'error' && c.state !== 'disconnected' && c.stream?.destroyed !== true && c.stream?.writable !== false
   }
 
   protected endSession(conn: DriverConnection): void {

@@ -30,7 +30,12 @@ import { fenceError, fenceStatements } from './postgres-fence.js'
 import { fenceTableOf } from '../../src/topology/table-names.js'
 import { beginStatements, identifier, insertDecisionAndCommit, literal } from './postgres-sql.js'
 
-type Connection = pg.Client & { connection?: { stream?: { destroy(): void } } }
+type Connection = pg.Client & {
+  connection?: { stream?: { destroy(): void; destroyed?: boolean; writable?: boolean } }
+  /** pg's own flags: false after a socket error or an unexpected end; true once end() was called. */
+  _queryable?: boolean
+  _ending?: boolean
+}
 
 /**
  * A PostgreSQL shard: branches are plain transactions made durable with
@@ -151,6 +156,14 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
 
   async rollback(conn: DriverConnection, branch: BranchId, prepared: boolean): Promise<void> {
     await (conn as Connection).query(prepared ? `ROLLBACK PREPARED ${literal(branch.gid)}` : 'ROLLBACK')
+  }
+
+  canSend(conn: DriverConnection): boolean {
+    // pg refuses a query itself once _queryable is false or _ending is set ("… is not
+    // queryable"); a socket destroyed here (endSession) is gone before pg hears of it.
+    const c = conn as Connection
+    const stream = c.connection?.stream
+    return c._queryable !== false && c._ending !== true && stream?.destroyed !== true && stream?.writable !== false
   }
 
   protected endSession(conn: DriverConnection): void {

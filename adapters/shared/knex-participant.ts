@@ -75,6 +75,8 @@ export abstract class KnexParticipant {
    */
   protected abstract endSession(conn: DriverConnection): void
 
+  abstract canSend(conn: DriverConnection): boolean
+
   boundedKnex(statementMs: number): Knex {
     // The shard's own settings, on a small pool of its own that the caller destroys when done.
     const knex = knexFactory({ ...configOf(this.knex), pool: { min: 0, max: 2 } })

@@ -8,6 +8,7 @@ import {
 } from '../errors.js'
 import { msUntil } from './deadline.js'
 import { lostConnection } from './lost-connection.js'
+import { UnsentStatementError } from './unsent-statement.js'
 import type { Decision, DecisionRecord } from './participant.js'
 import type { CommitPath } from './protocol-steps.js'
 import type { TransactionLog } from './transaction-log.js'
@@ -70,7 +71,8 @@ async function commitOnePhase(rt: ClusterRuntime, tx: Transaction, branch: Branc
     // The one-phase COMMIT is this transaction's commit point: it gets the decision's bound.
     await branch.commitOnePhase(rt.config.timeouts.decisionMs)
   } catch (error) {
-    if (lostConnection(branch.participant, error)) {
+    // Not sent (the connection had broken before it): the session can only roll back.
+    if (lostConnection(branch.participant, error) && !(error instanceof UnsentStatementError)) {
       rt.stats.inDoubt++
       throw new TransactionInDoubtError(
         tx.id,
@@ -165,9 +167,10 @@ async function decide(
     if (logBranch === undefined) return await log.decideCommit(record)
     return await logBranch.commitWith(rt.config.timeouts.decisionMs, (conn, id) => log.decideCommitInBranch(conn, id, record))
   } catch (error) {
-    // The server answered (a failed branch, a missing table), or the autocommit insert never
-    // left this process (log shard refusing connections, pool exhausted): nothing was committed.
-    if (!lostConnection(log.participant, error) || (logBranch === undefined && log.participant.neverSent(error))) {
+    // The server answered (a failed branch, a missing table), the autocommit insert never
+    // left this process (log shard refusing connections, pool exhausted), or the log branch's
+    // connection had broken before its INSERT + COMMIT was sent: nothing was committed.
+    if (!lostConnection(log.participant, error) || error instanceof UnsentStatementError || (logBranch === undefined && log.participant.neverSent(error))) {
       await abortAll(rt, tx, prepared)
       const cause = logBranch === undefined ? error : logBranch.asConflict(error)
       throw aborted(tx, `the decision could not be written on log shard ${log.shardId}`, cause)

@@ -109,6 +109,13 @@ export interface BranchDriver {
 
   /** Takes a pooled connection; nothing is sent yet. */
   acquire(): Promise<DriverConnection>
+  /**
+   * False once the connection can no longer carry a statement to its server session:
+   * its socket is destroyed or ended, or the driver marked it broken or closing. Nothing
+   * sent on it could reach that session, which can then only roll back what it holds
+   * (a branch that is not prepared). True does not promise the next statement arrives.
+   */
+  canSend(conn: DriverConnection): boolean
   /** Starts the branch on its own (one round trip); used when no statement can carry it. */
   begin(conn: DriverConnection, branch: BranchId, options: BranchOptions): Promise<void>
   /**

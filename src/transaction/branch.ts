@@ -2,6 +2,7 @@ import type { Knex } from 'knex'
 import { createBranchKnex, type BranchBinding } from '../../adapters/shared/knex-internals.js'
 import { ClosedError, ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError, ShardUnresponsiveError, StaleTopologyError } from '../errors.js'
 import { withDeadline } from '../protocol/deadline.js'
+import { UnsentStatementError } from '../protocol/unsent-statement.js'
 import type { BranchId } from '../protocol/ids/branch-id.js'
 import type { BranchDriver, BranchOptions, DriverConnection, ErrorClassification, KnexQuery, RunQuery } from '../protocol/participant.js'
 import { describeShardError } from '../shard-error-text.js'
@@ -216,7 +217,7 @@ export class Branch implements BranchBinding {
   // ShardUnresponsiveError. The driver's promise then rejects, the server ends the
   // session once the path lets it know (rolling back what is not prepared), and a
   // prepared MySQL branch becomes finishable by others (1397 while its owner lives).
-  // With no time left the statement is not sent at all.
+  // With no time left, or on a connection already broken, the statement is not sent at all.
 
   /**
    * A branch that got a connection but never sent a statement has nothing to end
@@ -304,6 +305,9 @@ export class Branch implements BranchBinding {
   #bounded<T>(ms: number, what: string, statement: (conn: DriverConnection) => Promise<T>): Promise<T> {
     const conn = this.#connection()
     if (ms <= 0) return Promise.reject(this.#missed(what, ms))
+    // Checked just before the driver takes the statement; a break after this is a lost
+    // connection as before (whether the statement arrived is then unknown).
+    if (!this.participant.canSend(conn)) return Promise.reject(new UnsentStatementError(this.shardId, what))
     return withDeadline(statement(conn), ms, () => this.#missed(what, ms))
   }
 

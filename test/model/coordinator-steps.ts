@@ -61,9 +61,15 @@ export function coordinatorSteps(m: Model, s: Uint8Array, t: number, out: Succes
           // Committed, but the caller cannot know: it must hear "in doubt", never "aborted".
           const lost = s.slice()
           lost[m.branchAt(t, k)] = Branch.Committed
-          finishInDoubt(m, lost, t)
-          emit(m, out, t, `${step}: committed, reply lost → in doubt`, lost, StepKind.Fault)
+          if (m.bugs.sentTakenForUnsent) {
+            startAbort(m, lost, t)
+            emit(m, out, t, `${step}: committed, reply lost, taken for not sent (seeded bug) → abort`, lost, StepKind.Fault)
+          } else {
+            finishInDoubt(m, lost, t)
+            emit(m, out, t, `${step}: committed, reply lost → in doubt`, lost, StepKind.Fault)
+          }
         }
+        if (mayFail) emit(m, out, t, `${step}: ${notSent}`, brokenBeforeSending(m, s.slice(), t, k), StepKind.Fault)
       } else {
         const n = s.slice()
         startAbort(m, n, t)
@@ -139,7 +145,11 @@ export function coordinatorSteps(m: Model, s: Uint8Array, t: number, out: Succes
       if (!m.up(s, L) || at(s, m.branchAt(t, L)) !== Branch.Open) {
         decideFailed(m, n, t)
         emit(m, out, t, `${deadline}insertDecisionInBranch: ${Lname} branch lost → ${outcomeOfDecideError(m)}`, n)
-      } else if (at(s, m.logAt(t)) === LogRecord.Abort) {
+        return
+      }
+      // INSERT + COMMIT go in one round trip: the connection breaks before it, or not at all.
+      if (mayFail) emit(m, out, t, `${deadline}insertDecisionInBranch: ${notSent}`, brokenBeforeSending(m, s.slice(), t, L), StepKind.Fault)
+      if (at(s, m.logAt(t)) === LogRecord.Abort) {
         if (m.bugs.coordinatorIgnoresInsertResult) {
           n[m.phaseAt(t)] = P.CommitLogBranch
           emit(m, out, t, `${deadline}insertDecisionInBranch: PK conflict ignored (seeded bug)`, n)
@@ -170,8 +180,13 @@ export function coordinatorSteps(m: Model, s: Uint8Array, t: number, out: Succes
         if (mayLoseReply) {
           const lost = s.slice()
           commit(lost)
-          decideFailed(m, lost, t)
-          emit(m, out, t, `commitLogBranch: committed, reply lost → ${outcomeOfDecideError(m)}`, lost, StepKind.Fault)
+          if (m.bugs.sentTakenForUnsent) {
+            startAbort(m, lost, t)
+            emit(m, out, t, `commitLogBranch: committed, reply lost, taken for not sent (seeded bug) → abort`, lost, StepKind.Fault)
+          } else {
+            decideFailed(m, lost, t)
+            emit(m, out, t, `commitLogBranch: committed, reply lost → ${outcomeOfDecideError(m)}`, lost, StepKind.Fault)
+          }
         }
       } else {
         const n = s.slice()
@@ -324,6 +339,20 @@ function startAbort(m: Model, n: Uint8Array, t: number, unproven = false): void 
   n[m.phaseAt(t)] = P.Abort
   n[m.posAt(t)] = 0
   n[m.failedAt(t)] = unproven ? UNPROVEN_ABORT : 0
+}
+
+const notSent = 'connection broke first, not sent → abort'
+
+/**
+ * The commit point's connection broke before its statement was sent (the driver had
+ * seen the break, src/transaction/branch.ts): the branch's session can only roll back,
+ * and nothing else can commit an open branch, so it is modelled rolled back at once.
+ * The coordinator knows nothing was committed and aborts the rest.
+ */
+function brokenBeforeSending(m: Model, n: Uint8Array, t: number, k: number): Uint8Array {
+  n[m.branchAt(t, k)] = Branch.RolledBack
+  startAbort(m, n, t)
+  return n
 }
 
 /**

@@ -41,6 +41,12 @@ export interface SeededBugs {
   rollbackOnDecideError?: boolean
   /** Abort records expire while their coordinator may still decide (retention too short). */
   expireAbortsEarly?: boolean
+  /**
+   * A commit point's statement sent into a connection that then broke is taken for one
+   * never sent (src/transaction/branch.ts checks the connection before sending, not after),
+   * and the caller hears "aborted".
+   */
+  sentTakenForUnsent?: boolean
 }
 
 export interface ModelScope {

@@ -55,6 +55,7 @@ export class Model {
       prepareReadOnlyBranches: false,
       rollbackOnDecideError: false,
       expireAbortsEarly: false,
+      sentTakenForUnsent: false,
       ...scope.bugs,
     }
     this.names = scope.shards.map((s) => s.name)

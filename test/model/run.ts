@@ -32,6 +32,7 @@ const seededBugs: ReadonlyArray<keyof SeededBugs> = [
   'prepareReadOnlyBranches',
   'rollbackOnDecideError',
   'expireAbortsEarly',
+  'sentTakenForUnsent',
 ]
 
 const reshardBugs: ReadonlyArray<keyof ReshardBugs> = [

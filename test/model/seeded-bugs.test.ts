@@ -62,6 +62,18 @@ const cases: ReadonlyArray<{ bug: keyof SeededBugs; scenario: string; broken: Re
       'C1.checkDeadline: in time; decide: commit record inserted → committed',
     ],
   },
+  {
+    bug: 'sentTakenForUnsent',
+    scenario: 'one-phase-beside-two-phase/1-recoverer',
+    broken: /T1 reported aborted to its caller but committed on S2/,
+    trace: ['C1.commitOnePhase(S2): committed, reply lost, taken for not sent (seeded bug) → abort'],
+  },
+  {
+    bug: 'sentTakenForUnsent',
+    scenario: 'decision-in-log-branch',
+    broken: /T1 reported aborted to its caller but committed on L/,
+    trace: ['C1.checkDeadline: in time; insertDecisionInBranch', 'C1.commitLogBranch: committed, reply lost, taken for not sent (seeded bug) → abort'],
+  },
 ]
 
 /** Checks `model`, expects a violation matching `broken` whose trace holds `trace` in order, and prints it. */

@@ -29,7 +29,7 @@ try {
     async (tx) => {
       process.stdout.write(`TX ${tx.id}\n`)
       await tx.forShard(plan.a)(plan.table).insert({ id: plan.transferId, amount: -1 })
-      await tx.forShard(plan.b)(plan.table).insert({ id: plan.transferId, amount: 1 })
+      if (!plan.point.onePhase) await tx.forShard(plan.b)(plan.table).insert({ id: plan.transferId, amount: 1 })
     },
     { timeout: plan.timeoutMs },
   )

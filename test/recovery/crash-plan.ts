@@ -14,6 +14,8 @@ export interface CrashPoint {
   outcome: 'committed' | 'rolled back'
   /** Only meaningful when the log shard is outside the transaction (two prepares). */
   needsTwoPrepares?: boolean
+  /** The transfer writes shard `a` only, so it commits one-phase with no log record (the log shard's place does not matter). */
+  onePhase?: boolean
 }
 
 export const CRASH_POINTS: CrashPoint[] = [
@@ -34,6 +36,7 @@ export const CRASH_POINTS: CrashPoint[] = [
     needsTwoPrepares: true,
   },
   { name: 'before the forget', pauseAt: { step: 'forget' }, after: [], outcome: 'committed' },
+  { name: 'before a one-phase COMMIT', pauseAt: { step: 'one-phase' }, after: [], outcome: 'rolled back', onePhase: true },
 ]
 
 /** What the crash-test coordinator child is told to do. */
