@@ -104,7 +104,7 @@ export type WorkerMessage =
   /** `transaction()` rejected with anything but TransactionInDoubtError: nothing committed. */
   | { t: 'failed'; id: string; error: string }
   /** TransactionInDoubtError: recovery decides, atomically. */
-  | { t: 'doubt'; id: string }
+  | { t: 'doubt'; id: string; reason: string }
   | { t: 'stats'; stats: WorkerStats }
   | { t: 'stopped' }
 

@@ -51,6 +51,8 @@ export interface ChaosReport {
   failed: number
   failedByError: Record<string, number>
   inDoubtForCaller: number
+  /** The in-doubt transfers by why they were (worker.ts doubtReason). */
+  inDoubtByReason: Record<string, number>
   coordinatorKills: number
   shardKills: Record<string, number>
   shardKillTotal: number
@@ -193,6 +195,8 @@ export async function runChaos(
       passed = Object.values(audit.violations).every((n) => n === 0) && (reshard === undefined || Object.values(reshard.violations).every((n) => n === 0))
       const failedByError: Record<string, number> = {}
       for (const error of pool.outcomes.failed.values()) failedByError[error] = (failedByError[error] ?? 0) + 1
+      const inDoubtByReason: Record<string, number> = {}
+      for (const reason of pool.outcomes.inDoubtReasons.values()) inDoubtByReason[reason] = (inDoubtByReason[reason] ?? 0) + 1
       const shardKills = Object.fromEntries(chaos.shardKills)
       return {
         options,
@@ -202,6 +206,7 @@ export async function runChaos(
         failed: pool.outcomes.failed.size,
         failedByError,
         inDoubtForCaller: pool.outcomes.inDoubt.size,
+        inDoubtByReason,
         coordinatorKills: pool.kills,
         shardKills,
         shardKillTotal: chaos.shardKillCount,
@@ -246,6 +251,7 @@ export function formatChaosReport(report: ChaosReport, command: string): string 
     `${pad('transfers acknowledged')}${report.acknowledged}`,
     `${pad('transfers failed for their caller')}${report.failed}${failures ? ` (${failures})` : ''}`,
     `${pad('transfers in doubt for their caller')}${report.inDoubtForCaller} (committed ${audit.inDoubtCommitted}, rolled back ${audit.inDoubtRolledBack})`,
+    ...(report.inDoubtForCaller === 0 ? [] : [`${pad('  in doubt because')}${Object.entries(report.inDoubtByReason).sort((a, b) => b[1] - a[1]).map(([why, n]) => `${why} ${n}`).join(', ')}`]),
     `${pad('transfers committed (ledger)')}${audit.committedTransfers} (of which in flight in a killed worker: ${audit.unreportedCommitted})`,
     `${pad('commits seen by workers')}one-phase ${w.onePhase}, two-phase ${w.twoPhase}, commit phase left to recovery ${w.commitPhaseIncomplete}`,
     `${pad('coordinator kills')}${report.coordinatorKills}`,

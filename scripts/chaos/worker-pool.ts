@@ -28,6 +28,8 @@ export interface TransferOutcomes {
   failed: Map<string, string>
   /** TransactionInDoubtError: either outcome, atomically. */
   inDoubt: Set<string>
+  /** Why each in-doubt transfer was in doubt (doubtReason in worker.ts), by transfer id. */
+  inDoubtReasons: Map<string, string>
 }
 
 /**
@@ -37,7 +39,7 @@ export interface TransferOutcomes {
  * and stops them all at the end.
  */
 export class WorkerPool {
-  readonly outcomes: TransferOutcomes = { acknowledged: new Set(), failed: new Map(), inDoubt: new Set() }
+  readonly outcomes: TransferOutcomes = { acknowledged: new Set(), failed: new Map(), inDoubt: new Set(), inDoubtReasons: new Map() }
   /** Exits nobody asked for: a worker must survive any database error. */
   readonly unexpectedExits: { slot: number; incarnation: number; code: number | null; signal: string | null; stderr: string }[] = []
   #kills = 0
@@ -169,6 +171,7 @@ export class WorkerPool {
           break
         case 'doubt':
           this.outcomes.inDoubt.add(message.id)
+          this.outcomes.inDoubtReasons.set(message.id, message.reason)
           break
         case 'stats':
           this.#stats.set(statsKey, message.stats)

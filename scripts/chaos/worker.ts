@@ -7,7 +7,7 @@
  * Run by the parent as `node --import tsx scripts/chaos/worker.ts` with the
  * plan in `SHARDTX_CHAOS_WORKER` (see {@link WorkerPlan}).
  */
-import { createCluster, TransactionInDoubtError } from '../../src/index.js'
+import { createCluster, ShardUnresponsiveError, TransactionInDoubtError } from '../../src/index.js'
 import { describeFailure } from './mover.js'
 import { BANK, BANK_TABLES, runTransfer, type Transfer, type WorkerMessage, type WorkerPlan } from './bank.js'
 import { deriveSeed, Prng } from './prng.js'
@@ -89,7 +89,7 @@ async function lane(): Promise<void> {
       })
       send({ t: 'ack', id: transfer.id })
     } catch (error) {
-      if (error instanceof TransactionInDoubtError) send({ t: 'doubt', id: transfer.id })
+      if (error instanceof TransactionInDoubtError) send({ t: 'doubt', id: transfer.id, reason: doubtReason(error) })
       else send({ t: 'failed', id: transfer.id, error: describeFailure(error) })
       // A shard may be down: back off a little instead of spinning on refused connections.
       await sleep(random.between(50, 250))
@@ -146,3 +146,15 @@ await cluster.close().catch(() => {})
 phase = 'sending its last message'
 // Exit only once the last message is on its way: a disconnect may drop queued ones.
 process.send!({ t: 'stopped' } satisfies WorkerMessage, () => process.exit(0))
+
+/**
+ * Why a transfer was in doubt, for the report: which commit point lost its answer, and
+ * whether its connection broke or stopped answering (the bound closed it).
+ */
+function doubtReason(error: TransactionInDoubtError): string {
+  const how = error.cause instanceof ShardUnresponsiveError ? 'no answer in time' : 'connection lost'
+  if (/one-phase COMMIT/.test(error.message)) return `one-phase COMMIT, ${how}`
+  if (/no prepared branch was left/.test(error.message)) return 'decision lost, no prepared branch left to prove an abort'
+  if (/could not be written or read/.test(error.message)) return 'decision neither written nor read back'
+  return error.message.slice(0, 80)
+}
