@@ -46,6 +46,8 @@ export interface ClusterRuntime {
   routedShardIds(): readonly string[]
   /** Reports a protocol step to the `onStep` hook; undefined when there is none to wait for. */
   step(event: StepEvent): Promise<void> | undefined
+  /** Aborted once `close()` began: work that tries again within a bound stops trying. */
+  readonly closing: AbortSignal
 }
 
 /**

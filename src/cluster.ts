@@ -71,6 +71,7 @@ export class Cluster {
   readonly #recovery: BackgroundRecovery
   readonly #context = new AsyncLocalStorage<Transaction>()
   #closed: Promise<void> | undefined
+  readonly #closing = new AbortController()
   readonly #admissionWaited = (ms: number): void => this.#runtime.telemetry.admissionWaited(ms)
   /**
    * What a failed attempt says once close() overtook it before its decision (its pools
@@ -126,6 +127,7 @@ export class Cluster {
       shardFor: (key) => routeKey(topology.state.current, key as string),
       routedShardIds: routedShardIdsOf(config.shards.map((s) => s.id), () => topology.state.current.ring),
       step,
+      closing: this.#closing.signal,
     }
     this.#recovery = new BackgroundRecovery(this.#runtime, () => unfreezeExpired(this.#reshardContext()))
     if (config.recovery.enabled) this.#recovery.start()
@@ -472,6 +474,7 @@ export class Cluster {
 
   /** Stops background recovery, forgets pending commit records, and closes every pool. Idempotent. */
   close(): Promise<void> {
+    this.#closing.abort()
     this.#closed ??= (async () => {
       await this.#recovery.stop()
       await this.#runtime.contention.detector?.stop()

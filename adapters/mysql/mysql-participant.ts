@@ -231,7 +231,7 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
     }
   }
 
-  fenceAbort(requests: FenceRequest[], createdAt: number): Promise<Map<string, Decision>> {
+  fenceAbort(requests: FenceRequest[], createdAt: number, ms = this.timeouts.decisionMs): Promise<Map<string, Decision>> {
     return fenceInChunks(requests, async (chunk) => {
       const decided = new Map<string, Decision>()
       let results: unknown[]
@@ -239,7 +239,7 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
         // ON DUPLICATE KEY (not INSERT IGNORE, which would also swallow other errors) waits on a
         // coordinator's uncommitted commit record; the SELECT then reads what it committed.
         const ids = chunk.map((r) => r.txId)
-        results = await this.onOwnConnection('the fence', this.timeouts.decisionMs, (conn) =>
+        results = await this.onOwnConnection('the fence', ms, (conn) =>
           this.knex
             .raw(
               `INSERT INTO ${this.quotedLogTable} (${LOG_COLUMNS})

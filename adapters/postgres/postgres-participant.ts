@@ -209,9 +209,9 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
     }
   }
 
-  fenceAbort(requests: FenceRequest[], createdAt: number): Promise<Map<string, Decision>> {
+  fenceAbort(requests: FenceRequest[], createdAt: number, ms = this.timeouts.decisionMs): Promise<Map<string, Decision>> {
     return fenceInChunks(requests, (chunk) =>
-      this.onOwnConnection('the fence', this.timeouts.decisionMs, async (conn) => {
+      this.onOwnConnection('the fence', ms, async (conn) => {
         const decided = new Map<string, Decision>()
         try {
           // The insert waits on a coordinator's uncommitted commit record with the same key,

@@ -7,6 +7,7 @@ import {
   TransactionTimeoutError,
 } from '../errors.js'
 import { msUntil } from './deadline.js'
+import { fenceWithin } from './fence-within.js'
 import { lostConnection } from './lost-connection.js'
 import { UnsentStatementError } from './unsent-statement.js'
 import type { Decision, DecisionRecord } from './participant.js'
@@ -177,7 +178,7 @@ async function decide(
     }
     let decision: Decision
     try {
-      decision = await log.fence(tx.id, record.participants)
+      decision = await fenceWithin(log, tx.id, record.participants, rt.config.timeouts.decisionMs, rt.closing)
     } catch (fenceError) {
       throw inDoubt(rt, log, tx, prepared, 'the decision could not be written or read', [error, fenceError])
     }

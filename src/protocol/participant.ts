@@ -191,8 +191,9 @@ export interface DecisionStore {
    * the decision that stands, in as few statements as the batch allows. Waits
    * while a coordinator's uncommitted commit record holds a key, so what it
    * returns is final; every transaction asked about has a decision in the result.
+   * Each statement within `ms` (default `timeouts.decision`).
    */
-  fenceAbort(requests: { txId: string; participants: string[] }[], createdAt: number): Promise<Map<string, Decision>>
+  fenceAbort(requests: { txId: string; participants: string[] }[], createdAt: number, ms?: number): Promise<Map<string, Decision>>
   /** Reads the records of these transactions (all when omitted), optionally of one decision. */
   readDecisions(txIds?: string[], decision?: Decision): Promise<DecisionRecord[]>
   /** Deletes the named records that hold `decision`. */

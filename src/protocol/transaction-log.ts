@@ -28,8 +28,8 @@ export class TransactionLog {
   }
 
   /** Decides abort unless a decision exists, and returns the decision that stands. */
-  async fence(txId: string, participants: string[]): Promise<Decision> {
-    return (await this.fenceMany([{ txId, participants }])).get(txId)!
+  async fence(txId: string, participants: string[], ms?: number): Promise<Decision> {
+    return (await this.participant.fenceAbort([{ txId, participants }], Date.now(), ms)).get(txId)!
   }
 
   /**

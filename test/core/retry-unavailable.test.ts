@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isRetryable, ShardUnavailableError, TransactionInDoubtError } from '../../src/index.js'
-import type { ConnectionObject, ShardConfig } from '../../src/config/shard-config.js'
 import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
-import { closedPort } from '../reliability/leak-checks.js'
-import { Relay } from '../helpers/relay.js'
+import { type Relay, relayedShard } from '../helpers/relay.js'
 import { sharedShards } from '../support/shared-cluster.js'
 
 describe('retry and retryable agree: a shard that was unavailable', () => {
@@ -13,11 +11,9 @@ describe('retry and retryable agree: a shard that was unavailable', () => {
   let cutAt: string | undefined
 
   beforeAll(async () => {
-    const pg = sharedShards('postgres')[0]!
-    const target = pg.connection as ConnectionObject
-    relay = new Relay(await closedPort(), { host: target.host ?? '127.0.0.1', port: target.port! })
     // The same PostgreSQL database as pg-0, reached only through the relay. Not the log shard.
-    const flaky: ShardConfig = { ...pg, id: 'flaky', connection: { ...target, port: relay.port } }
+    const { relay: relayed, shard: flaky } = await relayedShard(sharedShards('postgres')[0]!, 'flaky')
+    relay = relayed
     const mysql = sharedShards('mysql')[0]!
     t = await startTestCluster([mysql, flaky], {
       log: mysql.id,

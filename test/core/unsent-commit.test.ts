@@ -1,10 +1,9 @@
 import knexFactory, { type Knex } from 'knex'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isRetryable, ShardUnavailableError, TransactionAbortedError, TransactionInDoubtError } from '../../src/index.js'
-import type { ConnectionObject, Dialect, ShardConfig } from '../../src/config/shard-config.js'
-import { Relay } from '../helpers/relay.js'
+import type { Dialect } from '../../src/config/shard-config.js'
+import { type Relay, relayedShard } from '../helpers/relay.js'
 import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
-import { closedPort } from '../reliability/leak-checks.js'
 import { sharedShards } from '../support/shared-cluster.js'
 
 /**
@@ -24,11 +23,9 @@ describe.each<Dialect>(['postgres', 'mysql'])('a commit whose connection broke b
   const other = sharedShards(dialect === 'postgres' ? 'mysql' : 'postgres')[0]!
 
   beforeAll(async () => {
-    const real = sharedShards(dialect)[0]!
-    const target = real.connection as ConnectionObject
-    relay = new Relay(await closedPort(), { host: target.host ?? '127.0.0.1', port: target.port! })
     // The same database as the shared server's, reached only through the relay; the log shard.
-    const flaky: ShardConfig = { ...real, id: 'flaky', connection: { ...target, port: relay.port } }
+    const { relay: relayed, shard: flaky, direct: target } = await relayedShard(sharedShards(dialect)[0]!, 'flaky')
+    relay = relayed
     await relay.open()
     t = await startTestCluster([flaky, other], { log: 'flaky' })
     accounts = t.table('accounts')
