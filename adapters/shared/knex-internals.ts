@@ -121,6 +121,22 @@ export function stackIdleConnections(knex: Knex): void {
   } as never
 }
 
+/**
+ * Makes every acquire of `knex` that fails (for its runner, migrator or schema builder)
+ * fail with `as(error)` instead: the server refusing the connection (a login, an
+ * unknown database, another protocol on that port) otherwise reaches the caller as
+ * the driver's own error, which nothing above tells from a statement's.
+ */
+export function mapAcquireErrors(knex: Knex, as: (error: unknown) => unknown): void {
+  const client = knex.client as unknown as KnexClient
+  const acquire = client.acquireConnection as () => Promise<Connection>
+  client.acquireConnection = function () {
+    return acquire.call(client).catch((error: unknown) => {
+      throw as(error)
+    })
+  } as never
+}
+
 /** How many connections given back sit on the idle stack in front of knex's pool (which counts them as in use). */
 export function connectionsOnIdleStack(knex: Knex): number {
   return idleStacks.get(knex.client)?.size ?? 0

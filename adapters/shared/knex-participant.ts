@@ -5,9 +5,10 @@ import type { Decision, DecisionRecord, DriverConnection } from '../../src/proto
 import type { ParticipantSettings } from '../participant-settings.js'
 import { knexLogOf } from './knex-log.js'
 import { boundEveryStatement, closeConnectionsWithin, destroyWithin } from './bounded-knex.js'
-import { acquireConnection, cancelQuery, configOf, discardConnection, disposeIdleConnections, isDiscarded, releaseConnection, stackIdleConnections } from './knex-internals.js'
+import { acquireConnection, cancelQuery, configOf, discardConnection, disposeIdleConnections, isDiscarded, mapAcquireErrors, releaseConnection, stackIdleConnections } from './knex-internals.js'
 import { neverSent } from './never-sent.js'
-import { runOnOwnConnection } from './own-connection.js'
+import { couldNotConnect, runOnOwnConnection } from './own-connection.js'
+import { ShardTxError } from '../../src/errors.js'
 
 /** What a dialect's participant tells the shared part about its driver. */
 export interface KnexDriver {
@@ -81,6 +82,8 @@ export abstract class KnexParticipant {
     // The shard's own settings, on a small pool of its own that the caller destroys when done.
     const knex = knexFactory({ ...configOf(this.knex), pool: { min: 0, max: 2 } })
     closeConnectionsWithin(knex, (conn: DriverConnection) => this.endSession(conn))
+    // As a branch's or onOwnConnection's: no connection is a ShardUnavailableError naming the shard.
+    mapAcquireErrors(knex, (error) => (error instanceof ShardTxError ? error : couldNotConnect(this, error)))
     return boundEveryStatement(knex, this.shardId, statementMs, (conn: DriverConnection) => this.endSession(conn))
   }
 

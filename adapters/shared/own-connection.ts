@@ -56,7 +56,7 @@ export async function runOnOwnConnection<T>(
 }
 
 /** No connection came: a ShardUnavailableError that keeps the pool's reason as its cause (neverSent reads it). */
-function couldNotConnect(owner: ConnectionOwner, error: unknown): ShardUnavailableError {
+export function couldNotConnect(owner: Pick<ConnectionOwner, 'shardId'>, error: unknown): ShardUnavailableError {
   return new ShardUnavailableError(owner.shardId, `could not get a connection: ${describeShardError(error)}`, error)
 }
 

@@ -9,6 +9,7 @@ import { normalizeConnection } from './connection.js'
 import type { Dialect, ShardConfig } from './shard-config.js'
 import { booleanOption, functionOption, integerAtLeast, nonNegativeMs, plainObject, positiveMs, rejectUnknownKeys } from './validate.js'
 import type { TopologyMode } from '../topology/topology-state.js'
+import { validWeight } from '../sharding/shard-spec.js'
 
 /**
  * Options of {@link createCluster}.
@@ -246,7 +247,8 @@ function topologyModeOption(value: unknown): TopologyMode {
 function resolveShards(input: unknown): ResolvedShard[] {
   if (!Array.isArray(input) || input.length === 0) throw new ConfigError('shards', 'must list at least one shard')
   const seen = new Set<string>()
-  return input.map((raw, i) => {
+  // Array.from, not map: a hole in a sparse array is a missing shard, refused as one.
+  return Array.from(input, (raw: unknown, i) => {
     const field = `shards[${i}]`
     const shard = plainObject(field, raw) as Partial<ShardConfig>
     rejectUnknownKeys(field, shard, SHARD_KEYS)
@@ -259,10 +261,8 @@ function resolveShards(input: unknown): ResolvedShard[] {
       // The value itself is not quoted: a config error must never echo config text (it may be a misplaced secret).
       throw new ConfigError(`${field}.dialect`, `must be ${dialectNames()} (got ${shard.dialect === undefined ? 'none' : `another ${typeof shard.dialect}`})`)
     }
-    const weight = shard.weight === undefined ? 1 : shard.weight
-    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
-      throw new ConfigError(`${field}.weight`, 'must be a finite number above 0')
-    }
+    // The ring's rule, here where the field's index is the caller's (the ring sorts by id).
+    const weight = validWeight(shard.weight, `${field}.weight`)
     return {
       id: shard.id,
       dialect: shard.dialect,

@@ -40,30 +40,33 @@ export const MAX_WEIGHT = 1e9
 /**
  * Validates a shard list and returns it in canonical order: ids sorted by
  * their UTF-8 bytes (the order that breaks score ties). Throws a
- * {@link ConfigError} naming the offending field, e.g. `shards[2].weight`.
+ * {@link ConfigError} naming the offending field, e.g. `shards[2].weight`
+ * (`name` is the list's name in that field: `topology` for a topology change's target).
  */
-export function validateShards(shards: unknown): Shard[] {
-  if (!Array.isArray(shards)) throw new ConfigError('shards', 'must be an array of { id, weight? }')
-  if (shards.length === 0) throw new ConfigError('shards', 'must list at least one shard')
+export function validateShards(shards: unknown, name = 'shards'): Shard[] {
+  if (!Array.isArray(shards)) throw new ConfigError(name, 'must be an array of { id, weight? }')
+  if (shards.length === 0) throw new ConfigError(name, 'must list at least one shard')
   if (shards.length > MAX_SHARDS) {
-    throw new ConfigError('shards', `lists ${shards.length} shards; at most ${MAX_SHARDS} are supported`)
+    throw new ConfigError(name, `lists ${shards.length} shards; at most ${MAX_SHARDS} are supported`)
   }
   const seen = new Map<string, number>()
   const valid: { id: string; weight: number; bytes: Uint8Array }[] = []
   const encoder = new TextEncoder()
-  shards.forEach((shard: unknown, i) => {
-    const field = `shards[${i}]`
-    if (typeof shard !== 'object' || shard === null) throw new ConfigError(field, 'must be an object { id, weight? }')
+  // By index, not forEach: a hole in a sparse array is a missing shard, not nothing.
+  for (let i = 0; i < shards.length; i++) {
+    const shard: unknown = shards[i]
+    const field = `${name}[${i}]`
+    if (typeof shard !== 'object' || shard === null) throw new ConfigError(field, `must be an object { id, weight? }, got ${describe(shard)}`)
     const { id, weight } = shard as { id?: unknown; weight?: unknown }
     if (typeof id !== 'string') throw new ConfigError(`${field}.id`, `must be a string, got ${describe(id)}`)
     if (id.length === 0) throw new ConfigError(`${field}.id`, 'must not be empty')
     // A lone surrogate encodes as U+FFFD, so two different ids could hash alike.
     if (hasLoneSurrogate(id)) throw new ConfigError(`${field}.id`, 'contains a lone surrogate; ids must be well-formed Unicode')
     const first = seen.get(id)
-    if (first !== undefined) throw new ConfigError(`${field}.id`, `duplicates shards[${first}].id (${JSON.stringify(id)})`)
+    if (first !== undefined) throw new ConfigError(`${field}.id`, `duplicates ${name}[${first}].id (${JSON.stringify(id)})`)
     seen.set(id, i)
     valid.push({ id, weight: validWeight(weight, `${field}.weight`), bytes: encoder.encode(id) })
-  })
+  }
   valid.sort((a, b) => compareBytes(a.bytes, b.bytes))
   return valid.map(({ id, weight }) => Object.freeze({ id: internalized(id), weight }))
 }
@@ -76,7 +79,8 @@ function internalized(id: string): string {
   return Object.keys({ [id]: 0 })[0]!
 }
 
-function validWeight(weight: unknown, field: string): number {
+/** A shard's weight by the ring's rule (default 1), or a ConfigError naming `field`. */
+export function validWeight(weight: unknown, field: string): number {
   if (weight === undefined) return 1
   if (typeof weight !== 'number') throw new ConfigError(field, `must be a number, got ${describe(weight)}`)
   if (!Number.isFinite(weight)) throw new ConfigError(field, `must be finite, got ${weight}`)
@@ -107,6 +111,8 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
 function describe(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
+  if (value === undefined) return 'undefined'
   if (typeof value === 'string') return `string ${JSON.stringify(value)}`
+  if (typeof value === 'symbol') return 'a symbol'
   return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`
 }

@@ -5,6 +5,8 @@ import type { Participant } from '../protocol/participant.js'
 import { ringFor } from '../sharding/ring-cache.js'
 import { diffRings } from '../sharding/index.js'
 import { validateShards } from '../sharding/shard-spec.js'
+import { plainObject, rejectUnknownKeys } from '../config/validate.js'
+import { resolveSetTopologyOptions, type SetTopologyOptions, type TopologyStepEvent } from './set-topology-options.js'
 import { type EpochFence, type HeldFence, isHeld } from './epoch-fence.js'
 import { findMisplacedRows, type StrandedRows } from './misplaced-rows.js'
 import { describeDiff, diffTopology, isSameTopology, type TopologyDiff } from './topology-diff.js'
@@ -21,42 +23,7 @@ import { routingSet, type Topology, type TopologyShard } from './topology.js'
  */
 export type TopologyTarget = readonly { id: string; dialect?: TopologyShard['dialect']; weight?: number }[]
 
-/**
- * Options of `cluster.setTopology()`.
- *
- * ```ts
- * await cluster.setTopology(next, { allowEmptyMove: true, lockWaitMs: 100, timeoutMs: 10_000 })
- * ```
- */
-export interface SetTopologyOptions {
-  /**
-   * Allow a change that moves slots of declared sharded tables, once none of those
-   * slots holds rows (checked before and again while every fence is held).
-   * `setTopology` never moves rows (`reshard` does): without this the change is refused.
-   */
-  allowEmptyMove?: boolean
-  /** Longest wait for one shard's fence, in ms (default 100): branches on that shard queue behind it meanwhile. */
-  lockWaitMs?: number
-  /** Give up after this many ms of blocked attempts (default 30 000); nothing has changed then. */
-  timeoutMs?: number
-  /** Observes each step of the change as it is about to happen (progress, tests); awaited. */
-  onStep?: (event: TopologyStepEvent) => void | Promise<void>
-}
-
-/**
- * One step of a topology change, reported before it happens: `claim` (epoch N+1
- * as pending), `hold` (one shard's fence), `raise` (one shard's fence to N+1),
- * `publish`.
- *
- * ```ts
- * await cluster.setTopology(next, { onStep: (e) => console.log(e.step, e.epoch, e.shardId ?? '') })
- * ```
- */
-export interface TopologyStepEvent {
-  step: 'claim' | 'hold' | 'raise' | 'publish'
-  epoch: number
-  shardId?: string
-}
+export type { SetTopologyOptions, TopologyStepEvent } from './set-topology-options.js'
 
 /**
  * What a topology change did.
@@ -97,10 +64,10 @@ export interface TopologyChangeContext {
 export async function setTopology(
   ctx: TopologyChangeContext,
   target: TopologyTarget,
-  options: SetTopologyOptions = {},
+  input?: SetTopologyOptions,
 ): Promise<TopologyChange> {
-  const lockWaitMs = options.lockWaitMs ?? 100
-  const timeoutMs = options.timeoutMs ?? 30_000
+  const options = resolveSetTopologyOptions(input)
+  const { lockWaitMs, timeoutMs } = options
   const from = (await ctx.state.reload()).topology
   // After the load: it may have followed a moved log (docs/moving-the-log.md).
   const store = ctx.state.store
@@ -113,7 +80,7 @@ export async function setTopology(
   const to: Topology = { epoch: from.epoch + 1, shards, logShardId: from.logShardId }
   const involved = [...new Set([...from.shards, ...shards].map((s) => s.id))].sort()
   const losing = losingShards(ctx, from, to)
-  await checkMoves(ctx, losing, to, options.allowEmptyMove === true)
+  await checkMoves(ctx, losing, to, options.allowEmptyMove)
 
   const step = async (event: TopologyStepEvent): Promise<void> => {
     await options.onStep?.(event)
@@ -132,7 +99,7 @@ export async function setTopology(
     attempts++
     const held = await holdAll(ctx, involved, lockWaitMs, (shardId) => step({ step: 'hold', epoch: to.epoch, shardId }))
     if (!('blockers' in held)) {
-      if (losing.length > 0 && options.allowEmptyMove === true) {
+      if (losing.length > 0 && options.allowEmptyMove) {
         // Every fence is held: no branch can write a row into a moving slot between this look and the change.
         const misplaced = await findMisplacedRows(ctx.config.tables, losing, ringFor(to.shards), ctx.config.timeouts.recoveryMs).catch(async (error: unknown) => {
           await releaseAll(held)
@@ -164,9 +131,16 @@ export async function setTopology(
 
 export function resolveTarget(ctx: Pick<TopologyChangeContext, 'participants'>, target: TopologyTarget, logShardId: string): TopologyShard[] {
   if (!Array.isArray(target) || target.length === 0) throw new ConfigError('topology', 'must list at least one shard as { id, dialect?, weight? }')
+  // Every entry an object with known keys (a misspelt weight must not pass as the default);
+  // Array.from, not map: a hole in a sparse array is a missing entry, refused as one.
+  const entries = Array.from(target as unknown[], (entry, i) => {
+    const shard = plainObject(`topology[${i}]`, entry, '{ id, dialect?, weight? }')
+    rejectUnknownKeys(`topology[${i}]`, shard, ['id', 'dialect', 'weight'])
+    return shard as TopologyTarget[number]
+  })
   // The ring's own rules for ids and weights (range, duplicates), before anything is stored.
-  validateShards(target.map(({ id, weight }) => ({ id, weight })))
-  const shards = target.map((shard, i) => {
+  validateShards(entries.map(({ id, weight }) => ({ id, weight })), 'topology')
+  const shards = entries.map((shard, i) => {
     const participant = ctx.participants.get(shard.id)
     if (participant === undefined) {
       throw new ConfigError(`topology[${i}].id`, `no connection for shard "${shard.id}" in this process's shards (${[...ctx.participants.keys()].join(', ')})`)
@@ -259,7 +233,14 @@ async function raiseAll(held: { shardId: string; fence: HeldFence }[], to: Topol
   for (const { shardId, fence } of held) {
     results.push(
       await step(shardId)
-        .then(() => fence.commit(to.epoch, to.logShardId))
+        .then(
+          () => fence.commit(to.epoch, to.logShardId),
+          // The hook failed before this shard's raise: its fence is let go unraised, not left held.
+          async (error: unknown) => {
+            await fence.release().catch(() => {})
+            throw error
+          },
+        )
         .then(
           () => ({ status: 'fulfilled', value: undefined }) as const,
           (reason: unknown) => ({ status: 'rejected', reason }) as const,

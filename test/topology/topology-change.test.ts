@@ -100,7 +100,44 @@ describe('changing the topology', () => {
     await expect(cluster.setTopology([{ id: a!.id, weight: -1 }, { id: b!.id }])).rejects.toThrow(ConfigError)
     const other = a!.dialect === 'postgres' ? 'mysql' : 'postgres'
     await expect(cluster.setTopology([{ id: a!.id, dialect: other }, { id: b!.id }])).rejects.toThrow(/dialect/)
+    // Entries that are not objects, holes, and a misspelt key (which would pass as the default weight).
+    await expect(cluster.setTopology([null as never, { id: b!.id }])).rejects.toThrow(/topology\[0\]: must be an object/)
+    // eslint-disable-next-line no-sparse-arrays
+    await expect(cluster.setTopology([, { id: a!.id }] as never)).rejects.toThrow(/topology\[0\]: must be an object/)
+    await expect(cluster.setTopology([{ id: a!.id, wieght: 3 } as never, { id: b!.id }])).rejects.toThrow(/topology\[0\]\.wieght: unknown option/)
+    // The options too, as moveLog's and reshard's are.
+    const target = [{ id: a!.id, weight: 2 }, { id: b!.id }]
+    await expect(cluster.setTopology(target, null as never)).rejects.toBeInstanceOf(ConfigError)
+    await expect(cluster.setTopology(target, { lockWaitMs: Number.NaN })).rejects.toThrow(/options\.lockWaitMs/)
+    await expect(cluster.setTopology(target, { timeoutMs: 'soon' as never })).rejects.toThrow(/options\.timeoutMs/)
+    await expect(cluster.setTopology(target, { onStep: 'x' as never })).rejects.toThrow(/options\.onStep: must be a function/)
+    await expect(cluster.setTopology(target, { allowEmptyMoves: true } as never)).rejects.toThrow(/allowEmptyMoves: unknown option/)
     expect((await cluster.topology()).epoch).toBe(1)
     expect((await cluster.topology()).pending).toBeUndefined()
+  })
+
+  test('a change whose step hook fails before a raise lets that fence go: running the change again finishes it', async () => {
+    const [a, b] = sharedShards()
+    const test = await startTestCluster([a!, b!])
+    opened.push(test)
+    const { cluster } = test
+    const table = test.table('plain')
+    await test.createAccounts(table, [a!.id, b!.id], [{ id: 1, balance: 0 }])
+    const target = [{ id: a!.id, weight: 2 }, { id: b!.id }]
+    const first = [a!.id, b!.id].sort()[0]!
+    const failed = cluster.setTopology(target, {
+      onStep: (event) => {
+        if (event.step === 'raise' && event.shardId === first) throw new Error('the hook failed')
+      },
+    })
+    await expect(failed).rejects.toMatchObject({ code: 'TOPOLOGY_CHANGE_INCOMPLETE' })
+    // The failed shard's fence was held, not raised: it must not stay held (it blocked every branch there, and the change itself).
+    const again = await cluster.setTopology(target, { timeoutMs: 5_000 })
+    expect(again.to.epoch).toBe(2)
+    await cluster.transaction(async (tx) => {
+      await tx.forShard(a!.id)(table).where({ id: 1 }).increment('balance', 1)
+      await tx.forShard(b!.id)(table).where({ id: 1 }).increment('balance', 1)
+    }, { retry: { attempts: 3 } })
+    expect((await test.balances(table, first)).get(1)).toBe(1)
   })
 })

@@ -78,6 +78,11 @@ describe('cluster options', () => {
     [{ shards: [pg], prefix: null }, 'prefix'],
     [{ shards: [pg], logTable: null }, 'logTable'],
     [{ shards: [{ ...pg, weight: null }] }, 'shards[0].weight'],
+    // The ring's range, named at the caller's index (the ring itself sorts the shards by id).
+    [{ shards: [{ ...pg, id: 'z', weight: 1e10 }, { ...pg, id: 'a' }] }, 'shards[0].weight'],
+    // A hole in a sparse array is a missing shard, not nothing.
+    // eslint-disable-next-line no-sparse-arrays
+    [{ shards: [, pg] }, 'shards[0]'],
     [{ shards: [pg], recovery: { dutyCycle: 1.5 } }, 'recovery.dutyCycle'],
     [{ shards: [pg], recovery: { dutyCycle: Number.NaN } }, 'recovery.dutyCycle'],
     [{ shards: [pg], recovery: { dutyCycle: '0.5' } }, 'recovery.dutyCycle'],
