@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { extname, join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { CliUsageError } from './cli-errors.js'
@@ -27,6 +27,7 @@ export interface LoadedConfig {
 export async function loadConfig(given: string | undefined, cwd: string): Promise<LoadedConfig> {
   const path = given === undefined ? findDefault(cwd) : resolve(cwd, given)
   if (!existsSync(path)) throw new CliUsageError(`config file not found: ${path}`)
+  if (!statSync(path).isFile()) throw new CliUsageError(`config is not a file: ${path}`)
   const extension = extname(path)
   if (extension === '.json') return { path, options: readJson(path) }
   if (!MODULE_EXTENSIONS.includes(extension)) {
@@ -45,12 +46,38 @@ export async function loadConfig(given: string | undefined, cwd: string): Promis
   let options: unknown = module.default
   if (typeof options === 'function') {
     try {
-      options = await (options as () => unknown)()
+      options = await settledWithin((options as () => unknown)(), path)
     } catch (error) {
+      if (error instanceof CliUsageError) throw error
       throw new CliUsageError(`config ${path}: its default function failed: ${failureWithoutText(error, path)}`)
     }
   }
   return { path, options }
+}
+
+/** How long a config's default function may take to give the options (it may fetch secrets). */
+const CONFIG_FUNCTION_MS = 60_000
+
+/**
+ * `value` once it settles, or a CliUsageError: when nothing it could be waiting for is
+ * left (Node would exit with code 13 and say nothing), or after {@link CONFIG_FUNCTION_MS}.
+ */
+async function settledWithin(value: unknown, path: string): Promise<unknown> {
+  if (!(value instanceof Promise)) return value
+  let onBeforeExit: (() => void) | undefined
+  let timer: NodeJS.Timeout | undefined
+  const stuck = new Promise<never>((_, reject) => {
+    onBeforeExit = () => reject(new CliUsageError(`config ${path}: its default function returned a promise that can never settle (nothing it waits for is pending)`))
+    process.once('beforeExit', onBeforeExit)
+    // Unref'd: a promise waiting on nothing ends at beforeExit, at once, not after the bound.
+    timer = setTimeout(() => reject(new CliUsageError(`config ${path}: its default function did not give the options within ${CONFIG_FUNCTION_MS / 1000} s`)), CONFIG_FUNCTION_MS).unref()
+  })
+  try {
+    return await Promise.race([value, stuck])
+  } finally {
+    process.removeListener('beforeExit', onBeforeExit!)
+    clearTimeout(timer)
+  }
 }
 
 const BUILT_IN_ERRORS = ['Error', 'SyntaxError', 'TypeError', 'ReferenceError', 'RangeError', 'URIError', 'EvalError', 'AggregateError']
@@ -92,7 +119,8 @@ function findDefault(cwd: string): string {
 }
 
 function readJson(path: string): unknown {
-  const text = readFileSync(path, 'utf8')
+  // An editor's byte order mark is not part of the JSON.
+  const text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '')
   try {
     return JSON.parse(text) as unknown
   } catch {

@@ -1,6 +1,7 @@
 import type { ClusterRuntime } from '../cluster-runtime.js'
 import { ConfigError, NoSuchInDoubtTransactionError, ShardTxError, ShardUnavailableError } from '../errors.js'
 import { parseTransactionId } from '../protocol/ids/transaction-id.js'
+import { rejectUnknownKeys } from '../config/validate.js'
 import type { Decision } from '../protocol/participant.js'
 import { emptyReport, groupByLog, listInDoubt, logIdOf, type RecoveryReport, resolveBranch } from './recovery.js'
 
@@ -74,16 +75,17 @@ export async function resolveByHand(
   wanted: Decision,
   options: ResolveOptions = {},
 ): Promise<RecoveryReport> {
-  if (parseTransactionId(txId) === undefined) {
-    throw new ShardTxError(`"${String(txId)}" is not a shardtx transaction id`, { code: 'INVALID_ARGUMENT' })
+  if (typeof txId !== 'string' || parseTransactionId(txId) === undefined) {
+    throw new ShardTxError(`${shownArgument(txId)} is not a shardtx transaction id`, { code: 'INVALID_ARGUMENT' })
   }
   if (wanted !== 'commit' && wanted !== 'abort') {
-    throw new ShardTxError(`decision must be 'commit' or 'abort', not ${JSON.stringify(wanted)}`, { code: 'INVALID_ARGUMENT' })
+    throw new ShardTxError(`decision must be 'commit' or 'abort', not ${shownArgument(wanted)}`, { code: 'INVALID_ARGUMENT' })
   }
   const force = (options as ResolveOptions | null)?.force
   if (options === null || typeof options !== 'object' || (force !== undefined && typeof force !== 'boolean')) {
     throw new ConfigError('options.force', 'must be true or false, in an options object like { force: true }')
   }
+  rejectUnknownKeys('options', options, ['force'])
   const report = emptyReport()
   const home = rt.log.shardId
   const { inDoubt, logOf } = await listInDoubt(rt, report, home)
@@ -128,4 +130,11 @@ export async function resolveByHand(
   }
   await Promise.all(branches.map((branch) => resolveBranch(rt, report, branch, decision, new Set())))
   return report
+}
+
+/** A bad argument as an error message shows it: quoted, cut at 80 characters, whatever its type. */
+function shownArgument(value: unknown): string {
+  if (typeof value === 'symbol') return 'a symbol'
+  if (typeof value !== 'string') return value === null ? 'null' : typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value)
 }

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex'
 import type { Dialect } from '../config/shard-config.js'
 import type { Participant } from '../protocol/participant.js'
+import { ShardUnavailableError } from '../errors.js'
 import { describeShardError } from '../shard-error-text.js'
 import { withBoundedKnex } from '../protocol/with-bounded-knex.js'
 
@@ -69,7 +70,9 @@ async function probeShard(participant: Probed, knex: Knex, logTable: string | un
     status.serverVersion = String(row.server_version)
     status.reachable = true
   } catch (error) {
-    status.problems.push(`unreachable: ${describeShardError(error)}`)
+    // The driver's reason, not the wrapper that names the shard the report already names.
+    const reason = error instanceof ShardUnavailableError && error.cause !== undefined ? error.cause : error
+    status.problems.push(`unreachable: ${describeShardError(reason)}`)
     return status
   }
   const [verified, prepared, table] = await Promise.allSettled([

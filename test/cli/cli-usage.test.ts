@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -14,6 +14,7 @@ const shardtx = runInProcess
 describe('shardtx usage and config mistakes', () => {
   const dir = mkdtempSync(join(tmpdir(), 'shardtx-cli-usage-'))
   writeFileSync(join(dir, 'shardtx.config.json'), JSON.stringify({ shards: sharedShards(), recovery: false }))
+  mkdirSync(join(dir, 'a-folder.json'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
   it.each([
@@ -32,6 +33,7 @@ describe('shardtx usage and config mistakes', () => {
     [['migrate', '--shards', '--directory', 'nope'], /directory: no such folder/],
     [['migrate', '--shards', '--only', 'pg-0,pg-9', '--directory', '.'], /unknown shard "pg-9"/],
     [['status', '--config', 'missing.json'], /config file not found/],
+    [['status', '--config', 'a-folder.json'], /config is not a file/],
   ])('%j exits 2 with a one-line message', async (args, message) => {
     const run = await shardtx(args, dir)
     expect(run.code).toBe(2)
@@ -49,6 +51,8 @@ describe('shardtx usage and config mistakes', () => {
     ['no-default.mjs', 'export const shards = []', /has no default export/],
     ['throws.mjs', "export default () => { throw new Error('no env') }", /its default function failed: Error at line 1/],
     ['syntax.mjs', 'export default {', /cannot load config/],
+    // A byte order mark is not a JSON mistake: the config is read, and its real mistake named.
+    ['bom.json', `\uFEFF${JSON.stringify({ shards: [] })}`, /shards: must list at least one shard/],
   ])('a config like %s exits 2 with a one-line message', async (file, text, message) => {
     writeFileSync(join(dir, file), text)
     const run = await shardtx(['status', '--config', file], dir)

@@ -58,13 +58,17 @@ describe('the shardtx CLI, built and run as a program', () => {
       const empty = mkdtempSync(join(tmpdir(), 'shardtx-cli-empty-'))
       try {
         writeFileSync(join(empty, 'invalid.json'), JSON.stringify({ shards: [] }))
-        const [help, unknown, asJson, none, invalid] = await Promise.all([
+        // A config whose function's promise waits on nothing: Node would end with code 13 and say nothing.
+        writeFileSync(join(empty, 'never.mjs'), 'export default () => new Promise(() => {})')
+        const [help, unknown, asJson, none, invalid, never] = await Promise.all([
           cli.run(['--help'], { cwd: empty }),
           cli.run(['stauts'], { cwd: empty }),
           cli.run(['stauts', '--json'], { cwd: empty }),
           cli.run(['status'], { cwd: empty }),
           cli.run(['status', '--config', 'invalid.json'], { cwd: empty }),
+          cli.run(['status', '--config', 'never.mjs'], { cwd: empty }),
         ])
+        expect([never!.code, never!.stderr]).toEqual([2, expect.stringContaining('returned a promise that can never settle')])
         expect([help!.code, help!.stdout]).toEqual([0, expect.stringContaining('Usage: shardtx <command>')])
         expect([unknown!.code, unknown!.stderr]).toEqual([2, expect.stringContaining('unknown command "stauts"')])
         expect(json(asJson!)).toEqual({ error: { code: 'USAGE', message: expect.stringContaining('unknown command'), exitCode: 2 } })

@@ -114,6 +114,10 @@ describe('recovery on the shared servers', () => {
     // Without a commit record nobody knows every branch was prepared: committing is refused.
     await expect(t.cluster.resolve(undecided, 'commit')).rejects.toBeInstanceOf(ShardTxError)
     await expect(t.cluster.resolve('not-an-id', 'abort')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    // Whatever the caller passes: typed, never a TypeError, and a long id is not echoed whole.
+    await expect(t.cluster.resolve(Symbol('x') as never, 'abort')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await expect(t.cluster.resolve('x'.repeat(100_000), 'abort')).rejects.toThrow(/^"x{80}…" is not a shardtx transaction id$/)
+    await expect(t.cluster.resolve(undecided, 'abort', { forced: true } as never)).rejects.toThrow(/forced: unknown option/)
 
     expect((await t.cluster.resolve(committed, 'commit')).committed).toEqual([{ txId: committed, shardId: 'pg-1' }])
     expect((await t.cluster.resolve(undecided, 'abort')).rolledBack).toEqual([{ txId: undecided, shardId: 'my-0' }])

@@ -2,6 +2,7 @@ import type { TopologyReport } from '../../topology/topology-report.js'
 import { routedShards } from '../../topology/topology.js'
 import type { Command, CommandContext } from '../command-context.js'
 import { ExitCode } from '../exit-codes.js'
+import { rethrowExplained } from '../failure-exit.js'
 import { openTargetCluster } from '../target-cluster.js'
 import { textTable } from '../text-table.js'
 
@@ -35,7 +36,8 @@ async function setTopology(context: CommandContext): Promise<ExitCode> {
   const { cluster, target, close } = await openTargetCluster(context)
   try {
     out.progress(`changing the topology to ${target.map((s) => s.id).join(', ')}…`)
-    const change = await cluster.setTopology(target, { allowEmptyMove: args.allowEmptyMove })
+    // A failure that a shard not answering explains exits 3, as every command's does.
+    const change = await cluster.setTopology(target, { allowEmptyMove: args.allowEmptyMove }).catch((error: unknown) => rethrowExplained(cluster, cluster.shardIds, error))
     out.result({ change }, () =>
       change.from.epoch === change.to.epoch
         ? `topology unchanged at epoch ${change.to.epoch}`
