@@ -472,14 +472,23 @@ export class Cluster {
     return { ...this.#runtime.stats.snapshot(), ...contentionStats(this.#runtime.contention) }
   }
 
-  /** Stops background recovery, forgets pending commit records, and closes every pool. Idempotent. */
+  /**
+   * Stops background recovery, forgets pending commit records, and closes every pool,
+   * within `timeouts.recovery` in all. Idempotent.
+   */
   close(): Promise<void> {
     this.#closing.abort()
     this.#closed ??= (async () => {
-      await this.#recovery.stop()
-      await this.#runtime.contention.detector?.stop()
-      await this.#runtime.logs.flush()
-      await Promise.all([...this.#runtime.participants.values()].map((p) => p.close()))
+      const rt = this.#runtime
+      const by = Date.now() + rt.config.timeouts.recoveryMs
+      // What can end gracefully, at once and until the bound at most: a recovery round told
+      // to stop, the deadlock detector, forgetting decided transactions. One waiting on a
+      // shard that stopped answering would otherwise hold close() its own bound, then the
+      // pools theirs (seen: twice the bound with the log shard black-holed).
+      const graceful = Promise.all([this.#recovery.stop(), rt.contention.detector?.stop(), rt.logs.flush()]).catch(() => {})
+      await settledBy(graceful, by)
+      // The pools with what is left: sockets still in use then are closed under their statements.
+      await Promise.all([...rt.participants.values()].map((p) => p.close(Math.max(0, by - Date.now()))))
     })()
     return this.#closed
   }
@@ -526,4 +535,11 @@ function routedShardIdsOf(configured: readonly string[], ring: () => ShardRing):
     }
     return ids
   }
+}
+
+/** Resolves once `work` settles or the clock reaches `by` (ms since epoch), whichever is first. */
+async function settledBy(work: Promise<unknown>, by: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, by - Date.now()))))])
+  clearTimeout(timer)
 }

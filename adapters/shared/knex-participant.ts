@@ -127,8 +127,8 @@ export abstract class KnexParticipant {
     return neverSent(error)
   }
 
-  /** Closes the pool; connections still in use after the recovery bound are closed under their statements. */
-  async close(): Promise<void> {
-    await destroyWithin(this.knex, this.timeouts.recoveryMs, (conn: DriverConnection) => this.endSession(conn))
+  /** Closes the pool; connections still in use after `ms` (default: the recovery bound) are closed under their statements. */
+  async close(ms = this.timeouts.recoveryMs): Promise<void> {
+    await destroyWithin(this.knex, ms, (conn: DriverConnection) => this.endSession(conn))
   }
 }

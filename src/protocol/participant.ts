@@ -165,7 +165,8 @@ export interface BranchDriver {
   /** Cancels the statement running on a connection, from another connection. */
   cancel(conn: DriverConnection): Promise<void>
 
-  close(): Promise<void>
+  /** Closes the pool; connections still in use after `ms` (default `timeouts.recovery`) are closed under their statements. */
+  close(ms?: number): Promise<void>
 }
 
 /** Role 2, prepared-branch listing: what recovery finds and finishes on a shard. */

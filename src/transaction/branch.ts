@@ -304,10 +304,14 @@ export class Branch implements BranchBinding {
   /** Runs one statement on the branch's connection within `ms`; past it the branch is finished, its connection destroyed. */
   #bounded<T>(ms: number, what: string, statement: (conn: DriverConnection) => Promise<T>): Promise<T> {
     const conn = this.#connection()
-    if (ms <= 0) return Promise.reject(this.#missed(what, ms))
+    if (ms <= 0) {
+      // Not "no answer": nothing was asked, and the shard may be fine (only this bound ran out).
+      this.#finish('discard')
+      return Promise.reject(new UnsentStatementError(this.shardId, what, 'no time left'))
+    }
     // Checked just before the driver takes the statement; a break after this is a lost
     // connection as before (whether the statement arrived is then unknown).
-    if (!this.participant.canSend(conn)) return Promise.reject(new UnsentStatementError(this.shardId, what))
+    if (!this.participant.canSend(conn)) return Promise.reject(new UnsentStatementError(this.shardId, what, 'broken'))
     return withDeadline(statement(conn), ms, () => this.#missed(what, ms))
   }
 
