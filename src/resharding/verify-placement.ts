@@ -1,10 +1,10 @@
 import type { Knex } from 'knex'
 import type { ShardKey } from '../sharding/index.js'
 import type { Routing } from '../topology/routing.js'
-import type { Transaction } from '../transaction/transaction.js'
+import { withBoundedKnex } from '../protocol/with-bounded-knex.js'
 import type { ShardedTable } from './move-rows.js'
 import { type PlacementReport, PlacementTally, SLOTS_PER_BUCKET, type VerifyCursor, type VerifyScope } from './placement-report.js'
-import type { ReshardContext } from './reshard-context.js'
+import { onShard, type ReshardContext } from './reshard-context.js'
 import { shardedTables } from './reshard-job.js'
 import { encodeKeyValue, positionOf } from './verify-cursor.js'
 import type { ResolvedVerifyOptions } from './verify-options.js'
@@ -31,9 +31,10 @@ interface Page {
 /**
  * Reads every row of every declared sharded table on every shard this process
  * connects to, page by page (keyset pagination by the table's key columns), each
- * page in a fenced transaction of its own, so that a resharding batch cannot
- * commit half-way through a page and each page routes its rows by the topology
- * of its own transaction. Memory holds one page. Stops at a page boundary when
+ * page of a routed shard in a fenced transaction of its own, so that a resharding
+ * batch cannot commit half-way through a page and each page routes its rows by the
+ * topology of its own transaction (a shard the topology does not route is read
+ * outside any: see readPageOf). Memory holds one page. Stops at a page boundary when
  * the signal is aborted, with a cursor to resume from.
  */
 export async function verifyPlacement(ctx: ReshardContext, options: ResolvedVerifyOptions): Promise<PlacementReport> {
@@ -59,10 +60,7 @@ export async function verifyPlacement(ctx: ReshardContext, options: ResolvedVeri
     const table = tables[at.table]!
     const shardId = shards[at.shard]!
     const after = at.after
-    const page = await ctx.transaction((tx) => readPage(ctx, tx, table, shardId, after, options.pageSize), {
-      timeout: options.timeoutMs,
-      retry: { attempts: PAGE_ATTEMPTS },
-    })
+    const page = await readPageOf(ctx, shardId, (routing, knex) => readPage(routing, knex, table, after, options.pageSize), options.timeoutMs)
     countPage(tally, table, shardId, page)
     at = page.next !== undefined ? { ...at, after: page.next } : nextShard(at, tables.length, shards.length)
     options.onProgress?.(report())
@@ -77,9 +75,22 @@ export async function verifyPlacement(ctx: ReshardContext, options: ResolvedVeri
  * The shard's first page checks that the table is there and also reads the rows
  * with a NULL key column, which no key order pages.
  */
-async function readPage(ctx: ReshardContext, tx: Transaction, table: ShardedTable, shardId: string, after: unknown[] | null, pageSize: number): Promise<Page> {
+/**
+ * A page of a shard the topology routes by, in a fenced transaction (retried while
+ * stale or held); of a shard it does not route (configured here, not yet added, or
+ * never), outside any: such a shard may hold no fence row (its branch would be refused
+ * as stale however often it reloads), no process routes a write to it, and every row
+ * on it is misplaced.
+ */
+function readPageOf(ctx: ReshardContext, shardId: string, read: (routing: Routing, knex: Knex) => Promise<Page>, timeoutMs: number): Promise<Page> {
   const routing = ctx.state.current
-  const knex = tx.forShard(shardId)
+  if (!routing.ring.shards.some((s) => s.id === shardId)) {
+    return onShard(ctx, shardId, 'could not read a page', () => withBoundedKnex(ctx.participants.get(shardId)!, timeoutMs, (knex) => read(routing, knex)))
+  }
+  return ctx.transaction((tx) => read(ctx.state.current, tx.forShard(shardId)), { timeout: timeoutMs, retry: { attempts: PAGE_ATTEMPTS } })
+}
+
+async function readPage(routing: Routing, knex: Knex, table: ShardedTable, after: unknown[] | null, pageSize: number): Promise<Page> {
   const columns = table.keyColumns
   const rows: Record<string, unknown>[] = []
   if (after === null) {

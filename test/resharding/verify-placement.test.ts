@@ -174,6 +174,20 @@ describe('verifyPlacement, page by page', () => {
     ])
   })
 
+  test('a shard this process connects to but the topology does not route is read too: any row on it is misplaced', async () => {
+    // As a mover is set up before it adds my[1]: connected to it, following a topology without it (no fence row there).
+    const { bank, pg, my } = await bankOn((pg, my) => ({ routed: [pg[1]!, my[0]!], every: [pg[1]!, my[0]!, my[1]!] }), 100)
+    const clean = await bank.cluster.verifyPlacement({ pageSize: 16 })
+    expect(clean).toMatchObject({ misplaced: [], complete: true })
+    expect(clean.tables[0]!.rows).toBe(100)
+
+    const stray = 100_000 + [...Array(500).keys()].find((n) => bank.cluster.shardFor(100_000 + n) === pg[1]!.id)!
+    await bank.cluster.forShard(my[1]!.id)(bank.accounts).insert({ id: stray, balance: 1, note: 'stray' })
+    const found = await bank.cluster.verifyPlacement({ pageSize: 16 })
+    expect(found.misplaced).toEqual([{ table: bank.accounts, shardId: my[1]!.id, owner: pg[1]!.id, rows: 1, example: String(stray) }])
+    await bank.cluster.forShard(my[1]!.id)(bank.accounts).where({ id: stray }).delete()
+  })
+
   test('a job that moves rows between two pages makes the counts not comparable; placement is still checked', async () => {
     const { bank, every } = await bankOn((pg, my) => ({ routed: [pg[0]!, my[0]!], every: [pg[0]!, my[0]!, my[1]!] }), 120)
     const stopped = await stoppedAfter(bank.cluster, 2, { pageSize: 10 })
