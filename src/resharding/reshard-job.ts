@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { ConfigError } from '../errors.js'
+import { ConfigError, isRetryable } from '../errors.js'
 import { ringFor } from '../sharding/ring-cache.js'
 import { diffTopology, isSameTopology } from '../topology/topology-diff.js'
 import { resolveTarget, type TopologyTarget } from '../topology/set-topology.js'
@@ -57,7 +57,17 @@ export async function reshard(ctx: ReshardContext, target: TopologyTarget, optio
     }
   } else {
     if (isSameTopology(diffTopology(current.shards, to))) throw new ConfigError('reshard', `the topology already routes by ${describeSet(to)}`)
-    job = await start(ctx, current, to, options)
+    try {
+      job = await start(ctx, current, to, options)
+    } catch (error) {
+      // Another process started a job at the same moment and its first step overtook this
+      // one (stale fences, or its epoch published first): join that job, as a later call
+      // would. Once: the topology now has a job, so the call below does not start one.
+      if (!(error instanceof StepOvertaken || isRetryable(error))) throw error
+      const now = await ctx.state.reload().catch(() => undefined)
+      if (now?.topology.move === undefined) throw error
+      return reshard(ctx, target, options)
+    }
   }
   return moveBatches(ctx, job, 'forward', options)
 }

@@ -81,6 +81,25 @@ describe('resharding', () => {
     expect((await bank.cluster.forShard(my[1]!.id)(bank.accounts).where({ id: moved.id }).first()).balance).toBe(moved.balance + 1)
   })
 
+  test('two processes starting the same job at once: one starts it, the other joins it, and both see it done', async () => {
+    const pg = sharedShards('postgres')
+    const my = sharedShards('mysql')
+    const routed = [pg[0]!, my[0]!]
+    const every = [pg[0]!, my[0]!, pg[1]!]
+    const bank = await startReshardBank(routed, every, 200)
+    banks.push(bank)
+    const other = bank.sibling(every, { topology: 'follow' })
+    const target = [...routed, pg[1]!].map((s) => ({ id: s.id }))
+    // Both read the topology before either has published its first step: the slower one's step is
+    // overtaken (its fences raised past it, or the epoch taken), and it joins the job instead of failing.
+    const [a, b] = await Promise.all([bank.cluster.reshard(target, { batchSize: 40 }), other.reshard(target, { batchSize: 40 })])
+    expect([a.state, b.state]).toEqual(['done', 'done'])
+    expect(a.jobId).toBe(b.jobId)
+    const rows = await bank.allAccounts()
+    expect(rows).toHaveLength(200)
+    expect(rows.filter((r) => bank.cluster.shardFor(r.id) !== r.shardId)).toEqual([])
+  })
+
   test('cancel stops at a batch boundary; reverse moves the done batches back and restores the checksums; a repeated job keeps them', async () => {
     const pg = sharedShards('postgres')
     const my = sharedShards('mysql')
