@@ -74,9 +74,9 @@ export class Cluster {
   readonly #closing = new AbortController()
   readonly #admissionWaited = (ms: number): void => this.#runtime.telemetry.admissionWaited(ms)
   /**
-   * What a failed attempt says once close() overtook it before its decision (its pools
-   * were going): ClosedError, not that a shard is unavailable, and not retried.
-   * Retryable errors all come before the decision.
+   * What a failed attempt (or resharding batch) says once close() overtook it before its
+   * decision (its pools were going): ClosedError, not that a shard is unavailable, and
+   * not retried. Retryable errors all come before the decision.
    */
   readonly #closedInstead = (error: unknown): unknown =>
     this.#closed !== undefined && isRetryable(error) ? new ClosedError('cluster', error) : error
@@ -288,7 +288,10 @@ export class Cluster {
    */
   async reshard(target: TopologyTarget, options?: ReshardOptions): Promise<ReshardProgress> {
     this.#assertOpen()
-    return reshard(this.#reshardContext(), target, resolveReshardOptions(options))
+    // A batch that close() overtook fails as closed (the job stays resumable), not as a shard unavailable.
+    return reshard(this.#reshardContext(), target, resolveReshardOptions(options)).catch((error: unknown) => {
+      throw this.#closedInstead(error)
+    })
   }
 
   /**
