@@ -156,9 +156,7 @@ export class MysqlEpochFence implements EpochFence {
       })
       if (prepared.length === 0) break
       if (performance.now() >= deadline) {
-        return blockedBy(
-          prepared.map((b) => `shard ${this.shardId}: prepared branch of transaction ${b.txId} (in doubt until its coordinator or recovery finishes it)`),
-        )
+        return blockedBy(prepared.map((b) => heldByPrepared(this.shardId, b.txId)))
       }
       await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS))
     }
@@ -177,8 +175,23 @@ export class MysqlEpochFence implements EpochFence {
 
   async holdInBranch(branch: Knex, waitMs: number): Promise<FenceBlocked | undefined> {
     const deadline = performance.now() + waitMs
-    const [[session]] = (await branch.raw('SELECT CONNECTION_ID() AS id')) as [[{ id: number }]]
-    const thread = Number(session.id)
+    let thread: number
+    try {
+      const [[session]] = (await branch.raw('SELECT CONNECTION_ID() AS id')) as [[{ id: number }]]
+      thread = Number(session.id)
+    } catch (error) {
+      // The branch's first statement carries its own fence read, which waited for the fence
+      // (a first branch waits 1 s) and gave up: held. Name the holders that can be named,
+      // not this lookup (a step of a killed mover leaves prepared branches holding it).
+      if (findCause(error, (e) => errno(e) === ER_LOCK_WAIT_TIMEOUT) === undefined) throw error
+      const prepared = await this.#listPrepared().catch(() => [])
+      return {
+        blockers:
+          prepared.length > 0
+            ? prepared.map((b) => heldByPrepared(this.shardId, b.txId))
+            : [`shard ${this.shardId}: another session held the fence past the branch's first wait for it`],
+      }
+    }
     let blockers: string[] = []
     let locked = false
     // As in lock(): wait in InnoDB's queue, cancelled with KILL QUERY at the bound. The
@@ -209,7 +222,7 @@ export class MysqlEpochFence implements EpochFence {
       if (prepared.length === 0) return undefined
       if (performance.now() >= deadline) {
         return {
-          blockers: prepared.map((b) => `shard ${this.shardId}: prepared branch of transaction ${b.txId} (in doubt until its coordinator or recovery finishes it)`),
+          blockers: prepared.map((b) => heldByPrepared(this.shardId, b.txId)),
         }
       }
       await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS))
@@ -280,4 +293,9 @@ export class MysqlEpochFence implements EpochFence {
       .onOwnConnection('cancelling the fence lock', this.#statementMs, (conn) => knex.raw(`KILL QUERY ${Math.trunc(thread)}`).connection(conn))
       .catch(() => {})
   }
+}
+
+/** A prepared branch of ours, as a holder of the fence in a report of who blocks. */
+function heldByPrepared(shardId: string, txId: string): string {
+  return `shard ${shardId}: prepared branch of transaction ${txId} (in doubt until its coordinator or recovery finishes it)`
 }
