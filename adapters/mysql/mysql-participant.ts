@@ -15,6 +15,8 @@ import type {
 } from '../../src/protocol/participant.js'
 import { type FenceRequest, fenceInChunks, LOG_COLUMNS, type LogRow, logRowValues, toDecisionRecord } from '../../src/protocol/log-row.js'
 import { KnexParticipant } from '../shared/knex-participant.js'
+import { endSessionWithin } from '../shared/end-session.js'
+import { findCause } from '../../src/errors.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {
   classifyMysqlConflict,
@@ -27,6 +29,9 @@ import { labelComment, MysqlLockWaits } from './mysql-lock-waits.js'
 import { splitRecoveredXid, xidLiteral } from './mysql-xid.js'
 import { branchFenceError, fenceStatement, staleEpochOf, staleError } from './mysql-fence.js'
 import { fenceTableOf } from '../../src/topology/table-names.js'
+
+/** KILL of a thread that is not there (any more). */
+const ER_NO_SUCH_THREAD = 1094
 
 type Connection = Mysql2Connection & {
   /** The innodb_lock_wait_timeout this session runs with, when shardtx changed it. */
@@ -192,6 +197,27 @@ export class MysqlParticipant extends KnexParticipant implements Participant {
       // the branch still waits for its XA ROLLBACK.
       await run(conn, `XA ROLLBACK ${xid}`)
     }
+  }
+
+  serverSessionOf(conn: DriverConnection): string | undefined {
+    const thread = (conn as Connection & { threadId?: number | null }).threadId
+    return thread === null || thread === undefined ? undefined : String(thread)
+  }
+
+  endSessionOf(session: string, ms: number): Promise<boolean> {
+    const thread = Math.trunc(Number(session))
+    return endSessionWithin(this, ms, async (knex, gone) => {
+      try {
+        await knex.raw(`KILL CONNECTION ${thread}`)
+      } catch (error) {
+        if (findCause(error, (e) => errno(e) === ER_NO_SUCH_THREAD) === undefined) throw error
+      }
+      // Until the server has let the thread go: only then may another session finish its XA branch (1397 before).
+      await gone(async () => {
+        const [rows] = (await knex.raw('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ?', [thread])) as [{ n: number }[]]
+        return Number(rows[0]?.n ?? 0) === 0
+      })
+    })
   }
 
   canSend(conn: DriverConnection): boolean {

@@ -15,6 +15,7 @@ import type {
 } from '../../src/protocol/participant.js'
 import { type FenceRequest, fenceInChunks, LOG_COLUMNS, readLogRecords } from '../../src/protocol/log-row.js'
 import { KnexParticipant } from '../shared/knex-participant.js'
+import { endSessionWithin } from '../shared/end-session.js'
 import type { ParticipantSettings } from '../participant-settings.js'
 import {
   classifyPostgresConflict,
@@ -156,6 +157,20 @@ export class PostgresParticipant extends KnexParticipant implements Participant 
 
   async rollback(conn: DriverConnection, branch: BranchId, prepared: boolean): Promise<void> {
     await (conn as Connection).query(prepared ? `ROLLBACK PREPARED ${literal(branch.gid)}` : 'ROLLBACK')
+  }
+
+  serverSessionOf(conn: DriverConnection): string | undefined {
+    const pid = (conn as Connection & { processID?: number }).processID
+    return pid === undefined ? undefined : String(pid)
+  }
+
+  endSessionOf(session: string, ms: number): Promise<boolean> {
+    const pid = Math.trunc(Number(session))
+    return endSessionWithin(this, ms, async (knex, gone) => {
+      await knex.raw('SELECT pg_terminate_backend(?)', [pid])
+      // The backend goes once it reaches a point where it checks for the signal: after a PREPARE under way.
+      await gone(async () => (await knex.raw<{ rows: unknown[] }>('SELECT 1 FROM pg_stat_activity WHERE pid = ?', [pid])).rows.length === 0)
+    })
   }
 
   canSend(conn: DriverConnection): boolean {

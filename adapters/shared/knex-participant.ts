@@ -77,6 +77,8 @@ export abstract class KnexParticipant {
   protected abstract endSession(conn: DriverConnection): void
 
   abstract canSend(conn: DriverConnection): boolean
+  abstract serverSessionOf(conn: DriverConnection): string | undefined
+  abstract endSessionOf(session: string, ms: number): Promise<boolean>
 
   boundedKnex(statementMs: number): Knex {
     // The shard's own settings, on a small pool of its own that the caller destroys when done.

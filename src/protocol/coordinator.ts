@@ -2,6 +2,7 @@ import type { Branch } from '../transaction/branch.js'
 import type { ClusterRuntime } from '../cluster-runtime.js'
 import {
   isRetryable,
+  ShardUnresponsiveError,
   TransactionAbortedError,
   TransactionInDoubtError,
   TransactionTimeoutError,
@@ -104,7 +105,14 @@ async function commitTwoPhase(rt: ClusterRuntime, tx: Transaction, written: Bran
   if (failed !== -1) {
     const error = (prepares[failed] as PromiseRejectedResult).reason
     await abortAll(rt, tx, written)
-    throw aborted(tx, `PREPARE failed on shard ${toPrepare[failed]!.shardId}`, toPrepare[failed]!.asConflict(error))
+    const shardId = toPrepare[failed]!.shardId
+    // PREPARE gets what is left of the transaction's timeout: missing that is the timeout's doing.
+    if ((error instanceof ShardUnresponsiveError || error instanceof UnsentStatementError) && Date.now() >= tx.deadline) {
+      const timedOut = new TransactionTimeoutError(`timed out during PREPARE on shard ${shardId}`)
+      ;(timedOut as { cause?: unknown }).cause = error
+      throw aborted(tx, timedOut.message, timedOut)
+    }
+    throw aborted(tx, `PREPARE failed on shard ${shardId}`, toPrepare[failed]!.asConflict(error))
   }
   // A coordinator past its deadline may already have been judged abandoned by a recoverer.
   const late = tx.abortReason ?? (Date.now() >= tx.deadline ? new TransactionTimeoutError('deadline passed before the decision') : undefined)

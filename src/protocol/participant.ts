@@ -116,6 +116,15 @@ export interface BranchDriver {
    * (a branch that is not prepared). True does not promise the next statement arrives.
    */
   canSend(conn: DriverConnection): boolean
+  /** The server session behind a connection (pg `processID`, mysql2 `threadId`), as {@link endSessionOf} takes it. */
+  serverSessionOf(conn: DriverConnection): string | undefined
+  /**
+   * Ends server session `session` from a connection of its own (pg_terminate_backend,
+   * KILL CONNECTION) and waits until the server has let it go, all within `ms`: then
+   * whatever it had prepared is prepared for good, and what it had not is rolled back.
+   * True once it is gone; false when it could not be told in time.
+   */
+  endSessionOf(session: string, ms: number): Promise<boolean>
   /** Starts the branch on its own (one round trip); used when no statement can carry it. */
   begin(conn: DriverConnection, branch: BranchId, options: BranchOptions): Promise<void>
   /**

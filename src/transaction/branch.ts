@@ -3,8 +3,9 @@ import { createBranchKnex, type BranchBinding } from '../../adapters/shared/knex
 import { ClosedError, ConflictError, ForbiddenStatementError, ShardTxError, ShardUnavailableError, ShardUnresponsiveError, StaleTopologyError } from '../errors.js'
 import { withDeadline } from '../protocol/deadline.js'
 import { UnsentStatementError } from '../protocol/unsent-statement.js'
+import { lostConnection } from '../protocol/lost-connection.js'
 import type { BranchId } from '../protocol/ids/branch-id.js'
-import type { BranchDriver, BranchOptions, DriverConnection, ErrorClassification, KnexQuery, RunQuery } from '../protocol/participant.js'
+import type { BranchDriver, BranchOptions, DriverConnection, ErrorClassification, KnexQuery, PreparedBranchListing, RunQuery } from '../protocol/participant.js'
 import { describeShardError } from '../shard-error-text.js'
 import type { WaitLabel } from '../contention/wait-label.js'
 import { findTransactionControl } from './statement-guard.js'
@@ -46,7 +47,7 @@ export interface BranchOwner {
 export class Branch implements BranchBinding {
   readonly id: BranchId
   /** The shard, in the roles a branch needs. */
-  readonly participant: BranchDriver & ErrorClassification
+  readonly participant: BranchDriver & ErrorClassification & Pick<PreparedBranchListing, 'finishPrepared'>
   readonly knex: Knex
   state: BranchState = 'new'
   /** BEGIN / XA START was sent (with the first statement). */
@@ -70,8 +71,10 @@ export class Branch implements BranchBinding {
   #cancelSent = false
   /** The connection went back to the pool or was closed. */
   #letGo = false
+  /** The server session of a PREPARE that got no answer: the branch may be prepared there. */
+  #maybePrepared: string | undefined
 
-  constructor(owner: BranchOwner, participant: BranchDriver & ErrorClassification, id: BranchId, options: BranchOptions) {
+  constructor(owner: BranchOwner, participant: BranchDriver & ErrorClassification & Pick<PreparedBranchListing, 'finishPrepared'>, id: BranchId, options: BranchOptions) {
     this.#owner = owner
     this.participant = participant
     this.id = id
@@ -231,11 +234,18 @@ export class Branch implements BranchBinding {
 
   /**
    * PREPARE TRANSACTION / XA END + XA PREPARE. On failure the branch stays `active`
-   * (rollback ends it); past `ms` it is `finished`, and may be prepared on the server:
-   * with no commit record, recovery rolls it back (presumed abort).
+   * (rollback ends it); past `ms` it is `finished`. Either way, when no answer came
+   * (the bound, a lost connection) it may be prepared on the server: rollback then
+   * ends its session and rolls it back from another one (see {@link rollback}).
    */
   async prepare(ms: number): Promise<void> {
-    await this.#bounded(ms, 'PREPARE', (conn) => this.participant.prepare(conn, this.id))
+    const session = this.conn === undefined ? undefined : this.participant.serverSessionOf(this.conn)
+    try {
+      await this.#bounded(ms, 'PREPARE', (conn) => this.participant.prepare(conn, this.id))
+    } catch (error) {
+      if (session !== undefined && !(error instanceof UnsentStatementError) && lostConnection(this.participant, error)) this.#maybePrepared = session
+      throw error
+    }
     this.state = 'prepared'
   }
 
@@ -272,10 +282,30 @@ export class Branch implements BranchBinding {
    * confirm, after closing the connection.
    */
   async rollback(ms: number): Promise<boolean> {
+    if (this.#maybePrepared !== undefined) return this.#rollBackUnanswered(this.#maybePrepared, ms)
     if (this.state === 'finished' || this.conn === undefined || !this.endIfNeverBegun()) return false
     const prepared = this.state === 'prepared'
     await this.#ending(ms, 'ROLLBACK', (conn) => this.participant.rollback(conn, this.id, prepared), this.#cancelSent ? 'discard' : 'keep')
     return true
+  }
+
+  /**
+   * A PREPARE that got no answer may have prepared the branch, holding its locks until
+   * recovery (seen: a hot row blocked for a recovery interval after a short timeout).
+   * The coordinator has decided nothing, so it may roll back its own branch: it ends the
+   * session that sent the PREPARE (from then on the branch is prepared for good or rolled
+   * back) and rolls back whatever is prepared, from another connection. True when a
+   * prepared branch was rolled back; false when there was none or time ran out.
+   */
+  async #rollBackUnanswered(session: string, ms: number): Promise<boolean> {
+    this.#maybePrepared = undefined
+    this.#finish('discard')
+    const by = Date.now() + ms
+    if (!(await this.participant.endSessionOf(session, ms))) return false
+    const left = by - Date.now()
+    if (left <= 0) return false
+    const finished = await withDeadline(this.participant.finishPrepared(this.id, 'abort'), left, () => new ShardUnresponsiveError(this.shardId, 'ROLLBACK of a PREPARE that got no answer', Math.round(left)))
+    return finished === 'done'
   }
 
   /**

@@ -11,6 +11,8 @@ import { closedPort } from '../reliability/leak-checks.js'
 export class Relay {
   #server: Server | undefined
   readonly #sockets = new Set<Socket>()
+  /** The server side of each relayed connection. */
+  readonly #upstreams = new Set<Socket>()
   #refusing = 0
   /** How many connections were accepted and closed at once by {@link refuseNext}. */
   refused = 0
@@ -28,6 +30,8 @@ export class Relay {
         return
       }
       const upstream = connect(this.target.port, this.target.host)
+      this.#upstreams.add(upstream)
+      upstream.on('close', () => this.#upstreams.delete(upstream))
       for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
         this.#sockets.add(a)
         a.on('error', () => b.destroy())
@@ -45,6 +49,18 @@ export class Relay {
   /** The next `count` connections are accepted and closed at once (a server that is not taking any yet). */
   refuseNext(count: number): void {
     this.#refusing = count
+  }
+
+  /**
+   * The connections relayed now stop carrying the server's answers (what the client
+   * sends still arrives): a statement runs on the server and its answer is lost. New
+   * connections are relayed both ways.
+   */
+  muteAnswers(): void {
+    for (const upstream of this.#upstreams) {
+      upstream.unpipe()
+      upstream.on('data', () => {})
+    }
   }
 
   cut(): void {

@@ -54,7 +54,9 @@ function expectedOutcomes(role: Role, mode: PartitionMode, point: FaultPoint): O
     case 'decide':
       // The log shard's branch carries the decision: cut off, the decision's fate is unknown.
       if (role === 'log shard') return cutCommitPoint(mode)
-      return [point === 'prepare' ? 'aborted' : 'committed']
+      // A PREPARE that never answers waits out what is left of the transaction's timeout.
+      if (point === 'prepare') return [mode === 'blackhole' ? 'timed out' : 'aborted']
+      return ['committed']
     default:
       return ['committed']
   }
