@@ -489,7 +489,7 @@ export class Cluster {
       // shard that stopped answering would otherwise hold close() its own bound, then the
       // pools theirs (seen: twice the bound with the log shard black-holed).
       const graceful = Promise.all([this.#recovery.stop(), rt.contention.detector?.stop(), rt.logs.flush()]).catch(() => {})
-      await settledBy(graceful, by)
+      await withDeadline(graceful, by - Date.now(), () => new Error('close: graceful stop past the bound')).catch(() => {})
       // The pools with what is left: sockets still in use then are closed under their statements.
       await Promise.all([...rt.participants.values()].map((p) => p.close(Math.max(0, by - Date.now()))))
     })()
@@ -538,11 +538,4 @@ function routedShardIdsOf(configured: readonly string[], ring: () => ShardRing):
     }
     return ids
   }
-}
-
-/** Resolves once `work` settles or the clock reaches `by` (ms since epoch), whichever is first. */
-async function settledBy(work: Promise<unknown>, by: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  await Promise.race([work, new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, by - Date.now()))))])
-  clearTimeout(timer)
 }

@@ -6,7 +6,7 @@ import { readWindow, SERVER_TIME_SQL, serverAheadMs } from './innodb-view-window
 import { errno } from './mysql-errors.js'
 import { INNODB_WAITS_SQL, type InnodbWaitRow, innodbWaits } from './mysql-innodb-waits.js'
 
-type Connection = Mysql2Connection & { threadId: number | null }
+type Connection = Mysql2Connection
 
 /** ER_SPECIFIC_ACCESS_DENIED_ERROR: the PROCESS privilege is missing. */
 const ER_SPECIFIC_ACCESS_DENIED = 1227
@@ -50,7 +50,7 @@ export class MysqlLockWaits implements LockWaitSource {
   }
 
   sessionOf(conn: DriverConnection): string {
-    return String((conn as Connection).threadId)
+    return String(this.#participant.serverSessionOf(conn))
   }
 
   async probe(boundMs: number): Promise<string | undefined> {

@@ -5,7 +5,7 @@ import { boundedQuery } from '../shared/bounded-query.js'
 import { runWithBegin } from './pipelined-begin.js'
 import { literal } from './postgres-sql.js'
 
-type Connection = pg.Client & { processID?: number; shardtxLabel?: WaitLabel }
+type Connection = pg.Client & { shardtxLabel?: WaitLabel }
 
 /** PostgreSQL keeps NAMEDATALEN − 1 = 63 bytes of `application_name`. */
 const APPLICATION_NAME_BYTES = 63
@@ -45,7 +45,7 @@ export class PostgresLockWaits implements LockWaitSource {
   }
 
   sessionOf(conn: DriverConnection): string {
-    return String((conn as Connection).processID)
+    return String(this.#participant.serverSessionOf(conn))
   }
 
   async probe(boundMs: number): Promise<string | undefined> {

@@ -21,17 +21,12 @@ export async function endSessionWithin(
   ms: number,
   end: (knex: Knex, gone: (check: () => Promise<boolean>) => Promise<void>) => Promise<void>,
 ): Promise<boolean> {
-  const by = Date.now() + ms
   let stop = false
   const gone = async (check: () => Promise<boolean>): Promise<void> => {
     while (!stop && !(await check())) await new Promise((resolve) => setTimeout(resolve, POLL_MS))
   }
   try {
-    await withDeadline(
-      withBoundedKnex(shard, ms, (knex) => end(knex, gone)),
-      Math.max(1, by - Date.now()),
-      () => new Error('the session was not seen gone in time'),
-    )
+    await withDeadline(withBoundedKnex(shard, ms, (knex) => end(knex, gone)), ms, () => new Error('the session was not seen gone in time'))
     return true
   } catch {
     return false
