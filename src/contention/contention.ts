@@ -16,7 +16,9 @@ export function createContention(
   participants: ReadonlyMap<string, Participant>,
   logger: Logger,
 ): Contention {
-  const gate = new AdmissionGate(admissionCapacity(config.shards.map((s) => s.pool)), config.maxWaitMs)
+  const capacity = admissionCapacity(config.shards.map((s) => s.pool))
+  const reliefMs = config.deadlockTimeoutMs === false ? undefined : config.deadlockTimeoutMs
+  const gate = new AdmissionGate(capacity, config.maxWaitMs, reliefMs === undefined ? {} : { reliefMs })
   if (config.deadlockTimeoutMs === false) return { gate, detector: undefined }
   const sources = new Map<string, LockWaitSource>()
   for (const [shardId, participant] of participants) if (participant.lockWaits !== undefined) sources.set(shardId, participant.lockWaits)

@@ -59,6 +59,7 @@ describe('distributed deadlock detection', () => {
     ['my-0', 'my-1'],
     ['pg-0', 'pg-1'],
   ] as [string, string][])('a cycle over %s and %s loses exactly one victim, the younger, with DISTRIBUTED_DEADLOCK', async (x, y) => {
+    const conflictsBefore = t.cluster.stats().admission.conflicts
     const outcomes = await lockCycle([t.cluster, t.cluster], accounts, [x, y])
     const failed = outcomes.filter((o) => o !== undefined)
     expect(failed).toHaveLength(1)
@@ -87,6 +88,10 @@ describe('distributed deadlock detection', () => {
       await tx.forShard(y)(accounts).where({ id: 1 }).update({ balance: 100 })
     })
     expect(t.cluster.stats().deadlocks.victims).toBeGreaterThan(0)
+    // The victim told the admission gate: it halved its limit, which one commit cannot raise back.
+    const { admission } = t.cluster.stats()
+    expect(admission.conflicts).toBe(conflictsBefore + 1)
+    expect(admission.limit).toBeLessThan(admission.capacity)
     await expectNothingLeaked(t.cluster)
   })
 

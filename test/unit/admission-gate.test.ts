@@ -77,16 +77,61 @@ describe('admission gate', () => {
     holder()
   })
 
-  it('halves its limit on a conflict, once per window, and raises it back with commits', async () => {
-    const gate = new AdmissionGate(8, LONG)
+  it('halves its limit on every conflict, down to 1, and raises it back with commits', async () => {
+    const gate = new AdmissionGate(8, LONG, { now: () => 0 })
     const releases = await Promise.all(Array.from({ length: 8 }, () => gate.enter(1, LONG)))
-    // Eight conflicts of attempts admitted under the same limit lower it once.
-    for (const release of releases) release('conflict')
+    // Simultaneous victims are separate cycles: each one halves the limit.
+    releases[0]!('conflict')
     expect(gate.stats().limit).toBe(4)
-    const next = (await gate.enter(1, LONG)) as Release
-    next('conflict')
-    expect(gate.stats().limit).toBe(2)
+    for (const release of releases.slice(1)) release('conflict')
+    expect(gate.stats()).toMatchObject({ limit: 1, conflicts: 8 })
+    // Those conflicts took no time on this clock, so they ask for no quiet time.
     for (let i = 0; i < 100; i++) ((await gate.enter(1, LONG)) as Release)('committed')
     expect(gate.stats().limit).toBe(8)
+  })
+
+  it('raises the limit only once no conflict has ended for eight times as long as the last one ran', async () => {
+    let now = 0
+    const gate = new AdmissionGate(8, LONG, { now: () => now })
+    const loser = (await gate.enter(1, LONG)) as Release
+    now = 400 // the attempt waited 400 ms for its cycle to be found
+    loser('conflict')
+    expect(gate.stats().limit).toBe(4)
+    const commit = async (): Promise<void> => ((await gate.enter(1, LONG)) as Release)('committed')
+    for (let i = 0; i < 50; i++) await commit()
+    expect(gate.stats().limit).toBe(4)
+    now = 400 + 8 * 400 - 1
+    await commit()
+    expect(gate.stats().limit).toBe(4)
+    now = 400 + 8 * 400
+    for (let i = 0; i < 50; i++) await commit()
+    expect(gate.stats().limit).toBe(8)
+  })
+
+  it('lets one long conflict hold the limit down for at most 10 s', async () => {
+    let now = 0
+    const gate = new AdmissionGate(8, LONG, { now: () => now })
+    const loser = (await gate.enter(1, LONG)) as Release
+    now = 30_000
+    loser('conflict')
+    now = 40_000
+    for (let i = 0; i < 50; i++) ((await gate.enter(1, LONG)) as Release)('committed')
+    expect(gate.stats().limit).toBe(8)
+  })
+
+  it('lets one more in when the queue stands still under a lowered limit, up to capacity', async () => {
+    const gate = new AdmissionGate(4, LONG, { reliefMs: 10, now: () => 0 })
+    const [a, b] = (await Promise.all([gate.enter(1, LONG), gate.enter(1, LONG)])) as Release[]
+    a!('conflict')
+    b!('conflict')
+    expect(gate.stats().limit).toBe(1)
+    // The one running waits for the queued ones (say, at a barrier): without relief nothing moves until maxWait.
+    const holder = (await gate.enter(1, LONG)) as Release
+    const queued = await Promise.all([gate.enter(2, LONG), gate.enter(3, LONG), gate.enter(4, LONG)])
+    expect(gate.stats()).toMatchObject({ running: 4, limit: 4, queuedNow: 0 })
+    const fifth = Promise.resolve(gate.enter(6, 50)).then(() => 'admitted', (e: unknown) => (e as Error).name)
+    // Never past capacity: the fifth one waits out its own timeout.
+    expect(await fifth).toBe('AdmissionTimeoutError')
+    for (const release of [holder, ...queued]) release()
   })
 })
