@@ -133,11 +133,14 @@ export class ConflictError extends ShardTxError {
   readonly shardId: string
   /** The server's own code: SQLSTATE on PostgreSQL, errno on MySQL. */
   readonly serverCode: string
-  constructor(shardId: string, serverCode: string, kind: string, cause: unknown, code = 'CONFLICT') {
+  /** What ended the attempt: `'deadlock'`, `'lock timeout'`, `'serialization failure'`, or `'distributed deadlock'` (the detector). */
+  readonly kind: string
+  constructor(shardId: string, serverCode: string, kind: string, cause: unknown, code = 'CONFLICT', message?: string) {
     const detail = cause instanceof Error ? `: ${cause.message}` : ''
-    super(`shard ${shardId}: ${kind} (${serverCode})${detail}`, { code, cause, retryable: true })
+    super(message ?? `shard ${shardId}: ${kind} (${serverCode})${detail}`, { code, cause, retryable: true })
     this.shardId = shardId
     this.serverCode = serverCode
+    this.kind = kind
   }
 }
 

@@ -2,7 +2,7 @@ import { ConflictError, TransactionAbortedError } from '../errors.js'
 import { AdmissionTimeoutError } from './admission-timeout-error.js'
 
 /** Gives the slot back, saying how the attempt ended; calling it twice does nothing the second time. */
-export type Release = (outcome?: 'committed' | 'conflict') => void
+export type Release = (outcome?: 'committed' | 'deadlock') => void
 
 /**
  * Admission counters of one cluster, in `cluster.stats().admission`.
@@ -25,8 +25,8 @@ export interface AdmissionStats {
   waited: number
   /** Attempts that gave up in the queue (stuck for `maxWait`, or waited their `timeout`). */
   timedOut: number
-  /** Attempts that ended in a conflict (a deadlock victim, a lock timeout): each one holds the limit down for a while. */
-  conflicts: number
+  /** Deadlock victims (the detector's, or a server's deadlock error): each one lowered the limit. */
+  deadlocks: number
 }
 
 interface Waiter {
@@ -41,10 +41,10 @@ interface Waiter {
 const noRelease: Release = () => {}
 
 /**
- * After a conflict, commits raise the limit again only once no conflict has ended
- * for this many times as long as the conflicting attempt ran (from admission to its
+ * After a deadlock, commits raise the limit again only once no victim has fallen
+ * for this many times as long as the victim's attempt ran (from admission to its
  * failure): with the limit low for eight times what a conflict costs, a burst on hot
- * rows loses about a ninth of its time to conflicts. On 4 hot rows (64 clients, 20 s)
+ * rows loses about a ninth of its time to deadlocks. On 4 hot rows (64 clients, 20 s)
  * a factor of 4 gave 500–610 transfers/s, 8 gave 600–680.
  */
 export const QUIET_FACTOR = 8
@@ -54,7 +54,7 @@ export const QUIET_FACTOR = 8
  * closes is no worse than one the detector would be looking for anyway.
  */
 const DEFAULT_RELIEF_MS = 250
-/** The longest quiet time one conflict asks for, so that one long attempt does not hold the limit down for minutes. */
+/** The longest quiet time one deadlock asks for, so that one long attempt does not hold the limit down for minutes. */
 const MAX_QUIET_MS = 10_000
 
 /**
@@ -70,18 +70,22 @@ const MAX_QUIET_MS = 10_000
  * A queue that moves is not a failure: a burst on hot rows drains at the rate the
  * rows allow, and its last transaction may wait longer than `maxWait`.
  *
- * Below `capacity`, the number admitted follows the conflicts, as TCP follows
- * losses: every attempt that fails with a conflict (a deadlock victim, a lock
- * timeout) halves the limit; each commit raises it by 1/limit, but only once no
- * conflict has ended for {@link QUIET_FACTOR} times as long as the last one ran.
- * A conflict costs what it took to detect (a distributed deadlock: `deadlockTimeout`
+ * Below `capacity`, the number admitted follows the deadlocks, as TCP follows
+ * losses: every deadlock victim (the detector's, or a server's deadlock error)
+ * halves the limit; each commit raises it by 1/limit, but only once no victim has
+ * fallen for {@link QUIET_FACTOR} times as long as the last one's attempt ran.
+ * Other conflicts leave the limit alone: a lock timeout is often a refusal, not a
+ * cycle (a branch that meets a fence an epoch change holds fails at once, or after
+ * MariaDB's one-second wait), and lowering the limit for those cost resharding
+ * throughput (docs/deadlocks.md).
+ * A deadlock costs what it took to detect (a distributed one: `deadlockTimeout`
  * and a graph read, hundreds of ms) while a commit on a hot row takes a millisecond
  * or two. Raising the limit after the next commit, as TCP does, bought the next cycle
  * almost at once: on 4 hot rows the limit swung between 1 and 6 and 64 clients
  * committed 19 transfers/s, against 680 with the limit held at 1. Halving once per
  * window of attempts (TCP's rule for one loss event) took three detections to get
  * from 8 to 1; simultaneous victims are separate cycles, so each one halves. Where
- * transactions do not collide the limit stays at `capacity`; a rare conflict lowers
+ * transactions do not collide the limit stays at `capacity`; a rare deadlock lowers
  * it only for a while.
  *
  * The lowered limit is a throttle, not the pool bound, so it never holds a queue
@@ -98,7 +102,7 @@ export class AdmissionGate {
   #limit: number
   /** Until then commits do not raise the limit (the clock of `now`). */
   #quietUntil = -Infinity
-  #conflicts = 0
+  #deadlocks = 0
   /** Fires when the queue has not moved for maxWait. */
   #stall: NodeJS.Timeout | undefined
   readonly #reliefMs: number
@@ -173,7 +177,7 @@ export class AdmissionGate {
       maxQueued: this.#maxQueued,
       waited: this.#waited,
       timedOut: this.#timedOut,
-      conflicts: this.#conflicts,
+      deadlocks: this.#deadlocks,
     }
   }
 
@@ -188,11 +192,10 @@ export class AdmissionGate {
       this.#running--
       if (outcome === 'committed') {
         if (this.#now() >= this.#quietUntil) this.#limit = Math.min(this.capacity, this.#limit + 1 / this.#limit)
-      } else if (outcome === 'conflict') {
-        this.#conflicts++
+      } else if (outcome === 'deadlock') {
+        this.#deadlocks++
         const now = this.#now()
-        const quiet = Math.min(MAX_QUIET_MS, QUIET_FACTOR * (now - admittedAt))
-        this.#quietUntil = Math.max(this.#quietUntil, now + quiet)
+        this.#quietUntil = Math.max(this.#quietUntil, now + Math.min(MAX_QUIET_MS, QUIET_FACTOR * (now - admittedAt)))
         this.#limit = Math.max(1, this.#limit / 2)
       }
       // A transaction finished: the queue is moving.
@@ -296,12 +299,14 @@ export async function admitted<T>(
     release('committed')
     return value
   } catch (error) {
-    release(isConflict(error) ? 'conflict' : undefined)
+    release(outcomeOf(error))
     throw error
   }
 }
 
-/** A conflict the servers or the detector resolved by failing the attempt: the signal that lowers the limit. */
-function isConflict(error: unknown): boolean {
-  return error instanceof ConflictError || (error instanceof TransactionAbortedError && error.cause instanceof ConflictError)
+/** A deadlock the servers or the detector broke by failing the attempt: the signal that lowers the limit. */
+function outcomeOf(error: unknown): 'deadlock' | undefined {
+  const conflict = error instanceof TransactionAbortedError ? error.cause : error
+  const deadlock = conflict instanceof ConflictError && (conflict.kind === 'deadlock' || conflict.kind === 'distributed deadlock')
+  return deadlock ? 'deadlock' : undefined
 }

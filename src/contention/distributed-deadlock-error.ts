@@ -24,9 +24,10 @@ export class DistributedDeadlockError extends ConflictError {
     super(
       shardId,
       'DISTRIBUTED_DEADLOCK',
-      `distributed deadlock, aborted ${txId}, the youngest in the cycle: ${waits}`,
+      'distributed deadlock',
       undefined,
       'DISTRIBUTED_DEADLOCK',
+      `shard ${shardId}: distributed deadlock, aborted ${txId}, the youngest in the cycle: ${waits} (DISTRIBUTED_DEADLOCK)`,
     )
     this.txId = txId
     this.cycle = cycle

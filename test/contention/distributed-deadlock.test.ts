@@ -59,7 +59,7 @@ describe('distributed deadlock detection', () => {
     ['my-0', 'my-1'],
     ['pg-0', 'pg-1'],
   ] as [string, string][])('a cycle over %s and %s loses exactly one victim, the younger, with DISTRIBUTED_DEADLOCK', async (x, y) => {
-    const conflictsBefore = t.cluster.stats().admission.conflicts
+    const deadlocksBefore = t.cluster.stats().admission.deadlocks
     const outcomes = await lockCycle([t.cluster, t.cluster], accounts, [x, y])
     const failed = outcomes.filter((o) => o !== undefined)
     expect(failed).toHaveLength(1)
@@ -67,6 +67,7 @@ describe('distributed deadlock detection', () => {
     expect(victim).toBeInstanceOf(DistributedDeadlockError)
     expect(victim).toBeInstanceOf(ConflictError)
     expect(victim.code).toBe('DISTRIBUTED_DEADLOCK')
+    expect(victim.kind).toBe('distributed deadlock')
     expect(isRetryable(victim)).toBe(true)
     // The message names both transactions and both shards of the cycle.
     expect(victim.cycle.map((e) => e.shardId).sort()).toEqual([x, y].sort())
@@ -90,7 +91,7 @@ describe('distributed deadlock detection', () => {
     expect(t.cluster.stats().deadlocks.victims).toBeGreaterThan(0)
     // The victim told the admission gate: it halved its limit, which one commit cannot raise back.
     const { admission } = t.cluster.stats()
-    expect(admission.conflicts).toBe(conflictsBefore + 1)
+    expect(admission.deadlocks).toBe(deadlocksBefore + 1)
     expect(admission.limit).toBeLessThan(admission.capacity)
     await expectNothingLeaked(t.cluster)
   })

@@ -77,25 +77,25 @@ describe('admission gate', () => {
     holder()
   })
 
-  it('halves its limit on every conflict, down to 1, and raises it back with commits', async () => {
+  it('halves its limit on every deadlock victim, down to 1, and raises it back with commits', async () => {
     const gate = new AdmissionGate(8, LONG, { now: () => 0 })
     const releases = await Promise.all(Array.from({ length: 8 }, () => gate.enter(1, LONG)))
     // Simultaneous victims are separate cycles: each one halves the limit.
-    releases[0]!('conflict')
+    releases[0]!('deadlock')
     expect(gate.stats().limit).toBe(4)
-    for (const release of releases.slice(1)) release('conflict')
-    expect(gate.stats()).toMatchObject({ limit: 1, conflicts: 8 })
-    // Those conflicts took no time on this clock, so they ask for no quiet time.
+    for (const release of releases.slice(1)) release('deadlock')
+    expect(gate.stats()).toMatchObject({ limit: 1, deadlocks: 8 })
+    // Those deadlocks took no time on this clock, so they ask for no quiet time.
     for (let i = 0; i < 100; i++) ((await gate.enter(1, LONG)) as Release)('committed')
     expect(gate.stats().limit).toBe(8)
   })
 
-  it('raises the limit only once no conflict has ended for eight times as long as the last one ran', async () => {
+  it('raises the limit only once no victim has fallen for eight times as long as the last one ran', async () => {
     let now = 0
     const gate = new AdmissionGate(8, LONG, { now: () => now })
     const loser = (await gate.enter(1, LONG)) as Release
     now = 400 // the attempt waited 400 ms for its cycle to be found
-    loser('conflict')
+    loser('deadlock')
     expect(gate.stats().limit).toBe(4)
     const commit = async (): Promise<void> => ((await gate.enter(1, LONG)) as Release)('committed')
     for (let i = 0; i < 50; i++) await commit()
@@ -108,12 +108,12 @@ describe('admission gate', () => {
     expect(gate.stats().limit).toBe(8)
   })
 
-  it('lets one long conflict hold the limit down for at most 10 s', async () => {
+  it('lets one long deadlock hold the limit down for at most 10 s', async () => {
     let now = 0
     const gate = new AdmissionGate(8, LONG, { now: () => now })
     const loser = (await gate.enter(1, LONG)) as Release
     now = 30_000
-    loser('conflict')
+    loser('deadlock') // a PostgreSQL deadlock found after a long deadlock_timeout
     now = 40_000
     for (let i = 0; i < 50; i++) ((await gate.enter(1, LONG)) as Release)('committed')
     expect(gate.stats().limit).toBe(8)
@@ -122,8 +122,8 @@ describe('admission gate', () => {
   it('lets one more in when the queue stands still under a lowered limit, up to capacity', async () => {
     const gate = new AdmissionGate(4, LONG, { reliefMs: 10, now: () => 0 })
     const [a, b] = (await Promise.all([gate.enter(1, LONG), gate.enter(1, LONG)])) as Release[]
-    a!('conflict')
-    b!('conflict')
+    a!('deadlock')
+    b!('deadlock')
     expect(gate.stats().limit).toBe(1)
     // The one running waits for the queued ones (say, at a barrier): without relief nothing moves until maxWait.
     const holder = (await gate.enter(1, LONG)) as Release
@@ -133,5 +133,17 @@ describe('admission gate', () => {
     // Never past capacity: the fifth one waits out its own timeout.
     expect(await fifth).toBe('AdmissionTimeoutError')
     for (const release of [holder, ...queued]) release()
+  })
+
+  it('leaves the limit alone for other conflicts: a lock timeout is often a refusal, not a cycle', async () => {
+    let now = 0
+    const gate = new AdmissionGate(8, LONG, { now: () => now })
+    const refused = (await gate.enter(1, LONG)) as Release
+    now = 1_000 // MariaDB's one-second wait on a fence an epoch change holds
+    refused()
+    expect(gate.stats()).toMatchObject({ limit: 8, deadlocks: 0 })
+    const victim = (await gate.enter(1, LONG)) as Release
+    victim('deadlock')
+    expect(gate.stats()).toMatchObject({ limit: 4, deadlocks: 1 })
   })
 })
