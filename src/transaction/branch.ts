@@ -60,6 +60,10 @@ export class Branch implements BranchBinding {
   readonly #options: BranchOptions
   #opening: Promise<DriverConnection> | undefined
   #inflight = 0
+  /** Statements handed to the driver and not yet answered: at most one (see runStatement). */
+  #sending = 0
+  /** Statements waiting for the one being sent, in the order the caller issued them. */
+  readonly #waiting: (() => void)[] = []
   #idle: (() => void) | undefined
   /** The transaction gave up on the branch while its connection was being opened. */
   #abandoned = false
@@ -119,8 +123,49 @@ export class Branch implements BranchBinding {
   /**
    * Sends a statement. The first one carries the branch's BEGIN / XA START in the
    * same round trip; the branch counts as begun from the moment it is sent.
+   *
+   * One at a time: statements issued together (`Promise.all` on one shard) wait
+   * here, in the order they were issued, for the one before them to be answered.
+   * A connection runs them one after another anyway; handing pg a query while
+   * another runs is deprecated (a warning on stderr) and goes away in pg 9. One
+   * still waiting when the transaction is aborted is never sent.
    */
   runStatement(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {
+    if (this.#sending === 0 && this.#waiting.length === 0) return this.#send(conn, query, run)
+    return new Promise((resolve, reject) => {
+      this.#waiting.push(() => {
+        try {
+          this.#owner.assertAcceptsStatements()
+        } catch (error) {
+          reject(error)
+          return this.#next()
+        }
+        this.#send(conn, query, run).then(resolve, reject)
+      })
+    })
+  }
+
+  #send(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {
+    this.#sending++
+    let sent: Promise<unknown>
+    try {
+      sent = this.#dispatch(conn, query, run)
+    } catch (error) {
+      sent = Promise.reject(error)
+    }
+    const answered = (): void => {
+      this.#sending--
+      this.#next()
+    }
+    sent.then(answered, answered)
+    return sent
+  }
+
+  #next(): void {
+    this.#waiting.shift()?.()
+  }
+
+  #dispatch(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {
     const label = this.participant.lockWaits === undefined ? undefined : this.#owner.waitLabel()
     if (this.begun) return label === undefined ? run(conn, query) : this.participant.lockWaits!.runLabelled(conn, query, run, label)
     return this.participant.beginWith(conn, this.id, this.#beginOptions(label), query, run)

@@ -1,0 +1,74 @@
+import pg from 'pg'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
+import { sharedShards } from '../support/shared-cluster.js'
+
+/** pg's Client at run time: the queue it keeps of queries handed to it while another runs. */
+type QueueingClient = { _queryQueue: unknown[]; query: (...args: unknown[]) => unknown }
+
+/**
+ * Statements issued together on one branch (`Promise.all` on one shard). A
+ * connection runs them one after another anyway; the branch hands them to the
+ * driver one at a time, in the order issued, so pg never queues a query behind
+ * another (deprecated in pg 8, a warning on stderr, gone in pg 9).
+ */
+describe('statements issued together on one branch', () => {
+  let t: TestCluster
+  let rows: string
+  const shards = ['pg-0', 'my-0']
+  /** pg queries handed to a client that was still busy with another. */
+  let queuedBehind = 0
+  const query = pg.Client.prototype.query as QueueingClient['query']
+
+  beforeAll(async () => {
+    t = await startTestCluster(sharedShards(), { log: 'pg-0' })
+    rows = t.table('accounts')
+    await t.createAccounts(rows, shards, [1, 2, 3].map((id) => ({ id, balance: 0 })))
+    pg.Client.prototype.query = function (this: QueueingClient, ...args: unknown[]) {
+      if (this._queryQueue.length > 0) queuedBehind++
+      return query.apply(this, args)
+    } as typeof pg.Client.prototype.query
+  })
+  afterAll(async () => {
+    pg.Client.prototype.query = query as typeof pg.Client.prototype.query
+    await t.close()
+  })
+  afterEach(() => {
+    queuedBehind = 0
+  })
+
+  it.each(shards)('on %s: all run, in the order issued, the first carrying BEGIN, and commit together', async (shardId) => {
+    const results = await t.cluster.transaction(async (tx) => {
+      const q = tx.forShard(shardId)
+      return Promise.all([
+        q(rows).where({ id: 1 }).increment('balance', 1),
+        q(rows).where({ id: 1 }).increment('balance', 10),
+        q(rows).where({ id: 2 }).increment('balance', 1),
+        q(rows).select('id', 'balance').orderBy('id'),
+      ])
+    })
+    expect(results.slice(0, 3)).toEqual([1, 1, 1])
+    // The read was issued last, so it sees the three writes before it.
+    expect((results[3] as { id: number; balance: number }[]).map((r) => [r.id, Number(r.balance)])).toEqual([
+      [1, 11],
+      [2, 1],
+      [3, 0],
+    ])
+    expect((await t.balances(rows, shardId)).get(1)).toBe(11)
+    expect(queuedBehind).toBe(0)
+  })
+
+  it.each(shards)('on %s: a callback that fails after them rolls all of them back', async (shardId) => {
+    const before = await t.balances(rows, shardId)
+    const outcome = await t.cluster
+      .transaction(async (tx) => {
+        const q = tx.forShard(shardId)
+        await Promise.all([q(rows).where({ id: 3 }).increment('balance', 5), q(rows).where({ id: 3 }).increment('balance', 5)])
+        throw new Error('changed my mind')
+      })
+      .then(() => 'committed', (error: Error) => error.message)
+    expect(outcome).toBe('changed my mind')
+    expect(await t.balances(rows, shardId)).toEqual(before)
+    expect(queuedBehind).toBe(0)
+  })
+})
