@@ -7,6 +7,8 @@
  * add DIR main`), in one process and on the same servers.
  */
 import { writeFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { Session } from 'node:inspector/promises'
 import { createCluster } from '../src/index.js'
 import { positiveIntFlag, scriptFlags } from '../scripts/script-flags.js'
@@ -48,7 +50,9 @@ type CreateCluster = typeof createCluster
 const builds: { name: string; create: CreateCluster; fence?: boolean }[] = [{ name: 'this checkout', create: createCluster, fence: true }]
 if (flags['fence-off']) builds.push({ name: 'this checkout, fence off', create: createCluster, fence: false })
 if (flags.against !== undefined) {
-  const other = (await import(`${flags.against.replace(/\/$/, '')}/src/index.ts`)) as { createCluster: CreateCluster }
+  // DIR as typed on the command line: relative to where the command runs, not to this file.
+  const entry = pathToFileURL(resolve(flags.against, 'src/index.ts')).href
+  const other = (await import(entry)) as { createCluster: CreateCluster }
   builds.push({ name: flags.against, create: other.createCluster })
 }
 
