@@ -212,6 +212,8 @@ export class AdmissionGate {
       waiter.admit(this.#take())
     }
     this.#settleStall()
+    // Also a queue that formed under a higher limit, which a deadlock has just lowered.
+    this.#armRelief()
   }
 
   /**
@@ -221,16 +223,16 @@ export class AdmissionGate {
    * process's lock), so let one more in, up to `capacity`.
    */
   #armRelief(): void {
-    if (this.#relief === undefined && this.#queue.length > 0 && Math.floor(this.#limit) < this.capacity) {
+    if (this.#relief === undefined && this.#queue.length > 0 && this.#running < this.capacity && Math.floor(this.#limit) < this.capacity) {
       this.#relief = setTimeout(() => this.#relieve(), this.#reliefMs)
     }
   }
 
+  /** One more than are running now: those admitted under a higher limit may all be waiting. */
   #relieve(): void {
     this.#relief = undefined
-    this.#limit = Math.min(this.capacity, Math.floor(this.#limit) + 1)
+    this.#limit = Math.min(this.capacity, Math.max(Math.floor(this.#limit), this.#running) + 1)
     this.#serve()
-    this.#armRelief()
   }
 
   /** No transaction finished for maxWait: the running ones are stuck, so fail the queue rather than wait on. */

@@ -146,4 +146,17 @@ describe('admission gate', () => {
     victim('deadlock')
     expect(gate.stats()).toMatchObject({ limit: 4, deadlocks: 1 })
   })
+
+  it('relieves a queue that formed under the full limit once a deadlock lowers it, letting in one more than are running', async () => {
+    const gate = new AdmissionGate(8, LONG, { reliefMs: 10, now: () => 0 })
+    const running = (await Promise.all(Array.from({ length: 8 }, () => gate.enter(1, LONG)))) as Release[]
+    // Queued while all 8 slots were taken; no one arrives after it.
+    const queued = Promise.resolve(gate.enter(2, LONG))
+    // One victim: the limit halves to 4 while 7 still run (say, at a barrier the queued one completes).
+    running[0]!('deadlock')
+    expect(gate.stats()).toMatchObject({ limit: 4, running: 7, queuedNow: 1 })
+    const admitted = await queued
+    expect(gate.stats()).toMatchObject({ limit: 8, running: 8, queuedNow: 0 })
+    for (const release of [...running.slice(1), admitted]) release()
+  })
 })
