@@ -206,7 +206,11 @@ export class Cluster {
           firstStartedAt,
           resolved.timeoutMs,
           resolved.signal,
-          () => withTopology(this.#runtime.topology, resolved.timeoutMs, () => runTransaction(this.#runtime, work, resolved, enter, firstStartedAt, attempt)),
+          () => {
+            // Admitted after close() began (it waited in the queue): the callback never starts.
+            this.#assertOpen()
+            return withTopology(this.#runtime.topology, resolved.timeoutMs, () => runTransaction(this.#runtime, work, resolved, enter, firstStartedAt, attempt))
+          },
           this.#admissionWaited,
         )
       },

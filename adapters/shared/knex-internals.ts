@@ -192,6 +192,8 @@ export interface BranchBinding {
    * client does), beginning the branch with the first one.
    */
   runStatement(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown>
+  /** Takes a statement that still waits for its turn out of the branch's queue (see Branch.withdraw); false once it was sent. */
+  withdraw(query: KnexQuery, error: unknown): boolean
   /** Begins the branch alone, before a statement that cannot carry the BEGIN. */
   beginAlone(conn: DriverConnection): Promise<void>
   /** Called before each statement is sent: refuses, and records writes. */
@@ -379,10 +381,20 @@ class BranchRunner {
     }
   }
 
-  /** A statement past its `.timeout()`: cancelled when asked, else its connection is marked for closing (as knex does). */
+  /**
+   * A statement past its `.timeout()`: cancelled when asked, else its connection is
+   * marked for closing (as knex does). One still waiting for its turn on the branch
+   * is only taken out of the queue: nothing of it runs, and the statement that does
+   * run must not be cancelled in its place.
+   */
   async #timedOut(query: CompiledQuery, error: Error): Promise<unknown> {
     const conn = this.connection!
     const { timeout: ms, sql, bindings } = query
+    const message = `Defined query timeout of ${ms}ms exceeded before the query was sent (it waited behind another on the branch).`
+    // The queued send fails with an error of its own: its handler rewrites that one's message, not the caller's.
+    if (this.client.binding.withdraw(query, new KnexTimeoutError(message))) {
+      return Object.assign(error, { message, sql, bindings, timeout: ms })
+    }
     try {
       if (query.cancelOnTimeout) await (this.client.cancelQuery as Function)(conn)
       else conn.__knex__disposed = error

@@ -63,7 +63,7 @@ export class Branch implements BranchBinding {
   /** Statements handed to the driver and not yet answered: at most one (see runStatement). */
   #sending = 0
   /** Statements waiting for the one being sent, in the order the caller issued them. */
-  readonly #waiting: (() => void)[] = []
+  readonly #waiting: { query: KnexQuery; send: () => void; withdraw: (error: unknown) => void }[] = []
   #idle: (() => void) | undefined
   /** The transaction gave up on the branch while its connection was being opened. */
   #abandoned = false
@@ -133,16 +133,34 @@ export class Branch implements BranchBinding {
   runStatement(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {
     if (this.#sending === 0 && this.#waiting.length === 0) return this.#send(conn, query, run)
     return new Promise((resolve, reject) => {
-      this.#waiting.push(() => {
-        try {
-          this.#owner.assertAcceptsStatements()
-        } catch (error) {
-          reject(error)
-          return this.#next()
-        }
-        this.#send(conn, query, run).then(resolve, reject)
+      this.#waiting.push({
+        query,
+        send: () => {
+          try {
+            this.#owner.assertAcceptsStatements()
+          } catch (error) {
+            reject(error)
+            return this.#next()
+          }
+          this.#send(conn, query, run).then(resolve, reject)
+        },
+        withdraw: reject,
       })
     })
+  }
+
+  /**
+   * Takes `query` out of the queue if it is still waiting there, failing it with
+   * `error`: it is never sent. False when it was sent already (or never queued).
+   * For a statement past its `.timeout()` before its turn came: cancelling then
+   * would hit the statement running ahead of it, and sending it later would run
+   * what the caller was told had failed.
+   */
+  withdraw(query: KnexQuery, error: unknown): boolean {
+    const index = this.#waiting.findIndex((entry) => entry.query === query)
+    if (index === -1) return false
+    this.#waiting.splice(index, 1)[0]!.withdraw(error)
+    return true
   }
 
   #send(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {
@@ -162,7 +180,7 @@ export class Branch implements BranchBinding {
   }
 
   #next(): void {
-    this.#waiting.shift()?.()
+    this.#waiting.shift()?.send()
   }
 
   #dispatch(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {

@@ -1,3 +1,4 @@
+import knexFactory, { type Knex } from 'knex'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
@@ -71,4 +72,35 @@ describe('statements issued together on one branch', () => {
     expect(await t.balances(rows, shardId)).toEqual(before)
     expect(queuedBehind).toBe(0)
   })
+
+  it.each(shards)(
+    'on %s: one past its .timeout() while it waits behind another is never sent, and the one running is not cancelled',
+    async (shardId) => {
+      // Another session holds row 3, so the branch's first statement waits until the test lets it go.
+      const shard = sharedShards().find((c) => c.id === shardId)!
+      const other: Knex = knexFactory({ client: shard.dialect === 'postgres' ? 'pg' : 'mysql2', connection: shard.connection, pool: { min: 0, max: 1 } })
+      try {
+        const holder = await other.transaction()
+        await holder(rows).where({ id: 3 }).forUpdate().select('id')
+        const before = await t.balances(rows, shardId)
+        const [blocked, timedOut] = await t.cluster.transaction(async (tx) => {
+          const q = tx.forShard(shardId)
+          // A builder runs when `then` is called: this one first.
+          const waiting = q(rows).where({ id: 3 }).increment('balance', 1).then((n) => n)
+          const queued = q(rows).where({ id: 2 }).increment('balance', 100).timeout(100, { cancel: true })
+          // Its timeout ends while the statement ahead of it still waits for the row: only then is the row let go.
+          const failure = await queued.then(() => undefined, (error: Error) => error)
+          await holder.commit()
+          return [await waiting, failure]
+        })
+        expect(blocked).toBe(1)
+        expect(timedOut?.message).toContain('before the query was sent')
+        const after = await t.balances(rows, shardId)
+        expect(after.get(3)).toBe(before.get(3)! + 1)
+        expect(after.get(2)).toBe(before.get(2))
+      } finally {
+        await other.destroy()
+      }
+    },
+  )
 })
