@@ -284,7 +284,19 @@ function sharedClientOf(base: Knex): SharedBranchClient {
   shared.stream = function (this: BranchClient, conn: DriverConnection, obj: CompiledQuery | string, ...rest: unknown[]) {
     const binding = this.binding
     binding.beforeStatement(typeof obj === 'string' ? obj : obj.sql, 'select')
-    return binding.beginAlone(conn).then(() => stream.call(this, conn, obj, ...rest)).then(
+    const target = rest[0] as { destroy(error: Error): void } | undefined
+    const start = (): unknown => {
+      try {
+        return stream.call(this, conn, obj, ...rest)
+      } catch (error) {
+        // Thrown before any query started (knex's pg dialect without the pg-query-stream
+        // package): knex's runner has the connection by then, so it emits nothing on the
+        // stream, and a reader would wait for the transaction's timeout. End it with the error.
+        target?.destroy(error instanceof Error ? error : new Error(String(error)))
+        throw error
+      }
+    }
+    return binding.beginAlone(conn).then(start).then(
       (result: unknown) => {
         binding.afterStatement(undefined)
         return result
