@@ -215,6 +215,8 @@ export class Cluster {
         )
       },
       this.#closedInstead,
+      // A backoff ends when the caller's signal aborts or close() begins: the next attempt then refuses at once.
+      [resolved.signal, this.#runtime.closing],
     )
   }
 

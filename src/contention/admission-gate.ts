@@ -53,7 +53,7 @@ export const QUIET_FACTOR = 8
  * let in: the detector's default `deadlockTimeout`, so that a cycle the extra attempt
  * closes is no worse than one the detector would be looking for anyway.
  */
-const DEFAULT_RELIEF_MS = 250
+export const DEFAULT_RELIEF_MS = 250
 /** The longest quiet time one deadlock asks for, so that one long attempt does not hold the limit down for minutes. */
 const MAX_QUIET_MS = 10_000
 

@@ -2,7 +2,7 @@ import type { ResolvedClusterConfig } from '../config/cluster-options.js'
 import type { Logger } from '../logger.js'
 import type { LockWaitSource, Participant } from '../protocol/participant.js'
 import { admissionCapacity } from './admission-capacity.js'
-import { AdmissionGate, type AdmissionStats } from './admission-gate.js'
+import { AdmissionGate, type AdmissionStats, DEFAULT_RELIEF_MS } from './admission-gate.js'
 import { DeadlockDetector, type DeadlockStats } from './deadlock-detector.js'
 
 /** What one cluster does against contention: the admission gate, and the deadlock detector unless turned off. */
@@ -17,8 +17,9 @@ export function createContention(
   logger: Logger,
 ): Contention {
   const capacity = admissionCapacity(config.shards.map((s) => s.pool))
-  const reliefMs = config.deadlockTimeoutMs === false ? undefined : config.deadlockTimeoutMs
-  const gate = new AdmissionGate(capacity, config.maxWaitMs, reliefMs === undefined ? {} : { reliefMs })
+  // Relief comes before the stuck-queue timeout, also when maxWait is set below deadlockTimeout.
+  const reliefMs = Math.min(config.deadlockTimeoutMs === false ? DEFAULT_RELIEF_MS : config.deadlockTimeoutMs, config.maxWaitMs / 2)
+  const gate = new AdmissionGate(capacity, config.maxWaitMs, { reliefMs })
   if (config.deadlockTimeoutMs === false) return { gate, detector: undefined }
   const sources = new Map<string, LockWaitSource>()
   for (const [shardId, participant] of participants) if (participant.lockWaits !== undefined) sources.set(shardId, participant.lockWaits)

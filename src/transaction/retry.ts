@@ -37,12 +37,16 @@ export function resolveRetry(field: string, value: unknown): RetryOptions | unde
  * is raised before the decision, with nothing committed anywhere; a failure after the
  * decision is not an error (the transaction committed) and in-doubt is never retryable.
  * `attempt` is given its 1-based number. `instead`, when given, may replace a failed
- * attempt's error (with one that is then judged in its place).
+ * attempt's error (with one that is then judged in its place). Any of `wake` aborted
+ * ends a backoff early (the caller's signal, the cluster closing): the next attempt
+ * then starts at once and refuses to run, as it does when the signal was aborted
+ * before it.
  */
 export async function withRetry<T>(
   retry: RetryOptions | undefined,
   attempt: (n: number) => Promise<T>,
   instead?: (error: unknown) => unknown,
+  wake: readonly (AbortSignal | undefined)[] = [],
 ): Promise<T> {
   for (let n = 1; ; n++) {
     try {
@@ -50,9 +54,23 @@ export async function withRetry<T>(
     } catch (failure) {
       const error = instead === undefined ? failure : instead(failure)
       if (retry === undefined || n >= retry.attempts || !isRetryable(error)) throw error
-      await new Promise((resolve) => setTimeout(resolve, delayMs(retry, n, error)))
+      await sleep(delayMs(retry, n, error), wake)
     }
   }
+}
+
+/** Waits `ms`, or less once one of `wake` is aborted. */
+function sleep(ms: number, wake: readonly (AbortSignal | undefined)[]): Promise<void> {
+  if (wake.some((signal) => signal?.aborted === true)) return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      for (const signal of wake) signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    for (const signal of wake) signal?.addEventListener('abort', done, { once: true })
+  })
 }
 
 function delayMs(retry: RetryOptions, n: number, error: unknown): number {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Cluster, ConflictError, createCluster } from '../../src/index.js'
+import { type Cluster, ConflictError, createCluster, TransactionAbortedError } from '../../src/index.js'
 import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
 import { sharedShards } from '../support/shared-cluster.js'
 
@@ -89,5 +89,42 @@ describe.each(['pg-0', 'my-0'])('opt-in retry on %s', (shardId) => {
       ),
     ).rejects.toThrow('not a conflict')
     expect(runs).toBe(1)
+  })
+
+  it('settles as soon as its signal aborts during a backoff, without waiting the backoff out', async () => {
+    const controller = new AbortController()
+    let runs = 0
+    const outcome = await t.cluster
+      .transaction(
+        async () => {
+          runs++
+          throw new ConflictError(shardId, '40001', 'serialization failure', undefined)
+        },
+        {
+          // The first attempt has failed when the backoff is asked for: the signal aborts then, and a
+          // call that waited the ten minutes out would fail the test on its timeout.
+          retry: { attempts: 3, backoff: () => (controller.abort(), 600_000) },
+          signal: controller.signal,
+        },
+      )
+      .then(() => 'committed', (error: unknown) => error)
+    expect(outcome).toBeInstanceOf(TransactionAbortedError)
+    expect((outcome as Error).message).toContain('signal')
+    expect(runs).toBe(1)
+  })
+
+  it('settles as soon as close() begins during a backoff', async () => {
+    const closing = createCluster({ shards: sharedShards(), prefix: t.prefix, logTable: t.logTable, recovery: false })
+    let closed: Promise<void> | undefined
+    const outcome = await closing
+      .transaction(
+        async () => {
+          throw new ConflictError(shardId, '40001', 'serialization failure', undefined)
+        },
+        { retry: { attempts: 3, backoff: () => ((closed = closing.close()), 600_000) } },
+      )
+      .then(() => 'committed', (error: unknown) => error)
+    await closed
+    expect((outcome as Error).name).toBe('ClosedError')
   })
 })
