@@ -14,7 +14,7 @@ export type Release = (outcome?: 'committed' | 'deadlock') => void
 export interface AdmissionStats {
   /** Transactions that may run at once: as many as the smallest pool serves (see docs/deadlocks.md). */
   capacity: number
-  /** How many it admits now: lowered on conflicts, raised back by commits once conflicts stop, at most `capacity`. */
+  /** How many it admits now: lowered by deadlocks, raised back by commits once they stop, at most `capacity`. */
   limit: number
   running: number
   /** Attempts admitted since the cluster was created, with or without waiting. */
@@ -43,7 +43,7 @@ const noRelease: Release = () => {}
 /**
  * After a deadlock, commits raise the limit again only once no victim has fallen
  * for this many times as long as the victim's attempt ran (from admission to its
- * failure): with the limit low for eight times what a conflict costs, a burst on hot
+ * failure): with the limit low for eight times what a deadlock costs, a burst on hot
  * rows loses about a ninth of its time to deadlocks. On 4 hot rows (64 clients, 20 s)
  * a factor of 4 gave 500–610 transfers/s, 8 gave 600–680.
  */
@@ -90,9 +90,9 @@ const MAX_QUIET_MS = 10_000
  *
  * The lowered limit is a throttle, not the pool bound, so it never holds a queue
  * that does not move: when nothing running has finished for `reliefMs` (the
- * detector's `deadlockTimeout`), one more attempt is let in, up to `capacity`. The
- * running ones may be waiting for it (a caller whose transactions wait for each
- * other) or for another process's lock.
+ * detector's `deadlockTimeout`, at most half of `maxWait`), one more attempt than
+ * are running is let in, up to `capacity`. The running ones may be waiting for it (a
+ * caller whose transactions wait for each other) or for another process's lock.
  */
 export class AdmissionGate {
   readonly capacity: number
@@ -220,7 +220,7 @@ export class AdmissionGate {
    * The lowered limit is a throttle, not the pool bound: when nothing running has
    * finished for reliefMs, the running attempts may be waiting for one in the queue
    * (a caller whose transactions wait for each other, or one held up on another
-   * process's lock), so let one more in, up to `capacity`.
+   * process's lock), so let one more in than are running, up to `capacity`.
    */
   #armRelief(): void {
     if (this.#relief === undefined && this.#queue.length > 0 && this.#running < this.capacity && Math.floor(this.#limit) < this.capacity) {
