@@ -1,4 +1,5 @@
 import type { Decision } from './participant.js'
+import { pause } from './pause.js'
 import type { TransactionLog } from './transaction-log.js'
 
 /** The first pause between tries, doubled up to the last. */
@@ -20,12 +21,12 @@ const LAST_PAUSE_MS = 400
  */
 export async function fenceWithin(log: TransactionLog, txId: string, participants: string[], ms: number, closing: AbortSignal): Promise<Decision> {
   const by = performance.now() + ms
-  for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, LAST_PAUSE_MS)) {
+  for (let pauseMs = FIRST_PAUSE_MS; ; pauseMs = Math.min(pauseMs * 2, LAST_PAUSE_MS)) {
     try {
       return await log.fence(txId, participants, Math.max(1, by - performance.now()))
     } catch (error) {
-      if (closing.aborted || performance.now() + pause >= by) throw error
-      await new Promise((resolve) => setTimeout(resolve, pause))
+      if (closing.aborted || performance.now() + pauseMs >= by) throw error
+      await pause(pauseMs, [closing])
     }
   }
 }

@@ -60,8 +60,8 @@ export class Branch implements BranchBinding {
   readonly #options: BranchOptions
   #opening: Promise<DriverConnection> | undefined
   #inflight = 0
-  /** Statements handed to the driver and not yet answered: at most one (see runStatement). */
-  #sending = 0
+  /** A statement was handed to the driver and is not yet answered (see runStatement). */
+  #sending = false
   /** Statements waiting for the one being sent, in the order the caller issued them. */
   readonly #waiting: { query: KnexQuery; send: () => void; withdraw: (error: unknown) => void }[] = []
   #idle: (() => void) | undefined
@@ -131,7 +131,7 @@ export class Branch implements BranchBinding {
    * still waiting when the transaction is aborted is never sent.
    */
   runStatement(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {
-    if (this.#sending === 0 && this.#waiting.length === 0) return this.#send(conn, query, run)
+    if (!this.#sending && this.#waiting.length === 0) return this.#send(conn, query, run)
     return new Promise((resolve, reject) => {
       this.#waiting.push({
         query,
@@ -164,7 +164,7 @@ export class Branch implements BranchBinding {
   }
 
   #send(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {
-    this.#sending++
+    this.#sending = true
     let sent: Promise<unknown>
     try {
       sent = this.#dispatch(conn, query, run)
@@ -172,7 +172,7 @@ export class Branch implements BranchBinding {
       sent = Promise.reject(error)
     }
     const answered = (): void => {
-      this.#sending--
+      this.#sending = false
       this.#next()
     }
     sent.then(answered, answered)

@@ -1,5 +1,6 @@
 import { MAX_TIMER_MS, plainObject, rejectUnknownKeys, requiredIntegerAtLeast } from '../config/validate.js'
 import { ConfigError, isRetryable } from '../errors.js'
+import { pause } from '../protocol/pause.js'
 
 /**
  * Opt-in re-runs of a whole transaction after an error that says `retryable: true`:
@@ -54,23 +55,9 @@ export async function withRetry<T>(
     } catch (failure) {
       const error = instead === undefined ? failure : instead(failure)
       if (retry === undefined || n >= retry.attempts || !isRetryable(error)) throw error
-      await sleep(delayMs(retry, n, error), wake)
+      await pause(delayMs(retry, n, error), wake)
     }
   }
-}
-
-/** Waits `ms`, or less once one of `wake` is aborted. */
-function sleep(ms: number, wake: readonly (AbortSignal | undefined)[]): Promise<void> {
-  if (wake.some((signal) => signal?.aborted === true)) return Promise.resolve()
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer)
-      for (const signal of wake) signal?.removeEventListener('abort', done)
-      resolve()
-    }
-    const timer = setTimeout(done, ms)
-    for (const signal of wake) signal?.addEventListener('abort', done, { once: true })
-  })
 }
 
 function delayMs(retry: RetryOptions, n: number, error: unknown): number {
