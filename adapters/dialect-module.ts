@@ -1,4 +1,5 @@
 import type { Knex } from 'knex'
+import type { LaneLock } from '../src/contention/lane-lock.js'
 import type { Participant } from '../src/protocol/participant.js'
 import type { TableShape } from '../src/resharding/table-shape.js'
 import type { EpochFence } from '../src/topology/epoch-fence.js'
@@ -55,6 +56,12 @@ export interface DialectModule {
   createParticipant(settings: ParticipantSettings): Participant
   /** The shard's topology fence as an epoch change holds and raises it (`participant` is of this dialect). */
   epochFence(participant: Participant, fenceTable: string, statementMs: number): EpochFence
+  /**
+   * The lane's lock on `participant`'s shard (the log shard), named after the log
+   * table, waited for at most `maxWaitMs` per acquire, on a session of its own
+   * outside the pool (src/contention/cluster-lane.ts).
+   */
+  laneLock(participant: Participant, logTable: string, maxWaitMs: number, statementMs: number): LaneLock
   /** The indexes of `table` (which exists), read on `knex`, for comparing a table's shape across shards. */
   tableIndexes(knex: Knex, table: string): Promise<TableShape['indexes']>
 }

@@ -1,14 +1,18 @@
 import type { Dialect } from '../src/config/shard-config.js'
+import type { LaneLock } from '../src/contention/lane-lock.js'
 import type { Participant } from '../src/protocol/participant.js'
 import type { EpochFence } from '../src/topology/epoch-fence.js'
 import type { DialectModule, DialectTraits } from './dialect-module.js'
 import { MysqlParticipant } from './mysql/mysql-participant.js'
 import { MysqlEpochFence } from './mysql/mysql-fence.js'
+import { mysqlLaneStatements } from './mysql/mysql-lane.js'
 import { mysqlIndexes } from './mysql/mysql-table-indexes.js'
 import { mysqlTraits } from './mysql/mysql-traits.js'
 import type { ParticipantSettings } from './participant-settings.js'
+import { SessionLaneLock } from './shared/session-lane-lock.js'
 import { PostgresParticipant } from './postgres/postgres-participant.js'
 import { PostgresEpochFence } from './postgres/postgres-fence.js'
+import { postgresLaneStatements } from './postgres/postgres-lane.js'
 import { postgresIndexes } from './postgres/postgres-table-indexes.js'
 import { postgresTraits } from './postgres/postgres-traits.js'
 
@@ -25,12 +29,14 @@ export const DIALECTS: Record<Dialect, DialectModule> = {
     traits: postgresTraits,
     createParticipant: (settings) => new PostgresParticipant(settings),
     epochFence: (participant, table, statementMs) => new PostgresEpochFence(participant, table, statementMs),
+    laneLock: (participant, logTable, maxWaitMs, statementMs) => new SessionLaneLock(participant, postgresLaneStatements(logTable), maxWaitMs, statementMs),
     tableIndexes: postgresIndexes,
   },
   mysql: {
     traits: mysqlTraits,
     createParticipant: (settings) => new MysqlParticipant(settings),
     epochFence: (participant, table, statementMs) => new MysqlEpochFence(participant, table, statementMs),
+    laneLock: (participant, logTable, maxWaitMs, statementMs) => new SessionLaneLock(participant, mysqlLaneStatements(logTable), maxWaitMs, statementMs),
     tableIndexes: mysqlIndexes,
   },
 }
@@ -53,6 +59,11 @@ export function createParticipant(dialect: Dialect, settings: ParticipantSetting
 /** The fence of `participant`'s shard, as an epoch change uses it, in the shard's own dialect. */
 export function epochFenceOf(participant: Participant, fenceTable: string, statementMs: number): EpochFence {
   return DIALECTS[participant.dialect].epochFence(participant, fenceTable, statementMs)
+}
+
+/** The lane's lock on `participant`'s shard, in its dialect (see {@link DialectModule.laneLock}). */
+export function laneLockOf(participant: Participant, logTable: string, maxWaitMs: number, statementMs: number): LaneLock {
+  return DIALECTS[participant.dialect].laneLock(participant, logTable, maxWaitMs, statementMs)
 }
 
 /** The registry's dialect names for messages: `'postgres' or 'mysql'`. */

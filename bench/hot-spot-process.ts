@@ -13,6 +13,7 @@ export interface HotSpotProcessPlan {
   durationMs: number
   lockTimeoutMs: number
   readWindows: boolean
+  clusterLane: boolean
 }
 
 export interface HotSpotProcessCounts {
@@ -20,6 +21,8 @@ export interface HotSpotProcessCounts {
   victims: number
   lockTimeouts: number
   otherFailures: number
+  /** Attempts that ran holding the lane. */
+  laneHeld: number
   waitToVictimP50Ms: number | undefined
   /** From the first transaction's start to the last one's end. */
   elapsedMs: number
@@ -32,8 +35,8 @@ if (plan === null || process.send === undefined) {
 }
 setReadWindowsForBenchmark(plan.readWindows)
 const ids = plan.shards.map((s) => s.id)
-const cluster = createCluster({ shards: plan.shards, log: ids[0]!, recovery: false, lockTimeout: plan.lockTimeoutMs })
-const counts: HotSpotProcessCounts = { commits: 0, victims: 0, lockTimeouts: 0, otherFailures: 0, waitToVictimP50Ms: undefined, elapsedMs: 0 }
+const cluster = createCluster({ shards: plan.shards, log: ids[0]!, recovery: false, lockTimeout: plan.lockTimeoutMs, clusterLane: plan.clusterLane })
+const counts: HotSpotProcessCounts = { commits: 0, victims: 0, lockTimeouts: 0, otherFailures: 0, laneHeld: 0, waitToVictimP50Ms: undefined, elapsedMs: 0 }
 const started = performance.now()
 await Promise.all(
   Array.from({ length: plan.clients }, async () => {
@@ -56,5 +59,6 @@ await Promise.all(
 )
 counts.elapsedMs = performance.now() - started
 counts.waitToVictimP50Ms = cluster.stats().deadlocks.waitToVictimMs.p50Ms
+counts.laneHeld = cluster.stats().admission.lane.held
 await cluster.close()
 process.send(counts, () => process.exit(0))

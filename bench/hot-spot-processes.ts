@@ -8,32 +8,39 @@ const SHARDS = ['pg-0', 'pg-1', 'my-0', 'my-1']
 const TABLE = 'hot_rows_mp'
 const LOCK_TIMEOUT_MS = 5_000
 
+/** What a configuration runs with beside the defaults (the lane on, MariaDB's read windows on). */
+export type HotSpotVariant = 'defaults' | 'lane off' | 'read windows off'
+
 /** One configuration's sums over its processes. */
 export interface HotSpotProcessesResult {
   processes: number
   clients: number
-  readWindows: boolean
+  variant: HotSpotVariant
   commitsPerSec: number
   victims: number
   lockTimeouts: number
   otherFailures: number
+  /** Attempts that ran holding the lane, over all processes. */
+  laneHeld: number
   /** Each process's median wait from a victim's statement to its abort, ms. */
   waitToVictimP50Ms: string
 }
 
 /**
- * Hot rows across processes: P processes (each its own cluster, pools and
- * deadlock detector) with C clients each move 1 between two of 4 hot rows, one
- * per shard (2 PostgreSQL + 2 MariaDB), with `lockTimeout` 5 s. Each
- * configuration runs with MariaDB's read windows on and off (a bench-only
- * switch), in alternating order: with several processes reading InnoDB's lock
+ * Hot rows across processes: P processes (each its own cluster, pools, deadlock
+ * detector and admission gate) with C clients each move 1 between two of 4 hot
+ * rows, one per shard (2 PostgreSQL + 2 MariaDB), with `lockTimeout` 5 s. Each
+ * configuration runs three ways, in rotating order: with the defaults; with
+ * `clusterLane: false`, which leaves each process to its own limit, so that
+ * processes deadlock with each other again and again; and with MariaDB's read
+ * windows off (a bench-only switch): with several processes reading InnoDB's lock
  * views, InnoDB stops refreshing them unless the reads leave it idle 100 ms
  * (docs/deadlocks.md), and cycles then last until the lock timeout.
  */
 export async function measureHotSpotProcesses(
   shards: ShardConfig[],
   options: { quick: boolean; log: (line: string) => void },
-): Promise<{ results: HotSpotProcessesResult[]; ratios: { processes: number; clients: number; commitsOnToOff: number }[] }> {
+): Promise<{ results: HotSpotProcessesResult[]; ratios: { processes: number; clients: number; laneOnToOff: number; windowsOnToOff: number }[] }> {
   const used = shards.filter((s) => SHARDS.includes(s.id))
   const durationMs = options.quick ? 3_000 : 10_000
   const results: HotSpotProcessesResult[] = []
@@ -41,35 +48,46 @@ export async function measureHotSpotProcesses(
     [4, 4],
     [8, 2],
   ]
+  const variants: HotSpotVariant[] = ['defaults', 'lane off', 'read windows off']
   for (const [i, [processes, clients]] of configs.entries()) {
-    for (const readWindows of i % 2 === 0 ? [true, false] : [false, true]) {
+    for (const variant of [...variants.slice(i % 3), ...variants.slice(0, i % 3)]) {
       await resetRows(used)
-      const plan: HotSpotProcessPlan = { shards: used, table: TABLE, clients, durationMs, lockTimeoutMs: LOCK_TIMEOUT_MS, readWindows }
+      const plan: HotSpotProcessPlan = {
+        shards: used,
+        table: TABLE,
+        clients,
+        durationMs,
+        lockTimeoutMs: LOCK_TIMEOUT_MS,
+        readWindows: variant !== 'read windows off',
+        clusterLane: variant !== 'lane off',
+      }
       const counts = await Promise.all(Array.from({ length: processes }, () => runProcess(plan)))
       // Each process's own time under load (its start-up left out), the longest.
       const elapsedS = Math.max(...counts.map((c) => c.elapsedMs)) / 1000
-      const sum = (key: 'commits' | 'victims' | 'lockTimeouts' | 'otherFailures') => counts.reduce((n, c) => n + c[key], 0)
+      const sum = (key: 'commits' | 'victims' | 'lockTimeouts' | 'otherFailures' | 'laneHeld') => counts.reduce((n, c) => n + c[key], 0)
       const result: HotSpotProcessesResult = {
         processes,
         clients,
-        readWindows,
+        variant,
         commitsPerSec: sum('commits') / elapsedS,
         victims: sum('victims'),
         lockTimeouts: sum('lockTimeouts'),
         otherFailures: sum('otherFailures'),
+        laneHeld: sum('laneHeld'),
         waitToVictimP50Ms: counts.map((c) => (c.waitToVictimP50Ms === undefined ? '-' : c.waitToVictimP50Ms.toFixed(0))).join(' '),
       }
       results.push(result)
       options.log(
-        `hot-spot ${processes} processes x ${clients} clients, read windows ${readWindows ? 'on' : 'off'}: ` +
+        `hot-spot ${processes} processes x ${clients} clients, ${variant}: ` +
           `${result.commitsPerSec.toFixed(1)} commits/s, ${result.victims} deadlock victims, ${result.lockTimeouts} lock timeouts, ` +
-          `${result.otherFailures} other failures, wait→victim p50 by process ${result.waitToVictimP50Ms} ms`,
+          `${result.otherFailures} other failures, ${result.laneHeld} attempts through the lane, wait→victim p50 by process ${result.waitToVictimP50Ms} ms`,
       )
     }
   }
   const ratios = configs.map(([processes, clients]) => {
-    const at = (on: boolean) => results.find((r) => r.processes === processes && r.readWindows === on)!.commitsPerSec
-    return { processes, clients, commitsOnToOff: at(true) / Math.max(at(false), Number.MIN_VALUE) }
+    const at = (variant: HotSpotVariant) => results.find((r) => r.processes === processes && r.variant === variant)!.commitsPerSec
+    const ratio = (a: number, b: number) => a / Math.max(b, Number.MIN_VALUE)
+    return { processes, clients, laneOnToOff: ratio(at('defaults'), at('lane off')), windowsOnToOff: ratio(at('defaults'), at('read windows off')) }
   })
   return { results, ratios }
 }

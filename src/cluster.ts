@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { Knex } from 'knex'
-import { createParticipant, epochFenceOf } from '../adapters/index.js'
+import { createParticipant, epochFenceOf, laneLockOf } from '../adapters/index.js'
 import { BackgroundRecovery } from './recovery/background-recovery.js'
 import { type ClusterRuntime, participantOf } from './cluster-runtime.js'
 import { type ClusterOptions, type ResolvedClusterConfig, resolveClusterOptions } from './config/cluster-options.js'
@@ -120,7 +120,10 @@ export class Cluster {
       logs,
       logger,
       stats: new StatsRecorder(),
-      contention: createContention(config, participants, logger),
+      // The lane's lock is on the log shard in force when its session opens; its release is bounded like a COMMIT PREPARED.
+      contention: createContention(config, participants, logger, (waitMs) =>
+        laneLockOf(participants.get(topology.state.logShardId)!, config.logTable, waitMs, config.timeouts.commitMs),
+      ),
       telemetry,
       topology: topology.state,
       fenceLogOf: (shardId) => fenceLogOf(topology.fences.get(shardId)!, config.timeouts.recoveryMs),
@@ -197,12 +200,15 @@ export class Cluster {
     // Each attempt routes by the topology epoch current when it starts (docs/topology.md).
     const firstStartedAt = Date.now()
     const { gate } = this.#runtime.contention
+    // One started inside another (independent: true) does not wait for the lane, whose turn the one around it may hold.
+    const lane = this.#context.getStore() === undefined ? this.#runtime.contention.lane : undefined
     return withRetry(
       resolved.retry,
       (attempt) => {
         this.#assertOpen()
         return admitted(
           gate,
+          lane,
           firstStartedAt,
           resolved.timeoutMs,
           resolved.signal,
@@ -491,10 +497,10 @@ export class Cluster {
       const rt = this.#runtime
       const by = Date.now() + rt.config.timeouts.recoveryMs
       // What can end gracefully, at once and until the bound at most: a recovery round told
-      // to stop, the deadlock detector, forgetting decided transactions. One waiting on a
+      // to stop, the deadlock detector, the lane's session, forgetting decided transactions. One waiting on a
       // shard that stopped answering would otherwise hold close() its own bound, then the
       // pools theirs (seen: twice the bound with the log shard black-holed).
-      const graceful = Promise.all([this.#recovery.stop(), rt.contention.detector?.stop(), rt.logs.flush()]).catch(() => {})
+      const graceful = Promise.all([this.#recovery.stop(), rt.contention.detector?.stop(), rt.contention.lane?.close(), rt.logs.flush()]).catch(() => {})
       await withDeadline(graceful, by - Date.now(), () => new Error('close: graceful stop past the bound')).catch(() => {})
       // The pools with what is left: sockets still in use then are closed under their statements.
       await Promise.all([...rt.participants.values()].map((p) => p.close(Math.max(0, by - Date.now()))))

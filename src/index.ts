@@ -37,6 +37,7 @@ export {
 export type { ClusterStats } from './stats.js'
 export { AdmissionTimeoutError } from './contention/admission-timeout-error.js'
 export type { AdmissionStats } from './contention/admission-gate.js'
+export type { LaneStats } from './contention/cluster-lane.js'
 export { DistributedDeadlockError } from './contention/distributed-deadlock-error.js'
 export type { DeadlockStats } from './contention/deadlock-detector.js'
 export type { WaitEdge } from './contention/wait-for-graph.js'

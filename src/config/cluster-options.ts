@@ -67,6 +67,15 @@ export interface ClusterOptions {
    * (nested calls then start transactions of their own).
    */
   propagation?: boolean
+  /**
+   * The lane (default true): after a deadlock that running one transaction at a
+   * time in this process did not prevent, this process's transactions take a lock
+   * on the log shard before their callback starts (a session of its own per
+   * process, outside the pools), so that processes deadlocking with each other on
+   * hot rows run one transaction at a time between them until the deadlocks stop.
+   * See docs/deadlocks.md.
+   */
+  clusterLane?: boolean
   /** Sharded and reference tables that `tx.table(name)` routes; see docs/sharded-tables.md. */
   tables?: Record<string, TableDeclaration>
   /**
@@ -158,6 +167,7 @@ export interface ResolvedClusterConfig {
   recovery: Required<RecoveryOptions>
   onStep: StepHook | undefined
   propagation: boolean
+  clusterLane: boolean
   tables: ResolvedTables
   topology: TopologyMode
 }
@@ -179,7 +189,7 @@ export interface ResolvedShard {
 
 const CLUSTER_KEYS = [
   'shards', 'log', 'logger', 'prefix', 'logTable', 'timeout', 'isolationLevel', 'lockTimeout', 'maxWait', 'deadlockTimeout', 'connectTimeout', 'keepAliveDelay', 'timeouts',
-  'recovery', 'onStep', 'tables', 'propagation', 'topology',
+  'recovery', 'onStep', 'tables', 'propagation', 'clusterLane', 'topology',
 ]
 const SHARD_KEYS = ['id', 'dialect', 'connection', 'weight', 'pool']
 const TIMEOUT_KEYS = ['decision', 'commit', 'rollback', 'recovery']
@@ -233,6 +243,7 @@ export function resolveClusterOptions(input: unknown): ResolvedClusterConfig {
     recovery: resolveRecovery(options.recovery),
     onStep: options.onStep,
     propagation: booleanOption('propagation', options.propagation) ?? true,
+    clusterLane: booleanOption('clusterLane', options.clusterLane) ?? true,
     tables: resolveTables(options.tables),
     topology: topologyModeOption(options.topology),
   }

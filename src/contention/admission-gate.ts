@@ -1,8 +1,16 @@
 import { ConflictError, TransactionAbortedError } from '../errors.js'
 import { AdmissionTimeoutError } from './admission-timeout-error.js'
+import type { ClusterLane, LaneStats } from './cluster-lane.js'
+import { DistributedDeadlockError } from './distributed-deadlock-error.js'
+
+/**
+ * How an attempt ended, for the limit: committed, a deadlock victim, a deadlock
+ * victim whose cycle ran through other processes (the detector knows), or otherwise.
+ */
+export type AttemptOutcome = 'committed' | 'deadlock' | 'deadlock with other processes' | undefined
 
 /** Gives the slot back, saying how the attempt ended; calling it twice does nothing the second time. */
-export type Release = (outcome?: 'committed' | 'deadlock') => void
+export type Release = (outcome?: AttemptOutcome) => void
 
 /**
  * Admission counters of one cluster, in `cluster.stats().admission`.
@@ -27,6 +35,8 @@ export interface AdmissionStats {
   timedOut: number
   /** Deadlock victims (the detector's, or a server's deadlock error): each one lowered the limit. */
   deadlocks: number
+  /** The lane across processes, which a deadlock at a limit of 1 engages (docs/deadlocks.md). */
+  lane: LaneStats
 }
 
 interface Waiter {
@@ -88,6 +98,12 @@ const MAX_QUIET_MS = 10_000
  * transactions do not collide the limit stays at `capacity`; a rare deadlock lowers
  * it only for a while.
  *
+ * The limit is this process's: it cannot keep processes from deadlocking with
+ * each other. A victim that this process's own concurrency did not cause (its
+ * cycle ran through another process, it ran alone, or the limit was already 1)
+ * makes {@link AdmissionGate.laneWanted} true for the quiet time it asked for, and
+ * {@link admitted} then runs attempts through the lane (cluster-lane.ts).
+ *
  * The lowered limit is a throttle, not the pool bound, so it never holds a queue
  * that does not move: when nothing running has finished for `reliefMs` (the
  * detector's `deadlockTimeout`, at most half of `maxWait`), one more attempt than
@@ -102,6 +118,8 @@ export class AdmissionGate {
   #limit: number
   /** Until then commits do not raise the limit (the clock of `now`). */
   #quietUntil = -Infinity
+  /** Until then admitted attempts go through the lane (the clock of `now`). */
+  #laneUntil = -Infinity
   #deadlocks = 0
   /** Fires when the queue has not moved for maxWait. */
   #stall: NodeJS.Timeout | undefined
@@ -167,7 +185,18 @@ export class AdmissionGate {
     })
   }
 
-  stats(): AdmissionStats {
+  /**
+   * True while attempts should go through the lane: a deadlock victim fell that
+   * this process's own concurrency did not cause (its cycle ran through other
+   * processes, or it ran alone, or the limit was already 1: the cycle ran through
+   * another process or a session outside shardtx), within the quiet time it asked
+   * for.
+   */
+  laneWanted(): boolean {
+    return this.#now() < this.#laneUntil
+  }
+
+  stats(lane: LaneStats = { engaged: false, held: 0, missed: 0 }): AdmissionStats {
     return {
       capacity: this.capacity,
       limit: Math.floor(this.#limit),
@@ -178,6 +207,7 @@ export class AdmissionGate {
       waited: this.#waited,
       timedOut: this.#timedOut,
       deadlocks: this.#deadlocks,
+      lane,
     }
   }
 
@@ -189,13 +219,20 @@ export class AdmissionGate {
     return (outcome) => {
       if (released) return
       released = true
+      // Alone: no other attempt of this process ran beside it when it ended.
+      const alone = this.#running === 1
       this.#running--
       if (outcome === 'committed') {
         if (this.#now() >= this.#quietUntil) this.#limit = Math.min(this.capacity, this.#limit + 1 / this.#limit)
-      } else if (outcome === 'deadlock') {
+      } else if (outcome !== undefined) {
         this.#deadlocks++
         const now = this.#now()
-        this.#quietUntil = Math.max(this.#quietUntil, now + Math.min(MAX_QUIET_MS, QUIET_FACTOR * (now - admittedAt)))
+        const quietUntil = now + Math.min(MAX_QUIET_MS, QUIET_FACTOR * (now - admittedAt))
+        this.#quietUntil = Math.max(this.#quietUntil, quietUntil)
+        // This process's own concurrency did not make the cycle: only the lane can keep it from forming again.
+        if (outcome === 'deadlock with other processes' || alone || Math.floor(this.#limit) <= 1) {
+          this.#laneUntil = Math.max(this.#laneUntil, quietUntil)
+        }
         this.#limit = Math.max(1, this.#limit / 2)
       }
       // A transaction finished: the queue is moving.
@@ -282,11 +319,13 @@ export class AdmissionGate {
 }
 
 /**
- * Runs `attempt` once `gate` admits it, and gives the slot back when it settles.
- * `waited` hears how long the admission took, in ms (for the admission-wait metric).
+ * Runs `attempt` once `gate` admits it (and through `lane`, while the gate wants
+ * it), and gives the slot back when it settles. `waited` hears how long the
+ * admission took, in ms (for the admission-wait metric).
  */
 export async function admitted<T>(
   gate: AdmissionGate,
+  lane: ClusterLane | undefined,
   priority: number,
   timeoutMs: number,
   signal: AbortSignal | undefined,
@@ -296,19 +335,24 @@ export async function admitted<T>(
   const asked = performance.now()
   const release = await gate.enter(priority, timeoutMs, signal)
   waited?.(performance.now() - asked)
+  // Half the attempt's timeout at most, so that the attempt keeps time to run once through.
+  const leaveLane = lane !== undefined && gate.laneWanted() ? await lane.enter(timeoutMs / 2, signal) : undefined
   try {
     const value = await attempt()
+    leaveLane?.()
     release('committed')
     return value
   } catch (error) {
+    leaveLane?.()
     release(outcomeOf(error))
     throw error
   }
 }
 
 /** A deadlock the servers or the detector broke by failing the attempt: the signal that lowers the limit. */
-function outcomeOf(error: unknown): 'deadlock' | undefined {
+function outcomeOf(error: unknown): AttemptOutcome {
   const conflict = error instanceof TransactionAbortedError ? error.cause : error
+  if (conflict instanceof DistributedDeadlockError && conflict.otherProcesses) return 'deadlock with other processes'
   const deadlock = conflict instanceof ConflictError && (conflict.kind === 'deadlock' || conflict.kind === 'distributed deadlock')
   return deadlock ? 'deadlock' : undefined
 }

@@ -200,7 +200,8 @@ export class DeadlockDetector {
       if (waiting === undefined) continue
       this.#victims++
       this.#aborted.add(tx)
-      const error = new DistributedDeadlockError(victim, cycle, now - waiting)
+      const otherProcesses = cycle.some((edge) => !byId.has(edge.waiter) || !byId.has(edge.blocker))
+      const error = new DistributedDeadlockError(victim, cycle, now - waiting, otherProcesses)
       this.#waits[(this.#victims - 1) % WAIT_WINDOW] = error.waitedMs
       this.#logger.info({ txId: victim, cycle }, 'aborting the victim of a distributed deadlock')
       tx.abort(error)

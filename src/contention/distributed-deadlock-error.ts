@@ -17,8 +17,10 @@ export class DistributedDeadlockError extends ConflictError {
   readonly cycle: readonly WaitEdge[]
   /** How long its statement had waited when the detector aborted it. */
   readonly waitedMs: number
+  /** True when the cycle runs through transactions of other processes (no limit of this process alone could have prevented it). */
+  readonly otherProcesses: boolean
 
-  constructor(txId: string, cycle: readonly WaitEdge[], waitedMs: number) {
+  constructor(txId: string, cycle: readonly WaitEdge[], waitedMs: number, otherProcesses = false) {
     const shardId = cycle[0]?.shardId ?? 'unknown'
     const waits = cycle.map((e) => `${e.waiter} waits on ${e.shardId} for ${e.blocker}`).join(', ')
     super(
@@ -32,5 +34,6 @@ export class DistributedDeadlockError extends ConflictError {
     this.txId = txId
     this.cycle = cycle
     this.waitedMs = waitedMs
+    this.otherProcesses = otherProcesses
   }
 }

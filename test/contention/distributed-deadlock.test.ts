@@ -1,49 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Cluster, ConflictError, createCluster, DistributedDeadlockError, isRetryable } from '../../src/index.js'
+import { ConflictError, createCluster, DistributedDeadlockError, isRetryable } from '../../src/index.js'
 import { parseTransactionId } from '../../src/protocol/ids/transaction-id.js'
 import { expectNothingLeaked } from '../reliability/leak-checks.js'
 import { startAccountsCluster } from '../helpers/accounts-cluster.js'
 import type { TestCluster } from '../helpers/test-cluster.js'
 import { connectMysql } from '../support/raw-connections.js'
+import { CYCLE_LOCK_TIMEOUT_MS as LOCK_TIMEOUT_MS, lockCycle } from '../helpers/lock-cycle.js'
 import { sharedShards } from '../support/shared-cluster.js'
-
-/** Long enough that only the detector can end a cycle within the test's time. */
-const LOCK_TIMEOUT_MS = 50_000
-
-/** Resolves once `count` callers have called the returned function, for each of them. */
-function rendezvous(count: number): () => Promise<void> {
-  let arrived = 0
-  let all!: () => void
-  const together = new Promise<void>((resolve) => (all = resolve))
-  return async () => {
-    if (++arrived === count) all()
-    await together
-  }
-}
-
-/**
- * Two transactions, each holding the row of `accounts` id 1 on one shard and then
- * asking for it on the other: a cycle that neither server can see.
- */
-function lockCycle(
-  clusters: [Cluster, Cluster],
-  accounts: string,
-  [x, y]: [string, string],
-): Promise<[unknown, unknown]> {
-  const bothLocked = rendezvous(2)
-  const transfer = (cluster: Cluster, first: string, second: string, delta: number) =>
-    cluster
-      .transaction(
-        async (tx) => {
-          await tx.forShard(first)(accounts).where({ id: 1 }).increment('balance', delta)
-          await bothLocked()
-          await tx.forShard(second)(accounts).where({ id: 1 }).increment('balance', delta)
-        },
-        { lockTimeout: LOCK_TIMEOUT_MS },
-      )
-      .then(() => undefined, (error: unknown) => error)
-  return Promise.all([transfer(clusters[0], x, y, 1), transfer(clusters[1], y, x, -1)])
-}
 
 describe('distributed deadlock detection', () => {
   let t: TestCluster
@@ -68,6 +31,8 @@ describe('distributed deadlock detection', () => {
     expect(victim).toBeInstanceOf(ConflictError)
     expect(victim.code).toBe('DISTRIBUTED_DEADLOCK')
     expect(victim.kind).toBe('distributed deadlock')
+    // Both transactions were this process's: its own limit can prevent the next such cycle.
+    expect(victim.otherProcesses).toBe(false)
     expect(isRetryable(victim)).toBe(true)
     // The message names both transactions and both shards of the cycle.
     expect(victim.cycle.map((e) => e.shardId).sort()).toEqual([x, y].sort())
@@ -149,6 +114,7 @@ describe('distributed deadlock detection', () => {
       const failed = outcomes.filter((o) => o !== undefined)
       expect(failed).toHaveLength(1)
       expect((failed[0] as ConflictError).code).toBe('DISTRIBUTED_DEADLOCK')
+      expect((failed[0] as DistributedDeadlockError).otherProcesses).toBe(true)
       // Each process aborted only its own transaction: one victim in all.
       expect(t.cluster.stats().deadlocks.victims - before + other.stats().deadlocks.victims).toBe(1)
       // Both detectors looked at the cycle (each had a waiting transaction of its own).

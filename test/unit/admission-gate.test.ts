@@ -159,4 +159,61 @@ describe('admission gate', () => {
     expect(gate.stats()).toMatchObject({ limit: 8, running: 8, queuedNow: 0 })
     for (const release of [...running.slice(1), admitted]) release()
   })
+
+  describe('the lane', () => {
+    it('is not wanted after a deadlock among attempts of this process above a limit of 1', async () => {
+      let now = 0
+      const gate = new AdmissionGate(8, LONG, { now: () => now })
+      const [victim, survivor] = (await Promise.all([gate.enter(1, LONG), gate.enter(2, LONG)])) as Release[]
+      now = 300
+      victim!('deadlock') // the survivor still runs: this process's own concurrency made the cycle
+      survivor!('committed')
+      expect(gate.laneWanted()).toBe(false)
+      expect(gate.stats().lane).toEqual({ engaged: false, held: 0, missed: 0 })
+    })
+
+    it('is wanted after a victim that ran alone, for the quiet time the victim asked for', async () => {
+      let now = 0
+      const gate = new AdmissionGate(8, LONG, { now: () => now })
+      const victim = (await gate.enter(1, LONG)) as Release
+      now = 400
+      victim('deadlock') // nothing else of this process ran: the cycle went through another process
+      expect(gate.laneWanted()).toBe(true)
+      now = 400 + 8 * 400 - 1
+      expect(gate.laneWanted()).toBe(true)
+      now = 400 + 8 * 400
+      expect(gate.laneWanted()).toBe(false)
+    })
+
+    it('is wanted after a victim whose cycle ran through other processes, whatever the limit', async () => {
+      let now = 0
+      const gate = new AdmissionGate(8, LONG, { now: () => now })
+      const [victim, other] = (await Promise.all([gate.enter(1, LONG), gate.enter(2, LONG)])) as Release[]
+      now = 300
+      victim!('deadlock with other processes')
+      expect(gate.laneWanted()).toBe(true)
+      other!('committed')
+      expect(gate.stats()).toMatchObject({ limit: 4, deadlocks: 1 })
+    })
+
+    it('is wanted after a victim at a limit of 1, even beside other attempts admitted under a higher limit', async () => {
+      let now = 0
+      const gate = new AdmissionGate(4, LONG, { now: () => now })
+      const [v1, v2, v3, survivor] = (await Promise.all([1, 2, 3, 4].map((p) => gate.enter(p, LONG)))) as Release[]
+      now = 10
+      v1!('deadlock')
+      v2!('deadlock')
+      expect(gate.stats().limit).toBe(1)
+      expect(gate.laneWanted()).toBe(false)
+      v3!('deadlock') // the limit was 1 already: one at a time in this process does not prevent it
+      expect(gate.laneWanted()).toBe(true)
+      survivor!('committed')
+    })
+
+    it('is left alone by lock timeouts and other conflicts', async () => {
+      const gate = new AdmissionGate(8, LONG, { now: () => 0 })
+      ;((await gate.enter(1, LONG)) as Release)()
+      expect(gate.laneWanted()).toBe(false)
+    })
+  })
 })
