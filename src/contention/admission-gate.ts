@@ -100,7 +100,8 @@ const MAX_QUIET_MS = 10_000
  *
  * The limit is this process's: it cannot keep processes from deadlocking with
  * each other. A victim that this process's own concurrency did not cause (its
- * cycle ran through another process, it ran alone, or the limit was already 1)
+ * cycle ran through another process, or no other attempt of this process ran
+ * at any moment of its run)
  * makes {@link AdmissionGate.laneWanted} true for the quiet time it asked for, and
  * {@link admitted} then runs attempts through the lane (cluster-lane.ts).
  *
@@ -127,6 +128,8 @@ export class AdmissionGate {
   /** Fires when the queue has not moved for reliefMs while the limit is below capacity. */
   #relief: NodeJS.Timeout | undefined
   #running = 0
+  /** The running attempts (as many as `#running`), each marked once another ran beside it. */
+  readonly #live = new Set<{ overlapped: boolean }>()
   #seq = 0
   #admitted = 0
   #maxQueued = 0
@@ -187,10 +190,11 @@ export class AdmissionGate {
 
   /**
    * True while attempts should go through the lane: a deadlock victim fell that
-   * this process's own concurrency did not cause (its cycle ran through other
-   * processes, or it ran alone, or the limit was already 1: the cycle ran through
-   * another process or a session outside shardtx), within the quiet time it asked
-   * for.
+   * this process's own concurrency did not cause, within the quiet time it asked
+   * for: the detector saw its cycle run through other processes, or no other
+   * attempt of this process ran at any moment of its run (so the cycle ran through
+   * another process, or a session outside shardtx). A victim at a limit of 1 is
+   * usually the latter.
    */
   laneWanted(): boolean {
     return this.#now() < this.#laneUntil
@@ -215,12 +219,15 @@ export class AdmissionGate {
     this.#running++
     this.#admitted++
     const admittedAt = this.#now()
+    // Whether another attempt of this process ran at some moment of this one's run.
+    const attempt = { overlapped: this.#live.size > 0 }
+    if (attempt.overlapped) for (const other of this.#live) other.overlapped = true
+    this.#live.add(attempt)
     let released = false
     return (outcome) => {
       if (released) return
       released = true
-      // Alone: no other attempt of this process ran beside it when it ended.
-      const alone = this.#running === 1
+      this.#live.delete(attempt)
       this.#running--
       if (outcome === 'committed') {
         if (this.#now() >= this.#quietUntil) this.#limit = Math.min(this.capacity, this.#limit + 1 / this.#limit)
@@ -230,7 +237,7 @@ export class AdmissionGate {
         const quietUntil = now + Math.min(MAX_QUIET_MS, QUIET_FACTOR * (now - admittedAt))
         this.#quietUntil = Math.max(this.#quietUntil, quietUntil)
         // This process's own concurrency did not make the cycle: only the lane can keep it from forming again.
-        if (outcome === 'deadlock with other processes' || alone || Math.floor(this.#limit) <= 1) {
+        if (outcome === 'deadlock with other processes' || !attempt.overlapped) {
           this.#laneUntil = Math.max(this.#laneUntil, quietUntil)
         }
         this.#limit = Math.max(1, this.#limit / 2)

@@ -44,6 +44,9 @@ export interface BranchOwner {
  * One shard's part of a transaction: its connection, whether it wrote, and the
  * knex instance the caller builds queries with. It opens lazily, on first use.
  */
+/** A statement that can bring a PostgreSQL transaction back from an error: it is sent even behind one. */
+const ROLLBACK_TO_SAVEPOINT = /^\s*rollback\s+(work\s+|transaction\s+)?to\b/i
+
 export class Branch implements BranchBinding {
   readonly id: BranchId
   /** The shard, in the roles a branch needs. */
@@ -128,7 +131,9 @@ export class Branch implements BranchBinding {
    * here, in the order they were issued, for the one before them to be answered.
    * A connection runs them one after another anyway; handing pg a query while
    * another runs is deprecated (a warning on stderr) and goes away in pg 9. One
-   * still waiting when the transaction is aborted is never sent.
+   * still waiting when the transaction is aborted is never sent, nor one behind a
+   * statement whose conflict rolled the branch back on the server: it fails with
+   * that statement's ConflictError.
    */
   runStatement(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {
     if (!this.#sending && this.#waiting.length === 0) return this.#send(conn, query, run)
@@ -175,12 +180,39 @@ export class Branch implements BranchBinding {
       this.#sending = false
       this.#next()
     }
-    sent.then(answered, answered)
+    const failed = (error: unknown): void => {
+      const doomed = this.#doomedBy(error)
+      if (doomed === undefined) return answered()
+      this.#sending = false
+      // The server rolled the branch back: nothing queued behind may be sent, and each says why
+      // (an error of its own: knex writes each statement's SQL into its error's message).
+      // A ROLLBACK TO SAVEPOINT queued behind may undo a PostgreSQL conflict: it and what follows it go on.
+      const why = `the statement before it on this branch met a ${doomed.kind} (${doomed.serverCode}), which rolled the branch back`
+      while (this.#waiting.length > 0 && !ROLLBACK_TO_SAVEPOINT.test(this.#waiting[0]!.query.sql)) {
+        const entry = this.#waiting.shift()!
+        entry.withdraw(new ConflictError(this.shardId, doomed.serverCode, doomed.kind, doomed, doomed.code, `shard ${this.shardId}: not sent: ${why}`))
+      }
+      this.#next()
+    }
+    sent.then(answered, failed)
     return sent
   }
 
   #next(): void {
     this.#waiting.shift()?.send()
+  }
+
+  /**
+   * The ConflictError for `error` when it leaves the server-side branch (or, on
+   * PostgreSQL, its savepoint) unable to run
+   * another statement: a deadlock or serialization failure rolls the transaction back
+   * on both servers (MariaDB then answers 1399, ROLLBACK ONLY; PostgreSQL 25P02), and on
+   * PostgreSQL so does a lock timeout, like any error in a transaction.
+   */
+  #doomedBy(error: unknown): ConflictError | undefined {
+    const conflict = this.asConflict(error)
+    if (!(conflict instanceof ConflictError)) return undefined
+    return conflict.kind !== 'lock timeout' || this.participant.dialect === 'postgres' ? conflict : undefined
   }
 
   #dispatch(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {

@@ -48,4 +48,39 @@ describe('a deadlock the server itself finds (one MariaDB shard)', () => {
     expect(after.deadlocks).toBe(before.deadlocks + 1)
     expect(after.limit).toBe(Math.max(1, Math.floor(before.limit / 2)))
   })
+
+  it('fails a statement queued behind the deadlocked one with a ConflictError of the same kind, never sending it', async () => {
+    await t.cluster.transaction(async (tx) => {
+      await tx.forShard('my-0')(accounts).whereIn('id', [1, 2]).update({ balance: 100 })
+    })
+    const bothLocked = barrier()
+    // Each side holds one row, then issues two statements at once: the first waits for the other
+    // side's row, the second queues behind it on the branch's connection.
+    const side = (first: number, second: number) =>
+      t.cluster
+        .transaction(async (tx) => {
+          const shard = tx.forShard('my-0')
+          await shard(accounts).where({ id: first }).increment('balance', 1)
+          await bothLocked()
+          const results = await Promise.allSettled([shard(accounts).where({ id: second }).increment('balance', 1), shard(accounts).where({ id: first }).increment('balance', 10)])
+          const rejected = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected')
+          if (rejected.length > 0) throw Object.assign(new Error('statements failed'), { reasons: rejected.map((r) => r.reason as unknown) })
+        })
+        .then(() => undefined, (error: { reasons?: unknown[] }) => error.reasons)
+    const outcomes = await Promise.all([side(1, 2), side(2, 1)])
+    const reasons = outcomes.filter((o) => o !== undefined)
+    expect(reasons).toHaveLength(1)
+    const [deadlocked, queued] = reasons[0]!
+    expect(deadlocked).toBeInstanceOf(ConflictError)
+    expect((deadlocked as ConflictError).kind).toBe('deadlock')
+    // Not MariaDB's 1399 (the branch is ROLLBACK ONLY): the cause, typed and retryable.
+    expect(queued).toBeInstanceOf(ConflictError)
+    expect(queued).toMatchObject({ kind: 'deadlock', serverCode: '1213', retryable: true })
+    expect((queued as Error).message).toContain('not sent: the statement before it on this branch met a deadlock (1213)')
+    // The survivor's two statements both ran; the victim's none.
+    const balances = await t.balances(accounts, 'my-0')
+    const survivorFirst = outcomes[0] === undefined ? 1 : 2
+    expect(balances.get(survivorFirst)).toBe(111)
+    expect(balances.get(3 - survivorFirst)).toBe(101)
+  })
 })

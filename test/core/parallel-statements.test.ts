@@ -1,6 +1,7 @@
 import knexFactory, { type Knex } from 'knex'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { ConflictError } from '../../src/index.js'
 import { startTestCluster, type TestCluster } from '../helpers/test-cluster.js'
 import { sharedShards } from '../support/shared-cluster.js'
 
@@ -37,6 +38,19 @@ describe('statements issued together on one branch', () => {
   afterEach(() => {
     queuedBehind = 0
   })
+
+  /** Runs `work` while another session holds row 3 of `shardId` in `holder`, a transaction `work` ends. */
+  async function withRow3Held(shardId: string, work: (holder: Knex.Transaction) => Promise<void>): Promise<void> {
+    const shard = sharedShards().find((c) => c.id === shardId)!
+    const other: Knex = knexFactory({ client: shard.dialect === 'postgres' ? 'pg' : 'mysql2', connection: shard.connection, pool: { min: 0, max: 1 } })
+    try {
+      const holder = await other.transaction()
+      await holder(rows).where({ id: 3 }).forUpdate().select('id')
+      await work(holder)
+    } finally {
+      await other.destroy()
+    }
+  }
 
   it.each(shards)('on %s: all run, in the order issued, the first carrying BEGIN, and commit together', async (shardId) => {
     const results = await t.cluster.transaction(async (tx) => {
@@ -77,11 +91,7 @@ describe('statements issued together on one branch', () => {
     'on %s: one past its .timeout() while it waits behind another is never sent, and the one running is not cancelled',
     async (shardId) => {
       // Another session holds row 3, so the branch's first statement waits until the test lets it go.
-      const shard = sharedShards().find((c) => c.id === shardId)!
-      const other: Knex = knexFactory({ client: shard.dialect === 'postgres' ? 'pg' : 'mysql2', connection: shard.connection, pool: { min: 0, max: 1 } })
-      try {
-        const holder = await other.transaction()
-        await holder(rows).where({ id: 3 }).forUpdate().select('id')
+      await withRow3Held(shardId, async (holder) => {
         const before = await t.balances(rows, shardId)
         const [blocked, timedOut] = await t.cluster.transaction(async (tx) => {
           const q = tx.forShard(shardId)
@@ -98,9 +108,64 @@ describe('statements issued together on one branch', () => {
         const after = await t.balances(rows, shardId)
         expect(after.get(3)).toBe(before.get(3)! + 1)
         expect(after.get(2)).toBe(before.get(2))
-      } finally {
-        await other.destroy()
-      }
+      })
     },
   )
+
+  it.each(shards)('on %s: one queued behind a statement that timed out on a lock is sent only where the branch lives on', async (shardId) => {
+    // Another session holds row 3: the branch's first statement waits for it until its lock timeout.
+    await withRow3Held(shardId, async (holder) => {
+      const before = await t.balances(rows, shardId)
+      let results: PromiseSettledResult<unknown>[] = []
+      const outcome = await t.cluster
+        .transaction(
+          async (tx) => {
+            const q = tx.forShard(shardId)
+            results = await Promise.allSettled([q(rows).where({ id: 3 }).increment('balance', 1), q(rows).where({ id: 2 }).increment('balance', 100)])
+            await holder.rollback()
+          },
+          { lockTimeout: 1_000 },
+        )
+        .then(() => 'committed', () => 'failed')
+      expect(results[0]).toMatchObject({ status: 'rejected', reason: { kind: 'lock timeout' } })
+      if (shardId === 'pg-0') {
+        // PostgreSQL aborts the transaction on the timeout: the queued statement is never sent, and
+        // fails with the timeout's ConflictError rather than 25P02 (commands ignored until the end).
+        expect(results[1]!.status).toBe('rejected')
+        const queued = (results[1] as PromiseRejectedResult).reason as ConflictError
+        expect(queued).toBeInstanceOf(ConflictError)
+        expect(queued.kind).toBe('lock timeout')
+        expect(queued.message).toContain('not sent')
+        expect(outcome).toBe('failed')
+      } else {
+        // MariaDB rolls back the timed-out statement only: the one behind it runs, and commits.
+        expect(results[1]).toEqual({ status: 'fulfilled', value: 1 })
+        expect(outcome).toBe('committed')
+      }
+      const after = await t.balances(rows, shardId)
+      expect(after.get(3)).toBe(before.get(3))
+    })
+  })
+
+  it('on pg-0: a ROLLBACK TO SAVEPOINT queued behind a statement that timed out on a lock is still sent, and the branch lives on', async () => {
+    await withRow3Held('pg-0', async (holder) => {
+      const before = await t.balances(rows, 'pg-0')
+      let results: PromiseSettledResult<unknown>[] = []
+      await t.cluster.transaction(
+        async (tx) => {
+          const q = tx.forShard('pg-0')
+          await q.raw('SAVEPOINT before_hot_row')
+          results = await Promise.allSettled([q(rows).where({ id: 3 }).increment('balance', 1), q.raw('ROLLBACK TO SAVEPOINT before_hot_row')])
+          await holder.rollback()
+          await q(rows).where({ id: 2 }).increment('balance', 7)
+        },
+        { lockTimeout: 500 },
+      )
+      expect(results[0]).toMatchObject({ status: 'rejected', reason: { kind: 'lock timeout' } })
+      expect(results[1]!.status).toBe('fulfilled')
+      const after = await t.balances(rows, 'pg-0')
+      expect(after.get(3)).toBe(before.get(3))
+      expect(after.get(2)).toBe(before.get(2)! + 7)
+    })
+  })
 })
