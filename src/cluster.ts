@@ -121,8 +121,12 @@ export class Cluster {
       logger,
       stats: new StatsRecorder(),
       // The lane's lock is on the log shard in force when its session opens; its release is bounded like a COMMIT PREPARED.
-      contention: createContention(config, participants, logger, (waitMs) =>
-        laneLockOf(participants.get(topology.state.logShardId)!, config.logTable, waitMs, config.timeouts.commitMs),
+      contention: createContention(
+        config,
+        participants,
+        logger,
+        (waitMs) => laneLockOf(participants.get(topology.state.logShardId)!, config.logTable, waitMs, config.timeouts.commitMs),
+        () => topology.state.logShardId,
       ),
       telemetry,
       topology: topology.state,

@@ -31,6 +31,9 @@ const BROKEN_MS = 1_000
  */
 export class ClusterLane {
   readonly #open: () => LaneLock
+  readonly #place: () => string
+  /** Where the open lock is (the log shard's id when it was opened). */
+  #lockPlace: string | undefined
   readonly #maxWaitMs: number
   readonly #now: () => number
   #lock: LaneLock | undefined
@@ -42,11 +45,13 @@ export class ClusterLane {
   #missed = 0
 
   /**
-   * `open` makes the lock's session (lazily, again after a failure), whose acquire
-   * takes waits up to `maxWaitMs`; `now` is for tests.
+   * `open` makes the lock's session (lazily, again after a failure, and again when
+   * `place` names another place: the log shard moved), whose acquire takes waits up
+   * to `maxWaitMs`; `now` is for tests.
    */
-  constructor(open: () => LaneLock, maxWaitMs: number, now: () => number = () => performance.now()) {
+  constructor(open: () => LaneLock, maxWaitMs: number, place: () => string = () => '', now: () => number = () => performance.now()) {
     this.#open = open
+    this.#place = place
     this.#maxWaitMs = maxWaitMs
     this.#now = now
   }
@@ -94,7 +99,15 @@ export class ClusterLane {
   }
 
   async #acquire(waitMs: number): Promise<boolean> {
-    this.#lock ??= this.#open()
+    // After the log moved (docs/moving-the-log.md), the lane is on the new log shard, as for processes started since.
+    if (this.#lock !== undefined && this.#lockPlace !== this.#place()) {
+      void this.#lock.close()
+      this.#lock = undefined
+    }
+    if (this.#lock === undefined) {
+      this.#lockPlace = this.#place()
+      this.#lock = this.#open()
+    }
     const lock = this.#lock
     try {
       // The lock bounds the wait on the server; this bounds the rest (a connect to a log shard that does not answer).

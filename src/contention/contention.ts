@@ -14,12 +14,16 @@ export interface Contention {
   readonly detector: DeadlockDetector | undefined
 }
 
-/** `openLane` opens the lane's lock on the log shard in force, waited for at most `waitMs` (`clusterLane: true` only). */
+/**
+ * `openLane` opens the lane's lock on the log shard in force (`logShardId`),
+ * waited for at most `waitMs` (`clusterLane: true` only).
+ */
 export function createContention(
   config: ResolvedClusterConfig,
   participants: ReadonlyMap<string, Participant>,
   logger: Logger,
   openLane: (waitMs: number) => LaneLock,
+  logShardId: () => string,
 ): Contention {
   const capacity = admissionCapacity(config.shards.map((s) => s.pool))
   // Relief comes before the stuck-queue timeout, also when maxWait is set below deadlockTimeout.
@@ -28,7 +32,7 @@ export function createContention(
   // The lane is waited for at most half of maxWait, as a queue that does not move is: its holder
   // waits only for transactions outside the lane, whose cycles the detector or lock timeouts end.
   const laneWaitMs = config.maxWaitMs / 2
-  const lane = config.clusterLane ? new ClusterLane(() => openLane(laneWaitMs), laneWaitMs) : undefined
+  const lane = config.clusterLane ? new ClusterLane(() => openLane(laneWaitMs), laneWaitMs, logShardId) : undefined
   if (config.deadlockTimeoutMs === false) return { gate, lane, detector: undefined }
   const sources = new Map<string, LockWaitSource>()
   for (const [shardId, participant] of participants) if (participant.lockWaits !== undefined) sources.set(shardId, participant.lockWaits)

@@ -36,7 +36,7 @@ class FakeLaneLock implements LaneLock {
   }
 }
 
-function laneWith(locks: FakeLaneLock[], waitMs = LONG, now?: () => number): ClusterLane {
+function laneWith(locks: FakeLaneLock[], waitMs = LONG, now?: () => number, place?: () => string): ClusterLane {
   return new ClusterLane(
     () => {
       const lock = new FakeLaneLock()
@@ -44,6 +44,7 @@ function laneWith(locks: FakeLaneLock[], waitMs = LONG, now?: () => number): Clu
       return lock
     },
     waitMs,
+    place,
     now,
   )
 }
@@ -132,5 +133,17 @@ describe('the lane (ClusterLane)', () => {
     ;(await lane.enter(LONG))()
     expect(locks).toHaveLength(1)
     expect(lane.stats(false)).toMatchObject({ held: 1, missed: 1 })
+  })
+
+  it('moves to the new log shard after the log moved, closing the old session', async () => {
+    let log = 'pg-0'
+    const locks: FakeLaneLock[] = []
+    const lane = laneWith(locks, LONG, undefined, () => log)
+    ;(await lane.enter(LONG))()
+    log = 'my-0'
+    ;(await lane.enter(LONG))()
+    expect(locks).toHaveLength(2)
+    expect(locks[0]!.closed).toBe(true)
+    expect(locks[1]!).toMatchObject({ acquires: 1, releases: 1 })
   })
 })
