@@ -216,10 +216,12 @@ export class Cluster {
           firstStartedAt,
           resolved.timeoutMs,
           resolved.signal,
-          () => {
+          (admittedAt) => {
             // Admitted after close() began (it waited in the queue): the callback never starts.
             this.#assertOpen()
-            return withTopology(this.#runtime.topology, resolved.timeoutMs, () => runTransaction(this.#runtime, work, resolved, enter, firstStartedAt, attempt))
+            // The timeout runs from admission: a wait for the lane since then counts in it (at most half).
+            const leftMs = Math.max(1, resolved.timeoutMs - (performance.now() - admittedAt))
+            return withTopology(this.#runtime.topology, leftMs, () => runTransaction(this.#runtime, work, resolved, enter, firstStartedAt, attempt, leftMs))
           },
           this.#admissionWaited,
         )

@@ -327,8 +327,9 @@ export class AdmissionGate {
 
 /**
  * Runs `attempt` once `gate` admits it (and through `lane`, while the gate wants
- * it), and gives the slot back when it settles. `waited` hears how long the
- * admission took, in ms (for the admission-wait metric).
+ * it), and gives the slot back when it settles. `attempt` hears when it was
+ * admitted (performance.now), so that the wait for the lane counts in its timeout;
+ * `waited` hears how long the admission took, in ms (for the admission-wait metric).
  */
 export async function admitted<T>(
   gate: AdmissionGate,
@@ -336,16 +337,17 @@ export async function admitted<T>(
   priority: number,
   timeoutMs: number,
   signal: AbortSignal | undefined,
-  attempt: () => Promise<T>,
+  attempt: (admittedAt: number) => Promise<T>,
   waited?: (ms: number) => void,
 ): Promise<T> {
   const asked = performance.now()
   const release = await gate.enter(priority, timeoutMs, signal)
-  waited?.(performance.now() - asked)
+  const admittedAt = performance.now()
+  waited?.(admittedAt - asked)
   // Half the attempt's timeout at most, so that the attempt keeps time to run once through.
   const leaveLane = lane !== undefined && gate.laneWanted() ? await lane.enter(timeoutMs / 2, signal) : undefined
   try {
-    const value = await attempt()
+    const value = await attempt(admittedAt)
     leaveLane?.()
     release('committed')
     return value

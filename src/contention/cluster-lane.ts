@@ -74,7 +74,16 @@ export class ClusterLane {
       // Still in this process's turn order: the one behind waits for this attempt, within its own bound.
       return once(leave)
     }
-    const held = await this.#acquire(left)
+    const acquiring = this.#acquire(left)
+    const answered = await within(acquiring, left + grace(left), signal)
+    if (!answered) {
+      // The signal aborted while the server still kept it waiting: give up the session, and the
+      // lock with it should it come (a lock taken for no one would hold every other process).
+      this.#drop()
+      this.#missed++
+      return once(leave)
+    }
+    const held = await acquiring
     if (!held) {
       this.#missed++
       return once(leave)
@@ -93,17 +102,19 @@ export class ClusterLane {
 
   async close(): Promise<void> {
     this.#closed = true
+    await this.#drop()
+  }
+
+  /** Closes the lock's session: the server gives the lock back (or never grants it). */
+  #drop(): Promise<void> {
     const lock = this.#lock
     this.#lock = undefined
-    await lock?.close()
+    return lock?.close() ?? Promise.resolve()
   }
 
   async #acquire(waitMs: number): Promise<boolean> {
     // After the log moved (docs/moving-the-log.md), the lane is on the new log shard, as for processes started since.
-    if (this.#lock !== undefined && this.#lockPlace !== this.#place()) {
-      void this.#lock.close()
-      this.#lock = undefined
-    }
+    if (this.#lock !== undefined && this.#lockPlace !== this.#place()) void this.#drop()
     if (this.#lock === undefined) {
       this.#lockPlace = this.#place()
       this.#lock = this.#open()
@@ -111,21 +122,28 @@ export class ClusterLane {
     const lock = this.#lock
     try {
       // The lock bounds the wait on the server; this bounds the rest (a connect to a log shard that does not answer).
-      return await withDeadline(lock.acquire(waitMs), waitMs + Math.min(waitMs, 1_000), () => {
+      return await withDeadline(lock.acquire(waitMs), waitMs + grace(waitMs), () => {
         void lock.close()
         return new Error('the lane gave no answer in time')
       })
     } catch {
+      // Dropped already (a signal gave up on it, or close()): nothing failed.
+      if (this.#lock !== lock) return false
       // The session failed (log shard down, the bound missed): it is closed; try a fresh one later.
-      if (this.#lock === lock) this.#lock = undefined
+      this.#lock = undefined
       this.#brokenUntil = this.#now() + BROKEN_MS
       return false
     }
   }
 }
 
+/** What a lane lock may take beyond the wait it asked the server for before it counts as not answering. */
+function grace(waitMs: number): number {
+  return Math.min(waitMs, 1_000)
+}
+
 /** True when `ahead` settles within `ms`; false when `ms` pass or `signal` aborts first. */
-function within(ahead: Promise<void>, ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+function within(ahead: Promise<unknown>, ms: number, signal: AbortSignal | undefined): Promise<boolean> {
   return new Promise((resolve) => {
     const done = (value: boolean): void => {
       clearTimeout(timer)
@@ -135,7 +153,10 @@ function within(ahead: Promise<void>, ms: number, signal: AbortSignal | undefine
     const aborted = (): void => done(false)
     const timer = setTimeout(() => done(false), ms)
     signal?.addEventListener('abort', aborted, { once: true })
-    void ahead.then(() => done(true))
+    void ahead.then(
+      () => done(true),
+      () => done(true),
+    )
   })
 }
 

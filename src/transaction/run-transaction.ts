@@ -11,7 +11,8 @@ import type { CommitPath } from '../protocol/protocol-steps.js'
  * callback, then commits, or rolls back when the callback throws, times out or is
  * aborted by its signal or the deadlock detector. The outcome hooks registered on
  * the transaction run once the outcome is known. The attempt (1-based) runs in its
- * telemetry span's context, callback and commit alike.
+ * telemetry span's context, callback and commit alike. `leftMs` is what is left of
+ * its `timeout` (less when it waited for the lane after its admission).
  */
 export async function runTransaction<T>(
   rt: ClusterRuntime,
@@ -20,12 +21,13 @@ export async function runTransaction<T>(
   enter: (tx: Transaction, run: () => Promise<T>) => Promise<T>,
   firstStartedAt: number,
   attempt = 1,
+  leftMs = options.timeoutMs,
 ): Promise<T> {
-  const tx = new TransactionContext(rt, options.timeoutMs, options.branch, firstStartedAt)
+  const tx = new TransactionContext(rt, leftMs, options.branch, firstStartedAt)
   const { signal } = options
   if (signal?.aborted) throw new TransactionAbortedError(tx.id, 'its signal was aborted before it started', signalReason(signal))
   const started = performance.now()
-  const timer = setTimeout(() => tx.abort(timeoutReason(options.timeoutMs)), options.timeoutMs)
+  const timer = setTimeout(() => tx.abort(timeoutReason(options.timeoutMs)), leftMs)
   const onSignal = (): void => tx.abort(signalReason(signal!))
   signal?.addEventListener('abort', onSignal, { once: true })
   let outcome: 'committed' | 'rolled back' | 'unknown' = 'rolled back'
