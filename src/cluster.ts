@@ -220,8 +220,10 @@ export class Cluster {
             // Admitted after close() began (it waited in the queue): the callback never starts.
             this.#assertOpen()
             // The timeout runs from admission: a wait for the lane since then counts in it (at most half).
-            const leftMs = Math.max(1, resolved.timeoutMs - (performance.now() - admittedAt))
-            return withTopology(this.#runtime.topology, leftMs, () => runTransaction(this.#runtime, work, resolved, enter, firstStartedAt, attempt, leftMs))
+            const leftMs = Math.max(1, Math.round(resolved.timeoutMs - (performance.now() - admittedAt)))
+            return withTopology(this.#runtime.topology, resolved.timeoutMs, () =>
+              runTransaction(this.#runtime, work, resolved, enter, firstStartedAt, attempt, leftMs),
+            )
           },
           this.#admissionWaited,
         )

@@ -40,7 +40,8 @@ export class ClusterLane {
   /** Resolves when the attempt ahead in this process has given its turn back. */
   #tail: Promise<void> = Promise.resolve()
   #brokenUntil = -Infinity
-  #closed = false
+  /** Aborted by close(): every wait ends at once (a MariaDB session ends its GET_LOCK only after ~1 s). */
+  readonly #closing = new AbortController()
   #held = 0
   #missed = 0
 
@@ -61,7 +62,8 @@ export class ClusterLane {
    * `waitMs` (see the class) or until `signal` aborts, without it, with the function
    * that gives the turn back; call it once the attempt has settled.
    */
-  async enter(waitMs: number, signal?: AbortSignal): Promise<() => void> {
+  async enter(waitMs: number, callerSignal?: AbortSignal): Promise<() => void> {
+    const signal = callerSignal === undefined ? this.#closing.signal : AbortSignal.any([callerSignal, this.#closing.signal])
     const boundMs = Math.max(1, Math.min(waitMs, this.#maxWaitMs))
     const started = this.#now()
     const ahead = this.#tail
@@ -69,7 +71,7 @@ export class ClusterLane {
     this.#tail = new Promise((resolve) => (leave = resolve))
     const myTurn = await within(ahead, boundMs, signal)
     const left = boundMs - (this.#now() - started)
-    if (!myTurn || this.#closed || signal?.aborted === true || this.#now() < this.#brokenUntil || left < 1) {
+    if (!myTurn || signal.aborted || this.#now() < this.#brokenUntil || left < 1) {
       this.#missed++
       // Still in this process's turn order: the one behind waits for this attempt, within its own bound.
       return once(leave)
@@ -101,7 +103,7 @@ export class ClusterLane {
   }
 
   async close(): Promise<void> {
-    this.#closed = true
+    this.#closing.abort()
     await this.#drop()
   }
 

@@ -63,6 +63,12 @@ export class Branch implements BranchBinding {
   readonly #options: BranchOptions
   #opening: Promise<DriverConnection> | undefined
   #inflight = 0
+  /**
+   * The conflict that rolled this branch back on the server while the transaction
+   * went on (its caller caught the error): until a PostgreSQL ROLLBACK TO SAVEPOINT
+   * undoes it, no statement is sent, and the transaction fails with it at commit.
+   */
+  doomedBy: ConflictError | undefined
   /** A statement was handed to the driver and is not yet answered (see runStatement). */
   #sending = false
   /** Statements waiting for the one being sent, in the order the caller issued them. */
@@ -131,11 +137,13 @@ export class Branch implements BranchBinding {
    * here, in the order they were issued, for the one before them to be answered.
    * A connection runs them one after another anyway; handing pg a query while
    * another runs is deprecated (a warning on stderr) and goes away in pg 9. One
-   * still waiting when the transaction is aborted is never sent, nor one behind a
-   * statement whose conflict rolled the branch back on the server: it fails with
-   * that statement's ConflictError.
+   * still waiting when the transaction is aborted is never sent, nor one behind (or
+   * issued after) a statement whose conflict rolled the branch back on the server:
+   * it fails with a ConflictError of the same kind (see {@link doomedBy}).
    */
   runStatement(conn: DriverConnection, query: KnexQuery, run: RunQuery): Promise<unknown> {
+    // Issued after a conflict rolled the branch back (the caller caught it): the server would refuse it.
+    if (this.doomedBy !== undefined && !this.#undoes(query)) return Promise.reject(this.#notSent(this.doomedBy))
     if (!this.#sending && this.#waiting.length === 0) return this.#send(conn, query, run)
     return new Promise((resolve, reject) => {
       this.#waiting.push({
@@ -177,25 +185,33 @@ export class Branch implements BranchBinding {
       sent = Promise.reject(error)
     }
     const answered = (): void => {
+      // A PostgreSQL ROLLBACK TO SAVEPOINT undid the conflict: the branch takes statements again.
+      if (this.doomedBy !== undefined && this.#undoes(query)) this.doomedBy = undefined
       this.#sending = false
       this.#next()
     }
     const failed = (error: unknown): void => {
-      const doomed = this.#doomedBy(error)
+      const doomed = this.#conflictThatRollsBack(error)
       if (doomed === undefined) return answered()
+      this.doomedBy = doomed
       this.#sending = false
-      // The server rolled the branch back: nothing queued behind may be sent, and each says why
-      // (an error of its own: knex writes each statement's SQL into its error's message).
-      // A ROLLBACK TO SAVEPOINT queued behind may undo a PostgreSQL conflict: it and what follows it go on.
-      const why = `the statement before it on this branch met a ${doomed.kind} (${doomed.serverCode}), which rolled the branch back`
-      while (this.#waiting.length > 0 && !ROLLBACK_TO_SAVEPOINT.test(this.#waiting[0]!.query.sql)) {
-        const entry = this.#waiting.shift()!
-        entry.withdraw(new ConflictError(this.shardId, doomed.serverCode, doomed.kind, doomed, doomed.code, `shard ${this.shardId}: not sent: ${why}`))
-      }
+      // Nothing queued behind is sent, but a ROLLBACK TO SAVEPOINT that may undo it (PostgreSQL), and what follows that.
+      while (this.#waiting.length > 0 && !this.#undoes(this.#waiting[0]!.query)) this.#waiting.shift()!.withdraw(this.#notSent(doomed))
       this.#next()
     }
     sent.then(answered, failed)
     return sent
+  }
+
+  /** A ROLLBACK TO SAVEPOINT on PostgreSQL, which brings a branch back from an error (MariaDB's deadlock takes the savepoints with it). */
+  #undoes(query: KnexQuery): boolean {
+    return this.participant.dialect === 'postgres' && ROLLBACK_TO_SAVEPOINT.test(query.sql)
+  }
+
+  /** The error of a statement refused because `doomed` rolled the branch back (its own: knex writes the SQL into each). */
+  #notSent(doomed: ConflictError): ConflictError {
+    const why = `an earlier statement on this branch met a ${doomed.kind} (${doomed.serverCode}), which rolled the branch back`
+    return new ConflictError(this.shardId, doomed.serverCode, doomed.kind, doomed, doomed.code, `shard ${this.shardId}: not sent: ${why}`)
   }
 
   #next(): void {
@@ -209,7 +225,7 @@ export class Branch implements BranchBinding {
    * on both servers (MariaDB then answers 1399, ROLLBACK ONLY; PostgreSQL 25P02), and on
    * PostgreSQL so does a lock timeout, like any error in a transaction.
    */
-  #doomedBy(error: unknown): ConflictError | undefined {
+  #conflictThatRollsBack(error: unknown): ConflictError | undefined {
     const conflict = this.asConflict(error)
     if (!(conflict instanceof ConflictError)) return undefined
     return conflict.kind !== 'lock timeout' || this.participant.dialect === 'postgres' ? conflict : undefined

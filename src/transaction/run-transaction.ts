@@ -43,6 +43,9 @@ export async function runTransaction<T>(
       const settling = tx.settle()
       if (settling !== undefined) await settling
       if (tx.abortReason !== undefined) throw tx.abortReason
+      // The callback caught a conflict that rolled a branch back and returned: it cannot commit, but may retry.
+      const rolledBack = tx.rolledBackBy()
+      if (rolledBack !== undefined) throw rolledBack
     } catch (error) {
       // Cancelled statements get the rollback bound to stop; a cancel that cannot reach its
       // shard does not extend it (the connection is closed instead).

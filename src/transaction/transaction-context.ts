@@ -2,7 +2,7 @@ import { Branch, type BranchOwner } from './branch.js'
 import { type ClusterRuntime, participantOf } from '../cluster-runtime.js'
 import type { DetectableTransaction } from '../contention/deadlock-detector.js'
 import { type HeldSession, type WaitLabel, waitLabel } from '../contention/wait-label.js'
-import { ClosedError, type ShardTxError } from '../errors.js'
+import { ClosedError, type ConflictError, type ShardTxError } from '../errors.js'
 import { branchIdOf } from '../protocol/ids/branch-id.js'
 import { MAX_TIMEOUT_MS, newTransactionId } from '../protocol/ids/transaction-id.js'
 import type { Knex } from 'knex'
@@ -111,6 +111,12 @@ export class TransactionContext implements BranchOwner, TransactionInside, Detec
   }
 
   /** Branches that got a connection (and may have sent BEGIN / XA START). */
+  /** The conflict that rolled back one of its branches while the callback went on, if any (see Branch.doomedBy). */
+  rolledBackBy(): ConflictError | undefined {
+    for (const branch of this.#branches.values()) if (branch.doomedBy !== undefined) return branch.doomedBy
+    return undefined
+  }
+
   openedBranches(): Branch[] {
     const opened: Branch[] = []
     for (const branch of this.#branches.values()) if (branch.state !== 'new') opened.push(branch)

@@ -12,9 +12,12 @@ class FakeLaneLock implements LaneLock {
   releases = 0
   closed = false
   failNext: Error | undefined
+  /** The server keeps the acquire waiting past any bound (MariaDB's GET_LOCK ends ~1 s after its session does). */
+  hangs = false
 
   async acquire(): Promise<boolean> {
     this.acquires++
+    if (this.hangs) return new Promise<boolean>(() => {})
     if (this.failNext !== undefined) {
       const error = this.failNext
       this.failNext = undefined
@@ -145,5 +148,19 @@ describe('the lane (ClusterLane)', () => {
     expect(locks).toHaveLength(2)
     expect(locks[0]!.closed).toBe(true)
     expect(locks[1]!).toMatchObject({ acquires: 1, releases: 1 })
+  })
+
+  it('ends a wait the server still holds at once when close() begins', async () => {
+    const locks: FakeLaneLock[] = []
+    const lane = laneWith(locks)
+    ;(await lane.enter(LONG))()
+    locks[0]!.hangs = true
+    const waiting = lane.enter(LONG)
+    const behind = lane.enter(LONG)
+    await new Promise((resolve) => setImmediate(resolve))
+    await lane.close()
+    ;(await waiting)()
+    ;(await behind)()
+    expect(lane.stats(false)).toMatchObject({ held: 1, missed: 2 })
   })
 })
