@@ -44,8 +44,8 @@ export interface BranchOwner {
  * One shard's part of a transaction: its connection, whether it wrote, and the
  * knex instance the caller builds queries with. It opens lazily, on first use.
  */
-/** A statement that can bring a PostgreSQL transaction back from an error: it is sent even behind one. */
-const ROLLBACK_TO_SAVEPOINT = /^\s*rollback\s+(work\s+|transaction\s+)?to\b/i
+/** A statement that can bring a PostgreSQL transaction back from an error (after any comments): it is sent even behind one. */
+const ROLLBACK_TO_SAVEPOINT = /^(?:\s|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*rollback\s+(?:work\s+|transaction\s+)?to\b/i
 
 export class Branch implements BranchBinding {
   readonly id: BranchId
@@ -184,15 +184,18 @@ export class Branch implements BranchBinding {
     } catch (error) {
       sent = Promise.reject(error)
     }
-    const answered = (): void => {
-      // A PostgreSQL ROLLBACK TO SAVEPOINT undid the conflict: the branch takes statements again.
-      if (this.doomedBy !== undefined && this.#undoes(query)) this.doomedBy = undefined
+    const done = (): void => {
       this.#sending = false
       this.#next()
     }
+    const answered = (): void => {
+      // A PostgreSQL ROLLBACK TO SAVEPOINT undid the conflict (it succeeded): the branch takes statements again.
+      if (this.doomedBy !== undefined && this.#undoes(query)) this.doomedBy = undefined
+      done()
+    }
     const failed = (error: unknown): void => {
       const doomed = this.#conflictThatRollsBack(error)
-      if (doomed === undefined) return answered()
+      if (doomed === undefined) return done()
       this.doomedBy = doomed
       this.#sending = false
       // Nothing queued behind is sent, but a ROLLBACK TO SAVEPOINT that may undo it (PostgreSQL), and what follows that.

@@ -40,13 +40,13 @@ describe('statements issued together on one branch', () => {
   })
 
   /** Runs `work` while another session holds row 3 of `shardId` in `holder`, a transaction `work` ends. */
-  async function withRow3Held(shardId: string, work: (holder: Knex.Transaction) => Promise<void>): Promise<void> {
+  async function withRow3Held<T>(shardId: string, work: (holder: Knex.Transaction) => Promise<T>): Promise<T> {
     const shard = sharedShards().find((c) => c.id === shardId)!
     const other: Knex = knexFactory({ client: shard.dialect === 'postgres' ? 'pg' : 'mysql2', connection: shard.connection, pool: { min: 0, max: 1 } })
     try {
       const holder = await other.transaction()
       await holder(rows).where({ id: 3 }).forUpdate().select('id')
-      await work(holder)
+      return await work(holder)
     } finally {
       await other.destroy()
     }
@@ -167,5 +167,36 @@ describe('statements issued together on one branch', () => {
       expect(after.get(3)).toBe(before.get(3))
       expect(after.get(2)).toBe(before.get(2)! + 7)
     })
+  })
+
+  it('on pg-0: a ROLLBACK TO SAVEPOINT that fails lifts nothing; one after a comment is still one', async () => {
+    const attempt = (rollbackTo: string) =>
+      withRow3Held('pg-0', async (holder) => {
+        let later: unknown
+        const outcome = await t.cluster
+          .transaction(
+            async (tx) => {
+              const q = tx.forShard('pg-0')
+              await q.raw('SAVEPOINT before_hot_row')
+              await q(rows).where({ id: 3 }).increment('balance', 1).catch(() => undefined)
+              await q.raw(rollbackTo).catch(() => undefined)
+              later = await q(rows).where({ id: 2 }).increment('balance', 1).then(() => 'ran', (error: unknown) => error)
+            },
+            { lockTimeout: 300 },
+          )
+          .then(() => 'committed', (error: unknown) => error)
+        await holder.rollback()
+        return { later, outcome }
+      })
+    // No such savepoint (3B001): the branch stays rolled back, and the attempt fails with the
+    // timeout's ConflictError (retryable), not the server's 25P02 and a COMMIT that fails.
+    const failed = await attempt('ROLLBACK TO SAVEPOINT no_such_savepoint')
+    expect(failed.later).toBeInstanceOf(ConflictError)
+    expect((failed.later as Error).message).toContain('not sent')
+    expect(failed.outcome).toBeInstanceOf(ConflictError)
+    expect(failed.outcome).toMatchObject({ kind: 'lock timeout', retryable: true })
+    // The statement guard lets a leading comment through, and so does this.
+    const commented = await attempt('/* undo the hot row */ ROLLBACK TO SAVEPOINT before_hot_row')
+    expect(commented).toEqual({ later: 'ran', outcome: 'committed' })
   })
 })
