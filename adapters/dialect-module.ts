@@ -1,9 +1,9 @@
 import type { Knex } from 'knex'
-import type { LaneLock } from '../src/contention/lane-lock.js'
 import type { Participant } from '../src/protocol/participant.js'
 import type { TableShape } from '../src/resharding/table-shape.js'
 import type { EpochFence } from '../src/topology/epoch-fence.js'
 import type { ParticipantSettings } from './participant-settings.js'
+import type { LaneStatements } from './shared/session-lane-lock.js'
 
 /**
  * How a dialect's SQL is lexed, for the statement guard (which must find
@@ -57,11 +57,11 @@ export interface DialectModule {
   /** The shard's topology fence as an epoch change holds and raises it (`participant` is of this dialect). */
   epochFence(participant: Participant, fenceTable: string, statementMs: number): EpochFence
   /**
-   * The lane's lock on `participant`'s shard (the log shard), named after the log
-   * table, waited for at most `maxWaitMs` per acquire, on a session of its own
-   * outside the pool (src/contention/cluster-lane.ts).
+   * How the lane's lock (src/contention/cluster-lane.ts), named after the log
+   * table, is taken and given back in this dialect; `laneLockOf` runs them on a
+   * session of its own.
    */
-  laneLock(participant: Participant, logTable: string, maxWaitMs: number, statementMs: number): LaneLock
+  laneStatements(logTable: string): LaneStatements
   /** The indexes of `table` (which exists), read on `knex`, for comparing a table's shape across shards. */
   tableIndexes(knex: Knex, table: string): Promise<TableShape['indexes']>
 }

@@ -29,14 +29,14 @@ export const DIALECTS: Record<Dialect, DialectModule> = {
     traits: postgresTraits,
     createParticipant: (settings) => new PostgresParticipant(settings),
     epochFence: (participant, table, statementMs) => new PostgresEpochFence(participant, table, statementMs),
-    laneLock: (participant, logTable, maxWaitMs, statementMs) => new SessionLaneLock(participant, postgresLaneStatements(logTable), maxWaitMs, statementMs),
+    laneStatements: postgresLaneStatements,
     tableIndexes: postgresIndexes,
   },
   mysql: {
     traits: mysqlTraits,
     createParticipant: (settings) => new MysqlParticipant(settings),
     epochFence: (participant, table, statementMs) => new MysqlEpochFence(participant, table, statementMs),
-    laneLock: (participant, logTable, maxWaitMs, statementMs) => new SessionLaneLock(participant, mysqlLaneStatements(logTable), maxWaitMs, statementMs),
+    laneStatements: mysqlLaneStatements,
     tableIndexes: mysqlIndexes,
   },
 }
@@ -61,9 +61,12 @@ export function epochFenceOf(participant: Participant, fenceTable: string, state
   return DIALECTS[participant.dialect].epochFence(participant, fenceTable, statementMs)
 }
 
-/** The lane's lock on `participant`'s shard, in its dialect (see {@link DialectModule.laneLock}). */
+/**
+ * The lane's lock on `participant`'s shard (the log shard), in its dialect, waited
+ * for at most `maxWaitMs` per acquire, on a session of its own outside the pool.
+ */
 export function laneLockOf(participant: Participant, logTable: string, maxWaitMs: number, statementMs: number): LaneLock {
-  return DIALECTS[participant.dialect].laneLock(participant, logTable, maxWaitMs, statementMs)
+  return new SessionLaneLock(participant, DIALECTS[participant.dialect].laneStatements(logTable), maxWaitMs, statementMs)
 }
 
 /** The registry's dialect names for messages: `'postgres' or 'mysql'`. */

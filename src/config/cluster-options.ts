@@ -68,8 +68,8 @@ export interface ClusterOptions {
    */
   propagation?: boolean
   /**
-   * The lane (default true): after a deadlock that running one transaction at a
-   * time in this process did not prevent, this process's transactions take a lock
+   * The lane (default true): after a deadlock that this process's own concurrency
+   * did not cause (the cycle ran through another process), its transactions take a lock
    * on the log shard before their callback starts (a session of its own per
    * process, outside the pools), so that processes deadlocking with each other on
    * hot rows run one transaction at a time between them until the deadlocks stop.

@@ -35,7 +35,7 @@ export interface AdmissionStats {
   timedOut: number
   /** Deadlock victims (the detector's, or a server's deadlock error): each one lowered the limit. */
   deadlocks: number
-  /** The lane across processes, which a deadlock at a limit of 1 engages (docs/deadlocks.md). */
+  /** The lane across processes, which a deadlock this process's own concurrency did not cause engages (docs/deadlocks.md). */
   lane: LaneStats
 }
 
@@ -100,10 +100,10 @@ const MAX_QUIET_MS = 10_000
  *
  * The limit is this process's: it cannot keep processes from deadlocking with
  * each other. A victim that this process's own concurrency did not cause (its
- * cycle ran through another process, or no other attempt of this process ran
- * at any moment of its run)
- * makes {@link AdmissionGate.laneWanted} true for the quiet time it asked for, and
- * {@link admitted} then runs attempts through the lane (cluster-lane.ts).
+ * cycle ran through another process, or no other attempt of this process ran at
+ * any moment of its run) makes {@link AdmissionGate.laneWanted} true for the quiet
+ * time it asked for, and {@link admitted} then runs attempts through the lane
+ * (cluster-lane.ts).
  *
  * The lowered limit is a throttle, not the pool bound, so it never holds a queue
  * that does not move: when nothing running has finished for `reliefMs` (the

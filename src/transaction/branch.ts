@@ -40,13 +40,13 @@ export interface BranchOwner {
   beforeFirstBranch?(shardId: string): Promise<void> | undefined
 }
 
+/** A statement that can bring a PostgreSQL transaction back from an error (after any comments): it is sent even behind one. */
+const ROLLBACK_TO_SAVEPOINT = /^(?:\s|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*rollback\s+(?:work\s+|transaction\s+)?to\b/i
+
 /**
  * One shard's part of a transaction: its connection, whether it wrote, and the
  * knex instance the caller builds queries with. It opens lazily, on first use.
  */
-/** A statement that can bring a PostgreSQL transaction back from an error (after any comments): it is sent even behind one. */
-const ROLLBACK_TO_SAVEPOINT = /^(?:\s|--[^\n]*(?:\n|$)|\/\*[\s\S]*?\*\/)*rollback\s+(?:work\s+|transaction\s+)?to\b/i
-
 export class Branch implements BranchBinding {
   readonly id: BranchId
   /** The shard, in the roles a branch needs. */
@@ -197,10 +197,9 @@ export class Branch implements BranchBinding {
       const doomed = this.#conflictThatRollsBack(error)
       if (doomed === undefined) return done()
       this.doomedBy = doomed
-      this.#sending = false
       // Nothing queued behind is sent, but a ROLLBACK TO SAVEPOINT that may undo it (PostgreSQL), and what follows that.
       while (this.#waiting.length > 0 && !this.#undoes(this.#waiting[0]!.query)) this.#waiting.shift()!.withdraw(this.#notSent(doomed))
-      this.#next()
+      done()
     }
     sent.then(answered, failed)
     return sent
@@ -223,10 +222,10 @@ export class Branch implements BranchBinding {
 
   /**
    * The ConflictError for `error` when it leaves the server-side branch (or, on
-   * PostgreSQL, its savepoint) unable to run
-   * another statement: a deadlock or serialization failure rolls the transaction back
-   * on both servers (MariaDB then answers 1399, ROLLBACK ONLY; PostgreSQL 25P02), and on
-   * PostgreSQL so does a lock timeout, like any error in a transaction.
+   * PostgreSQL, its savepoint) unable to run another statement: a deadlock or
+   * serialization failure rolls the transaction back on both servers (MariaDB then
+   * answers 1399, ROLLBACK ONLY; PostgreSQL 25P02), and on PostgreSQL so does a lock
+   * timeout, like any error in a transaction.
    */
   #conflictThatRollsBack(error: unknown): ConflictError | undefined {
     const conflict = this.asConflict(error)

@@ -110,13 +110,13 @@ export class TransactionContext implements BranchOwner, TransactionInside, Detec
     return branch
   }
 
-  /** Branches that got a connection (and may have sent BEGIN / XA START). */
   /** The conflict that rolled back one of its branches while the callback went on, if any (see Branch.doomedBy). */
   rolledBackBy(): ConflictError | undefined {
     for (const branch of this.#branches.values()) if (branch.doomedBy !== undefined) return branch.doomedBy
     return undefined
   }
 
+  /** Branches that got a connection (and may have sent BEGIN / XA START). */
   openedBranches(): Branch[] {
     const opened: Branch[] = []
     for (const branch of this.#branches.values()) if (branch.state !== 'new') opened.push(branch)
