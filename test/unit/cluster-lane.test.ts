@@ -163,4 +163,14 @@ describe('the lane (ClusterLane)', () => {
     ;(await behind)()
     expect(lane.stats(false)).toMatchObject({ held: 1, missed: 2 })
   })
+
+  it('gives up on a lock that never answers within its bound plus grace, closes it, and runs without the lane', async () => {
+    const locks: FakeLaneLock[] = []
+    const lane = laneWith(locks, 20)
+    ;(await lane.enter(LONG))()
+    locks[0]!.hangs = true // a log shard that stopped answering
+    ;(await lane.enter(LONG))()
+    expect(locks[0]!.closed).toBe(true)
+    expect(lane.stats(true)).toMatchObject({ held: 1, missed: 1 })
+  })
 })
